@@ -1,0 +1,42 @@
+# Thin wrapper over Meson/Ninja for the two README commands.
+#   make demo   installs what is missing, builds, runs the main job end to end
+#   make test   the same set-up, then every test (and once more under ASan+UBSan)
+
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+PY := /usr/bin/python3
+
+.PHONY: all deps build demo test test-quick test-asan bench clean
+
+all: build
+
+deps:
+	@sh scripts/install-deps.sh
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) >/dev/null
+
+build: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+demo: build
+	@sh scripts/demo.sh $(BUILD)
+
+$(ASAN_BUILD)/build.ninja:
+	meson setup $(ASAN_BUILD) -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
+
+test-asan: deps $(ASAN_BUILD)/build.ninja
+	ninja -C $(ASAN_BUILD)
+	WARD_BUILD=$(ASAN_BUILD) WARD_SANITIZED=1 sh scripts/run-tests.sh
+
+test-quick: build
+	WARD_BUILD=$(BUILD) sh scripts/run-tests.sh
+
+test: build test-asan
+	WARD_BUILD=$(BUILD) sh scripts/run-tests.sh
+
+bench: build
+	@sh bench/run-all.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,0 +1,37 @@
+#!/bin/sh
+# Installs the Debian packages Ward needs to build, test and run its demo.
+# Idempotent: does nothing when everything is present. Needs root (or sudo)
+# only when something is missing.
+set -eu
+
+PKGS="build-essential meson ninja-build pkg-config
+libssl-dev libseccomp-dev libyaml-dev libjansson-dev libsqlite3-dev
+libcbor-dev libcurl4-openssl-dev libevent-dev libpq-dev
+openssl python3 python3-pytest python3-flask python3-cheroot
+python3-numpy python3-cairo python3-requests pypy3 libpython3.11-testsuite"
+
+missing=""
+for p in $PKGS; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+		missing="$missing $p"
+	fi
+done
+
+if [ -z "$missing" ]; then
+	exit 0
+fi
+
+echo "ward: installing missing Debian packages:$missing" >&2
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+	if command -v sudo >/dev/null 2>&1; then
+		SUDO=sudo
+	else
+		echo "ward: need root to install:$missing; run as root or install them with apt-get" >&2
+		exit 1
+	fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q >/dev/null || $SUDO apt-get update -q
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -q --no-install-recommends $missing >/dev/null

@@ -1,0 +1,14 @@
+#!/bin/sh
+# Runs every test against the build in $WARD_BUILD (default: build).
+# C unit tests through Meson, then the end-to-end suite through pytest.
+# WARD_SANITIZED=1 marks a sanitizer build: tests that need an unsanitized
+# engine process are skipped there (see tests/e2e/conftest.py).
+set -eu
+cd "$(dirname "$0")/.."
+: "${WARD_BUILD:=build}"
+export WARD_BUILD
+echo "== unit tests ($WARD_BUILD)"
+meson test -C "$WARD_BUILD" --print-errorlogs -q
+echo "== end-to-end tests ($WARD_BUILD)"
+# Debian's interpreter: the one python3-pytest, Flask and numpy belong to.
+exec /usr/bin/python3 -m pytest -q -p no:cacheprovider ${PYTEST_ARGS:-} tests/e2e

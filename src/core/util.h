@@ -1,0 +1,44 @@
+/*
+ * util.h: small helpers shared by every component.
+ *
+ * Contract: functions return 0 on success and -1 on failure with errno set
+ * (or a message written to err, when they take one); no function here logs.
+ * Lengths read from untrusted input are always bounded by the caller's max.
+ */
+#ifndef WARD_CORE_UTIL_H
+#define WARD_CORE_UTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define WARD_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+/* Reads a whole file of at most max bytes into a fresh buffer (NUL
+ * terminated, the NUL not counted in *len). Fails with EFBIG past max. */
+int ward_read_file(const char *path, size_t max, uint8_t **out, size_t *len);
+
+/* Writes a file atomically: temporary file in the same directory, fsync,
+ * rename, fsync of the directory. mode is applied to the new file. */
+int ward_write_file_atomic(const char *path, const void *data, size_t len, unsigned mode);
+
+/* Lower-case hex of len bytes into out (2*len+1 bytes). */
+void ward_hex(const uint8_t *in, size_t len, char *out);
+
+/* Parses exactly 2*len hex digits (either case). Returns -1 on any other input. */
+int ward_unhex(const char *in, uint8_t *out, size_t len);
+
+/* Parses a byte size: digits with an optional K, M, G or T suffix (powers of
+ * 1024, case-insensitive, optional trailing "B"). Returns -1 on anything else
+ * or on overflow. */
+int ward_parse_size(const char *s, uint64_t *out);
+
+/* Formats a size the way ward_parse_size reads it back ("512M", "1G", "12345"). */
+void ward_format_size(uint64_t v, char *out, size_t outlen);
+
+/* Strict base-10 unsigned parse of the whole string. */
+int ward_parse_u64(const char *s, uint64_t *out);
+
+/* Like strlcpy: always NUL-terminates, returns -1 when truncated. */
+int ward_strlcpy(char *dst, const char *src, size_t size);
+
+#endif

@@ -1,0 +1,140 @@
+/*
+ * entry.c: how the runtime takes control. It interposes __libc_start_main,
+ * sets the enclave up, then hands control to the real one, which runs the
+ * program's constructors and main with the environment the runtime left.
+ */
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/util.h"
+#include "runtime/runtime.h"
+#include "runtime/tee_detect.h"
+
+struct ward_config ward_rt_config;
+
+typedef int (*main_fn)(int, char **, char **);
+typedef int (*start_main_fn)(main_fn, int, char **, void (*)(void), void (*)(void), void (*)(void), void *);
+
+_Noreturn void ward_rt_fatal(int code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	ward_vlog(WARD_LOG_ERROR, fmt, ap);
+	va_end(ap);
+	_exit(code);
+}
+
+/* Removes LD_PRELOAD and every WARD_* variable: the program sees only what
+ * the runtime passes on. */
+static void scrub_environment(void)
+{
+	extern char **environ;
+	size_t i = 0;
+	while (environ != NULL && environ[i] != NULL) {
+		const char *e = environ[i];
+		if (strncmp(e, "WARD_", 5) == 0 || strncmp(e, "LD_PRELOAD=", 11) == 0) {
+			size_t j = i;
+			do
+				environ[j] = environ[j + 1];
+			while (environ[j++] != NULL);
+			continue;
+		}
+		i++;
+	}
+}
+
+static enum ward_mode choose_mode(const struct ward_config *c, char *detail, size_t detlen)
+{
+	struct ward_tee_info tee;
+	ward_tee_detect("", &tee);
+	snprintf(detail, detlen, "%s", tee.detail);
+	if (c->mode == WARD_MODE_SIM)
+		return WARD_MODE_SIM;
+	if (tee.kind == WARD_TEE_GRAMINE_SGX || tee.kind == WARD_TEE_TSM)
+		return WARD_MODE_HW;
+	if (c->mode == WARD_MODE_HW)
+		ward_rt_fatal(125, "WARD_MODE=hw: no usable TEE: %s (looked for %s); use WARD_MODE=auto to fall back to simulation",
+			      tee.detail, ward_tee_looked_for());
+	ward_warn("no TEE found (%s): running in simulation mode, which does not protect against root; set WARD_MODE=sim to silence this",
+		  tee.detail);
+	return WARD_MODE_SIM;
+}
+
+static void print_version(const struct ward_config *c, enum ward_mode used, const uint8_t hash[32])
+{
+	char buf[1024], v[32], hex[65];
+	size_t off = 0;
+	for (int s = 0; s < WARD_SET_COUNT; s++) {
+		ward_config_value(c, (enum ward_setting)s, v, sizeof(v));
+		off += (size_t)snprintf(buf + off, sizeof(buf) - off, "export %s=%s%s\n",
+					ward_setting_env_name((enum ward_setting)s), v,
+					s == WARD_SET_DLOPEN && c->dlopen == 2 ? "  # unprotected" : "");
+	}
+	ward_hex(hash, 32, hex);
+	off += (size_t)snprintf(buf + off, sizeof(buf) - off,
+				"Ward runtime: %s\nMode: %s%s\nEnclave hash: %s\n", WARD_VERSION_STRING,
+				ward_mode_name(used),
+				used == WARD_MODE_SIM ? " (simulation: protects data at rest and against other users, not against root)" : "",
+				hex);
+	if (off > sizeof(buf))
+		off = sizeof(buf);
+	for (size_t done = 0; done < off;) {
+		ssize_t w = write(STDERR_FILENO, buf + done, off - done);
+		if (w <= 0)
+			break;
+		done += (size_t)w;
+	}
+}
+
+static void runtime_start(void)
+{
+	char err[512], detail[256];
+	uint8_t hash[32];
+	enum ward_mode used;
+	int lvl;
+
+	lvl = ward_log_parse_level(getenv("WARD_LOG"));
+	if (lvl >= 0)
+		ward_log_set_level((enum ward_log_level)lvl);
+	ward_config_defaults(&ward_rt_config);
+	if (ward_config_from_env(&ward_rt_config, err, sizeof(err)) != 0)
+		ward_rt_fatal(125, "%s", err);
+	ward_log_set_level((enum ward_log_level)ward_rt_config.log_level);
+	if (ward_rt_config.dlopen == 1)
+		ward_rt_fatal(125, "WARD_ALLOW_DLOPEN=1 (authenticated libraries only) needs the file shield, which this version does not have yet; use 0 (no loading after start) or 2 (any library, unprotected)");
+
+	used = choose_mode(&ward_rt_config, detail, sizeof(detail));
+	if (used == WARD_MODE_HW)
+		ward_info("running on %s", detail);
+
+	if (ward_rt_measure_self(&ward_rt_config, hash, err, sizeof(err)) != 0)
+		ward_rt_fatal(125, "cannot measure the enclave: %s", err);
+	if (ward_rt_config.version)
+		print_version(&ward_rt_config, used, hash);
+
+	if (ward_rt_limits_apply(&ward_rt_config) != 0)
+		ward_rt_fatal(125, "cannot apply the memory limits");
+	ward_rt_dlopen_policy_start(ward_rt_config.dlopen);
+	if (ward_rt_proc_shield_apply() != 0)
+		ward_rt_fatal(125, "cannot install the process shield (seccomp); the kernel must support seccomp filters");
+	scrub_environment();
+}
+
+int __libc_start_main(main_fn main, int argc, char **argv, void (*init)(void), void (*fini)(void),
+		      void (*rtld_fini)(void), void *stack_end);
+
+int __libc_start_main(main_fn main, int argc, char **argv, void (*init)(void), void (*fini)(void),
+		      void (*rtld_fini)(void), void *stack_end)
+{
+	start_main_fn real = (start_main_fn)dlsym(RTLD_NEXT, "__libc_start_main");
+	if (real == NULL)
+		ward_rt_fatal(125, "cannot find the C library's entry point: %s", dlerror());
+	runtime_start();
+	return real(main, argc, argv, init, fini, rtld_fini, stack_end);
+}

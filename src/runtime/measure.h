@@ -1,0 +1,42 @@
+/*
+ * measure.h: the enclave hash (see docs/measurement.md for the exact
+ * definition).
+ *
+ *   SHA-256 over "WARD-ENCLAVE-V1\n",
+ *     "runtime <sha256 of libward-rt.so>\n",
+ *     "engine <sha256 of the executable>\n",
+ *     "library <sha256>\n" for every other object loaded at start, sorted,
+ *     "heap <bytes>\nstack <bytes>\ndlopen <0|1|2>\n".
+ *
+ * Contract: the same inputs give the same hash whether computed inside the
+ * process (runtime) or offline (`ward measure`). File hashes may come from
+ * a per-user cache keyed by device, inode, size, mtime and ctime (ctime
+ * cannot be set by an unprivileged process); the cache is ignored unless it
+ * is owned by the caller and not writable by anyone else.
+ */
+#ifndef WARD_RUNTIME_MEASURE_H
+#define WARD_RUNTIME_MEASURE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "runtime/config.h"
+
+#define WARD_MEASURE_MAX_LIBS 256
+
+struct ward_measure_input {
+	const char *runtime;
+	const char *engine;
+	const char *libs[WARD_MEASURE_MAX_LIBS];
+	size_t nlibs;
+};
+
+/* Computes the enclave hash. use_cache: consult and update the hash cache.
+ * On failure writes a one-line reason to err. */
+int ward_measure(const struct ward_measure_input *in, const struct ward_config *cfg, int use_cache,
+		 uint8_t out[32], char *err, size_t errlen);
+
+/* Path of the per-user hash cache (in $XDG_CACHE_HOME/ward or ~/.cache/ward). */
+int ward_measure_cache_path(char *out, size_t outlen);
+
+#endif
