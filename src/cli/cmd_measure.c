@@ -28,7 +28,7 @@ int cmd_measure(int argc, char **argv)
 	struct ward_measure_input in;
 	char prog[PATH_MAX], rt[PATH_MAX], err[512], hex[65];
 	uint8_t hash[32];
-	int first, code, files = 0;
+	int first, code, skipped, files = 0;
 
 	if (cli_wants_help(argc, argv)) {
 		help();
@@ -54,7 +54,7 @@ int cmd_measure(int argc, char **argv)
 			   argv[first + 1]);
 		return 2;
 	}
-	if (ward_engine_resolve(argv[first], prog, &code) != 0)
+	if (ward_engine_resolve(argv[first], prog, &code, &skipped) != 0)
 		return 1;
 	if (ward_runtime_path(rt) != 0) {
 		ward_error("cannot find libward-rt.so next to the ward binary; reinstall ward or run it from its build directory");

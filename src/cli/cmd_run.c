@@ -32,7 +32,7 @@ int cmd_run(int argc, char **argv)
 	struct ward_config c;
 	char prog[PATH_MAX], rt[PATH_MAX], v[64];
 	struct rlimit rl;
-	int first, code;
+	int first, code, skipped;
 
 	if (cli_wants_help(argc, argv)) {
 		help();
@@ -59,7 +59,7 @@ int cmd_run(int argc, char **argv)
 			return 125;
 		}
 	}
-	if (ward_engine_resolve(argv[first], prog, &code) != 0)
+	if (ward_engine_resolve(argv[first], prog, &code, &skipped) != 0)
 		return code;
 	if (ward_runtime_path(rt) != 0) {
 		ward_error("cannot find libward-rt.so next to the ward binary; reinstall ward or run it from its build directory");
@@ -89,6 +89,8 @@ int cmd_run(int argc, char **argv)
 	}
 	if (setenv("LD_PRELOAD", rt, 1) != 0)
 		return 125;
+	if (skipped)
+		argv[first] = prog;
 	execv(prog, argv + first);
 	ward_error("cannot start %s: %s", prog, strerror(errno));
 	return 126;

@@ -141,7 +141,7 @@ static int refuse(const char *shown, const char *path, const struct probe *p, in
 	return -1;
 }
 
-int ward_engine_resolve(const char *program, char out[PATH_MAX], int *code)
+int ward_engine_resolve(const char *program, char out[PATH_MAX], int *code, int *skipped_wrapper)
 {
 	struct probe p;
 	char cand[PATH_MAX], script[PATH_MAX] = "";
@@ -149,6 +149,7 @@ int ward_engine_resolve(const char *program, char out[PATH_MAX], int *code)
 	char *paths, *dir, *save = NULL;
 
 	*code = 0;
+	*skipped_wrapper = 0;
 	if (program == NULL || *program == 0) {
 		*code = 127;
 		ward_error("no program given; usage: ward run [OPTIONS] [--] PROGRAM [ARGS...]");
@@ -194,6 +195,7 @@ int ward_engine_resolve(const char *program, char out[PATH_MAX], int *code)
 			ward_error("cannot run %s: %s", cand, strerror(errno));
 			return -1;
 		}
+		*skipped_wrapper = script[0] != 0;
 		if (script[0] != 0)
 			ward_warn("%s on PATH is a wrapper script (%s), which would need exec inside the enclave; running %s, the next %s on PATH (give a full path to choose another)",
 				  program, script, out, program);

@@ -15,7 +15,10 @@
 
 #include "runtime/measure.h"
 
-int ward_engine_resolve(const char *program, char out[PATH_MAX], int *code);
+/* *skipped_wrapper is set when a wrapper script on PATH was passed over:
+ * the caller then gives the program its real path as argv[0], so that it
+ * does not find the wrapper again (CPython derives sys.executable from it). */
+int ward_engine_resolve(const char *program, char out[PATH_MAX], int *code, int *skipped_wrapper);
 
 /* Path of libward-rt.so that belongs to this ward binary. */
 int ward_runtime_path(char out[PATH_MAX]);
