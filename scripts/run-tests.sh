@@ -7,6 +7,9 @@ set -eu
 cd "$(dirname "$0")/.."
 : "${WARD_BUILD:=build}"
 export WARD_BUILD
+if [ "${WARD_SANITIZED:-0}" = 1 ]; then
+	export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+fi
 echo "== unit tests ($WARD_BUILD)"
 meson test -C "$WARD_BUILD" --print-errorlogs -q
 echo "== end-to-end tests ($WARD_BUILD)"

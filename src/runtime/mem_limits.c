@@ -27,6 +27,14 @@
 #include "core/util.h"
 #include "runtime/runtime.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+/* Under AddressSanitizer its allocator owns malloc and its shadow memory
+ * would exceed any RLIMIT_DATA: the heap bound is not applied there. */
+#define WARD_HEAP_BOUND 0
+#else
+#define WARD_HEAP_BOUND 1
+#endif
+
 extern void *__libc_malloc(size_t);
 extern void *__libc_calloc(size_t, size_t);
 extern void *__libc_realloc(void *, size_t);
@@ -47,6 +55,7 @@ static void report_oom(size_t size)
 		   size, lim, more);
 }
 
+#if WARD_HEAP_BOUND
 void *malloc(size_t n)
 {
 	void *p = __libc_malloc(n);
@@ -97,6 +106,8 @@ int posix_memalign(void **out, size_t align, size_t n)
 	*out = p;
 	return 0;
 }
+
+#endif /* WARD_HEAP_BOUND */
 
 /* Anonymous private writable mappings are how CPython's and PyPy's own
  * allocators get memory; a failure there is the heap limit too. */
@@ -155,6 +166,25 @@ static void find_main_stack(uint64_t limit)
 	fclose(f);
 }
 
+static int apply_heap_limit(uint64_t heap)
+{
+	struct rlimit rl;
+
+	if (!WARD_HEAP_BOUND)
+		return 0;
+	heap_limit = heap;
+	if (getrlimit(RLIMIT_DATA, &rl) != 0)
+		return -1;
+	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < heap) {
+		ward_warn("the system limits data memory to %llu bytes, below WARD_HEAP; the lower limit applies",
+			  (unsigned long long)rl.rlim_max);
+		heap_limit = rl.rlim_max;
+		return 0;
+	}
+	rl.rlim_cur = rl.rlim_max = heap;
+	return setrlimit(RLIMIT_DATA, &rl);
+}
+
 int ward_rt_limits_apply(const struct ward_config *c)
 {
 	struct rlimit rl;
@@ -162,18 +192,8 @@ int ward_rt_limits_apply(const struct ward_config *c)
 	stack_t ss;
 	struct sigaction sa;
 
-	heap_limit = c->heap;
-	if (getrlimit(RLIMIT_DATA, &rl) != 0)
+	if (apply_heap_limit(c->heap) != 0)
 		return -1;
-	if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < c->heap) {
-		ward_warn("the system limits data memory to %llu bytes, below WARD_HEAP; the lower limit applies",
-			  (unsigned long long)rl.rlim_max);
-		heap_limit = rl.rlim_max;
-	} else {
-		rl.rlim_cur = rl.rlim_max = c->heap;
-		if (setrlimit(RLIMIT_DATA, &rl) != 0)
-			return -1;
-	}
 	if (getrlimit(RLIMIT_STACK, &rl) == 0 && (rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= c->stack)) {
 		rl.rlim_cur = c->stack;
 		if (setrlimit(RLIMIT_STACK, &rl) != 0)

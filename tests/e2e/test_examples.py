@@ -5,7 +5,7 @@ import subprocess
 
 import pytest
 
-from conftest import BUILD, PY, base_env, needs_runtime, one_line, ward
+from conftest import BUILD, PY, base_env, needs_heap_bound, needs_runtime, one_line, ward
 
 pytestmark = needs_runtime
 EXAMPLES = BUILD.parent / "examples"
@@ -64,6 +64,7 @@ class TestPyPy:
         assert w.stdout == "1\n"
         assert any("fork() is not permitted" in l for l in one_line(w.stderr))
 
+    @needs_heap_bound
     def test_heap_limit(self):
         code = "try:\n    b = bytearray(600 * 1024 * 1024)\nexcept MemoryError:\n    print('MemoryError')\n"
         w = ward("run", "--heap", "256M", PYPY, "-c", code)

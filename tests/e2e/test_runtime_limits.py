@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import BUILD, PY, WARD, base_env, needs_runtime, one_line, ward
+from conftest import BUILD, PY, WARD, base_env, needs_heap_bound, needs_runtime, one_line, ward
 
 pytestmark = needs_runtime
 
@@ -132,6 +132,7 @@ def test_cannot_make_itself_dumpable_again():
     assert r.stdout == "-1 1 0\n"
 
 
+@needs_heap_bound
 def test_heap_limit_gives_memory_error_and_names_the_setting():
     code = ("try:\n    b = bytearray(512 * 1024 * 1024)\n    print('allocated')\n"
             "except MemoryError:\n    print('MemoryError')\n")
@@ -146,6 +147,7 @@ def test_heap_limit_gives_memory_error_and_names_the_setting():
     assert r.stdout == "allocated\n" and one_line(r.stderr) == []
 
 
+@needs_heap_bound
 def test_heap_exhaustion_by_many_objects():
     code = ("l = []\ntry:\n    while True:\n        l.append(bytes(1 << 20))\n"
             "except MemoryError:\n    n = len(l); del l; print('MemoryError', n < 200)\n")
