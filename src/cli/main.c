@@ -1,25 +1,67 @@
 /* main.c: `ward` entry point: dispatches to the subcommands in commands.h. */
+#include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/commands.h"
 #include "core/log.h"
 
+/*
+ * Built twice. `ward` (WARD_LAUNCHER defined) holds only what `ward run`
+ * needs, so that starting an enclave does not load OpenSSL, libcurl and the
+ * rest into the launcher; every other command is handed to `ward-tool`, the
+ * full build of the same dispatcher installed beside it.
+ */
 struct command {
 	const char *name;
 	int (*fn)(int, char **);
 	const char *summary;
 };
 
+#ifdef WARD_LAUNCHER
+#define TOOL(fn) NULL
+#else
+#define TOOL(fn) fn
+#endif
+
 static const struct command commands[] = {
 	{ "run", cmd_run, "run a program inside an enclave" },
-	{ "measure", cmd_measure, "print the enclave hash of a program without running it" },
-	{ "fs", cmd_fs, "create, inspect and verify encrypted and authenticated volumes" },
-	{ "evidence", cmd_evidence, "show and verify attestation evidence (SGX, TDX, SEV-SNP, sim)" },
-	{ "ratls", cmd_ratls, "show and verify RA-TLS certificates" },
-	{ "session", cmd_session, "manage policies (sessions) on a CAS" },
+	{ "measure", TOOL(cmd_measure), "print the enclave hash of a program without running it" },
+	{ "fs", TOOL(cmd_fs), "create, inspect and verify encrypted and authenticated volumes" },
+	{ "evidence", TOOL(cmd_evidence), "show and verify attestation evidence (SGX, TDX, SEV-SNP, sim)" },
+	{ "ratls", TOOL(cmd_ratls), "show and verify RA-TLS certificates" },
+	{ "session", TOOL(cmd_session), "manage policies (sessions) on a CAS" },
 };
+
+/* Runs the command in ward-tool, found next to this binary. */
+static int hand_over(char **argv)
+{
+	char self[PATH_MAX], tool[PATH_MAX + 16];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char *slash;
+	if (n <= 0)
+		return 1;
+	self[n] = 0;
+	slash = strrchr(self, '/');
+	if (slash == NULL)
+		return 1;
+	*slash = 0;
+	snprintf(tool, sizeof(tool), "%s/ward-tool", self);
+	argv[0] = tool;
+	execv(tool, argv);
+	ward_error("cannot start %s: %s; reinstall ward (ward and ward-tool belong together)", tool, strerror(errno));
+	return 1;
+}
+
+static int dispatch(const struct command *c, int argc, char **argv)
+{
+	if (c->fn == NULL)
+		return hand_over(argv - 1);
+	return c->fn(argc, argv);
+}
 
 static void usage(FILE *f)
 {
@@ -57,10 +99,10 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {
 		if (argc > 2 && strcmp(argv[1], "help") == 0) {
-			char *hargv[] = { argv[2], (char *)"--help", NULL };
+			char *hargv[] = { argv[0], argv[2], (char *)"--help", NULL };
 			for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 				if (strcmp(argv[2], commands[i].name) == 0)
-					return commands[i].fn(2, hargv);
+					return dispatch(&commands[i], 2, hargv + 1);
 		}
 		usage(stdout);
 		return 0;
@@ -71,7 +113,7 @@ int main(int argc, char **argv)
 	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (strcmp(argv[1], commands[i].name) == 0)
-			return commands[i].fn(argc - 1, argv + 1);
+			return dispatch(&commands[i], argc - 1, argv + 1);
 	ward_error("unknown command '%s'; run 'ward --help' for the list", argv[1]);
 	return 2;
 }

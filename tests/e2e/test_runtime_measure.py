@@ -90,7 +90,7 @@ def test_library_byte_change_changes_hash(tmp):
 
 
 def test_runtime_byte_change_changes_hash(tmp):
-    for name in ("ward", "libward-rt.so"):
+    for name in ("ward", "ward-tool", "libward-rt.so"):
         shutil.copy(BUILD / name, tmp / name)
     import subprocess
     def m():
