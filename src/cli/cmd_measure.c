@@ -1,6 +1,7 @@
 /* cmd_measure.c: `ward measure`: the enclave hash of a program, computed
  * offline. Nothing of the program runs: the dynamic loader only lists what
  * it would load. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -60,7 +61,7 @@ int cmd_measure(int argc, char **argv)
 		ward_error("cannot find libward-rt.so next to the ward binary; reinstall ward or run it from its build directory");
 		return 1;
 	}
-	memset(&in, 0, sizeof(in));
+	ward_measure_input_init(&in);
 	in.runtime = rt;
 	in.engine = prog;
 	if (ward_engine_libraries(prog, rt, &in, err, sizeof(err)) != 0) {
@@ -73,15 +74,26 @@ int cmd_measure(int argc, char **argv)
 		return 1;
 	}
 	if (files) {
-		const char *roles[2] = { "runtime", "engine" };
-		const char *paths[2] = { rt, prog };
-		for (size_t i = 0; i < 2 + in.nlibs; i++) {
+		const char *roles[2 + WARD_MEASURE_NDEPS], *paths[2 + WARD_MEASURE_NDEPS];
+		size_t nfixed = 0;
+		roles[nfixed] = "runtime";
+		paths[nfixed++] = rt;
+		for (size_t i = 0; i < WARD_MEASURE_NDEPS; i++) {
+			roles[nfixed] = "runtime-dep";
+			paths[nfixed++] = in.deps[i];
+		}
+		roles[nfixed] = "engine";
+		paths[nfixed++] = prog;
+		for (size_t i = 0; i < nfixed + in.nlibs; i++) {
 			uint8_t h[32];
-			const char *p = i < 2 ? paths[i] : in.libs[i - 2];
-			if (ward_sha256_file(p, h) != 0)
-				continue;
+			const char *p = i < nfixed ? paths[i] : in.libs[i - nfixed];
+			if (ward_sha256_file(p, h) != 0) {
+				ward_error("cannot read %s: %s", p, strerror(errno));
+				ward_engine_free(&in);
+				return 1;
+			}
 			ward_hex(h, 32, hex);
-			printf("%-8s %s %s\n", i < 2 ? roles[i] : "library", hex, p);
+			printf("%-11s %s %s\n", i < nfixed ? roles[i] : "library", hex, p);
 		}
 		printf("settings heap=%llu stack=%llu dlopen=%d\n", (unsigned long long)c.heap,
 		       (unsigned long long)c.stack, c.dlopen);

@@ -15,19 +15,41 @@
 #include "core/crypto.h"
 #include "core/util.h"
 
-#define CACHE_MAX_ENTRIES 512
-#define CACHE_MAX_BYTES (256 * 1024)
+#define CACHE_MAX_FILES 512
+#define CACHE_MAX_RESULTS 32
+#define CACHE_MAX_BYTES (512 * 1024)
+#define ID_LEN 112 /* five decimal 64-bit numbers with separators */
+#define KEY_MAX ((WARD_MEASURE_MAX_LIBS + WARD_MEASURE_NDEPS + 2) * ID_LEN + 128)
 
-struct cache_entry {
+struct file_id {
 	unsigned long long dev, ino, size, mtime_ns, ctime_ns;
+};
+
+struct file_entry {
+	struct file_id id;
+	uint8_t hash[32];
+};
+
+struct result_entry {
+	char *key;
 	uint8_t hash[32];
 };
 
 struct cache {
-	struct cache_entry e[CACHE_MAX_ENTRIES];
-	size_t n;
+	struct file_entry f[CACHE_MAX_FILES];
+	size_t nf;
+	struct result_entry r[CACHE_MAX_RESULTS];
+	size_t nr;
 	int dirty;
 };
+
+void ward_measure_input_init(struct ward_measure_input *in)
+{
+	static const char *const deps[WARD_MEASURE_NDEPS] = WARD_MEASURE_RUNTIME_DEPS;
+	memset(in, 0, sizeof(*in));
+	for (size_t i = 0; i < WARD_MEASURE_NDEPS; i++)
+		in->deps[i] = deps[i];
+}
 
 int ward_measure_cache_path(char *out, size_t outlen)
 {
@@ -43,138 +65,266 @@ int ward_measure_cache_path(char *out, size_t outlen)
 	return r > 0 && (size_t)r < outlen ? 0 : -1;
 }
 
-/* The cache is trusted only if only its owner (us) could have written it. */
-static int cache_trusted(int fd)
+static void cache_free(struct cache *c)
 {
-	struct stat st;
-	return fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid() &&
-	       (st.st_mode & 022) == 0;
+	if (c == NULL)
+		return;
+	for (size_t i = 0; i < c->nr; i++)
+		free(c->r[i].key);
+	free(c);
 }
 
-static void cache_load(struct cache *c)
+/* Loads the cache, or returns an empty one. It is trusted only if nobody
+ * but its owner, the caller, could have written it. */
+static struct cache *cache_load(void)
 {
+	struct cache *c = calloc(1, sizeof(*c));
 	char path[PATH_MAX];
 	uint8_t *buf = NULL;
 	size_t len = 0;
+	struct stat st;
 	char *line, *save = NULL;
 	int fd;
 
-	c->n = 0;
-	c->dirty = 0;
+	if (c == NULL)
+		return NULL;
 	if (ward_measure_cache_path(path, sizeof(path)) != 0)
-		return;
+		return c;
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
-		return;
-	if (!cache_trusted(fd)) {
+		return c;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022) != 0) {
 		close(fd);
-		return;
+		return c;
 	}
 	close(fd);
 	if (ward_read_file(path, CACHE_MAX_BYTES, &buf, &len) != 0)
-		return;
-	for (line = strtok_r((char *)buf, "\n", &save); line && c->n < CACHE_MAX_ENTRIES;
-	     line = strtok_r(NULL, "\n", &save)) {
-		struct cache_entry *e = &c->e[c->n];
+		return c;
+	for (line = strtok_r((char *)buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		char hex[65];
-		if (sscanf(line, "%llu %llu %llu %llu %llu %64s", &e->dev, &e->ino, &e->size, &e->mtime_ns,
-			   &e->ctime_ns, hex) != 6)
-			continue;
-		if (ward_unhex(hex, e->hash, 32) != 0)
-			continue;
-		c->n++;
+		if (line[0] == 'F' && line[1] == ' ' && c->nf < CACHE_MAX_FILES) {
+			struct file_entry *e = &c->f[c->nf];
+			if (sscanf(line + 2, "%llu %llu %llu %llu %llu %64s", &e->id.dev, &e->id.ino, &e->id.size,
+				   &e->id.mtime_ns, &e->id.ctime_ns, hex) == 6 &&
+			    ward_unhex(hex, e->hash, 32) == 0)
+				c->nf++;
+		} else if (line[0] == 'M' && line[1] == ' ' && c->nr < CACHE_MAX_RESULTS) {
+			char *sp = strrchr(line, ' ');
+			if (sp == NULL || sp == line + 1 || ward_unhex(sp + 1, c->r[c->nr].hash, 32) != 0)
+				continue;
+			*sp = 0;
+			c->r[c->nr].key = strdup(line + 2);
+			if (c->r[c->nr].key != NULL)
+				c->nr++;
+		}
 	}
 	free(buf);
+	return c;
 }
 
 static void cache_save(struct cache *c)
 {
 	char path[PATH_MAX], dir[PATH_MAX];
 	char *out, *slash;
-	size_t off = 0, cap = c->n * 160 + 1;
+	size_t off = 0, cap = c->nf * 160 + 64;
 
 	if (!c->dirty || ward_measure_cache_path(path, sizeof(path)) != 0)
 		return;
+	for (size_t i = 0; i < c->nr; i++)
+		cap += strlen(c->r[i].key) + 72;
 	ward_strlcpy(dir, path, sizeof(dir));
 	slash = strrchr(dir, '/');
 	if (slash == NULL)
 		return;
 	*slash = 0;
-	/* Create ~/.cache/ward (and ~/.cache) if needed; errors only mean no cache. */
-	{
-		char *p = strrchr(dir, '/');
-		if (p != NULL && p != dir) {
-			*p = 0;
-			(void)mkdir(dir, 0700);
-			*p = '/';
-		}
+	/* Create ~/.cache/ward (and ~/.cache) if needed; failure only means no cache. */
+	slash = strrchr(dir, '/');
+	if (slash != NULL && slash != dir) {
+		*slash = 0;
 		(void)mkdir(dir, 0700);
+		*slash = '/';
 	}
+	(void)mkdir(dir, 0700);
 	out = malloc(cap);
 	if (out == NULL)
 		return;
-	for (size_t i = 0; i < c->n; i++) {
+	for (size_t i = 0; i < c->nf; i++) {
 		char hex[65];
 		int r;
-		ward_hex(c->e[i].hash, 32, hex);
-		r = snprintf(out + off, cap - off, "%llu %llu %llu %llu %llu %s\n", c->e[i].dev, c->e[i].ino,
-			     c->e[i].size, c->e[i].mtime_ns, c->e[i].ctime_ns, hex);
+		ward_hex(c->f[i].hash, 32, hex);
+		r = snprintf(out + off, cap - off, "F %llu %llu %llu %llu %llu %s\n", c->f[i].id.dev, c->f[i].id.ino,
+			     c->f[i].id.size, c->f[i].id.mtime_ns, c->f[i].id.ctime_ns, hex);
 		if (r < 0 || (size_t)r >= cap - off)
-			break;
+			goto done;
+		off += (size_t)r;
+	}
+	for (size_t i = 0; i < c->nr; i++) {
+		char hex[65];
+		int r;
+		ward_hex(c->r[i].hash, 32, hex);
+		r = snprintf(out + off, cap - off, "M %s %s\n", c->r[i].key, hex);
+		if (r < 0 || (size_t)r >= cap - off)
+			goto done;
 		off += (size_t)r;
 	}
 	(void)ward_write_file_atomic(path, out, off, 0600);
+done:
 	free(out);
+}
+
+static int identify(const char *path, struct file_id *id)
+{
+	struct stat st;
+	if (stat(path, &st) != 0)
+		return -1;
+	if (!S_ISREG(st.st_mode)) {
+		errno = EINVAL;
+		return -1;
+	}
+	id->dev = (unsigned long long)st.st_dev;
+	id->ino = (unsigned long long)st.st_ino;
+	id->size = (unsigned long long)st.st_size;
+	id->mtime_ns = (unsigned long long)st.st_mtim.tv_sec * 1000000000ULL + (unsigned long long)st.st_mtim.tv_nsec;
+	id->ctime_ns = (unsigned long long)st.st_ctim.tv_sec * 1000000000ULL + (unsigned long long)st.st_ctim.tv_nsec;
+	return 0;
+}
+
+static int same_id(const struct file_id *a, const struct file_id *b)
+{
+	return a->dev == b->dev && a->ino == b->ino && a->size == b->size && a->mtime_ns == b->mtime_ns &&
+	       a->ctime_ns == b->ctime_ns;
 }
 
 static int hash_file(struct cache *c, const char *path, uint8_t out[32])
 {
-	struct stat st;
-	struct cache_entry key;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct file_id id, after;
+	size_t slot;
 
-	if (fd < 0)
+	if (identify(path, &id) != 0)
 		return -1;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		errno = EINVAL;
-		return -1;
-	}
-	close(fd);
-	key.dev = (unsigned long long)st.st_dev;
-	key.ino = (unsigned long long)st.st_ino;
-	key.size = (unsigned long long)st.st_size;
-	key.mtime_ns = (unsigned long long)st.st_mtim.tv_sec * 1000000000ULL + (unsigned long long)st.st_mtim.tv_nsec;
-	key.ctime_ns = (unsigned long long)st.st_ctim.tv_sec * 1000000000ULL + (unsigned long long)st.st_ctim.tv_nsec;
-	if (c != NULL) {
-		for (size_t i = 0; i < c->n; i++) {
-			struct cache_entry *e = &c->e[i];
-			if (e->dev == key.dev && e->ino == key.ino && e->size == key.size &&
-			    e->mtime_ns == key.mtime_ns && e->ctime_ns == key.ctime_ns) {
-				memcpy(out, e->hash, 32);
+	if (c != NULL)
+		for (size_t i = 0; i < c->nf; i++)
+			if (same_id(&c->f[i].id, &id)) {
+				memcpy(out, c->f[i].hash, 32);
 				return 0;
 			}
-		}
-	}
 	if (ward_sha256_file(path, out) != 0)
 		return -1;
-	if (c != NULL) {
-		size_t slot = c->n;
-		/* Replace a stale entry for the same file, else append (or evict the oldest). */
-		for (size_t i = 0; i < c->n; i++)
-			if (c->e[i].dev == key.dev && c->e[i].ino == key.ino)
-				slot = i;
-		if (slot == CACHE_MAX_ENTRIES) {
-			memmove(&c->e[0], &c->e[1], sizeof(c->e[0]) * (CACHE_MAX_ENTRIES - 1));
-			slot = CACHE_MAX_ENTRIES - 1;
-		} else if (slot == c->n) {
-			c->n++;
-		}
-		memcpy(key.hash, out, 32);
-		c->e[slot] = key;
-		c->dirty = 1;
+	/* Cache only what did not change while it was being read. */
+	if (c == NULL || identify(path, &after) != 0 || !same_id(&id, &after))
+		return 0;
+	slot = c->nf;
+	for (size_t i = 0; i < c->nf; i++)
+		if (c->f[i].id.dev == id.dev && c->f[i].id.ino == id.ino)
+			slot = i;
+	if (slot == CACHE_MAX_FILES) {
+		memmove(&c->f[0], &c->f[1], sizeof(c->f[0]) * (CACHE_MAX_FILES - 1));
+		slot = CACHE_MAX_FILES - 1;
+	} else if (slot == c->nf) {
+		c->nf++;
 	}
+	c->f[slot].id = id;
+	memcpy(c->f[slot].hash, out, 32);
+	c->dirty = 1;
 	return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The whole-result key: the settings, then every file's identity with its
+ * role, sorted. Fails (no key) if a file cannot be identified. */
+static char *result_key(const struct ward_measure_input *in, const struct ward_config *cfg)
+{
+	size_t n = 0, total = 2 + WARD_MEASURE_NDEPS + in->nlibs, off;
+	char **ids = calloc(total, sizeof(*ids));
+	char *key = NULL;
+	struct file_id id;
+
+	if (ids == NULL || in->nlibs > WARD_MEASURE_MAX_LIBS)
+		goto out;
+	for (size_t i = 0; i < total; i++) {
+		const char *role, *path;
+		if (i == 0) {
+			role = "r";
+			path = in->runtime;
+		} else if (i <= WARD_MEASURE_NDEPS) {
+			role = "d";
+			path = in->deps[i - 1];
+		} else if (i == WARD_MEASURE_NDEPS + 1) {
+			role = "e";
+			path = in->engine;
+		} else {
+			role = "l";
+			path = in->libs[i - WARD_MEASURE_NDEPS - 2];
+		}
+		if (path == NULL || identify(path, &id) != 0)
+			goto out;
+		ids[n] = malloc(ID_LEN);
+		if (ids[n] == NULL)
+			goto out;
+		snprintf(ids[n], ID_LEN, "%s:%llu:%llu:%llu:%llu:%llu", role, id.dev, id.ino, id.size, id.mtime_ns,
+			 id.ctime_ns);
+		n++;
+	}
+	/* The runtime's deps keep their order; the rest is a set. */
+	qsort(ids + 2 + WARD_MEASURE_NDEPS, in->nlibs, sizeof(*ids), cmp_str);
+	key = malloc(KEY_MAX);
+	if (key == NULL)
+		goto out;
+	off = (size_t)snprintf(key, KEY_MAX, "v1:%llu:%llu:%d", (unsigned long long)cfg->heap,
+			       (unsigned long long)cfg->stack, cfg->dlopen);
+	for (size_t i = 0; i < n && off < KEY_MAX; i++)
+		off += (size_t)snprintf(key + off, KEY_MAX - off, ",%s", ids[i]);
+	if (off >= KEY_MAX) {
+		free(key);
+		key = NULL;
+	}
+out:
+	for (size_t i = 0; i < n; i++)
+		free(ids[i]);
+	free(ids);
+	return key;
+}
+
+int ward_measure_lookup(const struct ward_measure_input *in, const struct ward_config *cfg, uint8_t out[32])
+{
+	struct cache *c = cache_load();
+	char *key = result_key(in, cfg);
+	int rc = -1;
+
+	if (c != NULL && key != NULL)
+		for (size_t i = 0; i < c->nr; i++)
+			if (strcmp(c->r[i].key, key) == 0) {
+				memcpy(out, c->r[i].hash, 32);
+				rc = 0;
+				break;
+			}
+	free(key);
+	cache_free(c);
+	return rc;
+}
+
+static void remember_result(struct cache *c, char *key, const uint8_t hash[32])
+{
+	if (key == NULL)
+		return;
+	for (size_t i = 0; i < c->nr; i++)
+		if (strcmp(c->r[i].key, key) == 0) {
+			free(key);
+			return;
+		}
+	if (c->nr == CACHE_MAX_RESULTS) {
+		free(c->r[0].key);
+		memmove(&c->r[0], &c->r[1], sizeof(c->r[0]) * (CACHE_MAX_RESULTS - 1));
+		c->nr--;
+	}
+	c->r[c->nr].key = key;
+	memcpy(c->r[c->nr].hash, hash, 32);
+	c->nr++;
+	c->dirty = 1;
 }
 
 static int cmp_hex(const void *a, const void *b)
@@ -187,9 +337,9 @@ int ward_measure(const struct ward_measure_input *in, const struct ward_config *
 {
 	struct cache *c = NULL;
 	char (*libhex)[65] = NULL;
-	char line[160];
+	char line[160], hex[65];
+	char *key = NULL;
 	uint8_t h[32];
-	char hex[65];
 	EVP_MD_CTX *ctx = NULL;
 	unsigned int outlen = 0;
 	int rc = -1;
@@ -200,9 +350,8 @@ int ward_measure(const struct ward_measure_input *in, const struct ward_config *
 		return -1;
 	}
 	if (use_cache) {
-		c = malloc(sizeof(*c));
-		if (c != NULL)
-			cache_load(c);
+		c = cache_load();
+		key = result_key(in, cfg); /* taken before hashing: a change meanwhile misses next time */
 	}
 	libhex = calloc(in->nlibs + 1, sizeof(*libhex));
 	ctx = EVP_MD_CTX_new();
@@ -210,22 +359,26 @@ int ward_measure(const struct ward_measure_input *in, const struct ward_config *
 		snprintf(err, errlen, "out of memory while measuring");
 		goto out;
 	}
-#define ADD(s) do { if (EVP_DigestUpdate(ctx, (s), strlen(s)) != 1) goto digest_fail; } while (0)
+#define ADD(s)                                                         \
+	do {                                                           \
+		if (EVP_DigestUpdate(ctx, (s), strlen(s)) != 1)        \
+			goto digest_fail;                              \
+	} while (0)
+#define ADD_FILE(label, path, what)                                                            \
+	do {                                                                                   \
+		if (hash_file(c, (path), h) != 0) {                                            \
+			snprintf(err, errlen, "cannot measure %s %s: %s", what, (path), strerror(errno)); \
+			goto out;                                                              \
+		}                                                                              \
+		ward_hex(h, 32, hex);                                                          \
+		snprintf(line, sizeof(line), "%s %s\n", label, hex);                           \
+		ADD(line);                                                                     \
+	} while (0)
 	ADD("WARD-ENCLAVE-V1\n");
-	if (hash_file(c, in->runtime, h) != 0) {
-		snprintf(err, errlen, "cannot measure the runtime %s: %s", in->runtime, strerror(errno));
-		goto out;
-	}
-	ward_hex(h, 32, hex);
-	snprintf(line, sizeof(line), "runtime %s\n", hex);
-	ADD(line);
-	if (hash_file(c, in->engine, h) != 0) {
-		snprintf(err, errlen, "cannot measure the program %s: %s", in->engine, strerror(errno));
-		goto out;
-	}
-	ward_hex(h, 32, hex);
-	snprintf(line, sizeof(line), "engine %s\n", hex);
-	ADD(line);
+	ADD_FILE("runtime", in->runtime, "the runtime");
+	for (size_t i = 0; i < WARD_MEASURE_NDEPS; i++)
+		ADD_FILE("runtime-dep", in->deps[i], "the runtime's dependency");
+	ADD_FILE("engine", in->engine, "the program");
 	for (size_t i = 0; i < in->nlibs; i++) {
 		if (hash_file(c, in->libs[i], h) != 0) {
 			snprintf(err, errlen, "cannot measure library %s: %s", in->libs[i], strerror(errno));
@@ -242,19 +395,22 @@ int ward_measure(const struct ward_measure_input *in, const struct ward_config *
 		 (unsigned long long)cfg->stack, cfg->dlopen);
 	ADD(line);
 #undef ADD
-	if (EVP_DigestFinal_ex(ctx, out, &outlen) != 1 || outlen != 32) {
-		snprintf(err, errlen, "SHA-256 failed while measuring");
-		goto out;
-	}
+#undef ADD_FILE
+	if (EVP_DigestFinal_ex(ctx, out, &outlen) != 1 || outlen != 32)
+		goto digest_fail;
 	rc = 0;
-	if (c != NULL)
+	if (c != NULL) {
+		remember_result(c, key, out);
+		key = NULL;
 		cache_save(c);
+	}
 	goto out;
 digest_fail:
 	snprintf(err, errlen, "SHA-256 failed while measuring");
 out:
+	free(key);
 	EVP_MD_CTX_free(ctx);
 	free(libhex);
-	free(c);
+	cache_free(c);
 	return rc;
 }

@@ -4,6 +4,8 @@
  *
  *   SHA-256 over "WARD-ENCLAVE-V1\n",
  *     "runtime <sha256 of libward-rt.so>\n",
+ *     "runtime-dep <sha256>\n" for OpenSSL's libcrypto, then libssl, which the
+ *       runtime loads on demand (always measured, loaded or not),
  *     "engine <sha256 of the executable>\n",
  *     "library <sha256>\n" for every other object loaded at start, sorted,
  *     "heap <bytes>\nstack <bytes>\ndlopen <0|1|2>\n".
@@ -12,7 +14,10 @@
  * process (runtime) or offline (`ward measure`). File hashes may come from
  * a per-user cache keyed by device, inode, size, mtime and ctime (ctime
  * cannot be set by an unprivileged process); the cache is ignored unless it
- * is owned by the caller and not writable by anyone else.
+ * is owned by the caller and not writable by anyone else. The cache also
+ * keeps whole results keyed by the identities of all files and the
+ * settings, so that a warm start needs no hashing at all (and no OpenSSL:
+ * ward_measure_lookup() makes no OpenSSL call; ward_measure() does).
  */
 #ifndef WARD_RUNTIME_MEASURE_H
 #define WARD_RUNTIME_MEASURE_H
@@ -24,12 +29,22 @@
 
 #define WARD_MEASURE_MAX_LIBS 256
 
+#define WARD_MEASURE_RUNTIME_DEPS { WARD_LIBCRYPTO_PATH, WARD_LIBSSL_PATH }
+#define WARD_MEASURE_NDEPS 2
+
 struct ward_measure_input {
 	const char *runtime;
+	const char *deps[WARD_MEASURE_NDEPS]; /* filled by ward_measure_input_init */
 	const char *engine;
 	const char *libs[WARD_MEASURE_MAX_LIBS];
 	size_t nlibs;
 };
+
+/* Zeroes in and sets the runtime dependencies. */
+void ward_measure_input_init(struct ward_measure_input *in);
+
+/* The enclave hash from the cache alone: 0 on a hit, -1 otherwise. */
+int ward_measure_lookup(const struct ward_measure_input *in, const struct ward_config *cfg, uint8_t out[32]);
 
 /* Computes the enclave hash. use_cache: consult and update the hash cache.
  * On failure writes a one-line reason to err. */

@@ -107,7 +107,8 @@ def test_files_lists_every_measured_file():
     r = ward("measure", "--files", PY)
     assert r.returncode == 0
     roles = [l.split()[0] for l in r.stdout.splitlines()[:-1]]
-    assert roles[0] == "runtime" and roles[1] == "engine"
+    assert roles[:4] == ["runtime", "runtime-dep", "runtime-dep", "engine"]
+    assert "/libcrypto.so.3" in r.stdout and "/libssl.so.3" in r.stdout
     assert "library" in roles and roles[-1] == "settings"
     assert any("/libc.so.6" in l for l in r.stdout.splitlines())
 
@@ -132,3 +133,14 @@ def test_tampered_cache_is_not_trusted(tmp):
     f.write_text("\n".join(forged) + "\n")
     f.chmod(0o666)
     assert measure(PY, env=env) == good
+
+
+@needs_runtime
+def test_warm_start_does_not_load_openssl(tmp):
+    """With the hash cache warm, the runtime needs no hashing and no OpenSSL."""
+    env = base_env(XDG_CACHE_HOME=str(tmp / "c"))
+    code = "print('libcrypto' in open('/proc/self/maps').read())"
+    cold = ward("run", PY, "-c", code, env=env)
+    warm = ward("run", PY, "-c", code, env=env)
+    assert cold.stdout == "True\n"   # the first start hashes, with OpenSSL
+    assert warm.stdout == "False\n"
