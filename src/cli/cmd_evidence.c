@@ -9,6 +9,7 @@
 #include "attest/quote/evidence.h"
 #include "cli/commands.h"
 #include "attest/quote/print.h"
+#include "attest/quote/x509util.h"
 #include "core/log.h"
 #include "core/util.h"
 
@@ -101,19 +102,253 @@ static int show(int argc, char **argv)
 	return 0;
 }
 
-static int evidence_verify_main(int argc, char **argv)
+struct vopts {
+	const char *file, *collateral, *at, *root, *cert, *chain, *ark;
+	int json, no_collateral, vlek;
+	unsigned long iterations;
+};
+
+static int parse_vopts(int argc, char **argv, struct vopts *v, const char *sub)
 {
-	(void)argc;
-	(void)argv;
-	ward_error("'ward evidence verify' is not available in this build yet");
-	return 1;
+	memset(v, 0, sizeof(*v));
+	v->iterations = 2000;
+	for (int i = 2; i < argc; i++) {
+		const char *a = argv[i];
+		const char **dst = NULL;
+		if (strcmp(a, "--json") == 0) {
+			v->json = 1;
+			continue;
+		}
+		if (strcmp(a, "--no-collateral") == 0) {
+			v->no_collateral = 1;
+			continue;
+		}
+		if (strcmp(a, "--collateral") == 0)
+			dst = &v->collateral;
+		else if (strcmp(a, "--at") == 0)
+			dst = &v->at;
+		else if (strcmp(a, "--root") == 0)
+			dst = &v->root;
+		else if (strcmp(a, "--vcek") == 0 || strcmp(a, "--vlek") == 0) {
+			if (v->cert) {
+				ward_error("give either --vcek or --vlek, once");
+				return -1;
+			}
+			v->vlek = strcmp(a, "--vlek") == 0;
+			dst = &v->cert;
+		} else if (strcmp(a, "--chain") == 0)
+			dst = &v->chain;
+		else if (strcmp(a, "--ark") == 0)
+			dst = &v->ark;
+		else if (strcmp(a, "--iterations") == 0 && strcmp(sub, "bench") == 0) {
+			uint64_t n;
+			if (i + 1 >= argc || ward_parse_u64(argv[i + 1], &n) != 0 || n == 0 || n > 10000000) {
+				ward_error("--iterations needs a count between 1 and 10000000");
+				return -1;
+			}
+			v->iterations = (unsigned long)n;
+			i++;
+			continue;
+		} else if (a[0] == '-' && a[1]) {
+			ward_error("unknown option '%s' for 'ward evidence %s'; see 'ward evidence --help'", a, sub);
+			return -1;
+		} else if (!v->file) {
+			v->file = a;
+			continue;
+		} else {
+			ward_error("'ward evidence %s' takes one evidence file, got '%s' too", sub, a);
+			return -1;
+		}
+		if (i + 1 >= argc) {
+			ward_error("option %s needs a value; see 'ward evidence --help'", a);
+			return -1;
+		}
+		*dst = argv[++i];
+	}
+	if (!v->file) {
+		ward_error("no evidence file given; usage: ward evidence %s FILE ...", sub);
+		return -1;
+	}
+	return 0;
 }
 
+/* Everything verify needs, loaded once (bench loops over it). */
+struct vctx {
+	struct ward_evidence *ev;
+	struct ward_collateral *col;
+	uint8_t *root, *cert, *chain, *ark;
+	size_t root_len, cert_len, chain_len, ark_len;
+	struct ward_verify_opts o;
+};
+
+static void vctx_free(struct vctx *c)
+{
+	ward_evidence_free(c->ev);
+	ward_collateral_free(c->col);
+	free(c->root);
+	free(c->cert);
+	free(c->chain);
+	free(c->ark);
+}
+
+static int read_opt_file(const char *path, const char *what, uint8_t **out, size_t *len)
+{
+	if (!path)
+		return 0;
+	if (ward_read_file(path, 1u << 20, out, len) != 0) {
+		ward_error("cannot read %s %s: %s", what, path, errno == EFBIG ? "file too large" : strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* 0 ok, 1 failure, 2 usage */
+static int vctx_load(const struct vopts *v, struct vctx *c, const char *sub)
+{
+	char err[512];
+
+	memset(c, 0, sizeof(*c));
+	if (ward_evidence_load(v->file, &c->ev, err, sizeof(err)) != 0) {
+		ward_error("cannot read evidence %s: %s", v->file, err);
+		return 1;
+	}
+	if (v->at) {
+		if (ward_parse_rfc3339(v->at, &c->o.at) != 0) {
+			ward_error("--at '%s' is not an RFC 3339 UTC time such as 2025-08-20T00:00:00Z", v->at);
+			return 2;
+		}
+	}
+	if (c->ev->c.type == WARD_EVIDENCE_SNP) {
+		if (v->collateral || v->no_collateral || v->root) {
+			ward_error("%s is an SEV-SNP report: use --vcek/--vlek and --chain, not Intel collateral options", v->file);
+			return 2;
+		}
+		if (!v->cert || !v->chain) {
+			ward_error("%s is an SEV-SNP report: 'ward evidence %s' needs --vcek (or --vlek) CERT and --chain ASK_ARK.pem",
+				   v->file, sub);
+			return 2;
+		}
+		if (read_opt_file(v->cert, v->vlek ? "VLEK" : "VCEK", &c->cert, &c->cert_len) != 0 ||
+		    read_opt_file(v->chain, "AMD chain", &c->chain, &c->chain_len) != 0 ||
+		    read_opt_file(v->ark, "ARK", &c->ark, &c->ark_len) != 0)
+			return 1;
+		c->o.snp_cert = c->cert;
+		c->o.snp_cert_len = c->cert_len;
+		c->o.snp_cert_is_vlek = v->vlek;
+		c->o.snp_chain = c->chain;
+		c->o.snp_chain_len = c->chain_len;
+		c->o.ark_der = c->ark;
+		c->o.ark_der_len = c->ark_len;
+		return 0;
+	}
+	if (v->cert || v->chain || v->ark) {
+		ward_error("%s is an Intel %s quote: use --collateral, not SEV-SNP options", v->file,
+			   c->ev->c.type == WARD_EVIDENCE_SGX ? "SGX" : "TDX");
+		return 2;
+	}
+	if (!v->collateral == !v->no_collateral) {
+		ward_error("'ward evidence %s' of an SGX/TDX quote needs --collateral DIR|FILE.json (or --no-collateral to check only the quote and PCK chain)",
+			   sub);
+		return 2;
+	}
+	if (v->collateral && ward_collateral_load(v->collateral, &c->col, err, sizeof(err)) != 0) {
+		ward_error("cannot load collateral: %s", err);
+		return 1;
+	}
+	if (read_opt_file(v->root, "root certificate", &c->root, &c->root_len) != 0)
+		return 1;
+	c->o.collateral = c->col;
+	c->o.no_collateral = v->no_collateral;
+	c->o.root_der = c->root;
+	c->o.root_der_len = c->root_len;
+	return 0;
+}
+
+static int evidence_verify_main(int argc, char **argv)
+{
+	struct vopts v;
+	struct vctx c;
+	struct ward_verify_result *res;
+	char err[512];
+	int rc;
+
+	if (parse_vopts(argc, argv, &v, "verify") != 0)
+		return 2;
+	rc = vctx_load(&v, &c, "verify");
+	if (rc != 0) {
+		vctx_free(&c);
+		return rc;
+	}
+	res = malloc(sizeof(*res));
+	if (!res) {
+		ward_error("out of memory");
+		vctx_free(&c);
+		return 1;
+	}
+	rc = ward_evidence_verify(c.ev, &c.o, res, err, sizeof(err)) == 0 ? 0 : 1;
+	if (v.json) {
+		json_t *o = ward_evidence_to_json(c.ev, &res->pck, res);
+		char *s = o ? json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+		json_decref(o);
+		if (s)
+			printf("%s\n", s);
+		free(s);
+	} else {
+		ward_evidence_print(stdout, c.ev, &res->pck, "");
+		ward_verify_print(stdout, res);
+	}
+	fflush(stdout);
+	if (rc != 0)
+		ward_error("evidence %s failed verification: %s", v.file, err);
+	free(res);
+	vctx_free(&c);
+	return rc;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Hidden: `ward evidence bench FILE <verify options> [--iterations N]`:
+ * verifications per second on this thread, collateral loaded once. */
 static int evidence_bench_main(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
-	return 1;
+	struct vopts v;
+	struct vctx c;
+	struct ward_verify_result *res;
+	char err[512];
+	int rc;
+
+	if (parse_vopts(argc, argv, &v, "bench") != 0)
+		return 2;
+	rc = vctx_load(&v, &c, "bench");
+	res = rc == 0 ? malloc(sizeof(*res)) : NULL;
+	if (rc == 0 && !res)
+		rc = 1;
+	if (rc == 0 && ward_evidence_verify(c.ev, &c.o, res, err, sizeof(err)) != 0) {
+		ward_error("evidence %s failed verification: %s", v.file, err);
+		rc = 1;
+	}
+	if (rc == 0) {
+		double t0 = now_s(), dt;
+		for (unsigned long i = 0; i < v.iterations; i++)
+			if (ward_evidence_verify(c.ev, &c.o, res, err, sizeof(err)) != 0) {
+				ward_error("verification %lu failed: %s", i, err);
+				rc = 1;
+				break;
+			}
+		dt = now_s() - t0;
+		if (rc == 0)
+			printf("{\"iterations\": %lu, \"seconds\": %.6f, \"per_second\": %.1f, \"ms_per_verification\": %.4f, \"status\": \"%s\"}\n",
+			       v.iterations, dt, (double)v.iterations / dt, dt * 1000.0 / (double)v.iterations,
+			       c.ev->c.type == WARD_EVIDENCE_SNP ? "verified" : ward_tcb_status_name(res->tcb_status));
+	}
+	free(res);
+	vctx_free(&c);
+	return rc;
 }
 
 int cmd_evidence(int argc, char **argv)
