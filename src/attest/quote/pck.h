@@ -1,0 +1,22 @@
+/*
+ * pck.h: the PCK certificate chain a DCAP quote carries (certification
+ * data type 5) and the Intel SGX extension of the PCK leaf.
+ *
+ * Contract: ward_pck_chain() returns leaf, intermediate, root (exactly
+ * three certificates, owned by the caller); ward_pck_sgx_ext() decodes
+ * OID 1.2.840.113741.1.13.1 strictly (every element present once, sizes
+ * exact). Neither checks a signature.
+ */
+#ifndef WARD_ATTEST_QUOTE_PCK_H
+#define WARD_ATTEST_QUOTE_PCK_H
+
+#include <openssl/x509.h>
+
+#include "attest/quote/evidence.h"
+
+STACK_OF(X509) *ward_pck_chain(const struct ward_evidence *ev, char *err, size_t errlen);
+int ward_pck_sgx_ext(X509 *leaf, struct ward_pck_info *info, char *err, size_t errlen);
+/* DER of the extension value, for fuzzing the decoder alone. */
+int ward_pck_sgx_ext_der(const uint8_t *der, size_t len, struct ward_pck_info *info, char *err, size_t errlen);
+
+#endif
