@@ -212,6 +212,9 @@ static void do_attest(struct aconn *c, json_t *msg)
 	json_array_foreach(json_object_get(svc, "volumes"), i, v) {
 		const char *vn = json_string_value(json_object_get(v, "name"));
 		const char *got = json_string_value(json_object_get(vols, vn));
+		const char *vkind = json_string_value(json_object_get(v, "kind"));
+		if (vkind != NULL && strcmp(vkind, "ephemeral") == 0)
+			continue; /* in-memory: no tag, no rollback */
 		if (got == NULL)
 			got = "";
 		if (check_tag(c, session, vn, got, reason, sizeof(reason)) != 0) {

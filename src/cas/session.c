@@ -11,6 +11,9 @@
 #include <openssl/x509v3.h>
 
 #include "cas/proto.h"
+#ifdef WARD_CAS_HAVE_POLICY
+#include "policy/policy.h"
+#endif
 #include "core/crypto.h"
 #include "core/util.h"
 
@@ -34,7 +37,7 @@ static int is_hex64(const char *s)
 
 static const char *const secret_kinds[] = { "ascii", "hex", "binary", "private-key", "x509", "x509-ca" };
 static const char *const tolerations[] = { "simulation", "debug-mode", "outdated-tcb", "hyperthreading",
-					   "insecure-igpu", "software-hardening-needed" };
+					   "insecure-igpu", "software-hardening-needed", "insecure-configuration" };
 
 static int in_list(const char *s, const char *const *l, size_t n)
 {
@@ -183,13 +186,23 @@ int cas_session_validate(json_t *doc, char *err, size_t errlen)
 		return bad(err, errlen, "security.attestation.tolerate: must be a list");
 	json_array_foreach(tol, i, e) {
 		if (!json_is_string(e) || !in_list(json_string_value(e), tolerations, WARD_ARRAY_LEN(tolerations)))
-			return bad(err, errlen, "security.attestation.tolerate[%zu]: unknown toleration (known: simulation, debug-mode, outdated-tcb, hyperthreading, insecure-igpu, software-hardening-needed)", i);
+			return bad(err, errlen, "security.attestation.tolerate[%zu]: unknown toleration (known: simulation, debug-mode, outdated-tcb, hyperthreading, insecure-igpu, software-hardening-needed, insecure-configuration)", i);
 	}
 	return 0;
 }
 
 int cas_session_hash(json_t *doc, char out[65])
 {
+#ifdef WARD_CAS_HAVE_POLICY
+	{
+		char e[256];
+		struct ward_policy *p = ward_policy_parse_jansson(doc, "session", e, sizeof(e));
+		int r = p != NULL ? ward_policy_hash(p, out) : -1;
+		ward_policy_free(p);
+		if (p != NULL)
+			return r;
+	}
+#endif
 	uint8_t h[32];
 	char *txt = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENSURE_ASCII);
 	int r;
@@ -434,7 +447,9 @@ json_t *cas_session_state(json_t *doc, json_t *prev_state, char *err, size_t err
 	json_array_foreach(json_object_get(doc, "services"), i, svc) {
 		json_array_foreach(json_object_get(svc, "volumes"), j, v) {
 			const char *name = json_string_value(json_object_get(v, "name"));
-			if (json_object_get(v, "key") != NULL || json_object_get(vk, name) != NULL)
+			const char *vkind = json_string_value(json_object_get(v, "kind"));
+			if (json_object_get(v, "key") != NULL || json_object_get(vk, name) != NULL ||
+			    (vkind != NULL && strcmp(vkind, "ephemeral") == 0))
 				continue;
 			json_t *k = json_object_get(pvk, name);
 			if (k != NULL)

@@ -5,6 +5,10 @@
 #include <string.h>
 #include <strings.h>
 
+#ifdef WARD_CAS_HAVE_POLICY
+#include "policy/policy.h"
+#endif
+
 static int is_json(const char *txt, size_t len, const char *ct)
 {
 	if (ct != NULL && strncasecmp(ct, "application/json", 16) == 0)
@@ -29,6 +33,22 @@ json_t *cas_session_text_parse(const char *txt, size_t len, const char *ct, char
 		snprintf(err, errlen, "session document contains a NUL byte");
 		return NULL;
 	}
+#ifdef WARD_CAS_HAVE_POLICY
+	{
+		/* the session language library validates everything and gives the
+		 * canonical JSON form the CAS stores */
+		int json = is_json(txt, len, ct);
+		struct ward_policy *p = json ? ward_policy_parse_json(txt, len, "session.json", err, errlen)
+					     : ward_policy_parse_yaml(txt, len, "session.yaml", err, errlen);
+		if (p == NULL)
+			return NULL;
+		j = ward_policy_to_jansson(p, 0);
+		ward_policy_free(p);
+		if (j == NULL)
+			snprintf(err, errlen, "out of memory");
+		return j;
+	}
+#endif
 	if (!is_json(txt, len, ct)) {
 		snprintf(err, errlen, "YAML session documents are not accepted by this CAS build yet: send the JSON form (Content-Type: application/json)");
 		return NULL;
