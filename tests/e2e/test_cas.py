@@ -21,6 +21,9 @@ PROBE = BUILD / "tests/unit/cas/cas-probe"
 M1 = "9c0e" * 16
 M2 = "3fa1" * 16
 
+pytestmark = pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
+
+
 
 def make_client_cert(d, name):
     key, crt = d / f"{name}.key", d / f"{name}.crt"
