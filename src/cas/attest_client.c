@@ -1,0 +1,347 @@
+/* attest_client.c: see attest_client.h. */
+#include "cas/attest_client.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "cas/proto.h"
+#include "core/crypto.h"
+#include "core/util.h"
+
+struct conn {
+	int fd;
+	SSL_CTX *ctx;
+	SSL *ssl;
+};
+
+static int cerr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int cerr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	ERR_clear_error();
+	return -1;
+}
+
+int ward_cas_key_hash(EVP_PKEY *key, uint8_t out[32])
+{
+	unsigned char *der = NULL;
+	int n = i2d_PUBKEY(key, &der), r;
+	if (n <= 0)
+		return -1;
+	r = ward_sha256(der, (size_t)n, out);
+	OPENSSL_free(der);
+	return r;
+}
+
+int ward_cas_parse_fingerprint(const char *s, uint8_t out[32])
+{
+	if (strncmp(s, "sha256:", 7) == 0)
+		s += 7;
+	return strlen(s) == 64 ? ward_unhex(s, out, 32) : -1;
+}
+
+int ward_cas_identity_new(EVP_PKEY **key, X509 **cert, char *err, size_t errlen)
+{
+	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	X509 *x = X509_new();
+
+	if (k == NULL || x == NULL || ASN1_INTEGER_set(X509_get_serialNumber(x), 1) != 1 ||
+	    X509_set_version(x, 2) != 1 || X509_gmtime_adj(X509_getm_notBefore(x), -3600) == NULL ||
+	    X509_gmtime_adj(X509_getm_notAfter(x), 30L * 86400) == NULL ||
+	    X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+				       (const unsigned char *)"ward-enclave", -1, -1, 0) != 1 ||
+	    X509_set_issuer_name(x, X509_get_subject_name(x)) != 1 || X509_set_pubkey(x, k) != 1 ||
+	    X509_sign(x, k, EVP_sha256()) <= 0) {
+		EVP_PKEY_free(k);
+		X509_free(x);
+		return cerr(err, errlen, "cannot create the enclave's TLS key pair");
+	}
+	*key = k;
+	*cert = x;
+	return 0;
+}
+
+static void conn_close(struct conn *c)
+{
+	if (c->ssl != NULL) {
+		SSL_shutdown(c->ssl);
+		SSL_free(c->ssl);
+	}
+	SSL_CTX_free(c->ctx);
+	if (c->fd >= 0)
+		close(c->fd);
+	c->ssl = NULL;
+	c->ctx = NULL;
+	c->fd = -1;
+}
+
+static int conn_open(const struct ward_cas_peer *p, struct conn *c, char *err, size_t errlen)
+{
+	char host[256];
+	const char *colon = p->addr ? strrchr(p->addr, ':') : NULL;
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL, *ai;
+	int ms = p->timeout_ms > 0 ? p->timeout_ms : 10000;
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+	uint8_t fpr[32];
+	int r;
+
+	c->fd = -1;
+	c->ssl = NULL;
+	c->ctx = NULL;
+	if (colon == NULL || colon == p->addr || (size_t)(colon - p->addr) >= sizeof(host))
+		return cerr(err, errlen, "CAS address '%s' is not host:port", p->addr ? p->addr : "");
+	memcpy(host, p->addr, (size_t)(colon - p->addr));
+	host[colon - p->addr] = 0;
+	r = getaddrinfo(host, colon + 1, &hints, &res);
+	if (r != 0)
+		return cerr(err, errlen, "cannot resolve CAS address '%s': %s", p->addr, gai_strerror(r));
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		c->fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
+		if (c->fd < 0)
+			continue;
+		setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		if (connect(c->fd, ai->ai_addr, ai->ai_addrlen) == 0)
+			break;
+		close(c->fd);
+		c->fd = -1;
+	}
+	freeaddrinfo(res);
+	if (c->fd < 0)
+		return cerr(err, errlen, "cannot connect to the CAS at %s: %s (is ward-cas running?)", p->addr,
+			    strerror(errno));
+	c->ctx = SSL_CTX_new(TLS_client_method());
+	if (c->ctx == NULL || SSL_CTX_set_min_proto_version(c->ctx, TLS1_3_VERSION) != 1 ||
+	    SSL_CTX_use_certificate(c->ctx, p->cert) != 1 || SSL_CTX_use_PrivateKey(c->ctx, p->key) != 1 ||
+	    (c->ssl = SSL_new(c->ctx)) == NULL || SSL_set_fd(c->ssl, c->fd) != 1) {
+		conn_close(c);
+		return cerr(err, errlen, "cannot set up TLS to the CAS");
+	}
+	SSL_set_tlsext_host_name(c->ssl, host);
+	if (SSL_connect(c->ssl) != 1) {
+		unsigned long e = ERR_peek_last_error();
+		conn_close(c);
+		return cerr(err, errlen, "TLS handshake with the CAS at %s failed: %s", p->addr,
+			    e ? ERR_reason_error_string(e) : "connection closed");
+	}
+	if (p->fingerprint != NULL) {
+		X509 *srv = SSL_get0_peer_certificate(c->ssl);
+		if (srv == NULL || ward_cas_key_hash(X509_get0_pubkey(srv), fpr) != 0 ||
+		    !ward_ct_equal(fpr, p->fingerprint, 32)) {
+			char got[65] = "?";
+			if (srv != NULL)
+				ward_hex(fpr, 32, got);
+			conn_close(c);
+			return cerr(err, errlen, "the CAS at %s has fingerprint sha256:%s, not the pinned one (a different CAS, or its identity changed)",
+				    p->addr, got);
+		}
+	}
+	return 0;
+}
+
+static int io_all(struct conn *c, void *buf, size_t n, int wr)
+{
+	size_t done = 0;
+	while (done < n) {
+		int chunk = n - done > 1u << 30 ? 1 << 30 : (int)(n - done);
+		int r = wr ? SSL_write(c->ssl, (uint8_t *)buf + done, chunk)
+			   : SSL_read(c->ssl, (uint8_t *)buf + done, chunk);
+		if (r <= 0)
+			return -1;
+		done += (size_t)r;
+	}
+	return 0;
+}
+
+static int send_msg(struct conn *c, json_t *msg, char *err, size_t errlen)
+{
+	char *txt = json_dumps(msg, JSON_COMPACT);
+	size_t n = txt ? strlen(txt) : 0;
+	uint8_t hdr[WARD_CAS_FRAME_HDR];
+	int r;
+	if (txt == NULL || n == 0 || n > WARD_CAS_FRAME_MAX_IN) {
+		free(txt);
+		return cerr(err, errlen, "attestation request too large");
+	}
+	ward_cas_frame_header((uint32_t)n, hdr);
+	r = io_all(c, hdr, sizeof(hdr), 1) == 0 && io_all(c, txt, n, 1) == 0 ? 0 : -1;
+	free(txt);
+	return r == 0 ? 0 : cerr(err, errlen, "connection to the CAS lost while sending");
+}
+
+/* Receives one frame: *txt (malloc'ed, NUL-terminated) and its JSON. */
+static int recv_msg(struct conn *c, char **txt, json_t **msg, char *err, size_t errlen)
+{
+	uint8_t hdr[WARD_CAS_FRAME_HDR];
+	uint32_t len;
+	json_error_t je;
+	char *b;
+
+	if (io_all(c, hdr, sizeof(hdr), 0) != 0)
+		return cerr(err, errlen, "connection to the CAS closed or timed out");
+	if (ward_cas_frame_parse(hdr, WARD_CAS_FRAME_MAX_OUT, &len) != 0)
+		return cerr(err, errlen, "the CAS sent a frame of invalid length");
+	b = malloc((size_t)len + 1);
+	if (b == NULL)
+		return cerr(err, errlen, "out of memory");
+	if (io_all(c, b, len, 0) != 0) {
+		free(b);
+		return cerr(err, errlen, "connection to the CAS lost while receiving");
+	}
+	b[len] = 0;
+	*msg = json_loadb(b, len, JSON_REJECT_DUPLICATES, &je);
+	if (*msg == NULL || !json_is_string(json_object_get(*msg, "type"))) {
+		json_decref(*msg);
+		ward_wipe(b, len);
+		free(b);
+		return cerr(err, errlen, "the CAS sent a malformed message");
+	}
+	*txt = b;
+	return 0;
+}
+
+static int expect_hello(struct conn *c, uint8_t challenge[32], char *err, size_t errlen)
+{
+	char *txt;
+	json_t *m;
+	const char *ch;
+	int r = -1;
+
+	if (recv_msg(c, &txt, &m, err, errlen) != 0)
+		return -1;
+	ch = json_string_value(json_object_get(m, "challenge"));
+	if (strcmp(json_string_value(json_object_get(m, "type")), "error") == 0)
+		cerr(err, errlen, "the CAS refused the connection: %s",
+		     json_string_value(json_object_get(m, "reason")) ? json_string_value(json_object_get(m, "reason")) : "?");
+	else if (strcmp(json_string_value(json_object_get(m, "type")), "hello") != 0 ||
+		 json_integer_value(json_object_get(m, "version")) != WARD_CAS_PROTO_VERSION || ch == NULL ||
+		 strlen(ch) != 64 || ward_unhex(ch, challenge, 32) != 0)
+		cerr(err, errlen, "the CAS sent an unexpected greeting (protocol version mismatch?)");
+	else
+		r = 0;
+	json_decref(m);
+	free(txt);
+	return r;
+}
+
+int ward_cas_attest(const struct ward_cas_peer *peer, const char *config_id, size_t nvol,
+		    const char *const *vol_names, const char *const *vol_tags,
+		    ward_cas_evidence_fn evidence, void *evidence_arg, char **config_json, char *err,
+		    size_t errlen)
+{
+	struct conn c;
+	uint8_t challenge[32], rd[64], *ev = NULL;
+	size_t evlen = 0;
+	char *b64 = NULL, *txt = NULL;
+	json_t *req = NULL, *vols = NULL, *m = NULL;
+	const char *type;
+	int ret = -1;
+
+	if (nvol > WARD_CAS_VOLUMES_MAX)
+		return cerr(err, errlen, "too many volumes (at most %d)", WARD_CAS_VOLUMES_MAX);
+	if (conn_open(peer, &c, err, errlen) != 0)
+		return -1;
+	if (expect_hello(&c, challenge, err, errlen) != 0)
+		goto out;
+	if (ward_cas_key_hash(peer->key, rd) != 0 ||
+	    ward_cas_binding(challenge, config_id, nvol, vol_names, vol_tags, rd + 32) != 0) {
+		cerr(err, errlen, "cannot compute the report data (volume names must be sorted and unique)");
+		goto out;
+	}
+	ev = malloc(WARD_CAS_EVIDENCE_MAX);
+	b64 = malloc((WARD_CAS_EVIDENCE_MAX + 2) / 3 * 4 + 1);
+	if (ev == NULL || b64 == NULL) {
+		cerr(err, errlen, "out of memory");
+		goto out;
+	}
+	if (evidence(evidence_arg, rd, ev, WARD_CAS_EVIDENCE_MAX, &evlen, err, errlen) != 0)
+		goto out;
+	if (evlen == 0 || evlen > WARD_CAS_EVIDENCE_MAX) {
+		cerr(err, errlen, "evidence has an invalid size");
+		goto out;
+	}
+	EVP_EncodeBlock((unsigned char *)b64, ev, (int)evlen);
+	vols = json_object();
+	for (size_t i = 0; i < nvol; i++)
+		json_object_set_new(vols, vol_names[i], json_string(vol_tags[i]));
+	req = json_pack("{s:s, s:s, s:s, s:O}", "type", "attest", "config_id", config_id, "evidence", b64,
+			"volumes", vols);
+	if (req == NULL) {
+		cerr(err, errlen, "invalid config id or volume names");
+		goto out;
+	}
+	if (send_msg(&c, req, err, errlen) != 0 || recv_msg(&c, &txt, &m, err, errlen) != 0)
+		goto out;
+	type = json_string_value(json_object_get(m, "type"));
+	if (strcmp(type, "config") == 0) {
+		*config_json = txt;
+		txt = NULL; /* transferred */
+		ret = 0;
+	} else if (strcmp(type, "denied") == 0 || strcmp(type, "error") == 0) {
+		const char *why = json_string_value(json_object_get(m, "reason"));
+		cerr(err, errlen, "%s", why ? why : "attestation denied by CAS: no reason given");
+		ret = strcmp(type, "denied") == 0 ? 1 : -1;
+	} else {
+		cerr(err, errlen, "the CAS sent an unexpected message '%.32s'", type);
+	}
+out:
+	if (txt != NULL) {
+		ward_wipe(txt, strlen(txt));
+		free(txt);
+	}
+	json_decref(m);
+	json_decref(req);
+	json_decref(vols);
+	free(ev);
+	free(b64);
+	conn_close(&c);
+	return ret;
+}
+
+int ward_cas_report_tag(const struct ward_cas_peer *peer, const char *phase, const char *volume,
+			const char *tag, char *err, size_t errlen)
+{
+	struct conn c;
+	uint8_t challenge[32];
+	char *txt = NULL;
+	json_t *req, *m = NULL;
+	int ret = -1;
+
+	if (conn_open(peer, &c, err, errlen) != 0)
+		return -1;
+	if (expect_hello(&c, challenge, err, errlen) != 0)
+		goto out;
+	req = json_pack("{s:s, s:s, s:s, s:s}", "type", "tag", "phase", phase, "volume", volume, "tag", tag);
+	if (req == NULL || send_msg(&c, req, err, errlen) != 0) {
+		json_decref(req);
+		goto out;
+	}
+	json_decref(req);
+	if (recv_msg(&c, &txt, &m, err, errlen) != 0)
+		goto out;
+	if (strcmp(json_string_value(json_object_get(m, "type")), "ok") == 0)
+		ret = 0;
+	else
+		cerr(err, errlen, "the CAS refused the volume tag: %s",
+		     json_string_value(json_object_get(m, "reason")) ? json_string_value(json_object_get(m, "reason")) : "?");
+out:
+	free(txt);
+	json_decref(m);
+	conn_close(&c);
+	return ret;
+}

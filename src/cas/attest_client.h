@@ -1,0 +1,58 @@
+/*
+ * attest_client.h: the enclave side of the attestation protocol
+ * (docs/cas-api.md), for libward-rt.so and tools. OpenSSL + jansson only,
+ * blocking sockets with a timeout, no global state: thread-safe.
+ *
+ * Flow: ward_cas_identity_new() makes the enclave's key pair and a
+ * self-signed certificate; ward_cas_attest() connects, receives the
+ * challenge, asks the caller's evidence callback for evidence over the
+ * report data it computed (SHA-256 of the key || binding), and returns the
+ * CAS's answer. ward_cas_report_tag() reports volume tags afterwards with the
+ * same identity.
+ *
+ * Returns: 0 configuration received (*config_json: malloc'ed NUL-terminated
+ * JSON the caller wipes and frees), 1 denied by the CAS (its reason, already
+ * of the form "attestation denied by CAS: ...", in err), -1 any other
+ * failure (one-line reason in err). Nothing is allocated on failure.
+ */
+#ifndef WARD_CAS_ATTEST_CLIENT_H
+#define WARD_CAS_ATTEST_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+/* Produces evidence whose report data is exactly report_data (64 bytes).
+ * Writes at most max bytes into out and the length into *len; 0 or -1. */
+typedef int (*ward_cas_evidence_fn)(void *arg, const uint8_t report_data[64], uint8_t *out,
+				    size_t max, size_t *len, char *err, size_t errlen);
+
+struct ward_cas_peer {
+	const char *addr;             /* "host:port" of the attestation port */
+	const uint8_t *fingerprint;   /* 32 bytes: SHA-256 of the CAS's SPKI; NULL = not pinned */
+	EVP_PKEY *key;                /* the enclave's TLS key (borrowed) */
+	X509 *cert;                   /* its certificate (borrowed) */
+	int timeout_ms;               /* per socket operation; 0 = 10 s */
+};
+
+/* Fresh P-256 key and a self-signed certificate for it. */
+int ward_cas_identity_new(EVP_PKEY **key, X509 **cert, char *err, size_t errlen);
+
+/* SHA-256 of the key's DER SubjectPublicKeyInfo. */
+int ward_cas_key_hash(EVP_PKEY *key, uint8_t out[32]);
+
+/* Parses "sha256:HEX" or "HEX" (64 digits) into 32 bytes. */
+int ward_cas_parse_fingerprint(const char *s, uint8_t out[32]);
+
+int ward_cas_attest(const struct ward_cas_peer *peer, const char *config_id, size_t nvol,
+		    const char *const *vol_names, const char *const *vol_tags,
+		    ward_cas_evidence_fn evidence, void *evidence_arg, char **config_json, char *err,
+		    size_t errlen);
+
+/* phase: "prepare" (before the new state is durable) or "commit" (after). */
+int ward_cas_report_tag(const struct ward_cas_peer *peer, const char *phase, const char *volume,
+			const char *tag, char *err, size_t errlen);
+
+#endif

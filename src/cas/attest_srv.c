@@ -1,0 +1,396 @@
+/*
+ * attest_srv.c: the attestation port (docs/cas-api.md, "Attestation
+ * protocol"): TLS 1.3 with a client certificate, then length-prefixed JSON
+ * frames. One connection = one struct aconn on the loop thread.
+ *
+ * Invariants: (1) no frame longer than WARD_CAS_FRAME_MAX_IN is buffered;
+ * (2) a configuration is sent only after the evidence verified, its report
+ * data bound this TLS key + this connection's challenge + config id + volume
+ * tags, the measurement and flags matched the policy and every volume tag
+ * was accepted; (3) every decision is audited before the reply is queued.
+ */
+#include "cas/cas.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <openssl/evp.h>
+
+#include "cas/evidence_check.h"
+#include "cas/proto.h"
+#include "cas/session.h"
+#include "core/crypto.h"
+#include "core/log.h"
+#include "core/util.h"
+
+#define ATTEST_TIMEOUT_S 10
+#define ATTEST_CONNS_MAX 4096
+
+struct aconn {
+	struct cas_server *s;
+	struct bufferevent *bev;
+	uint8_t challenge[WARD_CAS_CHALLENGE_LEN];
+	char peer[65];
+	int ready;    /* handshake done, hello sent */
+	int attested; /* config sent on this connection */
+	int closing;
+	struct timespec t0;
+};
+
+static double since(const struct timespec *t0)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+static void aconn_free(struct aconn *c)
+{
+	c->s->open_attest_conns--;
+	bufferevent_free(c->bev);
+	free(c);
+}
+
+static void send_frame(struct aconn *c, json_t *msg)
+{
+	uint8_t hdr[WARD_CAS_FRAME_HDR];
+	char *txt = json_dumps(msg, JSON_COMPACT);
+	size_t n = txt ? strlen(txt) : 0;
+
+	json_decref(msg);
+	if (txt == NULL || n > WARD_CAS_FRAME_MAX_OUT) {
+		free(txt);
+		c->closing = 1;
+		return;
+	}
+	ward_cas_frame_header((uint32_t)n, hdr);
+	bufferevent_write(c->bev, hdr, sizeof(hdr));
+	bufferevent_write(c->bev, txt, n);
+	ward_wipe(txt, n); /* may hold secrets */
+	free(txt);
+}
+
+/* Sends an error frame and closes once it is flushed. */
+static void refuse(struct aconn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void refuse(struct aconn *c, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	send_frame(c, json_pack("{s:s, s:s}", "type", "error", "reason", msg));
+	c->closing = 1;
+	bufferevent_disable(c->bev, EV_READ);
+}
+
+static int b64_decode(const char *in, uint8_t *out, size_t outmax, size_t *outlen)
+{
+	size_t n = strlen(in), pad = 0;
+	int r;
+	if (n == 0 || n % 4 != 0 || n / 4 * 3 > outmax)
+		return -1;
+	if (in[n - 1] == '=')
+		pad++;
+	if (in[n - 2] == '=')
+		pad++;
+	r = EVP_DecodeBlock(out, (const unsigned char *)in, (int)n);
+	if (r < 0 || (size_t)r < pad)
+		return -1;
+	*outlen = (size_t)r - pad;
+	return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Denies, audits and sends the reason; the connection closes after it. */
+static void deny(struct aconn *c, struct cas_audit *a, const char *reason)
+{
+	a->allowed = 0;
+	a->reason = reason;
+	if (cas_store_audit(c->s->store, a) != 0)
+		ward_error("cannot write audit record: %s", cas_store_error(c->s->store));
+	c->s->m.attest_denied++;
+	c->s->m.attest_seconds_sum += since(&c->t0);
+	ward_info("%s", reason);
+	send_frame(c, json_pack("{s:s, s:s}", "type", "denied", "reason", reason));
+	c->closing = 1;
+	bufferevent_disable(c->bev, EV_READ);
+}
+
+/* Checks (and advances) the stored tag of one volume. 0 accepted, -1 with reason. */
+static int check_tag(struct aconn *c, const char *session, const char *vol, const char *got,
+		     char *reason, size_t rl)
+{
+	char tag[129], pending[129];
+	int r = cas_store_volume_get(c->s->store, session, vol, tag, pending);
+
+	if (r < 0) {
+		snprintf(reason, rl, "attestation denied by CAS: internal store error");
+		return -1;
+	}
+	if (r == 1 || (tag[0] == 0 && pending[0] == 0)) /* trust on first use */
+		return got[0] ? cas_store_volume_set(c->s->store, session, vol, got, "") : 0;
+	if (strcasecmp(got, tag) == 0)
+		return pending[0] ? cas_store_volume_set(c->s->store, session, vol, tag, "") : 0;
+	if (pending[0] && strcasecmp(got, pending) == 0)
+		return cas_store_volume_set(c->s->store, session, vol, pending, "");
+	snprintf(reason, rl,
+		 "attestation denied by CAS: volume '%s' of session '%s' has tag %s, expected %s%s%s (an old or foreign copy of the volume; if this copy is right, pin its tag with a session update)",
+		 vol, session, got[0] ? got : "(none: empty volume)", tag[0] ? tag : "(none)",
+		 pending[0] ? " or " : "", pending);
+	return -1;
+}
+
+static void do_attest(struct aconn *c, json_t *msg)
+{
+	const char *cid = json_string_value(json_object_get(msg, "config_id"));
+	const char *ev64 = json_string_value(json_object_get(msg, "evidence"));
+	json_t *vols = json_object_get(msg, "volumes"), *t, *cfg = NULL, *accepted = NULL, *svc, *v;
+	const char *names[WARD_CAS_VOLUMES_MAX], *tags[WARD_CAS_VOLUMES_MAX], *k;
+	char session[WARD_CAS_NAME_MAX + 1], service[WARD_CAS_NAME_MAX + 1];
+	char reason[2048], why[512], meas[65] = "";
+	uint8_t ev[WARD_CAS_EVIDENCE_MAX + 3], bind[32], keyh[32];
+	struct cas_evidence e;
+	struct cas_session_row row;
+	struct cas_audit a = { .event = "attest", .client = c->peer };
+	size_t evlen = 0, nvol = 0, i;
+	int have_row = 0;
+
+	if (cid == NULL || ward_cas_config_id_split(cid, session, service) != 0)
+		return refuse(c, "attest: config_id must be 'session/service' (names of letters, digits, '_', '.', '-')");
+	a.session = session;
+	a.service = service;
+	if (ev64 == NULL || strlen(ev64) > (WARD_CAS_EVIDENCE_MAX + 2) / 3 * 4 ||
+	    b64_decode(ev64, ev, sizeof(ev), &evlen) != 0 || evlen > WARD_CAS_EVIDENCE_MAX)
+		return refuse(c, "attest: evidence must be base64 of at most %d bytes", WARD_CAS_EVIDENCE_MAX);
+	if (vols != NULL && (!json_is_object(vols) || json_object_size(vols) > WARD_CAS_VOLUMES_MAX))
+		return refuse(c, "attest: volumes must be a map of at most %d volume names to tags", WARD_CAS_VOLUMES_MAX);
+	json_object_foreach(vols, k, t) {
+		if (!ward_cas_name_ok(k) || !ward_cas_tag_ok(json_string_value(t)))
+			return refuse(c, "attest: volume names must be valid names and tags hex strings");
+		names[nvol++] = k;
+	}
+	qsort(names, nvol, sizeof(names[0]), cmp_str);
+	for (i = 0; i < nvol; i++)
+		tags[i] = json_string_value(json_object_get(vols, names[i]));
+
+	if (cas_evidence_check(ev, evlen, c->s->have_sim_platform ? c->s->sim_platform : NULL, &e, why,
+			       sizeof(why)) != 0) {
+		snprintf(reason, sizeof(reason), "attestation denied by CAS: %s", why);
+		return deny(c, &a, reason);
+	}
+	ward_hex(e.measurement, 32, meas);
+	a.measurement = meas;
+	a.platform = e.platform;
+	if (ward_unhex(c->peer, keyh, 32) != 0 || ward_cas_binding(c->challenge, cid, nvol, names, tags, bind) != 0 ||
+	    !ward_ct_equal(e.report_data, keyh, 32) || !ward_ct_equal(e.report_data + 32, bind, 32))
+		return deny(c, &a, "attestation denied by CAS: evidence report data does not bind this TLS key, challenge, config id and volume tags (replayed or forged evidence)");
+	int r = cas_store_session_get(c->s->store, session, &row);
+	if (r != 0) {
+		snprintf(reason, sizeof(reason), r == 1 ? "attestation denied by CAS: session '%s' does not exist"
+							: "attestation denied by CAS: internal store error reading session '%s'", session);
+		return deny(c, &a, reason);
+	}
+	have_row = 1;
+	if (cas_session_check_evidence(row.doc, session, service, &e, reason, sizeof(reason)) != 0) {
+		deny(c, &a, reason);
+		goto out;
+	}
+	svc = cas_session_service(row.doc, service);
+	accepted = json_object();
+	json_array_foreach(json_object_get(svc, "volumes"), i, v) {
+		const char *vn = json_string_value(json_object_get(v, "name"));
+		const char *got = json_string_value(json_object_get(vols, vn));
+		const char *vkind = json_string_value(json_object_get(v, "kind"));
+		if (vkind != NULL && strcmp(vkind, "ephemeral") == 0)
+			continue; /* in-memory: no tag, no rollback */
+		if (got == NULL)
+			got = "";
+		if (check_tag(c, session, vn, got, reason, sizeof(reason)) != 0) {
+			deny(c, &a, reason);
+			goto out;
+		}
+		json_object_set_new(accepted, vn, json_string(got));
+	}
+	cfg = cas_session_config(row.doc, row.state, session, service, row.hash, accepted);
+	if (cfg == NULL || cas_store_enclave_put(c->s->store, c->peer, session, service) != 0) {
+		deny(c, &a, "attestation denied by CAS: internal error building the configuration");
+		goto out;
+	}
+	a.allowed = 1;
+	a.reason = row.hash;
+	if (cas_store_audit(c->s->store, &a) != 0) {
+		deny(c, &a, "attestation denied by CAS: cannot write the audit record");
+		goto out;
+	}
+	c->s->m.attest_allowed++;
+	c->s->m.attest_seconds_sum += since(&c->t0);
+	c->attested = 1;
+	send_frame(c, cfg);
+	cfg = NULL; /* transferred */
+out:
+	json_decref(cfg);
+	json_decref(accepted);
+	if (have_row)
+		cas_session_row_clear(&row);
+}
+
+static void do_tag(struct aconn *c, json_t *msg)
+{
+	const char *phase = json_string_value(json_object_get(msg, "phase"));
+	const char *vol = json_string_value(json_object_get(msg, "volume"));
+	const char *tag = json_string_value(json_object_get(msg, "tag"));
+	char session[129], service[129], cur[129], pending[129];
+	struct cas_session_row row;
+	json_t *v, *svc;
+	size_t i;
+	int found = 0, r;
+
+	if (phase == NULL || (strcmp(phase, "prepare") != 0 && strcmp(phase, "commit") != 0) ||
+	    !ward_cas_name_ok(vol) || !ward_cas_tag_ok(tag) || tag[0] == 0)
+		return refuse(c, "tag: needs phase 'prepare' or 'commit', a volume name and a non-empty hex tag");
+	r = cas_store_enclave_get(c->s->store, c->peer, session, service);
+	if (r != 0)
+		return refuse(c, "tag: this TLS key belongs to no attested enclave (attest first)");
+	if (cas_store_session_get(c->s->store, session, &row) != 0)
+		return refuse(c, "tag: session '%s' no longer exists", session);
+	svc = cas_session_service(row.doc, service);
+	json_array_foreach(json_object_get(svc, "volumes"), i, v) {
+		if (strcmp(json_string_value(json_object_get(v, "name")), vol) == 0)
+			found = 1;
+	}
+	cas_session_row_clear(&row);
+	if (!found)
+		return refuse(c, "tag: service '%s' of session '%s' has no volume '%s'", service, session, vol);
+	if (cas_store_volume_get(c->s->store, session, vol, cur, pending) < 0)
+		return refuse(c, "tag: internal store error");
+	if (strcmp(phase, "prepare") == 0)
+		r = cas_store_volume_set(c->s->store, session, vol, cur, tag);
+	else
+		r = cas_store_volume_set(c->s->store, session, vol, tag, "");
+	if (r != 0)
+		return refuse(c, "tag: internal store error");
+	c->s->m.tag_reports++;
+	send_frame(c, json_pack("{s:s}", "type", "ok"));
+}
+
+static void on_read(struct bufferevent *bev, void *arg)
+{
+	struct aconn *c = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+
+	while (!c->closing && c->ready) {
+		uint8_t hdr[WARD_CAS_FRAME_HDR];
+		uint32_t len;
+		char *body;
+		json_error_t je;
+		json_t *msg;
+		const char *type;
+
+		if (evbuffer_get_length(in) < WARD_CAS_FRAME_HDR)
+			break;
+		evbuffer_copyout(in, hdr, sizeof(hdr));
+		if (ward_cas_frame_parse(hdr, WARD_CAS_FRAME_MAX_IN, &len) != 0)
+			return refuse(c, "frame length must be 1..%u bytes", WARD_CAS_FRAME_MAX_IN);
+		if (evbuffer_get_length(in) < WARD_CAS_FRAME_HDR + (size_t)len)
+			break;
+		evbuffer_drain(in, WARD_CAS_FRAME_HDR);
+		body = malloc(len);
+		if (body == NULL)
+			return refuse(c, "out of memory");
+		evbuffer_remove(in, body, len);
+		msg = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+		free(body);
+		type = json_string_value(json_object_get(msg, "type"));
+		if (msg == NULL || type == NULL)
+			refuse(c, "frame is not a JSON object with a 'type'");
+		else if (strcmp(type, "attest") == 0 && !c->attested)
+			do_attest(c, msg);
+		else if (strcmp(type, "tag") == 0)
+			do_tag(c, msg);
+		else
+			refuse(c, "unexpected message '%.32s'", type);
+		json_decref(msg);
+	}
+	if (!c->closing && c->ready && evbuffer_get_length(in) > WARD_CAS_FRAME_HDR + WARD_CAS_FRAME_MAX_IN)
+		refuse(c, "too much data");
+}
+
+static void on_write(struct bufferevent *bev, void *arg)
+{
+	struct aconn *c = arg;
+	if (c->closing && evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		aconn_free(c);
+}
+
+static void on_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct aconn *c = arg;
+	(void)bev;
+	if (what & BEV_EVENT_CONNECTED) {
+		if (cas_tls_peer_id(bufferevent_openssl_get_ssl(c->bev), c->peer) != 0) {
+			c->ready = 1;
+			c->s->m.attest_errors++;
+			return refuse(c, "no TLS client certificate: the enclave must present the key bound in its evidence");
+		}
+		if (ward_random(c->challenge, sizeof(c->challenge)) != 0)
+			return refuse(c, "no randomness");
+		char hex[2 * WARD_CAS_CHALLENGE_LEN + 1];
+		ward_hex(c->challenge, sizeof(c->challenge), hex);
+		clock_gettime(CLOCK_MONOTONIC, &c->t0);
+		c->ready = 1;
+		send_frame(c, json_pack("{s:s, s:i, s:s}", "type", "hello", "version", WARD_CAS_PROTO_VERSION,
+					"challenge", hex));
+		on_read(c->bev, c); /* data may have arrived with the handshake */
+		return;
+	}
+	/* EOF, error, timeout: drop the connection (nothing is pending for it) */
+	if (!c->attested && !c->closing)
+		c->s->m.attest_errors++;
+	aconn_free(c);
+}
+
+void cas_attest_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
+		       int salen, void *arg)
+{
+	struct cas_server *s = arg;
+	struct timeval tv = { ATTEST_TIMEOUT_S, 0 };
+	struct aconn *c;
+	SSL *ssl;
+
+	(void)l;
+	(void)sa;
+	(void)salen;
+	if (s->open_attest_conns >= ATTEST_CONNS_MAX || (c = calloc(1, sizeof(*c))) == NULL) {
+		evutil_closesocket(fd);
+		return;
+	}
+	ssl = SSL_new(s->ssl);
+	c->s = s;
+	c->bev = ssl ? bufferevent_openssl_socket_new(s->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+						      BEV_OPT_CLOSE_ON_FREE)
+		     : NULL;
+	if (c->bev == NULL) {
+		SSL_free(ssl);
+		evutil_closesocket(fd);
+		free(c);
+		return;
+	}
+	s->open_attest_conns++;
+	s->m.attest_conns++;
+	bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
+	bufferevent_set_timeouts(c->bev, &tv, &tv);
+	bufferevent_setwatermark(c->bev, EV_READ, 0, WARD_CAS_FRAME_HDR + WARD_CAS_FRAME_MAX_IN + 1);
+	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+}

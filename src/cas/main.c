@@ -1,0 +1,202 @@
+/*
+ * main.c: ward-cas, the configuration and attestation service.
+ *
+ *   ward-cas --data-dir DIR [--listen 127.0.0.1:8081] [--attest-listen 127.0.0.1:8082]
+ *            [--sim-platform-dir DIR | --no-sim]
+ *
+ * One thread, one libevent loop serving both TLS ports. SIGTERM/SIGINT stop
+ * the listeners and leave the loop between callbacks, so no acknowledged
+ * write is lost; the store is checkpointed and closed before exit.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/listener.h>
+#include <openssl/ssl.h>
+
+#include "cas/cas.h"
+#include "cas/sim_compat.h"
+#include "core/log.h"
+#include "core/util.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: ward-cas --data-dir DIR [--listen ADDR:PORT] [--attest-listen ADDR:PORT]\n"
+		"                [--sim-platform-dir DIR | --no-sim] [--log LEVEL]\n"
+		"\n"
+		"The Ward configuration and attestation service.\n"
+		"  --data-dir DIR         store (cas.db) and master key (master.key, back it up)\n"
+		"  --listen A:P           REST API for clients (default 127.0.0.1:8081; port 0 = any)\n"
+		"  --attest-listen A:P    attestation port for enclaves (default 127.0.0.1:8082)\n"
+		"  --sim-platform-dir DIR simulation platform key to accept (default: this machine's)\n"
+		"  --no-sim               accept no simulation evidence at all\n"
+		"  --log LEVEL            error, warn, info or debug (default: info)\n"
+		"API: docs/cas-api.md\n");
+}
+
+static int parse_addr(const char *s, struct sockaddr_in *out)
+{
+	char host[64];
+	const char *colon = strrchr(s, ':');
+	uint64_t port;
+
+	if (colon == NULL || (size_t)(colon - s) >= sizeof(host) || ward_parse_u64(colon + 1, &port) != 0 ||
+	    port > 65535)
+		return -1;
+	memcpy(host, s, (size_t)(colon - s));
+	host[colon - s] = 0;
+	if (strcmp(host, "localhost") == 0)
+		strcpy(host, "127.0.0.1");
+	memset(out, 0, sizeof(*out));
+	out->sin_family = AF_INET;
+	out->sin_port = htons((uint16_t)port);
+	return inet_pton(AF_INET, host, &out->sin_addr) == 1 ? 0 : -1;
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct cas_server *s = arg;
+	(void)what;
+	ward_info("ward-cas: signal %d, shutting down", (int)sig);
+	if (s->attest != NULL)
+		evconnlistener_disable(s->attest);
+	event_base_loopexit(s->base, NULL);
+}
+
+static int port_of(evutil_socket_t fd)
+{
+	struct sockaddr_in a;
+	socklen_t l = sizeof(a);
+	if (getsockname(fd, (struct sockaddr *)&a, &l) != 0)
+		return -1;
+	return ntohs(a.sin_port);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "data-dir", required_argument, NULL, 'd' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "attest-listen", required_argument, NULL, 'a' },
+		{ "sim-platform-dir", required_argument, NULL, 's' },
+		{ "no-sim", no_argument, NULL, 'n' },
+		{ "log", required_argument, NULL, 'L' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *dir = NULL, *listen = "127.0.0.1:8081", *alisten = "127.0.0.1:8082", *simdir = NULL;
+	struct cas_server s;
+	struct sockaddr_in la, aa;
+	struct evhttp_bound_socket *hb;
+	struct event *sigterm = NULL, *sigint = NULL;
+	char err[1024];
+	int c, nosim = 0, ret = 1;
+
+	memset(&s, 0, sizeof(s));
+	ward_log_set_level(WARD_LOG_INFO);
+	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'd': dir = optarg; break;
+		case 'l': listen = optarg; break;
+		case 'a': alisten = optarg; break;
+		case 's': simdir = optarg; break;
+		case 'n': nosim = 1; break;
+		case 'L':
+			if (ward_log_parse_level(optarg) < 0) {
+				ward_error("unknown log level '%s' (use error, warn, info or debug)", optarg);
+				return 2;
+			}
+			ward_log_set_level((enum ward_log_level)ward_log_parse_level(optarg));
+			break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (dir == NULL || optind != argc) {
+		ward_error("%s (see ward-cas --help)", dir == NULL ? "--data-dir DIR is required" : "unexpected argument");
+		return 2;
+	}
+	if (parse_addr(listen, &la) != 0 || parse_addr(alisten, &aa) != 0) {
+		ward_error("cannot parse listen address '%s': use IPv4:PORT, e.g. 127.0.0.1:8081",
+			   parse_addr(listen, &la) != 0 ? listen : alisten);
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	if (cas_store_open(dir, &s.store, err, sizeof(err)) != 0) {
+		ward_error("%s", err);
+		return 1;
+	}
+	if (!nosim) {
+		struct ward_sim_platform *p = NULL;
+		if (ward_sim_platform_load(simdir, &p, err, sizeof(err)) != 0) {
+			ward_error("%s (or start with --no-sim)", err);
+			goto out;
+		}
+		ward_sim_platform_fingerprint(p, s.sim_platform);
+		ward_sim_platform_free(p);
+		s.have_sim_platform = 1;
+	}
+	if (cas_tls_init(&s, err, sizeof(err)) != 0) {
+		ward_error("%s", err);
+		goto out;
+	}
+	s.base = event_base_new();
+	s.http = s.base ? evhttp_new(s.base) : NULL;
+	if (s.http == NULL) {
+		ward_error("cannot create the event loop");
+		goto out;
+	}
+	cas_api_init(&s);
+	hb = evhttp_bind_socket_with_handle(s.http, inet_ntoa(la.sin_addr), ntohs(la.sin_port));
+	if (hb == NULL) {
+		ward_error("cannot listen on %s: %s (is another ward-cas running? choose another port with --listen)",
+			   listen, strerror(errno));
+		goto out;
+	}
+	s.attest = evconnlistener_new_bind(s.base, cas_attest_accept, &s,
+					   LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 1024,
+					   (struct sockaddr *)&aa, sizeof(aa));
+	if (s.attest == NULL) {
+		ward_error("cannot listen on %s: %s (choose another port with --attest-listen)",
+			   alisten, strerror(errno));
+		goto out;
+	}
+	sigterm = evsignal_new(s.base, SIGTERM, on_signal, &s);
+	sigint = evsignal_new(s.base, SIGINT, on_signal, &s);
+	if (sigterm == NULL || sigint == NULL || event_add(sigterm, NULL) != 0 || event_add(sigint, NULL) != 0)
+		goto out;
+	printf("ward-cas: clients https://%s:%d\n", inet_ntoa(la.sin_addr), port_of(evhttp_bound_socket_get_fd(hb)));
+	printf("ward-cas: enclaves %s:%d\n", inet_ntoa(aa.sin_addr), port_of(evconnlistener_get_fd(s.attest)));
+	printf("ward-cas: fingerprint %s\n", s.fingerprint);
+	printf("ward-cas: ready (data %s)\n", dir);
+	fflush(stdout);
+	if (event_base_dispatch(s.base) != 0)
+		goto out;
+	ward_info("ward-cas stopped");
+	ret = 0;
+out:
+	if (sigterm)
+		event_free(sigterm);
+	if (sigint)
+		event_free(sigint);
+	if (s.attest)
+		evconnlistener_free(s.attest);
+	if (s.http)
+		evhttp_free(s.http);
+	if (s.base)
+		event_base_free(s.base);
+	SSL_CTX_free(s.ssl);
+	cas_store_close(s.store);
+	return ret;
+}

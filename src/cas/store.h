@@ -1,0 +1,92 @@
+/*
+ * store.h: the CAS's persistent state: one SQLite file (cas.db) and the CAS
+ * master key (master.key, 32 random bytes, mode 0600) in the data directory.
+ *
+ * Every secret, key and volume key is sealed with AES-256-GCM under a key
+ * derived from the master key (HKDF-SHA256, info "ward-cas store v1"); the
+ * additional data names the row and column, so sealed values cannot be
+ * swapped between rows. Blob layout: iv (12) || ciphertext || tag (16).
+ * Plain columns: names, hashes, client ids, volume tags, audit records.
+ *
+ * Contract: functions return 0 on success, -1 on error (reason in st->err via
+ * cas_store_error()), and some return 1 for "not found" / "conflict" as
+ * documented. Writes are transactions; session and volume-tag writes are
+ * synchronous (fsync) before they return. Thread-safe: every call takes the
+ * store's mutex. Returned JSON objects are owned by the caller (json_decref).
+ */
+#ifndef WARD_CAS_STORE_H
+#define WARD_CAS_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+struct cas_store;
+
+#define CAS_HASH_HEX 65 /* 64 hex digits + NUL */
+
+struct cas_session_row {
+	char name[129];
+	char hash[CAS_HASH_HEX];
+	char creator[CAS_HASH_HEX];
+	int64_t created, updated;
+	json_t *doc;   /* the session document (JSON form) */
+	json_t *state; /* CAS-held material: {"secrets":{...},"volume_keys":{...}} */
+};
+
+struct cas_audit {
+	const char *event;   /* create, update, delete, attest, tag */
+	const char *session, *service, *client, *measurement, *platform, *reason;
+	int allowed;
+};
+
+/* Opens (creating on first start) DIR/master.key and DIR/cas.db. Refuses a
+ * master key that is not a private regular file of 32 bytes, or that does
+ * not open the store. Writes the reason into err. */
+int cas_store_open(const char *dir, struct cas_store **out, char *err, size_t errlen);
+void cas_store_close(struct cas_store *st);
+const char *cas_store_error(struct cas_store *st);
+
+/* Sealed key/value metadata (the CAS's TLS key). *val malloc'ed; the caller
+ * wipes and frees it. Returns 1 when absent. */
+int cas_store_meta_get(struct cas_store *st, const char *key, uint8_t **val, size_t *len);
+int cas_store_meta_put(struct cas_store *st, const char *key, const void *val, size_t len);
+
+/* Returns 0 and fills row (caller calls cas_session_row_clear), 1 when absent. */
+int cas_store_session_get(struct cas_store *st, const char *name, struct cas_session_row *row);
+void cas_session_row_clear(struct cas_session_row *row);
+
+/* Creates (expect_hash NULL) or replaces (expect_hash = current hash) a
+ * session row, with its volume tag rows (volumes: {"name": "tag"|null}
+ * to (re)pin, absent = keep). Returns 1 on conflict (exists on create,
+ * absent or other hash on update) with the current hash (or "") in
+ * current. Also appends the audit entry (same transaction). */
+int cas_store_session_put(struct cas_store *st, const struct cas_session_row *row,
+			  const char *expect_hash, json_t *pin_tags, const struct cas_audit *a,
+			  char current[CAS_HASH_HEX]);
+/* Returns 1 when absent. Removes volume tags and enclave keys too. */
+int cas_store_session_delete(struct cas_store *st, const char *name, const struct cas_audit *a);
+
+/* All sessions as [{"name","hash","creator"}]: the caller filters. */
+int cas_store_session_list(struct cas_store *st, json_t **out);
+
+/* Volume tags: tag/pending "" when none. Returns 1 when no row. */
+int cas_store_volume_get(struct cas_store *st, const char *session, const char *vol,
+			 char tag[129], char pending[129]);
+int cas_store_volume_set(struct cas_store *st, const char *session, const char *vol,
+			 const char *tag, const char *pending);
+
+/* Enclave TLS keys attested for a session/service (for later tag reports). */
+int cas_store_enclave_put(struct cas_store *st, const char *keyhash, const char *session,
+			  const char *service);
+int cas_store_enclave_get(struct cas_store *st, const char *keyhash, char session[129],
+			  char service[129]);
+
+int cas_store_audit(struct cas_store *st, const struct cas_audit *a);
+int cas_store_audit_list(struct cas_store *st, const char *session, int limit, json_t **out);
+
+/* Counts for /metrics. */
+int cas_store_counts(struct cas_store *st, long *sessions, long *audit);
+
+#endif

@@ -1,0 +1,296 @@
+/*
+ * cas_probe.c: a stand-in enclave for tests and benchmarks of ward-cas. It
+ * speaks the attestation protocol through the real client library
+ * (src/cas/attest_client.c) with simulation evidence from this machine's
+ * platform key, and can misbehave on purpose (tampered, replayed or
+ * misbound evidence).
+ *
+ *   cas-probe attest ADDR FPR CONFIG_ID MEASUREMENT [VOL=TAG ...]
+ *       [--key FILE] [--tamper] [--wrong-key] [--save-evidence F] [--use-evidence F]
+ *   cas-probe tag ADDR FPR --key FILE PHASE VOLUME TAG
+ *   cas-probe bench ADDR FPR CONFIG_ID MEASUREMENT CLIENTS SECONDS MAXCOUNT [--baseline HTTPADDR]
+ * Exit: 0 ok, 1 denied/refused (reason on stderr), 2 usage or other error.
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+
+#include "cas/attest_client.h"
+#include "cas/sim_compat.h"
+#include "core/util.h"
+
+struct evctx {
+	struct ward_sim_platform *plat;
+	uint8_t meas[32];
+	int tamper, wrong_key;
+	const char *save, *use;
+};
+
+static int make_evidence(void *arg, const uint8_t rd[64], uint8_t *out, size_t max, size_t *len,
+			 char *err, size_t errlen)
+{
+	struct evctx *e = arg;
+	uint8_t r[64];
+	memcpy(r, rd, 64);
+	if (e->use != NULL) {
+		uint8_t *b;
+		size_t n;
+		if (ward_read_file(e->use, max, &b, &n) != 0) {
+			snprintf(err, errlen, "cannot read %s", e->use);
+			return -1;
+		}
+		memcpy(out, b, n);
+		*len = n;
+		free(b);
+		return 0;
+	}
+	if (e->wrong_key)
+		r[0] ^= 1;
+	if (max < WARD_SIM_EVIDENCE_LEN ||
+	    ward_sim_evidence_create(e->plat, e->meas, r, 0, out, err, errlen) != 0)
+		return -1;
+	*len = WARD_SIM_EVIDENCE_LEN;
+	if (e->tamper)
+		out[30] ^= 0x40; /* inside the measurement, after signing */
+	if (e->save != NULL && ward_write_file_atomic(e->save, out, *len, 0600) != 0) {
+		snprintf(err, errlen, "cannot write %s", e->save);
+		return -1;
+	}
+	return 0;
+}
+
+static int load_or_make_key(const char *file, EVP_PKEY **k, X509 **x)
+{
+	char err[256];
+	FILE *f = file ? fopen(file, "r") : NULL;
+	if (f != NULL) {
+		*x = PEM_read_X509(f, NULL, NULL, NULL);
+		*k = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+		fclose(f);
+		return *k && *x ? 0 : -1;
+	}
+	if (ward_cas_identity_new(k, x, err, sizeof(err)) != 0)
+		return -1;
+	if (file != NULL && (f = fopen(file, "w")) != NULL) {
+		PEM_write_X509(f, *x);
+		PEM_write_PrivateKey(f, *k, NULL, NULL, 0, NULL, NULL);
+		fclose(f);
+	}
+	return 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* --- bench --- */
+struct bench {
+	struct ward_cas_peer peer;
+	struct evctx ev;
+	const char *config_id, *baseline;
+	double deadline;
+	long maxcount;
+	long done, failed;
+	double *lat;
+	pthread_mutex_t mu;
+};
+
+static double now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
+}
+
+/* Baseline: a TLS 1.3 handshake with a client certificate and GET /healthz. */
+static int baseline_once(struct bench *b, EVP_PKEY *k, X509 *x)
+{
+	char req[] = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", buf[512];
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	BIO *bio;
+	int ok = 0;
+	SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
+	SSL_CTX_use_certificate(ctx, x);
+	SSL_CTX_use_PrivateKey(ctx, k);
+	bio = BIO_new_ssl_connect(ctx);
+	BIO_set_conn_hostname(bio, b->baseline);
+	if (BIO_do_connect(bio) == 1 && BIO_write(bio, req, (int)strlen(req)) > 0) {
+		int n, tot = 0;
+		while ((n = BIO_read(bio, buf, sizeof(buf))) > 0)
+			tot += n;
+		ok = tot > 0;
+	}
+	BIO_free_all(bio);
+	SSL_CTX_free(ctx);
+	return ok ? 0 : -1;
+}
+
+static void *bench_thread(void *arg)
+{
+	struct bench *b = arg;
+	char err[512];
+	for (;;) {
+		EVP_PKEY *k;
+		X509 *x;
+		char *cfg = NULL;
+		double t0 = now();
+		long slot;
+		int r;
+
+		pthread_mutex_lock(&b->mu);
+		slot = b->done + b->failed;
+		if (slot >= b->maxcount || t0 > b->deadline) {
+			pthread_mutex_unlock(&b->mu);
+			return NULL;
+		}
+		b->done++; /* reserve */
+		pthread_mutex_unlock(&b->mu);
+		/* a fresh enclave key per attestation, as a real start does */
+		if (ward_cas_identity_new(&k, &x, err, sizeof(err)) != 0)
+			return NULL;
+		struct ward_cas_peer p = b->peer;
+		p.key = k;
+		p.cert = x;
+		if (b->baseline)
+			r = baseline_once(b, k, x);
+		else
+			r = ward_cas_attest(&p, b->config_id, 0, NULL, NULL, make_evidence, &b->ev, &cfg, err, sizeof(err));
+		double dt = now() - t0;
+		free(cfg);
+		EVP_PKEY_free(k);
+		X509_free(x);
+		pthread_mutex_lock(&b->mu);
+		if (r != 0) {
+			b->done--;
+			b->failed++;
+			if (b->failed == 1)
+				fprintf(stderr, "cas-probe: %s\n", err);
+		} else {
+			b->lat[b->done - 1] = dt;
+		}
+		pthread_mutex_unlock(&b->mu);
+	}
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv)
+{
+	struct evctx ev = { 0 };
+	struct ward_cas_peer peer = { 0 };
+	const char *keyfile = NULL, *baseline = NULL;
+	char *pos[32], err[2048];
+	int npos = 0;
+	uint8_t fpr[32];
+	EVP_PKEY *k = NULL;
+	X509 *x = NULL;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--key") == 0 && i + 1 < argc)
+			keyfile = argv[++i];
+		else if (strcmp(argv[i], "--tamper") == 0)
+			ev.tamper = 1;
+		else if (strcmp(argv[i], "--wrong-key") == 0)
+			ev.wrong_key = 1;
+		else if (strcmp(argv[i], "--save-evidence") == 0 && i + 1 < argc)
+			ev.save = argv[++i];
+		else if (strcmp(argv[i], "--use-evidence") == 0 && i + 1 < argc)
+			ev.use = argv[++i];
+		else if (strcmp(argv[i], "--baseline") == 0 && i + 1 < argc)
+			baseline = argv[++i];
+		else if (npos < 32)
+			pos[npos++] = argv[i];
+	}
+	if (npos < 3 || ward_cas_parse_fingerprint(pos[2], fpr) != 0) {
+		fprintf(stderr, "usage: see the top of cas_probe.c\n");
+		return 2;
+	}
+	peer.addr = pos[1];
+	peer.fingerprint = fpr;
+	if (strcmp(pos[0], "tag") == 0) {
+		if (npos != 6 || keyfile == NULL || load_or_make_key(keyfile, &k, &x) != 0)
+			return 2;
+		peer.key = k;
+		peer.cert = x;
+		if (ward_cas_report_tag(&peer, pos[3], pos[4], pos[5], err, sizeof(err)) != 0) {
+			fprintf(stderr, "%s\n", err);
+			return 1;
+		}
+		return 0;
+	}
+	if (npos < 5 || ward_unhex(pos[4], ev.meas, 32) != 0 ||
+	    ward_sim_platform_load(NULL, &ev.plat, err, sizeof(err)) != 0) {
+		fprintf(stderr, "cas-probe: bad arguments or no platform key: %s\n", err);
+		return 2;
+	}
+	if (strcmp(pos[0], "attest") == 0) {
+		char *names[64], *tags[64], *cfg = NULL;
+		int nv = 0, r;
+		for (int i = 5; i < npos && nv < 64; i++) {
+			char *eq = strchr(pos[i], '=');
+			if (eq == NULL)
+				return 2;
+			*eq = 0;
+			names[nv] = pos[i];
+			tags[nv++] = eq + 1;
+		}
+		/* sort name=tag pairs by name */
+		for (int i = 0; i < nv; i++)
+			names[i][strlen(names[i])] = '=';
+		qsort(names, (size_t)nv, sizeof(char *), cmp_str);
+		for (int i = 0; i < nv; i++) {
+			char *eq = strchr(names[i], '=');
+			*eq = 0;
+			tags[i] = eq + 1;
+		}
+		if (load_or_make_key(keyfile, &k, &x) != 0)
+			return 2;
+		peer.key = k;
+		peer.cert = x;
+		r = ward_cas_attest(&peer, pos[3], (size_t)nv, (const char *const *)names,
+				    (const char *const *)tags, make_evidence, &ev, &cfg, err, sizeof(err));
+		if (r == 0) {
+			printf("%s\n", cfg);
+			free(cfg);
+			return 0;
+		}
+		fprintf(stderr, "%s\n", err);
+		return r == 1 ? 1 : 2;
+	}
+	if (strcmp(pos[0], "bench") == 0 && npos == 8) {
+		struct bench b = { .peer = peer, .ev = ev, .config_id = pos[3], .baseline = baseline };
+		long clients = atol(pos[5]);
+		double secs = atof(pos[6]);
+		pthread_t th[256];
+		b.maxcount = atol(pos[7]);
+		if (clients < 1 || clients > 256 || b.maxcount < 1)
+			return 2;
+		b.lat = calloc((size_t)b.maxcount, sizeof(double));
+		pthread_mutex_init(&b.mu, NULL);
+		double t0 = now();
+		b.deadline = t0 + secs;
+		for (long i = 0; i < clients; i++)
+			pthread_create(&th[i], NULL, bench_thread, &b);
+		for (long i = 0; i < clients; i++)
+			pthread_join(th[i], NULL);
+		double el = now() - t0;
+		qsort(b.lat, (size_t)b.done, sizeof(double), cmp_d);
+		printf("{\"clients\": %ld, \"count\": %ld, \"failed\": %ld, \"seconds\": %.3f, \"per_second\": %.1f, \"p50_ms\": %.3f, \"p99_ms\": %.3f}\n",
+		       clients, b.done, b.failed, el, (double)b.done / el,
+		       b.done ? 1000 * b.lat[b.done / 2] : 0, b.done ? 1000 * b.lat[(b.done * 99) / 100] : 0);
+		return b.failed ? 1 : 0;
+	}
+	fprintf(stderr, "usage: see the top of cas_probe.c\n");
+	return 2;
+}

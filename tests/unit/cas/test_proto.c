@@ -1,0 +1,48 @@
+/* test_proto.c: frame bounds, names, tags, config ids and the binding hash. */
+#include <string.h>
+
+#include "../test.h"
+#include "cas/proto.h"
+
+int main(void)
+{
+	uint8_t h[4], ch[32] = { 1 }, b1[32], b2[32];
+	uint32_t len = 99;
+	const char *n[2] = { "a", "b" }, *t[2] = { "00", "ff" }, *rev[2] = { "b", "a" };
+
+	ward_cas_frame_header(65536, h);
+	CHECK(ward_cas_frame_parse(h, WARD_CAS_FRAME_MAX_IN, &len) == 0 && len == 65536);
+	ward_cas_frame_header(65537, h);
+	len = 7;
+	CHECK(ward_cas_frame_parse(h, WARD_CAS_FRAME_MAX_IN, &len) == -1 && len == 7);
+	ward_cas_frame_header(0, h);
+	CHECK(ward_cas_frame_parse(h, WARD_CAS_FRAME_MAX_IN, &len) == -1);
+	memset(h, 0xff, 4);
+	CHECK(ward_cas_frame_parse(h, WARD_CAS_FRAME_MAX_OUT, &len) == -1);
+
+	CHECK(ward_cas_name_ok("my-app_1.0"));
+	CHECK(!ward_cas_name_ok("") && !ward_cas_name_ok("-x") && !ward_cas_name_ok("a/b") &&
+	      !ward_cas_name_ok("a b") && !ward_cas_name_ok(NULL));
+	char big[200];
+	memset(big, 'a', sizeof(big) - 1);
+	big[199] = 0;
+	CHECK(!ward_cas_name_ok(big));
+	CHECK(ward_cas_tag_ok("") && ward_cas_tag_ok("00aAfF") && !ward_cas_tag_ok("0") && !ward_cas_tag_ok("zz"));
+
+	char s[129], v[129];
+	CHECK(ward_cas_config_id_split("myapp/web", s, v) == 0 && strcmp(s, "myapp") == 0 && strcmp(v, "web") == 0);
+	CHECK(ward_cas_config_id_split("myapp", s, v) == -1);
+	CHECK(ward_cas_config_id_split("/web", s, v) == -1);
+	CHECK(ward_cas_config_id_split("a/b/c", s, v) == -1);
+
+	CHECK(ward_cas_binding(ch, "a/b", 2, n, t, b1) == 0);
+	CHECK(ward_cas_binding(ch, "a/b", 2, n, t, b2) == 0 && memcmp(b1, b2, 32) == 0);
+	CHECK(ward_cas_binding(ch, "a/b", 2, rev, t, b2) == -1); /* must be sorted */
+	CHECK(ward_cas_binding(ch, "a/c", 2, n, t, b2) == 0 && memcmp(b1, b2, 32) != 0);
+	t[1] = "fe";
+	CHECK(ward_cas_binding(ch, "a/b", 2, n, t, b2) == 0 && memcmp(b1, b2, 32) != 0);
+	ch[5] = 9;
+	t[1] = "ff";
+	CHECK(ward_cas_binding(ch, "a/b", 2, n, t, b2) == 0 && memcmp(b1, b2, 32) != 0);
+	return TEST_DONE();
+}
