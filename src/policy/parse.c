@@ -245,7 +245,7 @@ static int parse_access_list(struct st *st, const struct ward_doc *map, const ch
 		char up[16] = "";
 		for (size_t k = 0; k < sizeof(up) - 1 && s[k]; k++)
 			up[k] = (char)(s[k] >= 'a' && s[k] <= 'z' ? s[k] - 32 : s[k]);
-		const char *m = did_you_mean(up, words, 3);
+		const char *m = strlen(s) >= 4 ? did_you_mean(up, words, 3) : NULL;
 		if (m)
 			return pfail(c, d->items[i], ip, "unknown entry '%.40s' (did you mean '%s'?)", s, m);
 		return pfail(c, d->items[i], ip,

@@ -38,7 +38,7 @@ int ward_ph_next(const char *s, size_t len, size_t *pos, struct ward_ph *ph, con
 		if (j < len && s[j] == ':') {
 			size_t f = 0;
 			j++;
-			while (j < len && s[j] >= 'a' && s[j] <= 'z' && f < sizeof(ph->format_name) - 1)
+			while (j < len && ((s[j] >= 'a' && s[j] <= 'z') || (s[j] >= '0' && s[j] <= '9')) && f < sizeof(ph->format_name) - 1)
 				ph->format_name[f++] = s[j++];
 			ph->format_name[f] = 0;
 			int found = 0;
