@@ -11,6 +11,7 @@
 #include <openssl/err.h>
 #include <openssl/pem.h>
 
+#include "attest/ratls/hw_attester.h"
 #include "attest/ratls/ratls.h"
 #include "attest/ratls/ratls_json.h"
 #include "attest/ratls/ratls_verify.h"
@@ -40,7 +41,11 @@ static void help(void)
 	       "  --allow-debug         accept debug enclaves/TDs/guests\n"
 	       "  --json                machine-readable output\n"
 	       "create:  writes a self-signed certificate with SIMULATION evidence signed by\n"
-	       "         this machine's simulation platform key (docs/sim-evidence.md).\n"
+	       "         this machine's simulation platform key (docs/sim-evidence.md), or with\n"
+	       "         hardware evidence (--hw: Gramine-SGX /dev/attestation, or configfs-tsm\n"
+	       "         in a TDX/SEV-SNP guest).\n"
+	       "  --hw                  hardware evidence instead of simulation\n"
+	       "  --tee-root DIR        with --hw: prefix of the TEE interface paths (tests)\n"
 	       "  --key FILE            private key (PEM); created (EC P-256, mode 0600) if missing\n"
 	       "  --out FILE            certificate to write (PEM)\n"
 	       "  --measurement HEX     measurement to put in the evidence (default: zeros)\n"
@@ -348,9 +353,64 @@ static EVP_PKEY *load_or_create_key(const char *path, int *created)
 	return k;
 }
 
+static int write_cert(X509 *x, const char *outp)
+{
+	BIO *bio = BIO_new(BIO_s_mem());
+	char *pem = NULL;
+	long n;
+	int r = 0;
+	if (bio == NULL || PEM_write_bio_X509(bio, x) != 1 || (n = BIO_get_mem_data(bio, &pem)) <= 0 ||
+	    ward_write_file_atomic(outp, pem, (size_t)n, 0644) != 0) {
+		ward_error("cannot write %s: %s", outp, strerror(errno));
+		r = -1;
+	}
+	BIO_free(bio);
+	return r;
+}
+
+/* Claims for the key -> hardware evidence with their hash -> certificate. */
+static int create_hw(const char *keyp, const char *outp, const char *cn, int days,
+		     const char *tee_root, const uint8_t *nonce, size_t nl)
+{
+	struct ward_hw_opts o = { .root = tee_root, .privlevel = -1 };
+	struct ward_hw_evidence ev;
+	uint8_t rd[64], *claims = NULL;
+	size_t cl = 0;
+	int created, rc = 1;
+	EVP_PKEY *key;
+	X509 *x = NULL;
+	char err[600];
+
+	memset(&ev, 0, sizeof(ev));
+	key = load_or_create_key(keyp, &created);
+	if (key == NULL)
+		return 1;
+	if (ward_ratls_claims(key, nonce, nl, &claims, &cl, rd, err, sizeof(err)) != 0 ||
+	    ward_hw_attest(&o, rd, &ev, err, sizeof(err)) != 0 ||
+	    ward_ratls_cert_create(key, ev.evidence, ev.len, claims, cl, cn, days, &x, err,
+				   sizeof(err)) != 0) {
+		ward_error("cannot create the RA-TLS certificate: %s", err);
+		goto out;
+	}
+	if (write_cert(x, outp) != 0)
+		goto out;
+	if (created)
+		printf("created key %s (EC P-256, mode 0600)\n", keyp);
+	printf("wrote %s: %s evidence from %s, %zu bytes\n", outp, ward_qf_kind_name(ev.fields.kind),
+	       ev.provider, ev.len);
+	rc = 0;
+out:
+	ward_hw_evidence_free(&ev);
+	free(claims);
+	X509_free(x);
+	EVP_PKEY_free(key);
+	return rc;
+}
+
 static int do_create(int argc, char **argv)
 {
-	const char *keyp = NULL, *outp = NULL, *cn = "ward-ratls";
+	const char *keyp = NULL, *outp = NULL, *cn = "ward-ratls", *tee_root = NULL;
+	int hw = 0;
 	uint8_t meas[32] = { 0 }, nonce[256];
 	size_t ml = 32, nl = 0;
 	uint64_t days = 30;
@@ -363,6 +423,10 @@ static int do_create(int argc, char **argv)
 	for (int i = 2; i < argc; i++) {
 		const char *a = argv[i];
 		const char *val = i + 1 < argc ? argv[i + 1] : NULL;
+		if (strcmp(a, "--hw") == 0) {
+			hw = 1;
+			continue;
+		}
 		if (val == NULL) {
 			ward_error("unexpected argument '%s'; see 'ward ratls --help'", a);
 			return 2;
@@ -373,6 +437,8 @@ static int do_create(int argc, char **argv)
 			outp = val;
 		else if (strcmp(a, "--cn") == 0)
 			cn = val;
+		else if (strcmp(a, "--tee-root") == 0)
+			tee_root = val;
 		else if (strcmp(a, "--measurement") == 0) {
 			if (hexarg(a, val, meas, sizeof(meas), &ml) != 0)
 				return 2;
@@ -399,6 +465,8 @@ static int do_create(int argc, char **argv)
 		ward_error("usage: ward ratls create --key KEY.pem --out CERT.pem [--measurement HEX]");
 		return 2;
 	}
+	if (hw)
+		return create_hw(keyp, outp, cn, (int)days, tee_root, have_nonce ? nonce : NULL, nl);
 	if (ward_sim_platform_load(NULL, &p, err, sizeof(err)) != 0) {
 		ward_error("%s", err);
 		return 1;
@@ -411,19 +479,8 @@ static int do_create(int argc, char **argv)
 		ward_error("cannot create the RA-TLS certificate: %s", err);
 		goto out;
 	}
-	{
-		BIO *bio = BIO_new(BIO_s_mem());
-		char *pem = NULL;
-		long n;
-		if (bio == NULL || PEM_write_bio_X509(bio, x) != 1 ||
-		    (n = BIO_get_mem_data(bio, &pem)) <= 0 ||
-		    ward_write_file_atomic(outp, pem, (size_t)n, 0644) != 0) {
-			ward_error("cannot write %s: %s", outp, strerror(errno));
-			BIO_free(bio);
-			goto out;
-		}
-		BIO_free(bio);
-	}
+	if (write_cert(x, outp) != 0)
+		goto out;
 	{
 		uint8_t f[32];
 		char mh[65], fh[65];

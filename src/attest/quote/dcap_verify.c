@@ -200,7 +200,7 @@ void ward_verify_dcap(const struct ward_evidence *ev, const struct ward_verify_o
 		ward_cert_cn(leaf, lcn, sizeof(lcn));
 		ward_cert_cn(inter, icn, sizeof(icn));
 		memset(&r->pck, 0, sizeof(r->pck));
-		if (ward_evidence_pck_info(ev, &r->pck, e, sizeof(e)) != 0) {
+		if (ward_pck_info_from_chain(chain, &r->pck, e, sizeof(e)) != 0) {
 			ward_check(r, "pck_chain", WARD_CHECK_FAIL, "%s", e);
 		} else if (strcmp(lcn, "Intel SGX PCK Certificate") != 0) {
 			ward_check(r, "pck_chain", WARD_CHECK_FAIL, "leaf certificate is '%s', not 'Intel SGX PCK Certificate'", lcn);

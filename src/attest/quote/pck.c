@@ -205,13 +205,10 @@ int ward_pck_sgx_ext(X509 *leaf, struct ward_pck_info *info, char *err, size_t e
 	return ward_pck_sgx_ext_der(v->data, (size_t)v->length, info, err, errlen);
 }
 
-int ward_evidence_pck_info(const struct ward_evidence *ev, struct ward_pck_info *out, char *err, size_t errlen)
+int ward_pck_info_from_chain(STACK_OF(X509) *sk, struct ward_pck_info *out, char *err, size_t errlen)
 {
 	struct ward_pck_info info;
-	STACK_OF(X509) *sk = ward_pck_chain(ev, err, errlen);
 
-	if (!sk)
-		return -1;
 	memset(&info, 0, sizeof(info));
 	info.present = 1;
 	info.ncerts = 3;
@@ -221,11 +218,20 @@ int ward_evidence_pck_info(const struct ward_evidence *ev, struct ward_pck_info 
 		ward_asn1_time_str(X509_get0_notBefore(x), info.not_before[i]);
 		ward_asn1_time_str(X509_get0_notAfter(x), info.not_after[i]);
 	}
-	if (ward_pck_sgx_ext(sk_X509_value(sk, 0), &info, err, errlen) != 0) {
-		sk_X509_pop_free(sk, X509_free);
+	if (ward_pck_sgx_ext(sk_X509_value(sk, 0), &info, err, errlen) != 0)
 		return -1;
-	}
-	sk_X509_pop_free(sk, X509_free);
 	*out = info;
 	return 0;
+}
+
+int ward_evidence_pck_info(const struct ward_evidence *ev, struct ward_pck_info *out, char *err, size_t errlen)
+{
+	STACK_OF(X509) *sk = ward_pck_chain(ev, err, errlen);
+	int rc;
+
+	if (!sk)
+		return -1;
+	rc = ward_pck_info_from_chain(sk, out, err, errlen);
+	sk_X509_pop_free(sk, X509_free);
+	return rc;
 }

@@ -15,6 +15,8 @@
 #include "attest/quote/evidence.h"
 
 STACK_OF(X509) *ward_pck_chain(const struct ward_evidence *ev, char *err, size_t errlen);
+/* Subjects, validity and SGX extension of an already split chain. */
+int ward_pck_info_from_chain(STACK_OF(X509) *sk, struct ward_pck_info *info, char *err, size_t errlen);
 int ward_pck_sgx_ext(X509 *leaf, struct ward_pck_info *info, char *err, size_t errlen);
 /* DER of the extension value, for fuzzing the decoder alone. */
 int ward_pck_sgx_ext_der(const uint8_t *der, size_t len, struct ward_pck_info *info, char *err, size_t errlen);
