@@ -13,6 +13,7 @@
 
 #include "core/log.h"
 #include "core/util.h"
+#include "runtime/cas_start.h"
 #include "runtime/runtime.h"
 #include "runtime/tee_detect.h"
 
@@ -92,7 +93,7 @@ static void print_version(const struct ward_config *c, enum ward_mode used, cons
 	}
 }
 
-static void runtime_start(void)
+static void runtime_start(int *argc, char ***argv)
 {
 	char err[512], detail[256];
 	uint8_t hash[32];
@@ -117,6 +118,7 @@ static void runtime_start(void)
 		ward_rt_fatal(125, "cannot measure the enclave: %s", err);
 	if (ward_rt_config.version)
 		print_version(&ward_rt_config, used, hash);
+	ward_rt_cas_start(&ward_rt_config, used, hash, argc, argv);
 
 	if (ward_rt_limits_apply(&ward_rt_config) != 0)
 		ward_rt_fatal(125, "cannot apply the memory limits");
@@ -135,6 +137,6 @@ int __libc_start_main(main_fn main, int argc, char **argv, void (*init)(void), v
 	start_main_fn real = (start_main_fn)dlsym(RTLD_NEXT, "__libc_start_main");
 	if (real == NULL)
 		ward_rt_fatal(125, "cannot find the C library's entry point: %s", dlerror());
-	runtime_start();
+	runtime_start(&argc, &argv);
 	return real(main, argc, argv, init, fini, rtld_fini, stack_end);
 }
