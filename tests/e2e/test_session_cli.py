@@ -206,3 +206,14 @@ def test_usage_errors(tmp_path, env):
     r = ward("session", "list", "--cas", "http://x y", env=env)
     assert r.returncode == 1
     assert one_line(r.stderr) == ["ward: invalid CAS address 'http://x y': expected HOST:PORT, e.g. localhost:8081"]
+
+
+def test_reference_example_is_valid(tmp_path, env):
+    """The complete example in docs/session-language.md must stay valid."""
+    import pathlib
+    doc = (pathlib.Path(__file__).resolve().parents[2] / "docs/session-language.md").read_text()
+    example = re.findall(r"```yaml\n(.*?)```", doc, re.S)[0]
+    p = write(tmp_path, example, "example.yaml")
+    r = ward("session", "check", "-f", p, env=env)
+    assert r.returncode == 0, r.stderr
+    assert "session 'myapp' is valid" in r.stdout
