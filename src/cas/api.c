@@ -95,9 +95,11 @@ static void h_metrics(struct cas_server *s, struct evhttp_request *req)
 		"# TYPE ward_cas_attest_connections_open gauge\nward_cas_attest_connections_open %ld\n"
 		"# TYPE ward_cas_sessions gauge\nward_cas_sessions %ld\n"
 		"# TYPE ward_cas_audit_records gauge\nward_cas_audit_records %ld\n",
-		s->m.http_requests, s->m.http_4xx, s->m.http_5xx, s->m.attest_allowed, s->m.attest_denied,
-		s->m.attest_errors, s->m.attest_seconds_sum, s->m.tag_reports, s->m.attest_conns,
-		s->open_attest_conns, sessions, audit);
+		(unsigned long)s->m.http_requests, (unsigned long)s->m.http_4xx, (unsigned long)s->m.http_5xx,
+		(unsigned long)s->m.attest_allowed, (unsigned long)s->m.attest_denied,
+		(unsigned long)s->m.attest_errors, (double)s->m.attest_usec_sum / 1e6,
+		(unsigned long)s->m.tag_reports, (unsigned long)s->m.attest_conns,
+		(long)s->open_attest_conns, sessions, audit);
 	evhttp_add_header(evhttp_request_get_output_headers(req), "Content-Type",
 			  "text/plain; version=0.0.4");
 	evhttp_send_reply(req, 200, "OK", b);

@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,9 +24,20 @@
 
 struct conn {
 	int fd;
-	SSL_CTX *ctx;
+	SSL_CTX *ctx; /* owned unless borrowed */
+	int borrowed;
 	SSL *ssl;
 };
+
+SSL_CTX *ward_cas_client_ctx_new(void)
+{
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+	if (ctx != NULL && SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) != 1) {
+		SSL_CTX_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
 
 static int cerr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int cerr(char *err, size_t errlen, const char *fmt, ...)
@@ -82,7 +95,8 @@ static void conn_close(struct conn *c)
 		SSL_shutdown(c->ssl);
 		SSL_free(c->ssl);
 	}
-	SSL_CTX_free(c->ctx);
+	if (!c->borrowed)
+		SSL_CTX_free(c->ctx);
 	if (c->fd >= 0)
 		close(c->fd);
 	c->ssl = NULL;
@@ -103,6 +117,7 @@ static int conn_open(const struct ward_cas_peer *p, struct conn *c, char *err, s
 	c->fd = -1;
 	c->ssl = NULL;
 	c->ctx = NULL;
+	c->borrowed = 0;
 	if (colon == NULL || colon == p->addr || (size_t)(colon - p->addr) >= sizeof(host))
 		return cerr(err, errlen, "CAS address '%s' is not host:port", p->addr ? p->addr : "");
 	memcpy(host, p->addr, (size_t)(colon - p->addr));
@@ -116,6 +131,9 @@ static int conn_open(const struct ward_cas_peer *p, struct conn *c, char *err, s
 			continue;
 		setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 		setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+		int one = 1;
+		/* frames are small request/response pairs: no Nagle delay */
+		setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 		if (connect(c->fd, ai->ai_addr, ai->ai_addrlen) == 0)
 			break;
 		close(c->fd);
@@ -125,10 +143,11 @@ static int conn_open(const struct ward_cas_peer *p, struct conn *c, char *err, s
 	if (c->fd < 0)
 		return cerr(err, errlen, "cannot connect to the CAS at %s: %s (is ward-cas running?)", p->addr,
 			    strerror(errno));
-	c->ctx = SSL_CTX_new(TLS_client_method());
-	if (c->ctx == NULL || SSL_CTX_set_min_proto_version(c->ctx, TLS1_3_VERSION) != 1 ||
-	    SSL_CTX_use_certificate(c->ctx, p->cert) != 1 || SSL_CTX_use_PrivateKey(c->ctx, p->key) != 1 ||
-	    (c->ssl = SSL_new(c->ctx)) == NULL || SSL_set_fd(c->ssl, c->fd) != 1) {
+	c->borrowed = p->ctx != NULL;
+	c->ctx = p->ctx != NULL ? p->ctx : ward_cas_client_ctx_new();
+	if (c->ctx == NULL || (c->ssl = SSL_new(c->ctx)) == NULL ||
+	    SSL_use_certificate(c->ssl, p->cert) != 1 || SSL_use_PrivateKey(c->ssl, p->key) != 1 ||
+	    SSL_set_fd(c->ssl, c->fd) != 1) {
 		conn_close(c);
 		return cerr(err, errlen, "cannot set up TLS to the CAS");
 	}
@@ -178,8 +197,16 @@ static int send_msg(struct conn *c, json_t *msg, char *err, size_t errlen)
 		free(txt);
 		return cerr(err, errlen, "attestation request too large");
 	}
+	uint8_t *frame = malloc(n + sizeof(hdr));
+	if (frame == NULL) {
+		free(txt);
+		return cerr(err, errlen, "out of memory");
+	}
 	ward_cas_frame_header((uint32_t)n, hdr);
-	r = io_all(c, hdr, sizeof(hdr), 1) == 0 && io_all(c, txt, n, 1) == 0 ? 0 : -1;
+	memcpy(frame, hdr, sizeof(hdr));
+	memcpy(frame + sizeof(hdr), txt, n);
+	r = io_all(c, frame, n + sizeof(hdr), 1); /* one TLS record */
+	free(frame);
 	free(txt);
 	return r == 0 ? 0 : cerr(err, errlen, "connection to the CAS lost while sending");
 }

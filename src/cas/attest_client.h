@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include <openssl/evp.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
 
 /* Produces evidence whose report data is exactly report_data (64 bytes).
@@ -35,7 +36,14 @@ struct ward_cas_peer {
 	EVP_PKEY *key;                /* the enclave's TLS key (borrowed) */
 	X509 *cert;                   /* its certificate (borrowed) */
 	int timeout_ms;               /* per socket operation; 0 = 10 s */
+	SSL_CTX *ctx;                 /* optional, from ward_cas_client_ctx_new(), shared
+					 between calls and threads; NULL: one per call */
 };
+
+/* A TLS 1.3 client context for ward_cas_peer.ctx (free with SSL_CTX_free).
+ * Creating one costs more than a handshake with OpenSSL 3: load generators
+ * and long-lived runtimes keep one. */
+SSL_CTX *ward_cas_client_ctx_new(void);
 
 /* Fresh P-256 key and a self-signed certificate for it. */
 int ward_cas_identity_new(EVP_PKEY **key, X509 **cert, char *err, size_t errlen);

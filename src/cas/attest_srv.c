@@ -31,10 +31,11 @@
 #include "core/util.h"
 
 #define ATTEST_TIMEOUT_S 10
-#define ATTEST_CONNS_MAX 4096
+#define ATTEST_CONNS_MAX 4096 /* per worker */
 
 struct aconn {
 	struct cas_server *s;
+	struct cas_attest_worker *w;
 	struct bufferevent *bev;
 	uint8_t challenge[WARD_CAS_CHALLENGE_LEN];
 	char peer[65];
@@ -44,15 +45,16 @@ struct aconn {
 	struct timespec t0;
 };
 
-static double since(const struct timespec *t0)
+static unsigned long usec_since(const struct timespec *t0)
 {
 	struct timespec t;
 	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+	return (unsigned long)((t.tv_sec - t0->tv_sec) * 1000000L + (t.tv_nsec - t0->tv_nsec) / 1000);
 }
 
 static void aconn_free(struct aconn *c)
 {
+	c->w->open_conns--;
 	c->s->open_attest_conns--;
 	bufferevent_free(c->bev);
 	free(c);
@@ -71,8 +73,13 @@ static void send_frame(struct aconn *c, json_t *msg)
 		return;
 	}
 	ward_cas_frame_header((uint32_t)n, hdr);
-	bufferevent_write(c->bev, hdr, sizeof(hdr));
-	bufferevent_write(c->bev, txt, n);
+	/* one evbuffer chunk -> one SSL_write -> one TLS record */
+	struct evbuffer *out = evbuffer_new();
+	if (out == NULL || evbuffer_expand(out, n + sizeof(hdr)) != 0 ||
+	    evbuffer_add(out, hdr, sizeof(hdr)) != 0 || evbuffer_add(out, txt, n) != 0 ||
+	    evbuffer_pullup(out, -1) == NULL || bufferevent_write_buffer(c->bev, out) != 0)
+		c->closing = 1;
+	evbuffer_free(out);
 	ward_wipe(txt, n); /* may hold secrets */
 	free(txt);
 }
@@ -121,7 +128,7 @@ static void deny(struct aconn *c, struct cas_audit *a, const char *reason)
 	if (cas_store_audit(c->s->store, a) != 0)
 		ward_error("cannot write audit record: %s", cas_store_error(c->s->store));
 	c->s->m.attest_denied++;
-	c->s->m.attest_seconds_sum += since(&c->t0);
+	c->s->m.attest_usec_sum += usec_since(&c->t0);
 	ward_info("%s", reason);
 	send_frame(c, json_pack("{s:s, s:s}", "type", "denied", "reason", reason));
 	c->closing = 1;
@@ -224,18 +231,18 @@ static void do_attest(struct aconn *c, json_t *msg)
 		json_object_set_new(accepted, vn, json_string(got));
 	}
 	cfg = cas_session_config(row.doc, row.state, session, service, row.hash, accepted);
-	if (cfg == NULL || cas_store_enclave_put(c->s->store, c->peer, session, service) != 0) {
+	if (cfg == NULL) {
 		deny(c, &a, "attestation denied by CAS: internal error building the configuration");
 		goto out;
 	}
 	a.allowed = 1;
 	a.reason = row.hash;
-	if (cas_store_audit(c->s->store, &a) != 0) {
-		deny(c, &a, "attestation denied by CAS: cannot write the audit record");
+	if (cas_store_attested(c->s->store, c->peer, session, service, &a) != 0) {
+		deny(c, &a, "attestation denied by CAS: cannot record the decision in the store");
 		goto out;
 	}
 	c->s->m.attest_allowed++;
-	c->s->m.attest_seconds_sum += since(&c->t0);
+	c->s->m.attest_usec_sum += usec_since(&c->t0);
 	c->attested = 1;
 	send_frame(c, cfg);
 	cfg = NULL; /* transferred */
@@ -364,7 +371,8 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 void cas_attest_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 		       int salen, void *arg)
 {
-	struct cas_server *s = arg;
+	struct cas_attest_worker *w = arg;
+	struct cas_server *s = w->s;
 	struct timeval tv = { ATTEST_TIMEOUT_S, 0 };
 	struct aconn *c;
 	SSL *ssl;
@@ -372,13 +380,14 @@ void cas_attest_accept(struct evconnlistener *l, evutil_socket_t fd, struct sock
 	(void)l;
 	(void)sa;
 	(void)salen;
-	if (s->open_attest_conns >= ATTEST_CONNS_MAX || (c = calloc(1, sizeof(*c))) == NULL) {
+	if (w->open_conns >= ATTEST_CONNS_MAX || (c = calloc(1, sizeof(*c))) == NULL) {
 		evutil_closesocket(fd);
 		return;
 	}
 	ssl = SSL_new(s->ssl);
 	c->s = s;
-	c->bev = ssl ? bufferevent_openssl_socket_new(s->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
+	c->w = w;
+	c->bev = ssl ? bufferevent_openssl_socket_new(w->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,
 						      BEV_OPT_CLOSE_ON_FREE)
 		     : NULL;
 	if (c->bev == NULL) {
@@ -387,6 +396,7 @@ void cas_attest_accept(struct evconnlistener *l, evutil_socket_t fd, struct sock
 		free(c);
 		return;
 	}
+	w->open_conns++;
 	s->open_attest_conns++;
 	s->m.attest_conns++;
 	bufferevent_setcb(c->bev, on_read, on_write, on_event, c);

@@ -1,12 +1,16 @@
 /*
  * cas.h: the ward-cas server's shared state and the entry points of its
  * parts (REST API in api.c, attestation port in attest_srv.c, TLS identity
- * in tlsid.c). Everything runs on one libevent loop (one thread), so these
- * structures need no locks; the store has its own mutex.
+ * in tlsid.c). The REST API runs on the main thread's libevent loop; the
+ * attestation port on N worker threads, each with its own loop and
+ * listening socket (SO_REUSEPORT). Shared state is read-only after start
+ * (TLS context, platform pin), atomic (metrics) or locked (the store).
  */
 #ifndef WARD_CAS_CAS_H
 #define WARD_CAS_CAS_H
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include <event2/event.h>
@@ -16,11 +20,25 @@
 
 #include "cas/store.h"
 
+/* Counters are atomic: attestation workers update them from their threads. */
 struct cas_metrics {
-	unsigned long http_requests, http_4xx, http_5xx;
-	unsigned long attest_allowed, attest_denied, attest_errors, tag_reports;
-	unsigned long attest_conns;
-	double attest_seconds_sum; /* wall time from hello to decision */
+	atomic_ulong http_requests, http_4xx, http_5xx;
+	atomic_ulong attest_allowed, attest_denied, attest_errors, tag_reports;
+	atomic_ulong attest_conns;
+	atomic_ulong attest_usec_sum; /* wall time from hello to decision */
+};
+
+#define CAS_ATTEST_WORKERS_MAX 64
+
+/* One attestation worker: a thread with its own event loop and its own
+ * SO_REUSEPORT listening socket on the attestation port. */
+struct cas_attest_worker {
+	struct cas_server *s;
+	struct event_base *base;
+	struct evconnlistener *listener;
+	pthread_t thread;
+	long open_conns; /* this worker's connections (its thread only) */
+	int started;
 };
 
 struct cas_server {
@@ -31,9 +49,10 @@ struct cas_server {
 	uint8_t sim_platform[32];
 	int have_sim_platform;
 	struct evhttp *http;
-	struct evconnlistener *attest;
 	struct cas_metrics m;
-	long open_attest_conns;
+	atomic_long open_attest_conns;
+	struct cas_attest_worker workers[CAS_ATTEST_WORKERS_MAX];
+	int nworkers;
 };
 
 /* tlsid.c: loads the CAS's TLS key and certificate from the store, creating
@@ -48,7 +67,8 @@ int cas_tls_peer_id(SSL *ssl, char out[65]);
 /* api.c: installs the REST handlers on s->http. */
 int cas_api_init(struct cas_server *s);
 
-/* attest_srv.c: the accept callback for the attestation listener. */
+/* attest_srv.c: the accept callback for a worker's listener (arg: the
+ * struct cas_attest_worker). */
 void cas_attest_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 		       int salen, void *arg);
 

@@ -4,24 +4,29 @@
  *   ward-cas --data-dir DIR [--listen 127.0.0.1:8081] [--attest-listen 127.0.0.1:8082]
  *            [--sim-platform-dir DIR | --no-sim]
  *
- * One thread, one libevent loop serving both TLS ports. SIGTERM/SIGINT stop
- * the listeners and leave the loop between callbacks, so no acknowledged
- * write is lost; the store is checkpointed and closed before exit.
+ * The main thread's libevent loop serves the REST API; N attestation
+ * workers (--attest-threads, default: one per CPU) each run their own loop
+ * on their own SO_REUSEPORT socket of the attestation port. SIGTERM/SIGINT
+ * make every loop exit between callbacks (so no acknowledged write is lost),
+ * the workers are joined, and the store is checkpointed and closed.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/listener.h>
+#include <event2/thread.h>
 #include <openssl/ssl.h>
 
 #include "cas/cas.h"
@@ -33,7 +38,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: ward-cas --data-dir DIR [--listen ADDR:PORT] [--attest-listen ADDR:PORT]\n"
-		"                [--sim-platform-dir DIR | --no-sim] [--log LEVEL]\n"
+		"                [--sim-platform-dir DIR | --no-sim] [--attest-threads N] [--log LEVEL]\n"
 		"\n"
 		"The Ward configuration and attestation service.\n"
 		"  --data-dir DIR         store (cas.db) and master key (master.key, back it up)\n"
@@ -41,6 +46,7 @@ static void usage(FILE *f)
 		"  --attest-listen A:P    attestation port for enclaves (default 127.0.0.1:8082)\n"
 		"  --sim-platform-dir DIR simulation platform key to accept (default: this machine's)\n"
 		"  --no-sim               accept no simulation evidence at all\n"
+		"  --attest-threads N     attestation worker threads (default: one per CPU)\n"
 		"  --log LEVEL            error, warn, info or debug (default: info)\n"
 		"API: docs/cas-api.md\n");
 }
@@ -69,9 +75,64 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	struct cas_server *s = arg;
 	(void)what;
 	ward_info("ward-cas: signal %d, shutting down", (int)sig);
-	if (s->attest != NULL)
-		evconnlistener_disable(s->attest);
+	for (int i = 0; i < s->nworkers; i++)
+		event_base_loopexit(s->workers[i].base, NULL);
 	event_base_loopexit(s->base, NULL);
+}
+
+/* A listening socket with SO_REUSEPORT (one per worker, same port). */
+static int listen_reuseport(const struct sockaddr_in *a)
+{
+	int one = 1, fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0 ||
+	    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0 ||
+	    bind(fd, (const struct sockaddr *)a, sizeof(*a)) != 0 || listen(fd, 1024) != 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
+}
+
+static void *worker_main(void *arg)
+{
+	struct cas_attest_worker *w = arg;
+	event_base_dispatch(w->base);
+	return NULL;
+}
+
+/* Creates the workers' loops and sockets (threads start later). On port 0
+ * the first socket's port is shared by the others. */
+static int workers_init(struct cas_server *s, struct sockaddr_in a, int n)
+{
+	for (int i = 0; i < n; i++) {
+		struct cas_attest_worker *w = &s->workers[i];
+		int fd = listen_reuseport(&a);
+		if (fd < 0)
+			return -1;
+		if (i == 0 && a.sin_port == 0) {
+			struct sockaddr_in b;
+			socklen_t l = sizeof(b);
+			if (getsockname(fd, (struct sockaddr *)&b, &l) != 0) {
+				close(fd);
+				return -1;
+			}
+			a.sin_port = b.sin_port;
+		}
+		w->s = s;
+		w->base = event_base_new();
+		w->listener = w->base ? evconnlistener_new(w->base, cas_attest_accept, w, LEV_OPT_CLOSE_ON_FREE, -1, fd) : NULL;
+		if (w->listener == NULL) {
+			close(fd);
+			return -1;
+		}
+		s->nworkers = i + 1;
+	}
+	return 0;
 }
 
 static int port_of(evutil_socket_t fd)
@@ -91,6 +152,7 @@ int main(int argc, char **argv)
 		{ "attest-listen", required_argument, NULL, 'a' },
 		{ "sim-platform-dir", required_argument, NULL, 's' },
 		{ "no-sim", no_argument, NULL, 'n' },
+		{ "attest-threads", required_argument, NULL, 't' },
 		{ "log", required_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -102,6 +164,8 @@ int main(int argc, char **argv)
 	struct event *sigterm = NULL, *sigint = NULL;
 	char err[1024];
 	int c, nosim = 0, ret = 1;
+	long nthreads = sysconf(_SC_NPROCESSORS_ONLN);
+	uint64_t v;
 
 	memset(&s, 0, sizeof(s));
 	ward_log_set_level(WARD_LOG_INFO);
@@ -112,6 +176,13 @@ int main(int argc, char **argv)
 		case 'a': alisten = optarg; break;
 		case 's': simdir = optarg; break;
 		case 'n': nosim = 1; break;
+		case 't':
+			if (ward_parse_u64(optarg, &v) != 0 || v < 1 || v > CAS_ATTEST_WORKERS_MAX) {
+				ward_error("--attest-threads must be a number from 1 to %d", CAS_ATTEST_WORKERS_MAX);
+				return 2;
+			}
+			nthreads = (long)v;
+			break;
 		case 'L':
 			if (ward_log_parse_level(optarg) < 0) {
 				ward_error("unknown log level '%s' (use error, warn, info or debug)", optarg);
@@ -132,7 +203,15 @@ int main(int argc, char **argv)
 			   parse_addr(listen, &la) != 0 ? listen : alisten);
 		return 2;
 	}
+	if (nthreads < 1)
+		nthreads = 1;
+	if (nthreads > CAS_ATTEST_WORKERS_MAX)
+		nthreads = CAS_ATTEST_WORKERS_MAX;
 	signal(SIGPIPE, SIG_IGN);
+	if (evthread_use_pthreads() != 0) {
+		ward_error("cannot enable libevent threads");
+		return 1;
+	}
 	if (cas_store_open(dir, &s.store, err, sizeof(err)) != 0) {
 		ward_error("%s", err);
 		return 1;
@@ -164,34 +243,53 @@ int main(int argc, char **argv)
 			   listen, strerror(errno));
 		goto out;
 	}
-	s.attest = evconnlistener_new_bind(s.base, cas_attest_accept, &s,
-					   LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 1024,
-					   (struct sockaddr *)&aa, sizeof(aa));
-	if (s.attest == NULL) {
+	if (workers_init(&s, aa, (int)nthreads) != 0) {
 		ward_error("cannot listen on %s: %s (choose another port with --attest-listen)",
 			   alisten, strerror(errno));
 		goto out;
+	}
+	{
+		/* accepted sockets inherit TCP_NODELAY: small request/response
+		 * exchanges must not wait for delayed ACKs */
+		int one = 1;
+		setsockopt(evhttp_bound_socket_get_fd(hb), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	}
 	sigterm = evsignal_new(s.base, SIGTERM, on_signal, &s);
 	sigint = evsignal_new(s.base, SIGINT, on_signal, &s);
 	if (sigterm == NULL || sigint == NULL || event_add(sigterm, NULL) != 0 || event_add(sigint, NULL) != 0)
 		goto out;
 	printf("ward-cas: clients https://%s:%d\n", inet_ntoa(la.sin_addr), port_of(evhttp_bound_socket_get_fd(hb)));
-	printf("ward-cas: enclaves %s:%d\n", inet_ntoa(aa.sin_addr), port_of(evconnlistener_get_fd(s.attest)));
+	printf("ward-cas: enclaves %s:%d\n", inet_ntoa(aa.sin_addr), port_of(evconnlistener_get_fd(s.workers[0].listener)));
 	printf("ward-cas: fingerprint %s\n", s.fingerprint);
 	printf("ward-cas: ready (data %s)\n", dir);
 	fflush(stdout);
+	for (int i = 0; i < s.nworkers; i++) {
+		if (pthread_create(&s.workers[i].thread, NULL, worker_main, &s.workers[i]) != 0) {
+			ward_error("cannot start attestation worker threads");
+			goto out;
+		}
+		s.workers[i].started = 1;
+	}
 	if (event_base_dispatch(s.base) != 0)
 		goto out;
 	ward_info("ward-cas stopped");
 	ret = 0;
 out:
+	for (int i = 0; i < s.nworkers; i++) {
+		struct cas_attest_worker *w = &s.workers[i];
+		if (w->started) {
+			event_base_loopexit(w->base, NULL);
+			pthread_join(w->thread, NULL);
+		}
+		if (w->listener)
+			evconnlistener_free(w->listener);
+		if (w->base)
+			event_base_free(w->base);
+	}
 	if (sigterm)
 		event_free(sigterm);
 	if (sigint)
 		event_free(sigint);
-	if (s.attest)
-		evconnlistener_free(s.attest);
 	if (s.http)
 		evhttp_free(s.http);
 	if (s.base)

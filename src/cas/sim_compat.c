@@ -239,9 +239,16 @@ int ward_sim_evidence_verify(const uint8_t *ev, size_t len, const uint8_t *pinne
 	}
 	memset(&c, 0, sizeof(c));
 	memcpy(c.platform_pubkey, ev + 124, 32);
+	/* fingerprint = SHA-256 of the DER SubjectPublicKeyInfo, which for
+	 * Ed25519 is a fixed 12-byte prefix and the raw key (RFC 8410) */
+	static const uint8_t spki_prefix[12] = { 0x30, 0x2a, 0x30, 0x05, 0x06, 0x03,
+						 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00 };
+	uint8_t spki[44];
+	memcpy(spki, spki_prefix, 12);
+	memcpy(spki + 12, ev + 124, 32);
 	k = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, ev + 124, 32);
 	md = EVP_MD_CTX_new();
-	ok = k != NULL && md != NULL && pub_fpr(k, c.platform_fpr) == 0 &&
+	ok = k != NULL && md != NULL && ward_sha256(spki, sizeof(spki), c.platform_fpr) == 0 &&
 	     EVP_DigestVerifyInit(md, NULL, NULL, NULL, k) == 1 &&
 	     EVP_DigestVerify(md, ev + OFF_SIG, 64, ev, OFF_SIG) == 1;
 	EVP_MD_CTX_free(md);

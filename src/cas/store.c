@@ -35,8 +35,14 @@
 #define DB_FILE "cas.db"
 #define BLOB_MAX (8u << 20)
 
+#define STMT_CACHE 24
+
 struct cas_store {
 	sqlite3 *db;
+	struct {
+		const char *sql; /* a string literal: compared by address */
+		sqlite3_stmt *stmt;
+	} cache[STMT_CACHE];
 	pthread_mutex_t mu;
 	uint8_t key[WARD_AES256_KEY_LEN];
 	char err[512];
@@ -262,6 +268,8 @@ void cas_store_close(struct cas_store *st)
 {
 	if (st == NULL)
 		return;
+	for (size_t i = 0; i < STMT_CACHE; i++)
+		sqlite3_finalize(st->cache[i].stmt);
 	if (st->db != NULL) {
 		sqlite3_exec(st->db, "PRAGMA wal_checkpoint(TRUNCATE);", NULL, NULL, NULL);
 		sqlite3_close_v2(st->db);
@@ -271,14 +279,38 @@ void cas_store_close(struct cas_store *st)
 	free(st);
 }
 
+/* Prepared statements are cached per SQL text (callers pass literals) and
+ * handed back with release(); the store's mutex serialises their use. */
 static sqlite3_stmt *prep(struct cas_store *st, const char *sql)
 {
 	sqlite3_stmt *s = NULL;
-	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
+	size_t i;
+	for (i = 0; i < STMT_CACHE && st->cache[i].sql != NULL; i++)
+		if (st->cache[i].sql == sql)
+			return st->cache[i].stmt;
+	if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s, NULL) != SQLITE_OK) {
 		dbfail(st, "prepare");
 		return NULL;
 	}
+	if (i < STMT_CACHE) {
+		st->cache[i].sql = sql;
+		st->cache[i].stmt = s;
+	}
 	return s;
+}
+
+static void release(struct cas_store *st, sqlite3_stmt *s)
+{
+	if (s == NULL)
+		return;
+	for (size_t i = 0; i < STMT_CACHE && st->cache[i].sql != NULL; i++) {
+		if (st->cache[i].stmt == s) {
+			sqlite3_reset(s);
+			sqlite3_clear_bindings(s);
+			return;
+		}
+	}
+	release(st, s);
 }
 
 static void bind_text(sqlite3_stmt *s, int i, const char *v)
@@ -300,16 +332,16 @@ static int meta_get_locked(struct cas_store *st, const char *key, uint8_t **val,
 	bind_text(s, 1, key);
 	r = sqlite3_step(s);
 	if (r == SQLITE_DONE) {
-		sqlite3_finalize(s);
+		release(st, s);
 		return 1;
 	}
 	if (r != SQLITE_ROW) {
-		sqlite3_finalize(s);
+		release(st, s);
 		return dbfail(st, "read meta");
 	}
 	snprintf(aad, sizeof(aad), "meta:%s", key);
 	r = unseal(st, aad, sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0), val, len);
-	sqlite3_finalize(s);
+	release(st, s);
 	return r;
 }
 
@@ -332,7 +364,7 @@ static int meta_put_locked(struct cas_store *st, const char *key, const void *va
 	bind_text(s, 1, key);
 	sqlite3_bind_blob(s, 2, b, (int)bl, SQLITE_TRANSIENT);
 	r = sqlite3_step(s) == SQLITE_DONE ? 0 : dbfail(st, "write meta");
-	sqlite3_finalize(s);
+	release(st, s);
 	free(b);
 	return r;
 }
@@ -411,7 +443,7 @@ int cas_store_session_get(struct cas_store *st, const char *name, struct cas_ses
 		if (r != 0)
 			cas_session_row_clear(row);
 	}
-	sqlite3_finalize(s);
+	release(st, s);
 	pthread_mutex_unlock(&st->mu);
 	return r;
 }
@@ -444,7 +476,7 @@ static int audit_locked(struct cas_store *st, const struct cas_audit *a)
 	sqlite3_bind_int(s, 8, a->allowed ? 1 : 0);
 	bind_text(s, 9, a->reason);
 	r = sqlite3_step(s) == SQLITE_DONE ? 0 : dbfail(st, "write audit");
-	sqlite3_finalize(s);
+	release(st, s);
 	return r;
 }
 
@@ -460,7 +492,7 @@ static int volume_set_locked(struct cas_store *st, const char *session, const ch
 	bind_text(s, 3, tag);
 	bind_text(s, 4, pending);
 	r = sqlite3_step(s) == SQLITE_DONE ? 0 : dbfail(st, "write volume tag");
-	sqlite3_finalize(s);
+	release(st, s);
 	return r;
 }
 
@@ -480,7 +512,7 @@ static int current_hash(struct cas_store *st, const char *name, char out[CAS_HAS
 	} else {
 		r = r == SQLITE_DONE ? 1 : dbfail(st, "read session hash");
 	}
-	sqlite3_finalize(s);
+	release(st, s);
 	return r;
 }
 
@@ -561,7 +593,7 @@ err_tx:
 err_unlocked_tx:
 	r = -1;
 out:
-	sqlite3_finalize(s);
+	release(st, s);
 	free(db);
 	free(sb);
 	pthread_mutex_unlock(&st->mu);
@@ -591,7 +623,7 @@ int cas_store_session_delete(struct cas_store *st, const char *name, const struc
 		bind_text(s, 1, name);
 		if (sqlite3_step(s) != SQLITE_DONE)
 			r = dbfail(st, "delete session");
-		sqlite3_finalize(s);
+		release(st, s);
 	}
 	if (r == 0 && a != NULL)
 		r = audit_locked(st, a);
@@ -612,7 +644,7 @@ int cas_store_session_list(struct cas_store *st, json_t **out)
 	pthread_mutex_lock(&st->mu);
 	s = prep(st, "SELECT name, hash, creator FROM sessions ORDER BY name");
 	if (s == NULL || arr == NULL) {
-		sqlite3_finalize(s);
+		release(st, s);
 		json_decref(arr);
 		pthread_mutex_unlock(&st->mu);
 		return -1;
@@ -622,7 +654,7 @@ int cas_store_session_list(struct cas_store *st, json_t **out)
 						     "name", (const char *)sqlite3_column_text(s, 0),
 						     "hash", (const char *)sqlite3_column_text(s, 1),
 						     "creator", (const char *)sqlite3_column_text(s, 2)));
-	sqlite3_finalize(s);
+	release(st, s);
 	if (r != SQLITE_DONE) {
 		json_decref(arr);
 		r = dbfail(st, "list sessions");
@@ -657,7 +689,7 @@ int cas_store_volume_get(struct cas_store *st, const char *session, const char *
 	} else {
 		r = r == SQLITE_DONE ? 1 : dbfail(st, "read volume tag");
 	}
-	sqlite3_finalize(s);
+	release(st, s);
 	pthread_mutex_unlock(&st->mu);
 	return r;
 }
@@ -693,7 +725,37 @@ int cas_store_enclave_put(struct cas_store *st, const char *keyhash, const char 
 	bind_text(s, 3, service);
 	sqlite3_bind_int64(s, 4, (sqlite3_int64)time(NULL));
 	r = sqlite3_step(s) == SQLITE_DONE ? 0 : dbfail(st, "write enclave key");
-	sqlite3_finalize(s);
+	release(st, s);
+	pthread_mutex_unlock(&st->mu);
+	return r;
+}
+
+int cas_store_attested(struct cas_store *st, const char *keyhash, const char *session,
+		       const char *service, const struct cas_audit *a)
+{
+	sqlite3_stmt *s;
+	int r;
+	pthread_mutex_lock(&st->mu);
+	if (exec(st, "BEGIN;") != 0) {
+		pthread_mutex_unlock(&st->mu);
+		return -1;
+	}
+	s = prep(st, "INSERT OR REPLACE INTO enclaves(keyhash, session, service, time) VALUES(?,?,?,?)");
+	r = s == NULL ? -1 : 0;
+	if (s != NULL) {
+		bind_text(s, 1, keyhash);
+		bind_text(s, 2, session);
+		bind_text(s, 3, service);
+		sqlite3_bind_int64(s, 4, (sqlite3_int64)time(NULL));
+		r = sqlite3_step(s) == SQLITE_DONE ? 0 : dbfail(st, "write enclave key");
+		release(st, s);
+	}
+	if (r == 0)
+		r = audit_locked(st, a);
+	if (exec(st, r == 0 ? "COMMIT;" : "ROLLBACK;") != 0) {
+		exec(st, "ROLLBACK;");
+		r = -1;
+	}
 	pthread_mutex_unlock(&st->mu);
 	return r;
 }
@@ -718,7 +780,7 @@ int cas_store_enclave_get(struct cas_store *st, const char *keyhash, char sessio
 	} else {
 		r = r == SQLITE_DONE ? 1 : dbfail(st, "read enclave key");
 	}
-	sqlite3_finalize(s);
+	release(st, s);
 	pthread_mutex_unlock(&st->mu);
 	return r;
 }
@@ -747,7 +809,7 @@ int cas_store_audit_list(struct cas_store *st, const char *session, int limit, j
 	s = prep(st, "SELECT time, event, session, service, client, measurement, platform, allowed, reason"
 		     " FROM (SELECT * FROM audit WHERE session=? ORDER BY id DESC LIMIT ?) ORDER BY id");
 	if (s == NULL || arr == NULL) {
-		sqlite3_finalize(s);
+		release(st, s);
 		json_decref(arr);
 		pthread_mutex_unlock(&st->mu);
 		return -1;
@@ -767,7 +829,7 @@ int cas_store_audit_list(struct cas_store *st, const char *session, int limit, j
 		json_object_set_new(e, "reason", col_json(s, 8));
 		json_array_append_new(arr, e);
 	}
-	sqlite3_finalize(s);
+	release(st, s);
 	if (r != SQLITE_DONE) {
 		json_decref(arr);
 		r = dbfail(st, "read audit");
@@ -790,7 +852,7 @@ int cas_store_counts(struct cas_store *st, long *sessions, long *audit)
 		*audit = (long)sqlite3_column_int64(s, 1);
 		r = 0;
 	}
-	sqlite3_finalize(s);
+	release(st, s);
 	pthread_mutex_unlock(&st->mu);
 	return r;
 }

@@ -80,6 +80,10 @@ int cas_store_volume_set(struct cas_store *st, const char *session, const char *
 /* Enclave TLS keys attested for a session/service (for later tag reports). */
 int cas_store_enclave_put(struct cas_store *st, const char *keyhash, const char *session,
 			  const char *service);
+/* An allowed attestation: the enclave key and the audit record, in one
+ * transaction. */
+int cas_store_attested(struct cas_store *st, const char *keyhash, const char *session,
+		       const char *service, const struct cas_audit *a);
 int cas_store_enclave_get(struct cas_store *st, const char *keyhash, char session[129],
 			  char service[129]);
 

@@ -39,32 +39,34 @@ void path_idx(char out[PATH_MAX_LEN], const char *parent, size_t i)
 	snprintf(out, PATH_MAX_LEN, "%s[%zu]", parent, i);
 }
 
+/* Optimal string alignment distance: a transposition counts as one edit. */
 static size_t edit_distance(const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b);
 	if (la > 64 || lb > 64)
 		return 99;
-	size_t prev[65], cur[65];
+	size_t d[65][65];
+	for (size_t i = 0; i <= la; i++)
+		d[i][0] = i;
 	for (size_t j = 0; j <= lb; j++)
-		prev[j] = j;
-	for (size_t i = 1; i <= la; i++) {
-		cur[0] = i;
+		d[0][j] = j;
+	for (size_t i = 1; i <= la; i++)
 		for (size_t j = 1; j <= lb; j++) {
-			size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
-			size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
-			cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+			size_t sub = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+			size_t del = d[i - 1][j] + 1, ins = d[i][j - 1] + 1;
+			size_t v = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < v)
+				v = d[i - 2][j - 2] + 1;
+			d[i][j] = v;
 		}
-		memcpy(prev, cur, sizeof(size_t) * (lb + 1));
-	}
-	return prev[lb];
+	return d[la][lb];
 }
 
 const char *did_you_mean(const char *s, const char *const *cands, size_t n)
 {
 	const char *best = NULL;
-	size_t bestd = 99, limit = strlen(s) / 3;
-	if (limit < 2)
-		limit = 2;
+	size_t bestd = 99, len = strlen(s);
+	size_t limit = len <= 4 ? 1 : len / 3 > 2 ? len / 3 : 2;
 	for (size_t i = 0; i < n; i++) {
 		size_t d = edit_distance(s, cands[i]);
 		if (d < bestd) {

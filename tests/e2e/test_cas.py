@@ -356,3 +356,22 @@ def test_master_key_checks(tmp_path):
     os.chmod(c.data / "master.key", 0o600)
     err = c.start(expect_ok=False)
     assert c.proc.returncode == 1 and "does not open the store" in err
+
+
+def test_yaml_session_documents(cas, alice):
+    cert, _ = alice
+    yaml = (f"name: yapp\nversion: \"0.3\"\nservices:\n  - name: web\n    mrenclaves: [\"{M1}\"]\n"
+            "    command: python3 /app/main.py\nsecrets:\n  - name: pw\n    kind: ascii\n    size: 16\n"
+            "security:\n  attestation:\n    tolerate: [simulation]\n")
+    r = cas.req("POST", "/v1/sessions", cert=cert, data=yaml.encode(),
+                headers={"Content-Type": "application/yaml"})
+    if r.status_code == 400 and "not accepted by this CAS build" in r.json()["error"]:
+        pytest.skip("built without the session language library")
+    assert r.status_code == 201, r.text
+    assert len(json.loads(cas.attest("yapp/web", M1).stdout)["secrets"]["pw"]["value"]) == 16
+    bad = yaml.replace(f"[\"{M1}\"]", "[zz]").replace("name: yapp", "name: yapp2")
+    r = cas.req("POST", "/v1/sessions", cert=cert, data=bad.encode(),
+                headers={"Content-Type": "application/yaml"})
+    assert r.status_code == 400
+    assert r.json()["error"].startswith("session.yaml:5:18: services[0].mrenclaves[0]")
+    assert cas.req("GET", "/v1/sessions/yapp2", cert=cert).status_code == 404

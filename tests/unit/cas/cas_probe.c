@@ -11,7 +11,11 @@
  *   cas-probe bench ADDR FPR CONFIG_ID MEASUREMENT CLIENTS SECONDS MAXCOUNT [--baseline HTTPADDR]
  * Exit: 0 ok, 1 denied/refused (reason on stderr), 2 usage or other error.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <pthread.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,22 +117,28 @@ static double now(void)
 static int baseline_once(struct bench *b, EVP_PKEY *k, X509 *x)
 {
 	char req[] = "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", buf[512];
-	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-	BIO *bio;
-	int ok = 0;
-	SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
-	SSL_CTX_use_certificate(ctx, x);
-	SSL_CTX_use_PrivateKey(ctx, k);
-	bio = BIO_new_ssl_connect(ctx);
-	BIO_set_conn_hostname(bio, b->baseline);
-	if (BIO_do_connect(bio) == 1 && BIO_write(bio, req, (int)strlen(req)) > 0) {
+	SSL_CTX *ctx = b->peer.ctx;
+	SSL *ssl = NULL;
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	char host[64];
+	const char *colon = strrchr(b->baseline, ':');
+	int fd, one = 1, ok = 0;
+
+	snprintf(host, sizeof(host), "%.*s", (int)(colon - b->baseline), b->baseline);
+	sa.sin_port = htons((uint16_t)atoi(colon + 1));
+	inet_pton(AF_INET, host, &sa.sin_addr);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)); /* same as the attest client */
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 && (ssl = SSL_new(ctx)) != NULL &&
+	    SSL_use_certificate(ssl, x) == 1 && SSL_use_PrivateKey(ssl, k) == 1 && SSL_set_fd(ssl, fd) == 1 && SSL_connect(ssl) == 1 && SSL_write(ssl, req, (int)strlen(req)) > 0) {
 		int n, tot = 0;
-		while ((n = BIO_read(bio, buf, sizeof(buf))) > 0)
+		while ((n = SSL_read(ssl, buf, sizeof(buf))) > 0)
 			tot += n;
 		ok = tot > 0;
 	}
-	BIO_free_all(bio);
-	SSL_CTX_free(ctx);
+	SSL_free(ssl);
+	if (fd >= 0)
+		close(fd);
 	return ok ? 0 : -1;
 }
 
@@ -155,7 +165,7 @@ static void *bench_thread(void *arg)
 		/* a fresh enclave key per attestation, as a real start does */
 		if (ward_cas_identity_new(&k, &x, err, sizeof(err)) != 0)
 			return NULL;
-		struct ward_cas_peer p = b->peer;
+		struct ward_cas_peer p = b->peer; /* p.ctx: one client context shared by all threads */
 		p.key = k;
 		p.cert = x;
 		if (b->baseline)
@@ -277,6 +287,7 @@ int main(int argc, char **argv)
 		if (clients < 1 || clients > 256 || b.maxcount < 1)
 			return 2;
 		b.lat = calloc((size_t)b.maxcount, sizeof(double));
+		b.peer.ctx = ward_cas_client_ctx_new();
 		pthread_mutex_init(&b.mu, NULL);
 		double t0 = now();
 		b.deadline = t0 + secs;
