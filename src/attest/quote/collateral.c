@@ -280,7 +280,7 @@ int ward_collateral_add(struct ward_collateral *c, const char *name, const uint8
 		json_decref(o);
 		return rc;
 	}
-	if (len > 0 && memmem(data, len, "-----BEGIN X509 CRL-----", 24)) {
+	if (data != NULL && len > 0 && memmem(data, len, "-----BEGIN X509 CRL-----", 24)) {
 		BIO *b = BIO_new_mem_buf(data, (int)len);
 		X509_CRL *crl = b ? PEM_read_bio_X509_CRL(b, NULL, NULL, NULL) : NULL;
 		BIO_free(b);
