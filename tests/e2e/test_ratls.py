@@ -163,11 +163,72 @@ def test_verify_ias_report_signature_and_root():
 
 
 @needs_vectors
-def test_hardware_chain_never_passes_without_a_verifier_or_collateral():
+def test_hardware_evidence_needs_collateral():
     r, out = verify_json(VECTORS / "gramine_konvera_tlscert.der", "--measurement",
                          "f94ccbe6a504676b2edbefdcb8781a512913f7d8864c6f88592a843d0f9d4a66")
     sig = checks(out, "evidence_signature")[0]
     assert r.returncode == 1 and not sig["ok"]
+    assert "no collateral given (--collateral DIR, or --no-collateral" in sig["message"]
+
+
+TCB_CASES = [c for c in CASES if c.get("tcb_evaluation")]
+
+
+@needs_vectors
+@pytest.mark.parametrize("case", TCB_CASES, ids=[c["file"] for c in TCB_CASES])
+def test_verify_with_collateral_matches_expected_tcb(case):
+    """Full chain: quote, QE, PCK chain, CRLs, TCB level, with the shared
+    collateral of the same FMSPC, at a time inside its window."""
+    tcb = case["tcb_evaluation"][0]
+    coll = VECTORS.parent / tcb["collateral"]
+    at = "2025-08-20T00:00:00Z"
+    evs = [e for e in case["evidence"] if "quote" in e]
+    mr = evs[0]["quote"]["body"]["mrenclave"]
+    status = tcb["platform_tcb"]["status"]
+    r, out = verify_json(VECTORS / case["file"], "--measurement", mr, "--collateral", coll,
+                         "--at", at, "--allow-debug", "--tolerate-tcb", status)
+    sig = checks(out, "evidence_signature")
+    assert [c["ok"] for c in sig] == [True] * len(evs), sig
+    for c in sig:
+        assert f"TCB {status}" in c["message"]
+    assert [c["ok"] for c in checks(out, "tcb_status")] == [True] * len(evs)
+    valid = case["cert"]["not_after"] > "2025-08-20"
+    assert (r.returncode == 0) == valid, out["checks"]
+    # Not tolerated: refused, naming the status.
+    r, out = verify_json(VECTORS / case["file"], "--measurement", mr, "--collateral", coll,
+                         "--at", at, "--allow-debug")
+    assert r.returncode == 1
+    assert [c["ok"] for c in checks(out, "tcb_status")] == [status == "UpToDate"] * len(evs)
+
+
+@needs_vectors
+def test_verify_tampered_quote_in_certificate():
+    """A flipped byte in the quote's enclave report body: the quote signature
+    check (not just the certificate's self-signature) fails."""
+    der = (VECTORS / "gramine_konvera_tlscert.der").read_bytes()
+    mr = bytes.fromhex("f94ccbe6a504676b2edbefdcb8781a512913f7d8864c6f88592a843d0f9d4a66")
+    i = der.index(mr)
+    t = bytearray(der)
+    t[i + 0x100 - 0x40 + 2] ^= 0x01  # ISVSVN, inside the signed body
+    import tempfile
+    with tempfile.NamedTemporaryFile(suffix=".der") as f:
+        f.write(bytes(t))
+        f.flush()
+        r, out = verify_json(f.name, "--measurement", mr.hex(), "--no-collateral")
+    assert r.returncode == 1
+    sig = checks(out, "evidence_signature")[0]
+    assert not sig["ok"] and "quote_signature" in sig["message"], sig
+    assert [c["ok"] for c in checks(out, "self_signature")] == [False]
+
+
+@needs_vectors
+def test_verify_no_collateral_mode():
+    r, out = verify_json(VECTORS / "maa_sharedeus_signing_rsa2048.der", "--measurement",
+                         "8f0c8a14a0318ee5286b820d7c2afccf56e624fe769c3639eacd6b4003f9cdef",
+                         "--no-collateral")
+    assert r.returncode == 0, out["checks"]
+    assert "TCB not evaluated (--no-collateral)" in checks(out, "evidence_signature")[0]["message"]
+    assert checks(out, "key_binding")[0]["message"].startswith("report_data[0:32] = SHA-256(PEM SubjectPublicKeyInfo + NUL)")
 
 
 # ---- Ward's own certificates (simulation evidence) ----
