@@ -390,3 +390,66 @@ def test_usage_errors(tmp_path, simenv):
     assert r.returncode == 0 and "ward ratls show CERT" in r.stdout
     r = ward("ratls", "create", "--key", tmp_path / "k.pem", env=simenv)
     assert r.returncode == 2
+
+
+# ---- SEV-SNP evidence in the DICE extension (Ward's tag "WARS") ----
+
+SNP = VECTORS.parent / "snp"
+needs_snp = pytest.mark.skipif(not (SNP / "ms_milan_attestation_report.bin").exists(),
+                               reason="SNP test vectors not found")
+
+
+def bstr(b):
+    n = len(b)
+    if n < 24:
+        return bytes([0x40 + n]) + b
+    if n < 256:
+        return b"\x58" + bytes([n]) + b
+    return b"\x59" + n.to_bytes(2, "big") + b
+
+
+def snp_dice_cert(tmp_path, report):
+    """A certificate carrying a real SNP report under tag 0x57415253 with
+    claims for its own key (hand-encoded CBOR, independent of Ward's)."""
+    key = tmp_path / "snpkey.pem"
+    subprocess.run(["openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", key], check=True)
+    spki = subprocess.run(["openssl", "pkey", "-in", key, "-pubout", "-outform", "DER"],
+                          capture_output=True, check=True).stdout
+    import hashlib
+    entry = b"\x82\x01" + bstr(hashlib.sha256(spki).digest())
+    claims = b"\xa1" + b"\x6bpubkey-hash" + bstr(entry)
+    value = b"\xda" + (0x57415253).to_bytes(4, "big") + b"\x82" + bstr(report) + bstr(claims)
+    cert = tmp_path / "snp.pem"
+    subprocess.run(["openssl", "req", "-new", "-x509", "-key", key, "-subj", "/CN=snp", "-days", "1",
+                    "-addext", "2.23.133.5.4.9=DER:" + value.hex(), "-out", cert], check=True, capture_output=True)
+    return cert
+
+
+@needs_snp
+def test_snp_report_in_dice_extension(tmp_path):
+    report = (SNP / "ms_milan_attestation_report.bin").read_bytes()
+    cert = snp_dice_cert(tmp_path, report)
+    out = show_json(cert)
+    ev = out["evidence"][0]
+    assert ev["type"] == "snp-report" and ev["cbor_tag"] == 0x57415253
+    meas = ev["fields"]["measurement"]
+    assert meas == report[0x90:0x90 + 48].hex()
+    args = ["--measurement", meas, "--vcek", SNP / "ms_milan_vcek.pem",
+            "--chain", VECTORS.parent / "amd-pki" / "milan_ask_ark_asvk.pem"]
+    r, res = verify_json(cert, *args)
+    # The report is genuine (signed by its VCEK, chained to AMD's ARK) but was
+    # not made for this certificate's key: refused at the binding.
+    assert [c["ok"] for c in checks(res, "evidence_signature")] == [True], res["checks"]
+    kb = checks(res, "key_binding")[0]
+    assert not kb["ok"] and kb["message"] == "report_data[0:32] is not SHA-256 of the DICE claims buffer"
+    assert r.returncode == 1
+    # Without the VCEK nothing is verified.
+    r, res = verify_json(cert, "--measurement", meas)
+    assert "give its VCEK/VLEK (--vcek FILE) and AMD chain (--chain FILE)" in checks(res, "evidence_signature")[0]["message"]
+    # A flipped measurement byte breaks the report signature.
+    t = bytearray(report)
+    t[0x90] ^= 1
+    cert2 = snp_dice_cert(tmp_path, bytes(t))
+    r, res = verify_json(cert2, *args)
+    sig = checks(res, "evidence_signature")[0]
+    assert not sig["ok"] and "signature" in sig["message"]
