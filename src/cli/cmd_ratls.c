@@ -327,7 +327,12 @@ static int do_verify(int argc, char **argv)
 				snprintf(where, sizeof(where), "evidence %d", k->evidence + 1);
 			printf("%-4s %-12s %-21s %s\n", k->state ? "ok" : "FAIL", where, k->name, k->msg);
 		}
-		printf("%s\n", r == 0 ? "verified" : "NOT verified");
+		int sim = 0;
+		for (size_t i = 0; i < c->n; i++)
+			sim |= c->ev[i].type == WARD_RATLS_EV_SIM;
+		printf("%s\n", r != 0 ? "NOT verified"
+				      : sim ? "verified (SIMULATION evidence: no hardware guarantee)"
+					    : "verified");
 	}
 	if (r != 0)
 		ward_error("%s: RA-TLS verification failed: %s", path, err);

@@ -257,8 +257,8 @@ def test_create_then_verify(tmp_path, simenv):
     fpr = r.stdout.split("platform ")[1].strip()
     r = ward("ratls", "verify", tmp_path / "c.pem", "--measurement", M, "--platform", fpr, env=simenv)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert r.stdout.endswith("verified\n")
-    assert "SIMULATION: no hardware guarantee" in r.stdout
+    assert r.stdout.endswith("\nverified (SIMULATION evidence: no hardware guarantee)\n")
+    assert f"simulation evidence signed by platform key {fpr[:16]}... (pinned; SIMULATION: no hardware guarantee)" in r.stdout
     out = show_json(tmp_path / "c.pem", env=simenv)
     ev = out["evidence"][0]
     assert ev["oid"] == "2.23.133.5.4.9" and ev["type"] == "simulation"
