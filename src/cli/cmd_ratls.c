@@ -35,7 +35,12 @@ static void help(void)
 	       "         certificate's validity time. Exit 0 only if every check passes.\n"
 	       "  --measurement HEX     expected measurement (required)\n"
 	       "  --platform HEX        pin the simulation platform key fingerprint (SHA-256)\n"
-	       "  --collateral DIR      SGX/TDX collateral (TCB info, QE identity, CRLs)\n"
+	       "  --collateral PATH     SGX/TDX collateral (directory of Intel PCS files, or a\n"
+	       "                        dcap-qvl collateral JSON file): CRLs, TCB info, QE identity\n"
+	       "  --no-collateral       SGX/TDX: check only quote, QE and PCK chain (TCB not evaluated)\n"
+	       "  --tolerate-tcb LIST   TCB statuses accepted besides UpToDate (OutOfDate,...)\n"
+	       "  --vcek FILE | --vlek FILE  SEV-SNP: the report's signing certificate\n"
+	       "  --chain FILE          SEV-SNP: ASK/ASVK and ARK (PEM)\n"
 	       "  --ias-root FILE       IAS report signing root (PEM), for EPID/IAS certificates\n"
 	       "  --at TIME             verify at TIME (2025-08-20T00:00:00Z) instead of now\n"
 	       "  --allow-debug         accept debug enclaves/TDs/guests\n"
@@ -240,7 +245,9 @@ static int do_verify(int argc, char **argv)
 		const char *val = i + 1 < argc ? argv[i + 1] : NULL;
 		int takes = strcmp(a, "--measurement") == 0 || strcmp(a, "--platform") == 0 ||
 			    strcmp(a, "--collateral") == 0 || strcmp(a, "--ias-root") == 0 ||
-			    strcmp(a, "--at") == 0;
+			    strcmp(a, "--at") == 0 || strcmp(a, "--vcek") == 0 ||
+			    strcmp(a, "--vlek") == 0 || strcmp(a, "--chain") == 0 ||
+			    strcmp(a, "--tolerate-tcb") == 0;
 		if (takes && val == NULL) {
 			ward_error("%s needs a value; see 'ward ratls --help'", a);
 			return 2;
@@ -249,6 +256,19 @@ static int do_verify(int argc, char **argv)
 			json = 1;
 		else if (strcmp(a, "--allow-debug") == 0)
 			o.allow_debug = 1;
+		else if (strcmp(a, "--no-collateral") == 0)
+			o.no_collateral = 1;
+		else if (strcmp(a, "--vcek") == 0 || strcmp(a, "--vlek") == 0) {
+			o.snp_cert = val;
+			o.snp_cert_is_vlek = strcmp(a, "--vlek") == 0;
+			i++;
+		} else if (strcmp(a, "--tolerate-tcb") == 0) {
+			o.tolerate_tcb = val;
+			i++;
+		} else if (strcmp(a, "--chain") == 0) {
+			o.snp_chain = val;
+			i++;
+		}
 		else if (strcmp(a, "--measurement") == 0) {
 			if (hexarg(a, val, meas, sizeof(meas), &o.measurement_len) != 0)
 				return 2;
@@ -307,7 +327,12 @@ static int do_verify(int argc, char **argv)
 				snprintf(where, sizeof(where), "evidence %d", k->evidence + 1);
 			printf("%-4s %-12s %-21s %s\n", k->state ? "ok" : "FAIL", where, k->name, k->msg);
 		}
-		printf("%s\n", r == 0 ? "verified" : "NOT verified");
+		int sim = 0;
+		for (size_t i = 0; i < c->n; i++)
+			sim |= c->ev[i].type == WARD_RATLS_EV_SIM;
+		printf("%s\n", r != 0 ? "NOT verified"
+				      : sim ? "verified (SIMULATION evidence: no hardware guarantee)"
+					    : "verified");
 	}
 	if (r != 0)
 		ward_error("%s: RA-TLS verification failed: %s", path, err);

@@ -163,11 +163,72 @@ def test_verify_ias_report_signature_and_root():
 
 
 @needs_vectors
-def test_hardware_chain_never_passes_without_a_verifier_or_collateral():
+def test_hardware_evidence_needs_collateral():
     r, out = verify_json(VECTORS / "gramine_konvera_tlscert.der", "--measurement",
                          "f94ccbe6a504676b2edbefdcb8781a512913f7d8864c6f88592a843d0f9d4a66")
     sig = checks(out, "evidence_signature")[0]
     assert r.returncode == 1 and not sig["ok"]
+    assert "no collateral given (--collateral DIR, or --no-collateral" in sig["message"]
+
+
+TCB_CASES = [c for c in CASES if c.get("tcb_evaluation")]
+
+
+@needs_vectors
+@pytest.mark.parametrize("case", TCB_CASES, ids=[c["file"] for c in TCB_CASES])
+def test_verify_with_collateral_matches_expected_tcb(case):
+    """Full chain: quote, QE, PCK chain, CRLs, TCB level, with the shared
+    collateral of the same FMSPC, at a time inside its window."""
+    tcb = case["tcb_evaluation"][0]
+    coll = VECTORS.parent / tcb["collateral"]
+    at = "2025-08-20T00:00:00Z"
+    evs = [e for e in case["evidence"] if "quote" in e]
+    mr = evs[0]["quote"]["body"]["mrenclave"]
+    status = tcb["platform_tcb"]["status"]
+    r, out = verify_json(VECTORS / case["file"], "--measurement", mr, "--collateral", coll,
+                         "--at", at, "--allow-debug", "--tolerate-tcb", status)
+    sig = checks(out, "evidence_signature")
+    assert [c["ok"] for c in sig] == [True] * len(evs), sig
+    for c in sig:
+        assert f"TCB {status}" in c["message"]
+    assert [c["ok"] for c in checks(out, "tcb_status")] == [True] * len(evs)
+    valid = case["cert"]["not_after"] > "2025-08-20"
+    assert (r.returncode == 0) == valid, out["checks"]
+    # Not tolerated: refused, naming the status.
+    r, out = verify_json(VECTORS / case["file"], "--measurement", mr, "--collateral", coll,
+                         "--at", at, "--allow-debug")
+    assert r.returncode == 1
+    assert [c["ok"] for c in checks(out, "tcb_status")] == [status == "UpToDate"] * len(evs)
+
+
+@needs_vectors
+def test_verify_tampered_quote_in_certificate():
+    """A flipped byte in the quote's enclave report body: the quote signature
+    check (not just the certificate's self-signature) fails."""
+    der = (VECTORS / "gramine_konvera_tlscert.der").read_bytes()
+    mr = bytes.fromhex("f94ccbe6a504676b2edbefdcb8781a512913f7d8864c6f88592a843d0f9d4a66")
+    i = der.index(mr)
+    t = bytearray(der)
+    t[i + 0x100 - 0x40 + 2] ^= 0x01  # ISVSVN, inside the signed body
+    import tempfile
+    with tempfile.NamedTemporaryFile(suffix=".der") as f:
+        f.write(bytes(t))
+        f.flush()
+        r, out = verify_json(f.name, "--measurement", mr.hex(), "--no-collateral")
+    assert r.returncode == 1
+    sig = checks(out, "evidence_signature")[0]
+    assert not sig["ok"] and "quote_signature" in sig["message"], sig
+    assert [c["ok"] for c in checks(out, "self_signature")] == [False]
+
+
+@needs_vectors
+def test_verify_no_collateral_mode():
+    r, out = verify_json(VECTORS / "maa_sharedeus_signing_rsa2048.der", "--measurement",
+                         "8f0c8a14a0318ee5286b820d7c2afccf56e624fe769c3639eacd6b4003f9cdef",
+                         "--no-collateral")
+    assert r.returncode == 0, out["checks"]
+    assert "TCB not evaluated (--no-collateral)" in checks(out, "evidence_signature")[0]["message"]
+    assert checks(out, "key_binding")[0]["message"].startswith("report_data[0:32] = SHA-256(PEM SubjectPublicKeyInfo + NUL)")
 
 
 # ---- Ward's own certificates (simulation evidence) ----
@@ -196,8 +257,8 @@ def test_create_then_verify(tmp_path, simenv):
     fpr = r.stdout.split("platform ")[1].strip()
     r = ward("ratls", "verify", tmp_path / "c.pem", "--measurement", M, "--platform", fpr, env=simenv)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert r.stdout.endswith("verified\n")
-    assert "SIMULATION: no hardware guarantee" in r.stdout
+    assert r.stdout.endswith("\nverified (SIMULATION evidence: no hardware guarantee)\n")
+    assert f"simulation evidence signed by platform key {fpr[:16]}... (pinned; SIMULATION: no hardware guarantee)" in r.stdout
     out = show_json(tmp_path / "c.pem", env=simenv)
     ev = out["evidence"][0]
     assert ev["oid"] == "2.23.133.5.4.9" and ev["type"] == "simulation"
@@ -329,3 +390,66 @@ def test_usage_errors(tmp_path, simenv):
     assert r.returncode == 0 and "ward ratls show CERT" in r.stdout
     r = ward("ratls", "create", "--key", tmp_path / "k.pem", env=simenv)
     assert r.returncode == 2
+
+
+# ---- SEV-SNP evidence in the DICE extension (Ward's tag "WARS") ----
+
+SNP = VECTORS.parent / "snp"
+needs_snp = pytest.mark.skipif(not (SNP / "ms_milan_attestation_report.bin").exists(),
+                               reason="SNP test vectors not found")
+
+
+def bstr(b):
+    n = len(b)
+    if n < 24:
+        return bytes([0x40 + n]) + b
+    if n < 256:
+        return b"\x58" + bytes([n]) + b
+    return b"\x59" + n.to_bytes(2, "big") + b
+
+
+def snp_dice_cert(tmp_path, report):
+    """A certificate carrying a real SNP report under tag 0x57415253 with
+    claims for its own key (hand-encoded CBOR, independent of Ward's)."""
+    key = tmp_path / "snpkey.pem"
+    subprocess.run(["openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", key], check=True)
+    spki = subprocess.run(["openssl", "pkey", "-in", key, "-pubout", "-outform", "DER"],
+                          capture_output=True, check=True).stdout
+    import hashlib
+    entry = b"\x82\x01" + bstr(hashlib.sha256(spki).digest())
+    claims = b"\xa1" + b"\x6bpubkey-hash" + bstr(entry)
+    value = b"\xda" + (0x57415253).to_bytes(4, "big") + b"\x82" + bstr(report) + bstr(claims)
+    cert = tmp_path / "snp.pem"
+    subprocess.run(["openssl", "req", "-new", "-x509", "-key", key, "-subj", "/CN=snp", "-days", "1",
+                    "-addext", "2.23.133.5.4.9=DER:" + value.hex(), "-out", cert], check=True, capture_output=True)
+    return cert
+
+
+@needs_snp
+def test_snp_report_in_dice_extension(tmp_path):
+    report = (SNP / "ms_milan_attestation_report.bin").read_bytes()
+    cert = snp_dice_cert(tmp_path, report)
+    out = show_json(cert)
+    ev = out["evidence"][0]
+    assert ev["type"] == "snp-report" and ev["cbor_tag"] == 0x57415253
+    meas = ev["fields"]["measurement"]
+    assert meas == report[0x90:0x90 + 48].hex()
+    args = ["--measurement", meas, "--vcek", SNP / "ms_milan_vcek.pem",
+            "--chain", VECTORS.parent / "amd-pki" / "milan_ask_ark_asvk.pem"]
+    r, res = verify_json(cert, *args)
+    # The report is genuine (signed by its VCEK, chained to AMD's ARK) but was
+    # not made for this certificate's key: refused at the binding.
+    assert [c["ok"] for c in checks(res, "evidence_signature")] == [True], res["checks"]
+    kb = checks(res, "key_binding")[0]
+    assert not kb["ok"] and kb["message"] == "report_data[0:32] is not SHA-256 of the DICE claims buffer"
+    assert r.returncode == 1
+    # Without the VCEK nothing is verified.
+    r, res = verify_json(cert, "--measurement", meas)
+    assert "give its VCEK/VLEK (--vcek FILE) and AMD chain (--chain FILE)" in checks(res, "evidence_signature")[0]["message"]
+    # A flipped measurement byte breaks the report signature.
+    t = bytearray(report)
+    t[0x90] ^= 1
+    cert2 = snp_dice_cert(tmp_path, bytes(t))
+    r, res = verify_json(cert2, *args)
+    sig = checks(res, "evidence_signature")[0]
+    assert not sig["ok"] and "signature" in sig["message"]

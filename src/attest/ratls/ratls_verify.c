@@ -190,10 +190,13 @@ static void check_signature(const struct ward_ratls_evidence *e, int i,
 			add(v, "evidence_signature", i, 0,
 			    "simulation evidence signed by platform key %.16s..., not the pinned one (evidence from another machine)",
 			    got);
-		} else
+		} else {
+			char fh[65];
+			ward_hex(e->sim.platform_fpr, 32, fh);
 			add(v, "evidence_signature", i, 1,
-			    "simulation evidence signed by platform key %s (SIMULATION: no hardware guarantee)",
-			    o->sim_platform_fpr ? "pinned" : "not pinned");
+			    "simulation evidence signed by platform key %.16s... (%s; SIMULATION: no hardware guarantee)",
+			    fh, o->sim_platform_fpr ? "pinned" : "not pinned: --platform pins it");
+		}
 		return;
 	case WARD_RATLS_EV_IAS_REPORT:
 		if (!e->ias_signature_ok) {

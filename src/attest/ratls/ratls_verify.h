@@ -6,8 +6,10 @@
  *
  * Contract: ward_ratls_verify() fills *v completely and returns 0 only when
  * every check passed; otherwise -1 and err holds "<check>: <reason>" of the
- * first failure. Hardware quote chains are verified by src/attest/quote/
- * when this build has it; without it the check fails (never a fake pass).
+ * first failure. Hardware evidence (SGX/TDX quotes, SNP reports) is
+ * verified by src/attest/quote/ (ward_evidence_verify): its signature
+ * chain, and with collateral the CRLs and TCB level; without collateral the
+ * check fails unless no_collateral is set (then the TCB is not evaluated).
  */
 #ifndef WARD_ATTEST_RATLS_RATLS_VERIFY_H
 #define WARD_ATTEST_RATLS_RATLS_VERIFY_H
@@ -24,7 +26,12 @@ struct ward_ratls_verify_opts {
 	const uint8_t *sim_platform_fpr; /* optional pin of the sim platform key (32 bytes) */
 	int allow_debug;            /* accept debug enclaves/TDs/guests */
 	time_t at;                  /* verification time; 0 = now */
-	const char *collateral;     /* SGX/TDX collateral directory (hardware quotes) */
+	const char *collateral;     /* SGX/TDX collateral: directory or dcap-qvl JSON file */
+	int no_collateral;          /* SGX/TDX: check quote, QE and PCK chain only (no TCB, CRLs) */
+	const char *tolerate_tcb;   /* comma-separated TCB statuses accepted besides UpToDate */
+	const char *snp_cert;       /* SEV-SNP: VCEK or VLEK file (DER or PEM) */
+	int snp_cert_is_vlek;
+	const char *snp_chain;      /* SEV-SNP: ASK/ASVK + ARK (PEM) */
 	const char *ias_root;       /* PEM file: IAS report signing root (EPID) */
 };
 
