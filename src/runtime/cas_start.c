@@ -130,10 +130,31 @@ static void apply_config(json_t *cfg, int *argc, char ***argv)
 		ward_rt_fatal(125, "cannot change to the policy's working directory %s: %s", pwd, strerror(errno));
 }
 
+/* Enclaves attest on the CAS's attestation port. By default it is the API
+ * port's neighbour: host:8081 (API) pairs with host:8082 (attestation). */
+static const char *derive_attest_addr(const char *api, char *out, size_t outlen)
+{
+	const char *colon = strrchr(api, ':');
+	size_t hostlen;
+	if (colon == NULL || colon == api)
+		ward_rt_fatal(125, "invalid WARD_CAS_ADDR '%s': expected HOST:PORT (e.g. localhost:8081)", api);
+	if (strcmp(colon + 1, "8081") != 0 && strcmp(colon + 1, "8082") != 0)
+		ward_rt_fatal(125, "WARD_CAS_ADDR=%s does not use the default ports; set WARD_CAS_ATTEST_ADDR to the CAS's attestation address (ward-cas prints it as 'enclaves HOST:PORT')",
+			      api);
+	hostlen = (size_t)(colon - api);
+	if (hostlen + 6 > outlen)
+		ward_rt_fatal(125, "invalid WARD_CAS_ADDR '%s': host name too long", api);
+	memcpy(out, api, hostlen);
+	snprintf(out + hostlen, outlen - hostlen, ":8082");
+	return out;
+}
+
 int ward_rt_cas_start(const struct ward_config *c, enum ward_mode used, const uint8_t measurement[32],
 		      int *argc, char ***argv)
 {
-	const char *addr = getenv("WARD_CAS_ADDR"), *id = getenv("WARD_CONFIG_ID");
+	const char *api = getenv("WARD_CAS_ADDR"), *id = getenv("WARD_CONFIG_ID");
+	const char *addr = getenv("WARD_CAS_ATTEST_ADDR");
+	char derived[300];
 	const char *fpr_s = getenv("WARD_CAS_FINGERPRINT");
 	struct ward_cas_peer peer;
 	struct evidence_ctx ev = { NULL, measurement };
@@ -147,10 +168,16 @@ int ward_rt_cas_start(const struct ward_config *c, enum ward_mode used, const ui
 	int r;
 
 	(void)c;
-	if ((addr == NULL || *addr == 0) && (id == NULL || *id == 0))
+	if (addr != NULL && *addr == 0)
+		addr = NULL;
+	if (api != NULL && *api == 0)
+		api = NULL;
+	if (addr == NULL && api == NULL && (id == NULL || *id == 0))
 		return 0;
-	if (addr == NULL || *addr == 0)
-		ward_rt_fatal(125, "WARD_CONFIG_ID is set but WARD_CAS_ADDR is not; set it to the CAS's attestation address (e.g. 127.0.0.1:8082)");
+	if (addr == NULL && api == NULL)
+		ward_rt_fatal(125, "WARD_CONFIG_ID is set but WARD_CAS_ADDR is not; set it to the CAS's address (e.g. localhost:8081)");
+	if (addr == NULL)
+		addr = derive_attest_addr(api, derived, sizeof(derived));
 	if (id == NULL || *id == 0 || strchr(id, '/') == NULL || strlen(id) >= CONFIG_ID_MAX)
 		ward_rt_fatal(125, "WARD_CONFIG_ID must be SESSION/SERVICE (e.g. myapp/web) when WARD_CAS_ADDR is set");
 	if (used != WARD_MODE_SIM)

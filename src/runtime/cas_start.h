@@ -1,6 +1,8 @@
 /*
- * cas_start.h: the attested start. With WARD_CAS_ADDR (the CAS's
- * attestation port) and WARD_CONFIG_ID=SESSION/SERVICE, the runtime, before
+ * cas_start.h: the attested start. With WARD_CAS_ADDR (the CAS, as for
+ * `ward session`: host:8081) and WARD_CONFIG_ID=SESSION/SERVICE, the runtime
+ * attests on the CAS's attestation port (host:8082, or WARD_CAS_ATTEST_ADDR
+ * when the CAS listens elsewhere; WARD_CAS_FINGERPRINT pins its key). Before
  * the program's main: creates a key pair inside the enclave, produces
  * evidence binding it (simulation: signed by this machine's simulation
  * platform key), attests to the CAS over TLS (docs/cas-api.md) and receives

@@ -59,7 +59,7 @@ def create(cas, text):
 
 
 def attested_env(cas, **extra):
-    settings = dict(WARD_CAS_ADDR=cas.attest_addr, WARD_CONFIG_ID="demo/app", WARD_CAS_FINGERPRINT=cas.fpr,
+    settings = dict(WARD_CAS_ADDR=cas.http, WARD_CAS_ATTEST_ADDR=cas.attest_addr, WARD_CONFIG_ID="demo/app", WARD_CAS_FINGERPRINT=cas.fpr,
                     WARD_SIM_PLATFORM_DIR=str(cas.simdir), HOST_ONLY="from-host")
     settings.update(extra)
     return base_env(**settings)
@@ -141,6 +141,23 @@ def test_bad_settings(cas, extra, needle):
     r = ward("run", PY, "-c", "print('ran')", env=attested_env(cas, **extra))
     assert r.returncode == 125 and r.stdout == ""
     assert needle in one_line(r.stderr)[0]
+
+
+def test_non_default_port_needs_the_attestation_address(cas):
+    env = attested_env(cas)
+    del env["WARD_CAS_ATTEST_ADDR"]
+    r = ward("run", PY, "-c", "print('ran')", env=env)
+    assert r.returncode == 125 and r.stdout == ""
+    assert "set WARD_CAS_ATTEST_ADDR" in one_line(r.stderr)[0]
+
+
+def test_default_ports_pair_up(tmp):
+    """host:8081 (the API, as `ward session` uses it) attests on host:8082."""
+    r = ward("run", PY, "-c", "print('ran')",
+             env=base_env(WARD_CAS_ADDR="127.0.0.1:8081", WARD_CONFIG_ID="demo/app",
+                          WARD_SIM_PLATFORM_DIR=str(tmp / "sim")))
+    assert r.returncode == 125 and r.stdout == ""
+    assert "cannot attest to the CAS at 127.0.0.1:8082" in one_line(r.stderr)[-1]
 
 
 def test_config_id_without_address():
