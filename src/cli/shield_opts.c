@@ -106,7 +106,7 @@ int ward_shield_opts_take(int *argc, char **argv)
 			deny = 1;
 			continue;
 		}
-		for (const char *const *o = (const char *const[]){ "--volume", "--authenticated", "--ephemeral", NULL }; *o;
+		for (const char *const *o = (const char *const[]){ "--volume", "--authenticated", "--ephemeral", "--plain", NULL }; *o;
 		     o++) {
 			size_t n = strlen(*o);
 			if (strncmp(a, *o, n) == 0 && (a[n] == 0 || a[n] == '=')) {
@@ -153,6 +153,9 @@ int ward_shield_opts_take(int *argc, char **argv)
 					goto out;
 			}
 			if (abs_existing(opt, tmp, 1, dir) != 0 || append(&s, "authenticated", dir, arg) != 0)
+				goto out;
+		} else if (strcmp(opt, "--plain") == 0) {
+			if (abs_existing(opt, tmp, 1, dir) != 0 || append(&s, "plain", dir, "") != 0)
 				goto out;
 		} else {
 			if (abs_maybe(opt, tmp, dir) != 0 || append(&s, "ephemeral", dir, "") != 0)

@@ -3,6 +3,7 @@
  *   --volume DIR:KEYFILE          encrypted region (key file: local development)
  *   --authenticated DIR[:MANIFEST] integrity-only region
  *   --ephemeral DIR               encrypted under a key that exists only for the run
+ *   --plain DIR                   allowed but unprotected (with --deny-outside)
  *   --deny-outside                files outside every region may not be opened
  * They are removed from argv (so the settings parser never sees them) and
  * handed to the runtime in WARD_SHIELD / WARD_SHIELD_DENY. Keys never travel
@@ -23,6 +24,9 @@ int ward_shield_opts_take(int *argc, char **argv);
 	"                       against MANIFEST (default DIR/.ward-volume/manifest; repeatable)\n"        \
 	"  --ephemeral DIR      region encrypted under a key that exists only for this run;\n"           \
 	"                       removed at exit (repeatable)\n"                                            \
-	"  --deny-outside       files outside every region may not be opened (env WARD_SHIELD_DENY=1)\n"
+	"  --plain DIR          region that is neither encrypted nor checked, but allowed with\n"       \
+	"                       --deny-outside (repeatable)\n"                                             \
+	"  --deny-outside       files outside every region may not be opened; Landlock makes the\n"     \
+	"                       kernel enforce it too (env WARD_SHIELD_DENY=1)\n"
 
 #endif

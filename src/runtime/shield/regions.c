@@ -158,8 +158,8 @@ int shield_classify(int dirfd, const char *path, struct shield_path *out)
 		out->rel = out->abs;
 		return 0;
 	}
-	out->region = &regions[best];
 	out->kind = regions[best].kind;
+	out->region = out->kind == SHIELD_PLAIN ? NULL : &regions[best]; /* an allowed, unprotected region */
 	out->rel = out->abs + bestlen;
 	while (*out->rel == '/')
 		out->rel++;

@@ -82,6 +82,9 @@ void shield_regions_close(void);
 int shield_region_open_backend(struct shield_region *r, char *err, size_t errlen);
 void shield_region_close_backend(struct shield_region *r);
 
+/* landlock.c: the kernel backstop for deny-outside (0 ok, -1 errno). */
+int shield_landlock_apply(void);
+
 /* fdtable.c */
 struct shield_ofd *shield_fd_get(int fd);      /* takes a reference, NULL if not shielded */
 void shield_ofd_put(struct shield_ofd *o);

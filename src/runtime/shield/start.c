@@ -80,6 +80,8 @@ void ward_shield_start(void)
 		ward_debug("region %s: %s", shield_kind_name(k), root);
 		spec = *end ? end + 1 : end;
 	}
+	if (ward_shield_deny_outside() && shield_landlock_apply() != 0)
+		ward_rt_fatal(125, "--deny-outside: cannot install the Landlock rules: %s", strerror(errno));
 	if (ward_shield_active())
 		atexit(stop_at_exit);
 }
