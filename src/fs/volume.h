@@ -187,6 +187,19 @@ int ward_vf_close(ward_vfile *f, char *err);
 int ward_vol_verify(ward_vol *v, void (*progress)(void *arg, uint64_t done, uint64_t total),
 		    void *arg, char *err);
 
+/* Copies the plain tree src (directories, regular files, symlinks to
+ * regular files as files; modes and mtimes kept) into the root of the
+ * writable volume v, committing each file. Other file types are refused.
+ * progress (may be NULL) gets bytes done and the total. */
+int ward_vol_import(ward_vol *v, const char *src, void (*progress)(void *arg, uint64_t done, uint64_t total),
+		    void *arg, char *err);
+
+/* Decrypts (or copies, verified) the whole volume into out_dir, which must
+ * not exist or be empty (-ENOTEMPTY); modes and mtimes kept. A file that
+ * fails verification is not left behind. */
+int ward_vol_export(ward_vol *v, const char *out_dir, void (*progress)(void *arg, uint64_t done, uint64_t total),
+		    void *arg, char *err);
+
 /* Builds the manifest of an authenticated (integrity-only) volume over an
  * existing tree dir without modifying it, writes it atomically to
  * manifest_path (outside dir, or inside DIR/.ward-volume/), and returns
