@@ -56,13 +56,14 @@ int ward_vol_key_load(const char *path, int create, uint8_t key[WARD_VOL_KEY_LEN
 			       (unsigned)(st.st_mode & 07777), path);
 	if (ward_read_file(path, 256, &buf, &len) != 0)
 		return wv_fail(err, -errno, "cannot read key file '%s': %s", path, strerror(errno));
-	if (len == WARD_VOL_KEY_LEN && !(len == 64)) {
+	if (len == WARD_VOL_KEY_LEN) {
 		memcpy(key, buf, WARD_VOL_KEY_LEN);
 		rc = 0;
 	} else {
 		size_t l = len;
 		while (l > 0 && (buf[l - 1] == '\n' || buf[l - 1] == '\r'))
 			l--;
+		buf[l] = '\0';
 		if (l == 2 * WARD_VOL_KEY_LEN && ward_unhex((const char *)buf, key, WARD_VOL_KEY_LEN) == 0)
 			rc = 0;
 		else
