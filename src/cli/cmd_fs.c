@@ -17,6 +17,7 @@
 #include "fs/volume.h"
 
 int cmd_fs_stress(int argc, char **argv); /* cmd_fs_stress.c: hidden crash-test writer */
+int cmd_fs_put(int argc, char **argv);    /* cmd_fs_stress.c: hidden test helper */
 
 struct fsopts {
 	const char *key_file;
@@ -494,6 +495,8 @@ int cmd_fs(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "_stress") == 0)
 		return cmd_fs_stress(argc - 1, argv + 1);
+	if (strcmp(argv[1], "_put") == 0)
+		return cmd_fs_put(argc - 1, argv + 1);
 	for (size_t i = 0; i < WARD_ARRAY_LEN(subs); i++) {
 		if (strcmp(argv[1], subs[i].name) != 0)
 			continue;

@@ -198,3 +198,50 @@ int cmd_fs_stress(int argc, char **argv)
 		free(m[i].d);
 	return 0;
 }
+
+/* `ward fs _put VOL PATH --key-file KEY` (hidden, for tests): replaces
+ * PATH in the volume with stdin, creating it when missing. */
+int cmd_fs_put(int argc, char **argv)
+{
+	const char *pos[2] = { NULL, NULL }, *keyf = NULL;
+	int np = 0;
+	uint8_t key[32];
+	char err[WARD_VOL_ERR_LEN];
+	ward_vol *v;
+	ward_vfile *f;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--key-file") == 0 && i + 1 < argc)
+			keyf = argv[++i];
+		else if (np < 2)
+			pos[np++] = argv[i];
+	}
+	if (np != 2 || keyf == NULL) {
+		ward_error("usage: ward fs _put VOL PATH --key-file KEY < DATA");
+		return 2;
+	}
+	if (ward_vol_key_load(keyf, 0, key, NULL, err) != 0)
+		return die("key", err);
+	struct ward_vol_opts o = { .kind = WARD_VOL_ENCRYPTED, .key = key, .flags = WARD_VOL_RDWR };
+	int rc = ward_vol_open(pos[0], &o, &v, err);
+	ward_wipe(key, sizeof(key));
+	if (rc != 0)
+		return die("open", err);
+	if (ward_vf_open(v, pos[1], O_WRONLY | O_CREAT | O_TRUNC, 0644, &f, err) != 0)
+		return die("open", err);
+	uint8_t buf[65536];
+	uint64_t off = 0;
+	for (;;) {
+		ssize_t r = read(0, buf, sizeof(buf));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		if (ward_vf_pwrite(f, buf, (size_t)r, off, err) < 0)
+			return die("write", err);
+		off += (uint64_t)r;
+	}
+	if (ward_vf_close(f, err) != 0 || ward_vol_close(v, err) != 0)
+		return die("commit", err);
+	return 0;
+}
