@@ -10,6 +10,7 @@
 #include "cli/commands.h"
 #include "cli/engine.h"
 #include "cli/settings_opts.h"
+#include "cli/shield_opts.h"
 #include "core/log.h"
 #include "runtime/tee_detect.h"
 
@@ -19,7 +20,7 @@ static void help(void)
 	       "Runs PROGRAM (python3, pypy3 or any dynamically linked program) inside an\n"
 	       "enclave: the runtime takes control before main, measures the enclave, applies\n"
 	       "the limits (no fork or exec, bounded heap and stack, dlopen policy) and runs\n"
-	       "the program unmodified.\n\nOptions:\n" WARD_SETTINGS_HELP
+	       "the program unmodified.\n\nOptions:\n" WARD_SETTINGS_HELP WARD_SHIELD_HELP
 	       "  -h, --help           show this help\n\n"
 	       "Environment: WARD_VERSION=1 prints the effective settings, the mode and the\n"
 	       "enclave hash before the program starts.\n\n"
@@ -69,16 +70,14 @@ int cmd_run(int argc, char **argv)
 		help();
 		return 0;
 	}
+	if (ward_shield_opts_take(&argc, argv) != 0)
+		return 125;
 	first = ward_parse_settings(argc, argv, &c, "run");
 	if (first < 0)
 		return 125;
 	ward_log_set_level((enum ward_log_level)c.log_level);
 	if (first >= argc) {
 		ward_error("no program given; usage: ward run [OPTIONS] [--] PROGRAM [ARGS...]");
-		return 125;
-	}
-	if (c.dlopen == 1) {
-		ward_error("WARD_ALLOW_DLOPEN=1 (authenticated libraries only) needs the file shield, which this version does not have yet; use 0 (no loading after start) or 2 (any library, unprotected)");
 		return 125;
 	}
 	if (c.mode == WARD_MODE_HW) {

@@ -11,6 +11,7 @@
 
 #include "core/log.h"
 #include "runtime/runtime.h"
+#include "runtime/shield/shield.h"
 
 static int policy = 2;
 static atomic_int started;
@@ -28,10 +29,20 @@ void ward_rt_dlopen_policy_start(int p)
 	atomic_store(&started, 1);
 }
 
-static int allowed(const char *file)
+static int allowed(const char *file, int in_region, void *(*loaded)(const char *, int))
 {
-	if (!atomic_load(&started) || file == NULL)
+	if (!atomic_load(&started) || file == NULL || in_region)
 		return 1;
+	if (policy == 1) {
+		if (loaded(file, RTLD_LAZY | RTLD_NOLOAD) != NULL)
+			return 1;
+		snprintf(refusal, sizeof(refusal),
+			 "%s: only libraries in an authenticated or encrypted region may be loaded (WARD_ALLOW_DLOPEN=1)", file);
+		refusal_pending = 1;
+		ward_error("cannot load %s: WARD_ALLOW_DLOPEN=1 allows only libraries in an authenticated or encrypted region; cover its directory with --authenticated DIR:MANIFEST or set WARD_ALLOW_DLOPEN=2",
+			   file);
+		return 0;
+	}
 	if (policy == 0) {
 		snprintf(refusal, sizeof(refusal),
 			 "%s: loading libraries after start is not permitted inside the enclave (WARD_ALLOW_DLOPEN=0)", file);
@@ -49,23 +60,42 @@ static int allowed(const char *file)
 void *dlopen(const char *file, int mode)
 {
 	static dlopen_fn real;
+	char alt[64];
+	int in_region = 0, prep;
 	if (real == NULL)
 		real = (dlopen_fn)dlsym(RTLD_NEXT, "dlopen");
-	if (!allowed(file))
+	prep = atomic_load(&started) ? ward_shield_dl_prepare(file, alt, &in_region) : 0;
+	if (prep < 0) {
+		snprintf(refusal, sizeof(refusal), "%s: cannot be loaded from its region (see the message above)", file);
+		refusal_pending = 1;
+		return NULL;
+	}
+	if (!allowed(file, in_region, real))
 		return NULL;
 	refusal_pending = 0;
-	return real(file, mode);
+	return real(prep == 1 ? alt : file, mode);
 }
 
 void *dlmopen(Lmid_t lmid, const char *file, int mode)
 {
 	static dlmopen_fn real;
+	static dlopen_fn plain;
+	char alt[64];
+	int in_region = 0, prep;
 	if (real == NULL)
 		real = (dlmopen_fn)dlsym(RTLD_NEXT, "dlmopen");
-	if (!allowed(file))
+	if (plain == NULL)
+		plain = (dlopen_fn)dlsym(RTLD_NEXT, "dlopen");
+	prep = atomic_load(&started) ? ward_shield_dl_prepare(file, alt, &in_region) : 0;
+	if (prep < 0) {
+		snprintf(refusal, sizeof(refusal), "%s: cannot be loaded from its region (see the message above)", file);
+		refusal_pending = 1;
+		return NULL;
+	}
+	if (!allowed(file, in_region, plain))
 		return NULL;
 	refusal_pending = 0;
-	return real(lmid, file, mode);
+	return real(lmid, prep == 1 ? alt : file, mode);
 }
 
 char *dlerror(void)

@@ -15,6 +15,7 @@
 #include "core/util.h"
 #include "runtime/cas_start.h"
 #include "runtime/runtime.h"
+#include "runtime/shield/shield.h"
 #include "runtime/tee_detect.h"
 
 struct ward_config ward_rt_config;
@@ -107,8 +108,6 @@ static void runtime_start(int *argc, char ***argv)
 	if (ward_config_from_env(&ward_rt_config, err, sizeof(err)) != 0)
 		ward_rt_fatal(125, "%s", err);
 	ward_log_set_level((enum ward_log_level)ward_rt_config.log_level);
-	if (ward_rt_config.dlopen == 1)
-		ward_rt_fatal(125, "WARD_ALLOW_DLOPEN=1 (authenticated libraries only) needs the file shield, which this version does not have yet; use 0 (no loading after start) or 2 (any library, unprotected)");
 
 	used = choose_mode(&ward_rt_config, detail, sizeof(detail));
 	if (used == WARD_MODE_HW)
@@ -122,6 +121,7 @@ static void runtime_start(int *argc, char ***argv)
 
 	if (ward_rt_limits_apply(&ward_rt_config) != 0)
 		ward_rt_fatal(125, "cannot apply the memory limits");
+	ward_shield_start(); /* regions from WARD_SHIELD; before the program opens anything */
 	ward_rt_dlopen_policy_start(ward_rt_config.dlopen);
 	if (ward_rt_proc_shield_apply() != 0)
 		ward_rt_fatal(125, "cannot install the process shield (seccomp); the kernel must support seccomp filters");

@@ -26,6 +26,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "runtime/runtime.h"
+#include "runtime/shield/shield.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 /* Under AddressSanitizer its allocator owns malloc and its shadow memory
@@ -113,7 +114,10 @@ int posix_memalign(void **out, size_t align, size_t n)
  * allocators get memory; a failure there is the heap limit too. */
 void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
-	void *p = (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
+	void *p;
+	if (!(flags & MAP_ANONYMOUS) && ward_shield_fd(fd)) /* a protected file: the shield maps it */
+		return ward_shield_mmap(addr, len, prot, flags, fd, off);
+	p = (void *)syscall(SYS_mmap, addr, len, prot, flags, fd, off);
 	if ((uintptr_t)p > (uintptr_t)-4096) {
 		errno = -(int)(intptr_t)p;
 		if (errno == ENOMEM && (flags & MAP_ANONYMOUS) && !(flags & MAP_SHARED) && (prot & PROT_WRITE))

@@ -1,0 +1,183 @@
+#!/usr/bin/python3
+"""File-shield benchmarks from Python, with ratios measured in the same run.
+
+  bench/bench_shield.py [--mib 256] [--runs 3] [--no-gocryptfs]
+
+Configurations: plain files natively; plain files under `ward run`; an
+encrypted volume under `ward run --volume`; gocryptfs (FUSE) natively, when
+installed and /dev/fuse works. Workloads (bench/shield_worker.py):
+sequential write and read of one large file (page cache warm), 4 KiB random
+preads, 10,000 small files (create + write + close), SQLite (200
+transactions of 100 inserts), and `import numpy` from an encrypted copy of
+Debian's numpy. The AES-256-GCM limit is measured with `openssl speed`.
+Prints a Markdown table (paste into docs/benchmarks.md).
+"""
+import argparse
+import json
+import os
+import pathlib
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+WARD = ROOT / os.environ.get("WARD_BUILD", "build") / "ward"
+PY = "/usr/bin/python3"
+WORKER = str(ROOT / "bench" / "shield_worker.py")
+
+
+def env():
+    e = {k: v for k, v in os.environ.items() if not k.startswith("WARD_")}
+    e.pop("LD_PRELOAD", None)
+    e["WARD_MODE"] = "sim"
+    e["XDG_CACHE_HOME"] = str(ROOT / os.environ.get("WARD_BUILD", "build") / "test-cache")
+    return e
+
+
+def run(cmd, **kw):
+    p = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, env=env(), **kw)
+    if p.returncode != 0:
+        raise SystemExit("failed: %s\n%s" % (" ".join(map(str, cmd)), p.stderr[-2000:]))
+    return p
+
+
+def worker(prefix, d, mib):
+    p = run(prefix + [PY, WORKER, d, mib])
+    return json.loads(p.stdout.strip().splitlines()[-1])
+
+
+def best(results):
+    keys = [k for k in results[0] if k not in ("mib", "n_rand")]
+    return {k: min(r[k] for r in results) for k in keys}
+
+
+def cipher_limit():
+    p = subprocess.run(["openssl", "speed", "-evp", "aes-256-gcm", "-bytes", "1048576", "-seconds", "2"],
+                       capture_output=True, text=True)
+    m = re.search(r"^AES-256-GCM\s+([\d.]+)k", p.stdout, re.M)
+    return float(m.group(1)) * 1000 / 1e9 if m else None  # GB/s
+
+
+def gocryptfs_setup(work):
+    if shutil.which("gocryptfs") is None or not os.path.exists("/dev/fuse"):
+        return None, "gocryptfs not installed or /dev/fuse missing"
+    cipher, mnt = work / "gc.cipher", work / "gc.mnt"
+    cipher.mkdir()
+    mnt.mkdir()
+    pw = work / "gc.pw"
+    pw.write_text("benchmark-password\n")
+    p = subprocess.run(["gocryptfs", "-init", "-quiet", "-passfile", str(pw), str(cipher)],
+                       capture_output=True, text=True)
+    if p.returncode != 0:
+        return None, "gocryptfs -init failed: " + p.stderr.strip()[:200]
+    p = subprocess.run(["gocryptfs", "-quiet", "-passfile", str(pw), str(cipher), str(mnt)],
+                       capture_output=True, text=True)
+    if p.returncode != 0:
+        return None, "gocryptfs mount failed (FUSE unusable here?): " + p.stderr.strip()[:200]
+    return mnt, None
+
+
+def import_numpy_times(prefix, code, runs):
+    ts = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        run(prefix + [PY, "-c", code])
+        ts.append(time.perf_counter() - t)
+    return statistics.median(ts)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--mib", type=int, default=256)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--no-gocryptfs", action="store_true")
+    args = ap.parse_args()
+
+    work = pathlib.Path(tempfile.mkdtemp(prefix="ward-bench-", dir="/var/tmp"))
+    gc_mnt = None
+    try:
+        plain = work / "plain"
+        plain.mkdir()
+        empty = work / "empty"
+        empty.mkdir()
+        vol, key = work / "bench.vol", work / "bench.key"
+        run([WARD, "fs", "encrypt", empty, vol, "--key-file", key])
+        volopt = ["--volume", "%s:%s" % (vol, key)]
+        configs = {
+            "native plain": ([], plain),
+            "ward plain": ([WARD, "run", "--"], plain),
+            "ward encrypted": ([WARD, "run"] + volopt + ["--"], vol),
+        }
+        note = None
+        if not args.no_gocryptfs:
+            gc_mnt, note = gocryptfs_setup(work)
+            if gc_mnt is not None:
+                configs["gocryptfs"] = ([], gc_mnt)
+        res = {}
+        for name, (prefix, d) in configs.items():
+            res[name] = best([worker(prefix, d, args.mib) for _ in range(args.runs)])
+            print(name, json.dumps({k: round(v, 4) for k, v in res[name].items()}), file=sys.stderr)
+
+        # import numpy from an encrypted copy
+        npsrc = work / "npsrc"
+        npsrc.mkdir()
+        shutil.copytree("/usr/lib/python3/dist-packages/numpy", npsrc / "numpy")
+        npvol, npkey = work / "np.vol", work / "np.key"
+        run([WARD, "fs", "encrypt", npsrc, npvol, "--key-file", npkey])
+        code_sys = "import numpy"
+        code_vol = "import sys; sys.path.insert(0, %r); import numpy; assert numpy.__file__.startswith(%r)" % (
+            str(npvol), str(npvol))
+        imp = {
+            "native": import_numpy_times([], code_sys, args.runs * 3),
+            "ward plain": import_numpy_times([WARD, "run", "--"], code_sys, args.runs * 3),
+            "ward encrypted": import_numpy_times(
+                [WARD, "run", "--volume", "%s:%s" % (npvol, npkey), "--"], code_vol, args.runs * 3),
+        }
+        limit = cipher_limit()
+    finally:
+        if gc_mnt is not None:
+            subprocess.run(["fusermount", "-u", str(gc_mnt)], capture_output=True)
+        shutil.rmtree(work, ignore_errors=True)
+
+    mib = args.mib
+    base = res["native plain"]
+
+    def rate(name, k):
+        v = res[name][k]
+        if k in ("seq_write", "seq_read"):
+            return "%.2f GB/s" % (mib * 1048576 / v / 1e9)
+        if k == "rand_4k":
+            return "%.0f k/s" % (20000 / v / 1000)
+        if k == "small_files":
+            return "%.0f files/s" % (10000 / v)
+        return "%.0f rows/s" % (20000 / v)
+
+    labels = {"seq_write": "sequential write (%d MiB)" % mib, "seq_read": "sequential read (%d MiB, cached)" % mib,
+              "rand_4k": "4 KiB random reads", "small_files": "10,000 small files", "sqlite": "SQLite inserts (200 tx x 100)"}
+    names = list(res)
+    print("| workload | " + " | ".join(names) + " | encrypted / plain |" +
+          (" encrypted / gocryptfs |" if "gocryptfs" in res else ""))
+    print("|---" * (len(names) + 2 + ("gocryptfs" in res)) + "|")
+    for k, label in labels.items():
+        row = "| %s | " % label + " | ".join(rate(n, k) for n in names)
+        row += " | %.2f |" % (base[k] / res["ward encrypted"][k])
+        if "gocryptfs" in res:
+            row += " %.1fx |" % (res["gocryptfs"][k] / res["ward encrypted"][k])
+        print(row)
+    if limit:
+        enc_read = mib * 1048576 / res["ward encrypted"]["seq_read"] / 1e9
+        print("\nAES-256-GCM single-core limit (openssl speed, 1 MiB blocks): %.2f GB/s; "
+              "encrypted sequential read = %.2f of that limit" % (limit, enc_read / limit))
+    print("\nimport numpy: native %.3f s, ward plain %.3f s, ward from an encrypted copy %.3f s "
+          "(%.2fx native)" % (imp["native"], imp["ward plain"], imp["ward encrypted"],
+                              imp["ward encrypted"] / imp["native"]))
+    if note:
+        print("\ngocryptfs: " + note)
+
+
+if __name__ == "__main__":
+    main()

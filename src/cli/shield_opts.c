@@ -1,0 +1,177 @@
+/* shield_opts.c: see shield_opts.h. */
+#include "cli/shield_opts.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/log.h"
+
+struct spec {
+	char *buf;
+	size_t len, cap;
+};
+
+static int append(struct spec *s, const char *kind, const char *dir, const char *arg)
+{
+	size_t need = strlen(kind) + strlen(dir) + strlen(arg) + 4;
+	if (s->len + need > s->cap) {
+		size_t cap = (s->cap + need) * 2;
+		char *nb = realloc(s->buf, cap);
+		if (nb == NULL)
+			return -1;
+		s->buf = nb;
+		s->cap = cap;
+	}
+	s->len += (size_t)snprintf(s->buf + s->len, s->cap - s->len, "%s%s\t%s\t%s", s->len ? "\n" : "", kind, dir, arg);
+	return 0;
+}
+
+/* Absolute path of an existing directory or file. */
+static int abs_existing(const char *opt, const char *p, int want_dir, char out[PATH_MAX])
+{
+	struct stat st;
+	if (realpath(p, out) == NULL || stat(out, &st) != 0) {
+		ward_error("%s %s: %s", opt, p, strerror(errno));
+		return -1;
+	}
+	if (want_dir && !S_ISDIR(st.st_mode)) {
+		ward_error("%s %s: not a directory", opt, p);
+		return -1;
+	}
+	return 0;
+}
+
+/* Absolute path of a directory that may not exist yet (its parent must). */
+static int abs_maybe(const char *opt, const char *p, char out[PATH_MAX])
+{
+	char tmp[PATH_MAX], parent[PATH_MAX];
+	const char *slash, *base;
+	if (realpath(p, out) != NULL)
+		return 0;
+	if (strlen(p) >= sizeof(tmp)) {
+		ward_error("%s %s: path too long", opt, p);
+		return -1;
+	}
+	strcpy(tmp, p);
+	while (strlen(tmp) > 1 && tmp[strlen(tmp) - 1] == '/')
+		tmp[strlen(tmp) - 1] = 0;
+	slash = strrchr(tmp, '/');
+	base = slash ? slash + 1 : tmp;
+	if (slash == tmp)
+		strcpy(parent, "/");
+	else if (slash != NULL) {
+		memcpy(parent, tmp, (size_t)(slash - tmp));
+		parent[slash - tmp] = 0;
+	} else
+		strcpy(parent, ".");
+	if (realpath(parent, out) == NULL) {
+		ward_error("%s %s: the parent directory %s: %s", opt, p, parent, strerror(errno));
+		return -1;
+	}
+	if (strcmp(base, ".") == 0 || strcmp(base, "..") == 0 ||
+	    strlen(out) + strlen(base) + 2 > PATH_MAX) {
+		ward_error("%s %s: give a directory name", opt, p);
+		return -1;
+	}
+	if (strcmp(out, "/") != 0)
+		strcat(out, "/");
+	strcat(out, base);
+	return 0;
+}
+
+static int clean(const char *opt, const char *v)
+{
+	if (strpbrk(v, "\t\n") != NULL) {
+		ward_error("%s: paths with tabs or newlines are not supported", opt);
+		return -1;
+	}
+	return 0;
+}
+
+int ward_shield_opts_take(int *argc, char **argv)
+{
+	struct spec s = { NULL, 0, 0 };
+	int out = 1, i, any = 0, deny = 0, rc = -1;
+
+	for (i = 1; i < *argc; i++) {
+		const char *a = argv[i], *val = NULL, *opt = NULL;
+		char dir[PATH_MAX], arg[PATH_MAX], tmp[2 * PATH_MAX];
+		if (strcmp(a, "--") == 0 || a[0] != '-')
+			break;
+		if (strcmp(a, "--deny-outside") == 0) {
+			deny = 1;
+			continue;
+		}
+		for (const char *const *o = (const char *const[]){ "--volume", "--authenticated", "--ephemeral", "--plain", NULL }; *o;
+		     o++) {
+			size_t n = strlen(*o);
+			if (strncmp(a, *o, n) == 0 && (a[n] == 0 || a[n] == '=')) {
+				opt = *o;
+				val = a[n] == '=' ? a + n + 1 : NULL;
+				break;
+			}
+		}
+		if (opt == NULL) {
+			/* a setting: keep it (and its value) for the settings parser */
+			argv[out++] = argv[i];
+			if (strchr(a, '=') == NULL && i + 1 < *argc && strcmp(a, "-h") != 0 && strcmp(a, "--help") != 0)
+				argv[out++] = argv[++i];
+			continue;
+		}
+		if (val == NULL) {
+			if (i + 1 >= *argc) {
+				ward_error("option %s needs a value; see 'ward run --help'", opt);
+				goto out;
+			}
+			val = argv[++i];
+		}
+		if (clean(opt, val) != 0 || strlen(val) >= sizeof(tmp))
+			goto out;
+		any = 1;
+		strcpy(tmp, val);
+		if (strcmp(opt, "--volume") == 0) {
+			char *colon = strrchr(tmp, ':');
+			if (colon == NULL || colon == tmp || colon[1] == 0) {
+				ward_error("--volume %s: expected DIR:KEYFILE (the volume directory and its key file)", val);
+				goto out;
+			}
+			*colon = 0;
+			if (abs_existing(opt, tmp, 1, dir) != 0 || abs_existing(opt, colon + 1, 0, arg) != 0)
+				goto out;
+			if (append(&s, "encrypted", dir, arg) != 0)
+				goto out;
+		} else if (strcmp(opt, "--authenticated") == 0) {
+			char *colon = strrchr(tmp, ':');
+			arg[0] = 0;
+			if (colon != NULL) {
+				*colon = 0;
+				if (abs_existing(opt, colon + 1, 0, arg) != 0)
+					goto out;
+			}
+			if (abs_existing(opt, tmp, 1, dir) != 0 || append(&s, "authenticated", dir, arg) != 0)
+				goto out;
+		} else if (strcmp(opt, "--plain") == 0) {
+			if (abs_existing(opt, tmp, 1, dir) != 0 || append(&s, "plain", dir, "") != 0)
+				goto out;
+		} else {
+			if (abs_maybe(opt, tmp, dir) != 0 || append(&s, "ephemeral", dir, "") != 0)
+				goto out;
+		}
+	}
+	for (; i < *argc; i++)
+		argv[out++] = argv[i];
+	argv[out] = NULL;
+	*argc = out;
+	if (any && setenv("WARD_SHIELD", s.buf, 1) != 0)
+		goto out;
+	if (deny && setenv("WARD_SHIELD_DENY", "1", 1) != 0)
+		goto out;
+	rc = 0;
+out:
+	free(s.buf);
+	return rc;
+}

@@ -1,0 +1,32 @@
+/*
+ * shield_opts.h: the file-shield options of `ward run`:
+ *   --volume DIR:KEYFILE          encrypted region (key file: local development)
+ *   --authenticated DIR[:MANIFEST] integrity-only region
+ *   --ephemeral DIR               encrypted under a key that exists only for the run
+ *   --plain DIR                   allowed but unprotected (with --deny-outside)
+ *   --deny-outside                files outside every region may not be opened
+ * They are removed from argv (so the settings parser never sees them) and
+ * handed to the runtime in WARD_SHIELD / WARD_SHIELD_DENY. Keys never travel
+ * in the environment: the runtime reads the key file itself.
+ *
+ * Contract: ward_shield_opts_take() returns 0 (argc/argv rewritten in place)
+ * or -1 after printing one line (exit status 125).
+ */
+#ifndef WARD_CLI_SHIELD_OPTS_H
+#define WARD_CLI_SHIELD_OPTS_H
+
+int ward_shield_opts_take(int *argc, char **argv);
+
+#define WARD_SHIELD_HELP                                                                                 \
+	"  --volume DIR:KEYFILE encrypted region DIR (a volume made by 'ward fs encrypt'); the key\n"       \
+	"                       file is for local development (repeatable)\n"                              \
+	"  --authenticated DIR[:MANIFEST]  integrity-only region: every byte read is checked\n"          \
+	"                       against MANIFEST (default DIR/.ward-volume/manifest; repeatable)\n"        \
+	"  --ephemeral DIR      region encrypted under a key that exists only for this run;\n"           \
+	"                       removed at exit (repeatable)\n"                                            \
+	"  --plain DIR          region that is neither encrypted nor checked, but allowed with\n"       \
+	"                       --deny-outside (repeatable)\n"                                             \
+	"  --deny-outside       files outside every region may not be opened; Landlock makes the\n"     \
+	"                       kernel enforce it too (env WARD_SHIELD_DENY=1)\n"
+
+#endif

@@ -1,0 +1,1031 @@
+/*
+ * file.c: file handles over a volume: chunked AES-256-GCM (encrypted kind)
+ * or SHA-256-checked plaintext (authenticated kind), copy-on-write between
+ * the two chunk slots, and commits. docs/volume-format.md, "Chunks" and
+ * "Commit and crash consistency".
+ *
+ * A chunk i covers plaintext [i*4096, min((i+1)*4096, size)). Its
+ * ciphertext has the same length and lives in slot 0 (the file itself, at
+ * i*4096) or slot 1 (.ward-volume/alt/<id>, at i*4096), or nowhere (hole).
+ * AAD = "WVC1" || file id || u64 index; nonce random per write; the
+ * manifest keeps (slot, nonce, tag), which pins the exact version.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "core/crypto.h"
+#include "core/util.h"
+#include "fs/internal.h"
+
+#define C WVOL_CHUNK
+#define PAR_MIN_CHUNKS 128 /* 512 KiB: below this one core is quicker than a hand-off */
+#define WBATCH_CHUNKS 256  /* chunks encrypted per pwrite batch (1 MiB) */
+
+/* ---- paths ---- */
+
+int wv_alt_path(ward_vol *v, const uint8_t id[WVOL_ID_LEN], char *out, size_t outlen)
+{
+	char hx[2 * WVOL_ID_LEN + 1];
+	(void)v;
+	ward_hex(id, WVOL_ID_LEN, hx);
+	return snprintf(out, outlen, "%s/alt/%s", WARD_VOL_META_DIR, hx) < (int)outlen ? 0 : -1;
+}
+
+int wv_disk_path(ward_vol *v, struct vnode *n, char *out, size_t outlen)
+{
+	const char *p = n->path;
+	if (v->alias_to != NULL) {
+		size_t l = strlen(v->alias_to);
+		if (strncmp(p, v->alias_to, l) == 0 && (p[l] == '\0' || p[l] == '/'))
+			return snprintf(out, outlen, "%s%s", v->alias_from, p + l) < (int)outlen ? 0 : -1;
+	}
+	return ward_strlcpy(out, p, outlen);
+}
+
+/* ---- crypto contexts ---- */
+
+static EVP_CIPHER_CTX *ctx_get(struct vnode *n)
+{
+	EVP_CIPHER_CTX *c = NULL;
+	pthread_mutex_lock(&n->pool_mu);
+	if (n->npool > 0)
+		c = n->pool[--n->npool];
+	pthread_mutex_unlock(&n->pool_mu);
+	if (c != NULL)
+		return c;
+	c = EVP_CIPHER_CTX_new();
+	if (c == NULL || EVP_CipherInit_ex(c, EVP_aes_256_gcm(), NULL, n->key, NULL, 0) != 1) {
+		ERR_clear_error();
+		EVP_CIPHER_CTX_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static void ctx_put(struct vnode *n, EVP_CIPHER_CTX *c)
+{
+	pthread_mutex_lock(&n->pool_mu);
+	if (n->npool < (int)WARD_ARRAY_LEN(n->pool)) {
+		n->pool[n->npool++] = c;
+		c = NULL;
+	}
+	pthread_mutex_unlock(&n->pool_mu);
+	EVP_CIPHER_CTX_free(c);
+}
+
+static void make_aad(const struct vnode *n, uint64_t idx, uint8_t aad[28])
+{
+	memcpy(aad, "WVC1", 4);
+	memcpy(aad + 4, n->id, WVOL_ID_LEN);
+	for (int i = 0; i < 8; i++)
+		aad[20 + i] = (uint8_t)(idx >> (8 * i));
+}
+
+/* GCM with a keyed context: enc=1 seals (tag out), enc=0 opens (tag in). */
+static int gcm_chunk(EVP_CIPHER_CTX *c, int enc, const struct vnode *n, uint64_t idx, const uint8_t nonce[12],
+		     const uint8_t *in, uint8_t *out, size_t len, uint8_t tag[16])
+{
+	uint8_t aad[28];
+	int ol = 0;
+	make_aad(n, idx, aad);
+	if (EVP_CipherInit_ex(c, NULL, NULL, NULL, nonce, enc) != 1 ||
+	    EVP_CipherUpdate(c, NULL, &ol, aad, sizeof(aad)) != 1 ||
+	    (len > 0 && EVP_CipherUpdate(c, out, &ol, in, (int)len) != 1) ||
+	    (!enc && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, 16, tag) != 1) ||
+	    EVP_CipherFinal_ex(c, out + ol, &ol) != 1 ||
+	    (enc && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, 16, tag) != 1)) {
+		ERR_clear_error();
+		if (!enc)
+			OPENSSL_cleanse(out, len);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- load / unload ---- */
+
+static int open_alt(ward_vol *v, struct vnode *n, int create)
+{
+	char ap[64];
+	if (n->fd_alt >= 0)
+		return 0;
+	if (wv_alt_path(v, n->id, ap, sizeof(ap)) != 0)
+		return -1;
+	if (n->unlinked && create) {
+		n->fd_alt = openat(v->dirfd, WARD_VOL_META_DIR, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+		return n->fd_alt >= 0 ? 0 : -1;
+	}
+	n->fd_alt = openat(v->dirfd, ap, (v->writable ? O_RDWR : O_RDONLY) | (create ? O_CREAT : 0) | O_CLOEXEC | O_NOFOLLOW,
+			   0600);
+	return n->fd_alt >= 0 ? 0 : -1;
+}
+
+int wv_node_load(ward_vol *v, struct vnode *n, char *err)
+{
+	char dp[WVOL_MAX_PATH + 1];
+	struct stat st;
+
+	if (n->loaded)
+		return 0;
+	if (wv_disk_path(v, n, dp, sizeof(dp)) != 0)
+		return wv_fail(err, -ENAMETOOLONG, "'%s/%s': path too long", v->dir, n->path);
+	n->fd_main = openat(v->dirfd, dp, (v->writable ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOFOLLOW);
+	if (n->fd_main < 0 && errno == ENOENT && v->writable) /* created, crash before the disk file */
+		n->fd_main = openat(v->dirfd, dp, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (n->fd_main < 0) {
+		int e = errno;
+		if (!(e == ENOENT && n->main_len == 0)) {
+			if (e == ENOENT || e == ELOOP)
+				return wv_fail(err, -EIO, "'%s/%s': file missing on disk (deleted or renamed outside the enclave)",
+					       v->dir, n->path);
+			return wv_fail(err, -e, "cannot open '%s/%s': %s", v->dir, n->path, strerror(e));
+		}
+	}
+	uint64_t disk = 0;
+	if (n->fd_main >= 0) {
+		if (fstat(n->fd_main, &st) != 0 || !S_ISREG(st.st_mode)) {
+			close(n->fd_main);
+			n->fd_main = -1;
+			return wv_fail(err, -EIO, "'%s/%s': not a regular file on disk", v->dir, n->path);
+		}
+		disk = (uint64_t)st.st_size;
+	}
+	if (disk < n->main_len || (disk > n->main_len && !n->maybe_dirty)) {
+		if (n->fd_main >= 0)
+			close(n->fd_main);
+		n->fd_main = -1;
+		return wv_fail(err, -EIO, "'%s/%s': file %s on disk (%llu bytes, expected %llu)", v->dir, n->path,
+			       disk < n->main_len ? "truncated" : "extended", (unsigned long long)disk,
+			       (unsigned long long)n->main_len);
+	}
+	if (v->kind == WARD_VOL_ENCRYPTED &&
+	    wv_derive(v->kfile, v->vid, "ward-vol file key", n->id, WVOL_ID_LEN, n->key) != 0) {
+		close(n->fd_main);
+		n->fd_main = -1;
+		return wv_fail(err, -ENOMEM, "cannot derive a file key");
+	}
+	n->w = n->c;
+	n->wcap = 0;
+	n->wsize = n->size;
+	n->wmtime = n->mtime;
+	n->wmain_len = disk > n->main_len ? disk : n->main_len;
+	n->loaded = 1;
+	return 0;
+}
+
+void wv_node_unload(struct vnode *n)
+{
+	if (!n->loaded)
+		return;
+	if (n->fd_main >= 0)
+		close(n->fd_main);
+	if (n->fd_alt >= 0)
+		close(n->fd_alt);
+	n->fd_main = n->fd_alt = -1;
+	if (n->w != n->c)
+		free(n->w);
+	n->w = NULL;
+	free(n->dirty);
+	free(n->dmark);
+	n->dirty = NULL;
+	n->dmark = NULL;
+	n->ndirty = n->dirty_cap = n->dmark_len = 0;
+	for (int i = 0; i < n->npool; i++)
+		EVP_CIPHER_CTX_free(n->pool[i]);
+	n->npool = 0;
+	ward_wipe(n->key, sizeof(n->key));
+	n->loaded = 0;
+}
+
+/* ---- handles ---- */
+
+static void unref(ward_vol *v, struct vnode *n)
+{
+	int fr = 0;
+	pthread_mutex_lock(&v->mu);
+	if (--n->refs == 0) {
+		if (n->unlinked)
+			fr = 1;
+		else
+			wv_node_unload(n);
+	}
+	pthread_mutex_unlock(&v->mu);
+	if (fr)
+		wv_node_free(n);
+}
+
+static int truncate_locked(ward_vol *v, struct vnode *n, uint64_t size, char *err);
+
+int ward_vf_open(ward_vol *v, const char *path, int flags, unsigned mode, ward_vfile **out, char *err)
+{
+	char p[WVOL_MAX_PATH + 1];
+	int acc = flags & O_ACCMODE, wr = acc != O_RDONLY || (flags & O_TRUNC), rc;
+	struct vnode *n;
+	ward_vfile *f;
+
+	if ((rc = wv_path_norm(path, p, sizeof(p), err)) != 0)
+		return rc;
+	if (p[0] == '\0')
+		return wv_fail(err, -EISDIR, "the volume root is a directory");
+	if (wr && !v->writable)
+		return wv_fail(err, -EROFS, "'%s/%s': volume is read-only", v->dir, p);
+	f = calloc(1, sizeof(*f));
+	if (f == NULL)
+		return wv_fail(err, -ENOMEM, "out of memory");
+	pthread_mutex_lock(&v->mu);
+	n = wv_lookup(v, p);
+	if (n == NULL) {
+		if (!(flags & O_CREAT))
+			rc = wv_fail(err, -ENOENT, "'%s/%s': no such file", v->dir, p);
+		else if (!v->writable)
+			rc = wv_fail(err, -EROFS, "'%s/%s': volume is read-only", v->dir, p);
+		else if ((rc = wv_create_locked(v, p, WVOL_T_FILE, mode, err)) == 0)
+			n = wv_lookup(v, p);
+	} else if ((flags & O_CREAT) && (flags & O_EXCL)) {
+		rc = wv_fail(err, -EEXIST, "'%s/%s' exists", v->dir, p);
+	} else if (n->type == WVOL_T_DIR) {
+		rc = wv_fail(err, -EISDIR, "'%s/%s' is a directory", v->dir, p);
+	}
+	if (rc != 0 || n == NULL) {
+		pthread_mutex_unlock(&v->mu);
+		free(f);
+		return rc ? rc : wv_fail(err, -EIO, "internal error creating '%s'", p);
+	}
+	n->refs++;
+	pthread_mutex_unlock(&v->mu);
+
+	pthread_rwlock_wrlock(&n->rw);
+	rc = wv_node_load(v, n, err);
+	if (rc == 0 && (flags & O_TRUNC) && acc != O_RDONLY)
+		rc = truncate_locked(v, n, 0, err);
+	pthread_rwlock_unlock(&n->rw);
+	if (rc != 0) {
+		unref(v, n);
+		free(f);
+		return rc;
+	}
+	f->v = v;
+	f->n = n;
+	f->flags = flags;
+	*out = f;
+	return 0;
+}
+
+uint64_t ward_vf_size(ward_vfile *f)
+{
+	return __atomic_load_n(&f->n->wsize, __ATOMIC_RELAXED);
+}
+
+int ward_vf_stat(ward_vfile *f, struct ward_vstat *st)
+{
+	struct vnode *n = f->n;
+	pthread_rwlock_rdlock(&n->rw);
+	st->size = n->wsize;
+	st->mtime_ns = n->wmtime;
+	st->mode = S_IFREG | n->mode;
+	uint64_t x = 0;
+	memcpy(&x, n->id, sizeof(x));
+	st->ino = x | 1;
+	pthread_rwlock_unlock(&n->rw);
+	return 0;
+}
+
+/* ---- reading ---- */
+
+static int slot_fd(ward_vol *v, struct vnode *n, uint8_t slot)
+{
+	(void)v; /* the alt store is opened under the write lock before reads */
+	return slot == WVOL_SLOT_MAIN ? n->fd_main : n->fd_alt;
+}
+
+static int read_full(int fd, uint8_t *p, size_t len, uint64_t off, size_t *got)
+{
+	size_t d = 0;
+	while (d < len) {
+		ssize_t r = pread(fd, p + d, len - d, (off_t)(off + d));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			break;
+		d += (size_t)r;
+	}
+	*got = d;
+	return 0;
+}
+
+static size_t clen_of(uint64_t size, uint64_t i)
+{
+	uint64_t cs = i * C;
+	return size - cs < C ? (size_t)(size - cs) : C;
+}
+
+/* verifies (and decrypts in place) chunk i whose bytes are in p */
+static int open_chunk(ward_vol *v, struct vnode *n, EVP_CIPHER_CTX *c, uint64_t i, uint8_t *p, size_t len)
+{
+	const struct cref *r = &n->w[i];
+	if (v->kind == WARD_VOL_ENCRYPTED) {
+		uint8_t tag[16];
+		memcpy(tag, r->v + 12, 16);
+		return gcm_chunk(c, 0, n, i, r->v, p, p, len, tag);
+	}
+	uint8_t h[32];
+	if (ward_sha256(p, len, h) != 0 || !ward_ct_equal(h, r->v, 32)) {
+		OPENSSL_cleanse(p, len);
+		return -1;
+	}
+	return 0;
+}
+
+static int chunk_error(ward_vol *v, struct vnode *n, uint64_t i, char *err)
+{
+	if (v->kind == WARD_VOL_ENCRYPTED)
+		return wv_fail(err, -EIO,
+			       "'%s/%s' chunk %llu: authentication failed (data modified, swapped or replayed outside the enclave)",
+			       v->dir, n->path, (unsigned long long)i);
+	return wv_fail(err, -EIO, "'%s/%s' chunk %llu: content does not match the manifest (modified outside the enclave)",
+		       v->dir, n->path, (unsigned long long)i);
+}
+
+struct run {
+	ward_vol *v;
+	struct vnode *n;
+	uint8_t *buf;	  /* chunk lo's bytes at buf */
+	uint64_t first;	  /* chunk index of buf[0] */
+	const uint8_t *in; /* encryption: plaintext; NULL for reads */
+	uint8_t (*nonces)[12];
+	uint64_t bad;	  /* first failing chunk + 1 (0: none) */
+	pthread_mutex_t mu;
+};
+
+static int run_open(void *arg, uint64_t lo, uint64_t hi)
+{
+	struct run *r = arg;
+	EVP_CIPHER_CTX *c = r->v->kind == WARD_VOL_ENCRYPTED ? ctx_get(r->n) : NULL;
+	int rc = 0;
+	if (r->v->kind == WARD_VOL_ENCRYPTED && c == NULL)
+		rc = -1;
+	for (uint64_t i = lo; i < hi && rc == 0; i++)
+		if (open_chunk(r->v, r->n, c, i, r->buf + (i - r->first) * C, C) != 0)
+			rc = -1;
+	if (rc != 0) {
+		pthread_mutex_lock(&r->mu);
+		r->bad = 1; /* exact chunk found by the caller's serial re-check */
+		pthread_mutex_unlock(&r->mu);
+	}
+	if (c != NULL)
+		ctx_put(r->n, c);
+	return rc;
+}
+
+/* Reads [off, off+len) (within wsize) under the node's lock (read or write). */
+static int read_range(ward_vol *v, struct vnode *n, uint8_t *buf, uint64_t off, size_t len, char *err)
+{
+	uint64_t end = off + len, i = off / C;
+	EVP_CIPHER_CTX *c = NULL;
+	uint8_t tmp[C];
+	int rc = 0;
+
+	if (v->kind == WARD_VOL_ENCRYPTED && (c = ctx_get(n)) == NULL)
+		return wv_fail(err, -ENOMEM, "out of memory");
+	while (off < end) {
+		uint64_t cs = i * C;
+		size_t cl = clen_of(n->wsize, i);
+		uint64_t s = off, e = end < cs + cl ? end : cs + cl;
+		const struct cref *r = &n->w[i];
+		uint8_t *dst = buf + (s - (end - len));
+		uint8_t slot = v->kind == WARD_VOL_ENCRYPTED ? r->slot : WVOL_SLOT_MAIN;
+
+		if (slot == WVOL_SLOT_HOLE) {
+			memset(dst, 0, e - s);
+		} else if (s == cs && e == cs + cl) {
+			/* a run of whole chunks in one slot: read straight into buf */
+			uint64_t j = i + 1;
+			while (j * C < end && (v->kind != WARD_VOL_ENCRYPTED || n->w[j].slot == slot) &&
+			       (j + 1) * C <= end && j * C + C <= n->wsize)
+				j++;
+			int fd = slot_fd(v, n, slot);
+			size_t want = (size_t)((j - i - 1) * C + clen_of(n->wsize, j - 1)), got = 0;
+			if (fd < 0) {
+				rc = wv_fail(err, -EIO, "'%s/%s' chunk %llu: data missing on disk", v->dir, n->path,
+					     (unsigned long long)i);
+				goto out;
+			}
+			if (read_full(fd, dst, want, cs, &got) != 0) {
+				rc = wv_fail(err, -errno, "cannot read '%s/%s': %s", v->dir, n->path, strerror(errno));
+				goto out;
+			}
+			if (got < want) {
+				uint64_t bad = i + got / C;
+				OPENSSL_cleanse(dst, want);
+				rc = wv_fail(err, -EIO, "'%s/%s' chunk %llu: file truncated on disk", v->dir, n->path,
+					     (unsigned long long)bad);
+				goto out;
+			}
+			if (j - i == 1 || (want % C) != 0) {
+				for (uint64_t k = i; k < j; k++)
+					if (open_chunk(v, n, c, k, dst + (k - i) * C, clen_of(n->wsize, k)) != 0) {
+						OPENSSL_cleanse(dst, want);
+						rc = chunk_error(v, n, k, err);
+						goto out;
+					}
+			} else {
+				struct run ru = { .v = v, .n = n, .buf = dst, .first = i };
+				pthread_mutex_init(&ru.mu, NULL);
+				int pr = j - i >= PAR_MIN_CHUNKS ? wv_parallel(run_open, &ru, i, j) : run_open(&ru, i, j);
+				pthread_mutex_destroy(&ru.mu);
+				if (pr != 0) {
+					/* find the first bad chunk for the message; data is wiped */
+					uint64_t k = i;
+					OPENSSL_cleanse(dst, want);
+					size_t g2 = 0;
+					for (; k < j; k++) {
+						if (read_full(fd, tmp, C, k * C, &g2) != 0 || g2 < C ||
+						    open_chunk(v, n, c, k, tmp, C) != 0)
+							break;
+					}
+					OPENSSL_cleanse(tmp, sizeof(tmp));
+					rc = chunk_error(v, n, k < j ? k : i, err);
+					goto out;
+				}
+			}
+			e = cs + want;
+			i = j;
+			off = e;
+			continue;
+		} else {
+			int fd = slot_fd(v, n, slot);
+			size_t got = 0;
+			if (fd < 0) {
+				rc = wv_fail(err, -EIO, "'%s/%s' chunk %llu: data missing on disk", v->dir, n->path,
+					     (unsigned long long)i);
+				goto out;
+			}
+			if (read_full(fd, tmp, cl, cs, &got) != 0) {
+				rc = wv_fail(err, -errno, "cannot read '%s/%s': %s", v->dir, n->path, strerror(errno));
+				goto out;
+			}
+			if (got < cl) {
+				rc = wv_fail(err, -EIO, "'%s/%s' chunk %llu: file truncated on disk", v->dir, n->path,
+					     (unsigned long long)i);
+				goto out;
+			}
+			if (open_chunk(v, n, c, i, tmp, cl) != 0) {
+				rc = chunk_error(v, n, i, err);
+				goto out;
+			}
+			memcpy(dst, tmp + (s - cs), e - s);
+		}
+		off = e;
+		i++;
+	}
+out:
+	OPENSSL_cleanse(tmp, sizeof(tmp));
+	if (c != NULL)
+		ctx_put(n, c);
+	return rc;
+}
+
+ssize_t ward_vf_pread(ward_vfile *f, void *buf, size_t len, uint64_t off, char *err)
+{
+	struct vnode *n = f->n;
+	int rc;
+	if ((f->flags & O_ACCMODE) == O_WRONLY)
+		return wv_fail(err, -EBADF, "'%s' was opened write-only", n->path);
+	if (len > (size_t)SSIZE_MAX)
+		len = (size_t)SSIZE_MAX & ~(size_t)(C - 1);
+	/* the alt fd may be opened lazily by a read: take the write lock then */
+	pthread_rwlock_rdlock(&n->rw);
+	if (off >= n->wsize || len == 0) {
+		pthread_rwlock_unlock(&n->rw);
+		return 0;
+	}
+	if (len > n->wsize - off)
+		len = (size_t)(n->wsize - off);
+	if (n->fd_alt < 0 && f->v->kind == WARD_VOL_ENCRYPTED) {
+		int need = 0;
+		for (uint64_t i = off / C; i <= (off + len - 1) / C && !need; i++)
+			need = n->w[i].slot == WVOL_SLOT_ALT;
+		if (need) {
+			pthread_rwlock_unlock(&n->rw);
+			pthread_rwlock_wrlock(&n->rw);
+			(void)open_alt(f->v, n, 0);
+			if (off >= n->wsize) {
+				pthread_rwlock_unlock(&n->rw);
+				return 0;
+			}
+			if (len > n->wsize - off)
+				len = (size_t)(n->wsize - off);
+		}
+	}
+	rc = read_range(f->v, n, buf, off, len, err);
+	pthread_rwlock_unlock(&n->rw);
+	return rc != 0 ? rc : (ssize_t)len;
+}
+
+/* ---- writing ---- */
+
+static int ensure_w(struct vnode *n, uint64_t need)
+{
+	uint64_t cn = wv_nchunks(n->size);
+	if (n->w == n->c || n->wcap < need) {
+		uint64_t cap = n->wcap ? n->wcap : 16;
+		while (cap < need)
+			cap *= 2;
+		if (n->w == n->c) {
+			struct cref *w = malloc(cap * sizeof(*w));
+			if (w == NULL)
+				return -1;
+			uint64_t have = wv_nchunks(n->wsize) < cn ? wv_nchunks(n->wsize) : cn;
+			if (have)
+				memcpy(w, n->c, have * sizeof(*w));
+			n->w = w;
+		} else {
+			struct cref *w = realloc(n->w, cap * sizeof(*w));
+			if (w == NULL)
+				return -1;
+			n->w = w;
+		}
+		n->wcap = cap;
+	}
+	return 0;
+}
+
+static int mark(struct vnode *n, uint64_t i)
+{
+	if (i >= n->dmark_len) {
+		uint64_t nl = n->dmark_len ? n->dmark_len : 64;
+		while (nl <= i)
+			nl *= 2;
+		uint8_t *m = realloc(n->dmark, nl);
+		if (m == NULL)
+			return -1;
+		memset(m + n->dmark_len, 0, nl - n->dmark_len);
+		n->dmark = m;
+		n->dmark_len = nl;
+	}
+	if (n->dmark[i])
+		return 0;
+	if (n->ndirty == n->dirty_cap) {
+		uint64_t nc = n->dirty_cap ? n->dirty_cap * 2 : 64;
+		uint32_t *d = realloc(n->dirty, nc * sizeof(*d));
+		if (d == NULL)
+			return -1;
+		n->dirty = d;
+		n->dirty_cap = nc;
+	}
+	n->dirty[n->ndirty++] = (uint32_t)i;
+	n->dmark[i] = 1;
+	return 0;
+}
+
+/* The main file may grow past its committed length: say so first, so that
+ * a crash leftover is not taken for an extension by an attacker. */
+static int note_growth(ward_vol *v, struct vnode *n, uint64_t end, char *err)
+{
+	int rc = 0;
+	if (end <= n->main_len || n->dirty_logged || n->maybe_dirty)
+		return 0;
+	struct wbuf b = { 0 };
+	pthread_mutex_lock(&v->mu);
+	if (!n->unlinked) {
+		wb_str(&b, n->path);
+		rc = b.oom ? wv_fail(err, -ENOMEM, "out of memory") : wv_manifest_append(v, WVOL_R_DIRTY, b.p, b.len, err);
+	}
+	pthread_mutex_unlock(&v->mu);
+	free(b.p);
+	if (rc == 0)
+		n->dirty_logged = 1;
+	return rc;
+}
+
+static uint8_t target_slot(struct vnode *n, uint64_t i)
+{
+	/* invariant 1: never the slot the committed state references */
+	if (i < wv_nchunks(n->size) && n->c[i].slot == WVOL_SLOT_MAIN)
+		return WVOL_SLOT_ALT;
+	return WVOL_SLOT_MAIN;
+}
+
+static int write_all(int fd, const uint8_t *p, size_t n, uint64_t off)
+{
+	while (n > 0) {
+		ssize_t w = pwrite(fd, p, n, (off_t)off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -1;
+		if (w == 0) {
+			errno = ENOSPC;
+			return -1;
+		}
+		p += w;
+		n -= (size_t)w;
+		off += (uint64_t)w;
+	}
+	return 0;
+}
+
+static int run_seal(void *arg, uint64_t lo, uint64_t hi)
+{
+	struct run *r = arg;
+	EVP_CIPHER_CTX *c = ctx_get(r->n);
+	int rc = c ? 0 : -1;
+	for (uint64_t i = lo; i < hi && rc == 0; i++) {
+		uint64_t k = i - r->first;
+		struct cref *cr = &r->n->w[i];
+		memcpy(cr->v, r->nonces[k], 12);
+		rc = gcm_chunk(c, 1, r->n, i, r->nonces[k], r->in + k * C, r->buf + k * C, C, cr->v + 12);
+	}
+	if (c != NULL)
+		ctx_put(r->n, c);
+	return rc;
+}
+
+/* Writes whole new contents of chunks [i, j) (each C bytes, except that the
+ * last may be shorter: len) from pt; all chunks go to their target slot. */
+static int seal_chunks(ward_vol *v, struct vnode *n, uint64_t i, uint64_t j, const uint8_t *pt, size_t len,
+		       char *err)
+{
+	uint8_t (*nonces)[12] = malloc((size_t)(j - i) * 12);
+	uint8_t *ct = malloc(len);
+	int rc = 0;
+
+	if (nonces == NULL || ct == NULL) {
+		rc = wv_fail(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	if (ward_random(nonces, (size_t)(j - i) * 12) != 0) {
+		rc = wv_fail(err, -EIO, "no randomness for nonces");
+		goto out;
+	}
+	struct run ru = { .v = v, .n = n, .buf = ct, .first = i, .in = pt, .nonces = nonces };
+	pthread_mutex_init(&ru.mu, NULL);
+	if (len % C == 0) {
+		rc = j - i >= PAR_MIN_CHUNKS ? wv_parallel(run_seal, &ru, i, j) : run_seal(&ru, i, j);
+	} else {
+		rc = j - i > 1 ? run_seal(&ru, i, j - 1) : 0;
+		if (rc == 0) {
+			EVP_CIPHER_CTX *c = ctx_get(n);
+			struct cref *cr = &n->w[j - 1];
+			size_t k = (size_t)(j - 1 - i);
+			memcpy(cr->v, nonces[k], 12);
+			rc = c ? gcm_chunk(c, 1, n, j - 1, nonces[k], pt + k * C, ct + k * C, len - k * C, cr->v + 12) : -1;
+			if (c)
+				ctx_put(n, c);
+		}
+	}
+	pthread_mutex_destroy(&ru.mu);
+	if (rc != 0) {
+		rc = wv_fail(err, -EIO, "encryption failed");
+		goto out;
+	}
+	/* write runs of equal target slot */
+	for (uint64_t a = i; a < j;) {
+		uint8_t s = target_slot(n, a);
+		uint64_t b = a + 1;
+		while (b < j && target_slot(n, b) == s)
+			b++;
+		size_t off = (size_t)(a - i) * C, blen = (b == j ? len : (size_t)(b - i) * C) - off;
+		if (s == WVOL_SLOT_ALT && open_alt(v, n, 1) != 0) {
+			rc = wv_fail(err, -errno, "cannot create the chunk store of '%s/%s': %s", v->dir, n->path,
+				     strerror(errno));
+			goto out;
+		}
+		if (s == WVOL_SLOT_MAIN && (rc = note_growth(v, n, a * C + blen, err)) != 0)
+			goto out;
+		if (write_all(s == WVOL_SLOT_MAIN ? n->fd_main : n->fd_alt, ct + off, blen, a * C) != 0) {
+			rc = wv_fail(err, -errno, "cannot write '%s/%s': %s", v->dir, n->path, strerror(errno));
+			goto out;
+		}
+		for (uint64_t k = a; k < b; k++) {
+			n->w[k].slot = s;
+			if (mark(n, k) != 0) {
+				rc = wv_fail(err, -ENOMEM, "out of memory");
+				goto out;
+			}
+		}
+		if (s == WVOL_SLOT_MAIN && a * C + blen > n->wmain_len)
+			n->wmain_len = a * C + blen;
+		a = b;
+	}
+out:
+	free(nonces);
+	free(ct);
+	return rc;
+}
+
+/* Writes [off, off+len) from src (NULL: zeros); new size max(wsize, off+len).
+ * Caller holds the write lock. */
+static int write_locked(ward_vol *v, struct vnode *n, const uint8_t *src, size_t len, uint64_t off, char *err)
+{
+	uint64_t end = off + len, newsize = end > n->wsize ? end : n->wsize;
+	uint64_t oldsize = n->wsize;
+	int rc;
+
+	if (len == 0)
+		return 0;
+	if (wv_nchunks(newsize) >= WVOL_MAX_CHUNKS)
+		return wv_fail(err, -EFBIG, "'%s/%s': file too large", v->dir, n->path);
+	if (ensure_w(n, wv_nchunks(newsize)) != 0)
+		return wv_fail(err, -ENOMEM, "out of memory");
+	if (off > oldsize) {
+		/* zero-extend: the old last partial chunk, then holes */
+		uint64_t ochunks = wv_nchunks(oldsize), tail = ochunks * C;
+		if (oldsize % C != 0) {
+			uint64_t zend = tail < off ? tail : off;
+			if ((rc = write_locked(v, n, NULL, (size_t)(zend - oldsize), oldsize, err)) != 0)
+				return rc;
+		}
+		for (uint64_t i = ochunks; i < off / C; i++) {
+			memset(&n->w[i], 0, sizeof(n->w[i]));
+			n->w[i].slot = WVOL_SLOT_HOLE;
+			if (mark(n, i) != 0)
+				return wv_fail(err, -ENOMEM, "out of memory");
+		}
+		if (off / C * C > n->wsize)
+			__atomic_store_n(&n->wsize, off / C * C, __ATOMIC_RELAXED);
+		/* bytes in [wsize, off) of the head chunk read as zeros below */
+		oldsize = n->wsize;
+	}
+
+	uint64_t i = off / C, last = (end - 1) / C;
+	uint64_t first_full = off % C == 0 ? i : i + 1;
+	uint64_t after_full = (end % C == 0 || end >= newsize) ? last + 1 : last;
+	if (first_full > after_full)
+		first_full = after_full;
+	uint8_t tmp[C];
+
+	/* partial head / tail chunks: read-modify-write */
+	for (uint64_t k = i; k <= last; k++) {
+		if (k >= first_full && k < after_full)
+			continue;
+		uint64_t cs = k * C;
+		size_t ncl = clen_of(newsize, k), ocl = k * C < oldsize ? clen_of(oldsize, k) : 0;
+		memset(tmp, 0, sizeof(tmp));
+		if (ocl > 0 && (v->kind != WARD_VOL_ENCRYPTED || n->w[k].slot != WVOL_SLOT_HOLE)) {
+			uint64_t saved = n->wsize;
+			n->wsize = oldsize;
+			if (n->w[k].slot == WVOL_SLOT_ALT)
+				(void)open_alt(v, n, 0);
+			rc = read_range(v, n, tmp, cs, ocl, err);
+			n->wsize = saved;
+			if (rc != 0)
+				return rc;
+		}
+		uint64_t s = off > cs ? off : cs, e = end < cs + ncl ? end : cs + ncl;
+		if (src)
+			memcpy(tmp + (s - cs), src + (s - off), e - s);
+		else
+			memset(tmp + (s - cs), 0, e - s);
+		rc = seal_chunks(v, n, k, k + 1, tmp, ncl, err);
+		OPENSSL_cleanse(tmp, sizeof(tmp));
+		if (rc != 0)
+			return rc;
+	}
+	/* whole chunks, in batches */
+	static const uint8_t zero[C];
+	for (uint64_t a = first_full; a < after_full;) {
+		uint64_t b = a + WBATCH_CHUNKS < after_full ? a + WBATCH_CHUNKS : after_full;
+		size_t blen = (size_t)((b - 1 - a) * C + clen_of(newsize, b - 1));
+		if (src) {
+			rc = seal_chunks(v, n, a, b, src + (a * C - off), blen, err);
+		} else {
+			uint8_t *z = calloc(1, blen);
+			rc = z ? seal_chunks(v, n, a, b, z, blen, err) : wv_fail(err, -ENOMEM, "out of memory");
+			free(z);
+		}
+		(void)zero;
+		if (rc != 0)
+			return rc;
+		a = b;
+	}
+	__atomic_store_n(&n->wsize, newsize, __ATOMIC_RELAXED);
+	__atomic_store_n(&n->wmtime, wv_now_ns(), __ATOMIC_RELAXED);
+	n->meta_dirty = 1;
+	return 0;
+}
+
+static int check_writable(ward_vfile *f, char *err)
+{
+	if ((f->flags & O_ACCMODE) == O_RDONLY)
+		return wv_fail(err, -EBADF, "'%s' was opened read-only", f->n->path);
+	return 0;
+}
+
+ssize_t ward_vf_pwrite(ward_vfile *f, const void *buf, size_t len, uint64_t off, char *err)
+{
+	int rc = check_writable(f, err);
+	if (rc != 0)
+		return rc;
+	if (len > (size_t)SSIZE_MAX || off + len < off)
+		return wv_fail(err, -EFBIG, "write too large");
+	pthread_rwlock_wrlock(&f->n->rw);
+	rc = write_locked(f->v, f->n, buf, len, off, err);
+	pthread_rwlock_unlock(&f->n->rw);
+	return rc != 0 ? rc : (ssize_t)len;
+}
+
+ssize_t ward_vf_append(ward_vfile *f, const void *buf, size_t len, uint64_t *new_end, char *err)
+{
+	int rc = check_writable(f, err);
+	if (rc != 0)
+		return rc;
+	pthread_rwlock_wrlock(&f->n->rw);
+	uint64_t off = f->n->wsize;
+	rc = write_locked(f->v, f->n, buf, len, off, err);
+	if (rc == 0 && new_end != NULL)
+		*new_end = f->n->wsize;
+	pthread_rwlock_unlock(&f->n->rw);
+	return rc != 0 ? rc : (ssize_t)len;
+}
+
+static int truncate_locked(ward_vol *v, struct vnode *n, uint64_t size, char *err)
+{
+	int rc;
+	if (size > n->wsize) {
+		uint64_t s = n->wsize;
+		/* extend by writing zeros only where a chunk must change: the
+		 * old partial tail; whole new chunks become holes */
+		if (ensure_w(n, wv_nchunks(size)) != 0)
+			return wv_fail(err, -ENOMEM, "out of memory");
+		if (s % C != 0) {
+			uint64_t zend = wv_nchunks(s) * C < size ? wv_nchunks(s) * C : size;
+			if ((rc = write_locked(v, n, NULL, (size_t)(zend - s), s, err)) != 0)
+				return rc;
+		}
+		for (uint64_t i = wv_nchunks(n->wsize); i < wv_nchunks(size); i++) {
+			memset(&n->w[i], 0, sizeof(n->w[i]));
+			n->w[i].slot = WVOL_SLOT_HOLE;
+			if (mark(n, i) != 0)
+				return wv_fail(err, -ENOMEM, "out of memory");
+		}
+	} else if (size < n->wsize) {
+		if (size % C != 0) {
+			uint64_t k = size / C;
+			uint8_t tmp[C];
+			if (ensure_w(n, wv_nchunks(n->wsize)) != 0)
+				return wv_fail(err, -ENOMEM, "out of memory");
+			if (v->kind != WARD_VOL_ENCRYPTED || n->w[k].slot != WVOL_SLOT_HOLE) {
+				if (n->w[k].slot == WVOL_SLOT_ALT)
+					(void)open_alt(v, n, 0);
+				if ((rc = read_range(v, n, tmp, k * C, (size_t)(size - k * C), err)) != 0)
+					return rc;
+				uint64_t saved = n->wsize;
+				n->wsize = size;
+				rc = seal_chunks(v, n, k, k + 1, tmp, (size_t)(size - k * C), err);
+				OPENSSL_cleanse(tmp, sizeof(tmp));
+				if (rc != 0) {
+					n->wsize = saved;
+					return rc;
+				}
+			}
+		}
+	} else {
+		return 0;
+	}
+	__atomic_store_n(&n->wsize, size, __ATOMIC_RELAXED);
+	__atomic_store_n(&n->wmtime, wv_now_ns(), __ATOMIC_RELAXED);
+	n->meta_dirty = 1;
+	return 0;
+}
+
+int ward_vf_truncate(ward_vfile *f, uint64_t size, char *err)
+{
+	int rc = check_writable(f, err);
+	if (rc != 0)
+		return rc;
+	if (wv_nchunks(size) >= WVOL_MAX_CHUNKS)
+		return wv_fail(err, -EFBIG, "size too large");
+	pthread_rwlock_wrlock(&f->n->rw);
+	rc = truncate_locked(f->v, f->n, size, err);
+	pthread_rwlock_unlock(&f->n->rw);
+	return rc;
+}
+
+/* ---- commit ---- */
+
+int wv_node_commit(ward_vol *v, struct vnode *n, int durable, char *err)
+{
+	int rc = 0;
+	struct wbuf b = { 0 };
+	uint8_t cb[WVOL_AUTH_CREF];
+
+	pthread_rwlock_wrlock(&n->rw);
+	if (!n->loaded || !v->writable)
+		goto out;
+	if (n->ndirty == 0 && !n->meta_dirty) {
+		if (durable && n->unsynced) {
+			if ((n->fd_main >= 0 && fdatasync(n->fd_main) != 0) || (n->fd_alt >= 0 && fdatasync(n->fd_alt) != 0))
+				rc = wv_fail(err, -errno, "cannot sync '%s/%s': %s", v->dir, n->path, strerror(errno));
+			else if (fdatasync(v->jfd) != 0)
+				rc = wv_fail(err, -errno, "cannot sync the manifest of '%s': %s", v->dir, strerror(errno));
+			else
+				n->unsynced = 0;
+		}
+		goto out;
+	}
+	if (durable && ((n->fd_main >= 0 && fdatasync(n->fd_main) != 0) || (n->fd_alt >= 0 && fdatasync(n->fd_alt) != 0))) {
+		rc = wv_fail(err, -errno, "cannot sync '%s/%s': %s", v->dir, n->path, strerror(errno));
+		goto out;
+	}
+	uint64_t nn = wv_nchunks(n->wsize), cnt = 0;
+	uint64_t main_len = n->wmain_len > n->wsize ? n->wsize : n->wmain_len;
+	size_t cl = wv_cref_len(v);
+
+	pthread_mutex_lock(&v->mu);
+	if (n->unlinked) {
+		pthread_mutex_unlock(&v->mu);
+		goto clear;
+	}
+	wb_str(&b, n->path);
+	wb_u32(&b, n->mode);
+	wb_u64(&b, (uint64_t)n->wmtime);
+	wb_u64(&b, n->wsize);
+	wb_u64(&b, main_len);
+	for (uint64_t k = 0; k < n->ndirty; k++)
+		cnt += n->dirty[k] < nn;
+	wb_u32(&b, (uint32_t)cnt);
+	for (uint64_t k = 0; k < n->ndirty; k++)
+		if (n->dirty[k] < nn) {
+			wb_u32(&b, n->dirty[k]);
+			wv_put_cref(v, cb, &n->w[n->dirty[k]]);
+			wb_put(&b, cb, cl);
+		}
+	if (b.oom) {
+		pthread_mutex_unlock(&v->mu);
+		rc = wv_fail(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	rc = wv_manifest_append(v, WVOL_R_CHUNKS, b.p, b.len, err);
+	if (rc != 0) {
+		pthread_mutex_unlock(&v->mu);
+		goto out;
+	}
+	/* the record is in: committed := working */
+	if (nn > wv_nchunks(n->size) || n->c == NULL) {
+		int alias = n->w == n->c;
+		struct cref *c = realloc(n->c, (nn ? nn : 1) * sizeof(*c));
+		if (c == NULL) {
+			pthread_mutex_unlock(&v->mu);
+			rc = wv_fail(err, -ENOMEM, "out of memory");
+			goto out;
+		}
+		if (alias)
+			n->w = c;
+		n->c = c;
+	}
+	if (n->w != n->c)
+		for (uint64_t k = 0; k < n->ndirty; k++)
+			if (n->dirty[k] < nn)
+				n->c[n->dirty[k]] = n->w[n->dirty[k]];
+	n->size = n->wsize;
+	n->mtime = n->wmtime;
+	n->main_len = main_len;
+	n->maybe_dirty = 0;
+	if (n->wmain_len > main_len && n->fd_main >= 0 && ftruncate(n->fd_main, (off_t)main_len) == 0)
+		n->wmain_len = main_len;
+	if (v->jlen - v->snap_len > (16u << 20) && v->jlen - v->snap_len > 2 * v->snap_len)
+		(void)wv_manifest_snapshot(v, NULL);
+	pthread_mutex_unlock(&v->mu);
+	if (durable && fdatasync(v->jfd) != 0)
+		rc = wv_fail(err, -errno, "cannot sync the manifest of '%s': %s", v->dir, strerror(errno));
+	n->unsynced = !durable;
+clear:
+	for (uint64_t k = 0; k < n->ndirty; k++)
+		if (n->dirty[k] < n->dmark_len)
+			n->dmark[n->dirty[k]] = 0;
+	n->ndirty = 0;
+	n->meta_dirty = 0;
+	n->dirty_logged = 0;
+out:
+	pthread_rwlock_unlock(&n->rw);
+	free(b.p);
+	return rc;
+}
+
+int ward_vf_sync(ward_vfile *f, char *err)
+{
+	return wv_node_commit(f->v, f->n, 1, err);
+}
+
+int ward_vf_close(ward_vfile *f, char *err)
+{
+	int rc;
+	if (f == NULL)
+		return 0;
+	rc = (f->flags & O_ACCMODE) != O_RDONLY ? wv_node_commit(f->v, f->n, 0, err) : 0;
+	unref(f->v, f->n);
+	free(f);
+	return rc;
+}

@@ -1,0 +1,82 @@
+/*
+ * format.h: the on-disk layout of a volume (docs/volume-format.md, sections
+ * "Layout" and "Manifest"). Everything is little-endian.
+ *
+ *   DIR/<path>                      file data: chunk i, slot 0, at i * CHUNK
+ *   DIR/.ward-volume/manifest       header + MAC-chained records (journal)
+ *   DIR/.ward-volume/alt/<id hex>   slot 1 of every chunk of one file (CoW)
+ *   DIR/.ward-volume/lock           flock: one read-write opener
+ *
+ * Manifest header (WVOL_HDR_LEN bytes):
+ *   0  magic "WARDVOL1"        8  u32 version (1)   12 u32 kind (1 enc, 2 auth)
+ *   16 u32 chunk_shift (12)    20 u32 zero          24 volume_id[16]
+ *   40 key_check[32]           72 u64 generation    80 zero[16]
+ *   96 mac[32] over bytes 0..95
+ * Record: u32 type | u32 len | payload[len] | mac[32],
+ *   mac = MAC(previous mac || type || len || payload)
+ * MAC is HMAC-SHA256 under the manifest key (encrypted kind) or SHA-256
+ * (authenticated kind: the pinned volume tag is then the trust anchor).
+ *
+ * Invariants:
+ *  (1) A committed chunk's slot is never written again until a later commit
+ *      stops referencing it (copy-on-write between slot 0 and slot 1).
+ *  (2) Every chunk write draws a fresh random 96-bit nonce under a per-file
+ *      key (HKDF of the volume key and the random 128-bit file id).
+ *  (3) Data reaches its slot before the record that references it; a
+ *      namespace record is appended before the disk operation it describes,
+ *      and only the last record's disk operation can be incomplete.
+ *  (4) A record is appended with one write; a short (torn) tail is a crash
+ *      leftover and is dropped; a full-length record whose MAC fails is
+ *      tampering.
+ */
+#ifndef WARD_FS_FORMAT_H
+#define WARD_FS_FORMAT_H
+
+#include <assert.h>
+#include <stdint.h>
+
+#define WVOL_MAGIC "WARDVOL1"
+#define WVOL_VERSION 1u
+#define WVOL_HDR_LEN 128u
+#define WVOL_HDR_MAC_OFF 96u
+#define WVOL_MAC_LEN 32u
+#define WVOL_ID_LEN 16u
+#define WVOL_CHUNK_SHIFT 12u
+#define WVOL_CHUNK ((uint32_t)1 << WVOL_CHUNK_SHIFT)
+#define WVOL_REC_HDR 8u
+
+#define WVOL_MAX_PATH 4095u
+#define WVOL_MAX_RECORD (64u << 20)	     /* bytes of one record's payload */
+#define WVOL_MAX_MANIFEST ((uint64_t)2 << 30) /* bytes of a manifest file */
+#define WVOL_MAX_CHUNKS ((uint64_t)1 << 32)  /* chunks of one file (16 TiB) */
+
+/* Chunk slots as stored in the manifest. */
+#define WVOL_SLOT_MAIN 0u /* DIR/<path> at index * CHUNK */
+#define WVOL_SLOT_ALT 1u  /* DIR/.ward-volume/alt/<id> at index * CHUNK */
+#define WVOL_SLOT_HOLE 2u /* all zeros, nothing on disk */
+
+/* Serialized chunk reference: encrypted = slot, nonce[12], gcm tag[16];
+ * authenticated = sha256[32] of the plaintext chunk. */
+#define WVOL_ENC_CREF 29u
+#define WVOL_AUTH_CREF 32u
+
+enum wvol_rec {
+	WVOL_R_ENTRY = 1,  /* snapshot of one entry (file or directory) */
+	WVOL_R_CHUNKS = 2, /* commit of one file: new size, times, changed chunks */
+	WVOL_R_CREATE = 3, /* new empty file or directory */
+	WVOL_R_UNLINK = 4, /* remove a file or an empty directory */
+	WVOL_R_RENAME = 5, /* move a path (and everything below it) */
+	WVOL_R_SETATTR = 6,/* mode and/or mtime */
+	WVOL_R_DIRTY = 7,  /* a file has uncommitted writes on disk */
+};
+
+#define WVOL_T_FILE 1u
+#define WVOL_T_DIR 2u
+
+#define WVOL_EF_MAYBE_DIRTY 0x1u
+
+static_assert(WVOL_HDR_MAC_OFF + WVOL_MAC_LEN == WVOL_HDR_LEN, "header layout");
+static_assert(WVOL_ENC_CREF == 1 + 12 + 16, "encrypted chunk reference");
+static_assert(WVOL_CHUNK == 4096, "chunk size");
+
+#endif

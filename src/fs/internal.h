@@ -1,0 +1,166 @@
+/*
+ * internal.h: the volume library's private state, shared by its .c files.
+ *
+ * Locking: vol->mu guards the entry table, the journal and every node's
+ * path/refcount/committed fields; node->rw guards the node's working state
+ * (chunk references, size, mtime, fds). Order: node->rw before vol->mu.
+ */
+#ifndef WARD_FS_INTERNAL_H
+#define WARD_FS_INTERNAL_H
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <openssl/evp.h>
+
+#include "fs/format.h"
+#include "fs/volume.h"
+
+struct cref {
+	uint8_t slot; /* WVOL_SLOT_* (encrypted); unused (authenticated) */
+	uint8_t v[32]; /* encrypted: nonce[12] tag[16]; authenticated: sha256 */
+};
+
+struct vnode {
+	char *path;	 /* relative, normalized; "" is never stored (root implicit) */
+	char *diskpath;	 /* override of path for a read-only open after an interrupted rename */
+	uint8_t type;	 /* WVOL_T_FILE / WVOL_T_DIR */
+	uint8_t maybe_dirty;
+	uint8_t unlinked;
+	uint32_t mode;	 /* permission bits */
+	uint8_t id[WVOL_ID_LEN];
+	struct vnode *hnext; /* hash chain (vol->mu) */
+	uint64_t nchild;     /* directories: entries directly below */
+
+	/* committed state (vol->mu for the table; node->rw while open) */
+	int64_t mtime;
+	uint64_t size;
+	uint64_t main_len;
+	struct cref *c;	 /* ceil(size / CHUNK) entries */
+
+	/* working state, while open (node->rw) */
+	pthread_rwlock_t rw;
+	int refs;	 /* open handles (vol->mu) */
+	int loaded;	 /* fds and key ready */
+	int fd_main, fd_alt;
+	uint64_t wsize;
+	int64_t wmtime;
+	uint64_t wmain_len;
+	struct cref *w;	 /* == c when nothing is uncommitted */
+	uint64_t wcap;
+	uint32_t *dirty; /* indexes of chunks changed since the commit */
+	uint8_t *dmark;	 /* 1 per chunk index < dmark_len when listed in dirty */
+	uint64_t ndirty, dirty_cap, dmark_len;
+	int meta_dirty;	 /* size/mtime changed without chunk changes */
+	int dirty_logged;
+	int unsynced;	 /* committed without fdatasync */
+	uint8_t key[32];
+	pthread_mutex_t pool_mu;
+	EVP_CIPHER_CTX *pool[4];
+	int npool;
+};
+
+struct ward_vol {
+	char *dir;
+	char *meta;	 /* DIR/.ward-volume */
+	char *manifest;
+	enum ward_vol_kind kind;
+	int writable;
+	int dirfd;
+	int lockfd;
+	int jfd;	 /* manifest, open for appending (writable) */
+	pthread_mutex_t mu;
+	uint8_t vid[WVOL_ID_LEN];
+	uint8_t kmeta[32];
+	uint8_t kfile[32];
+	uint8_t last_mac[WVOL_MAC_LEN];
+	uint64_t generation;
+	uint64_t jlen;		/* bytes of the manifest file */
+	uint64_t snap_len;	/* bytes of its snapshot part */
+	EVP_MAC_CTX *mac;	/* keyed HMAC template (encrypted) */
+
+	struct vnode **tab;	/* hash chains, by path */
+	size_t tcap, tcount;
+	/* the last record read at open: its disk operation may be unfinished */
+	char *alias_from, *alias_to; /* read-only open after an interrupted rename */
+	uint32_t last_type;
+	uint8_t *last_payload;
+	size_t last_len;
+};
+
+struct ward_vfile {
+	ward_vol *v;
+	struct vnode *n;
+	int flags;
+};
+
+/* errors.c-style helper: formats err (may be NULL) and returns code. */
+int wv_fail(char *err, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* path.c */
+int wv_path_norm(const char *in, char *out, size_t outlen, char *err);
+const char *wv_basename(const char *p);
+
+/* table (volume.c) */
+struct vnode *wv_lookup(ward_vol *v, const char *path);
+int wv_insert(ward_vol *v, struct vnode *n);
+void wv_remove(ward_vol *v, struct vnode *n);
+struct vnode *wv_node_new(const char *path, uint8_t type);
+void wv_node_free(struct vnode *n);
+uint64_t wv_nchunks(uint64_t size);
+
+/* manifest.c */
+int wv_apply(ward_vol *v, uint32_t type, const uint8_t *p, size_t len, int loading, char *why, size_t whylen);
+struct rd {
+	const uint8_t *p;
+	size_t len, off;
+	int bad;
+};
+uint8_t rd_u8(struct rd *r);
+uint16_t rd_u16(struct rd *r);
+uint32_t rd_u32(struct rd *r);
+uint64_t rd_u64(struct rd *r);
+const uint8_t *rd_bytes(struct rd *r, size_t n);
+/* reads a u16-prefixed path into out (NUL-terminated); 0 or -1 */
+int rd_path(struct rd *r, char *out, size_t outlen);
+size_t wv_cref_len(const ward_vol *v);
+int wv_manifest_load(ward_vol *v, const uint8_t *key, char *err);
+int wv_manifest_append(ward_vol *v, uint32_t type, const uint8_t *payload, size_t len, char *err);
+int wv_manifest_snapshot(ward_vol *v, char *err);
+int wv_manifest_init(ward_vol *v, const uint8_t *key, const uint8_t vid[WVOL_ID_LEN], char *err);
+int wv_tag(ward_vol *v, uint8_t out[32]);
+void wv_put_cref(const ward_vol *v, uint8_t *p, const struct cref *c);
+int wv_derive(const uint8_t *key, const uint8_t vid[WVOL_ID_LEN], const char *label,
+	      const uint8_t *extra, size_t extralen, uint8_t out[32]);
+
+/* byte buffer for building records */
+struct wbuf {
+	uint8_t *p;
+	size_t len, cap;
+	int oom;
+};
+void wb_put(struct wbuf *b, const void *d, size_t n);
+void wb_u8(struct wbuf *b, uint8_t x);
+void wb_u16(struct wbuf *b, uint16_t x);
+void wb_u32(struct wbuf *b, uint32_t x);
+void wb_u64(struct wbuf *b, uint64_t x);
+void wb_str(struct wbuf *b, const char *s);
+
+/* volume.c */
+int wv_create_locked(ward_vol *v, const char *p, uint8_t type, unsigned mode, char *err);
+
+/* worker.c: runs fn over [lo, hi) split between the caller and a helper
+ * thread (inline when the helper is busy); returns the first non-zero. */
+int wv_parallel(int (*fn)(void *arg, uint64_t lo, uint64_t hi), void *arg, uint64_t lo, uint64_t hi);
+
+/* file.c */
+int wv_node_commit(ward_vol *v, struct vnode *n, int durable, char *err);
+int wv_node_load(ward_vol *v, struct vnode *n, char *err);
+void wv_node_unload(struct vnode *n);
+int wv_disk_path(ward_vol *v, struct vnode *n, char *out, size_t outlen);
+int wv_alt_path(ward_vol *v, const uint8_t id[WVOL_ID_LEN], char *out, size_t outlen);
+int64_t wv_now_ns(void);
+
+#endif

@@ -1,0 +1,75 @@
+/* keyfile.c: volume key files (64 hex digits + newline, mode 0600). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/crypto.h"
+#include "core/util.h"
+#include "fs/internal.h"
+
+int ward_vol_key_load(const char *path, int create, uint8_t key[WARD_VOL_KEY_LEN], int *created, char *err)
+{
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	struct stat st;
+	int rc;
+
+	if (created)
+		*created = 0;
+	if (stat(path, &st) != 0) {
+		if (errno != ENOENT || !create)
+			return wv_fail(err, -errno, "cannot read key file '%s': %s", path, strerror(errno));
+		uint8_t k[WARD_VOL_KEY_LEN];
+		char hx[2 * WARD_VOL_KEY_LEN + 2];
+		if (ward_random(k, sizeof(k)) != 0)
+			return wv_fail(err, -EIO, "no randomness for a new key");
+		ward_hex(k, sizeof(k), hx);
+		strcat(hx, "\n");
+		int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+		size_t hl = strlen(hx);
+		rc = 0;
+		if (fd < 0)
+			rc = wv_fail(err, -errno, "cannot create key file '%s': %s", path, strerror(errno));
+		else if (fchmod(fd, 0600) != 0 || write(fd, hx, hl) != (ssize_t)hl || fsync(fd) != 0)
+			rc = wv_fail(err, -(errno ? errno : EIO), "cannot write key file '%s': %s", path, strerror(errno));
+		if (fd >= 0 && close(fd) != 0 && rc == 0)
+			rc = wv_fail(err, -errno, "cannot write key file '%s': %s", path, strerror(errno));
+		if (rc != 0 && fd >= 0)
+			(void)unlink(path);
+		if (rc == 0) {
+			memcpy(key, k, sizeof(k));
+			if (created)
+				*created = 1;
+		}
+		ward_wipe(k, sizeof(k));
+		ward_wipe(hx, sizeof(hx));
+		return rc;
+	}
+	if (!S_ISREG(st.st_mode))
+		return wv_fail(err, -EINVAL, "key file '%s' is not a regular file", path);
+	if (st.st_mode & 077)
+		return wv_fail(err, -EPERM, "key file '%s' is readable by others (mode %04o); run 'chmod 600 %s'", path,
+			       (unsigned)(st.st_mode & 07777), path);
+	if (ward_read_file(path, 256, &buf, &len) != 0)
+		return wv_fail(err, -errno, "cannot read key file '%s': %s", path, strerror(errno));
+	if (len == WARD_VOL_KEY_LEN) {
+		memcpy(key, buf, WARD_VOL_KEY_LEN);
+		rc = 0;
+	} else {
+		size_t l = len;
+		while (l > 0 && (buf[l - 1] == '\n' || buf[l - 1] == '\r'))
+			l--;
+		buf[l] = '\0';
+		if (l == 2 * WARD_VOL_KEY_LEN && ward_unhex((const char *)buf, key, WARD_VOL_KEY_LEN) == 0)
+			rc = 0;
+		else
+			rc = wv_fail(err, -EINVAL, "key file '%s' does not hold a volume key (64 hex digits expected)", path);
+	}
+	ward_wipe(buf, len);
+	free(buf);
+	return rc;
+}

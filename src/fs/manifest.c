@@ -1,0 +1,827 @@
+/*
+ * manifest.c: the volume manifest (format.h): loading and verifying the
+ * header and the MAC chain of records, applying records to the in-memory
+ * entry table, appending records, writing snapshots, and the volume tag.
+ *
+ * Record payloads (little-endian; "path" = u16 length + bytes):
+ *   ENTRY   path u8 type u8 flags u32 mode i64 mtime id[16] u64 size
+ *           u64 main_len cref[ceil(size/4096)]           (files; dirs: no crefs)
+ *   CHUNKS  path u32 mode i64 mtime u64 size u64 main_len u32 n
+ *           n x (u32 index cref)
+ *   CREATE  path u8 type u32 mode i64 mtime id[16]
+ *   UNLINK  path
+ *   RENAME  path(from) path(to)
+ *   SETATTR path u32 mode i64 mtime
+ *   DIRTY   path
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+
+#include "core/crypto.h"
+#include "core/util.h"
+#include "fs/internal.h"
+
+/* ---- bounded reader ---- */
+
+const uint8_t *rd_bytes(struct rd *r, size_t n)
+{
+	if (r->bad || n > r->len - r->off) {
+		r->bad = 1;
+		return NULL;
+	}
+	const uint8_t *p = r->p + r->off;
+	r->off += n;
+	return p;
+}
+
+static uint64_t rd_le(struct rd *r, size_t n)
+{
+	const uint8_t *p = rd_bytes(r, n);
+	uint64_t x = 0;
+	if (p == NULL)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		x |= (uint64_t)p[i] << (8 * i);
+	return x;
+}
+
+uint8_t rd_u8(struct rd *r) { return (uint8_t)rd_le(r, 1); }
+uint16_t rd_u16(struct rd *r) { return (uint16_t)rd_le(r, 2); }
+uint32_t rd_u32(struct rd *r) { return (uint32_t)rd_le(r, 4); }
+uint64_t rd_u64(struct rd *r) { return rd_le(r, 8); }
+
+int rd_path(struct rd *r, char *out, size_t outlen)
+{
+	uint16_t n = rd_u16(r);
+	const uint8_t *p = rd_bytes(r, n);
+	if (p == NULL || n == 0 || n > WVOL_MAX_PATH || (size_t)n + 1 > outlen || memchr(p, 0, n))
+		return -1;
+	memcpy(out, p, n);
+	out[n] = '\0';
+	/* a stored path must already be in normal form */
+	char norm[WVOL_MAX_PATH + 1];
+	if (wv_path_norm(out, norm, sizeof(norm), NULL) != 0 || strcmp(norm, out) != 0)
+		return -1;
+	return 0;
+}
+
+static uint64_t get_le(const uint8_t *p, size_t n)
+{
+	uint64_t x = 0;
+	for (size_t i = 0; i < n; i++)
+		x |= (uint64_t)p[i] << (8 * i);
+	return x;
+}
+
+static void put_le(uint8_t *p, uint64_t x, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (uint8_t)(x >> (8 * i));
+}
+
+size_t wv_cref_len(const ward_vol *v)
+{
+	return v->kind == WARD_VOL_ENCRYPTED ? WVOL_ENC_CREF : WVOL_AUTH_CREF;
+}
+
+void wv_put_cref(const ward_vol *v, uint8_t *p, const struct cref *c)
+{
+	if (v->kind == WARD_VOL_ENCRYPTED) {
+		p[0] = c->slot;
+		memcpy(p + 1, c->v, 28);
+	} else {
+		memcpy(p, c->v, 32);
+	}
+}
+
+static int get_cref(const ward_vol *v, struct rd *r, struct cref *c)
+{
+	const uint8_t *p = rd_bytes(r, wv_cref_len(v));
+	if (p == NULL)
+		return -1;
+	memset(c, 0, sizeof(*c));
+	if (v->kind == WARD_VOL_ENCRYPTED) {
+		c->slot = p[0];
+		if (c->slot > WVOL_SLOT_HOLE)
+			return -1;
+		memcpy(c->v, p + 1, 28);
+	} else {
+		memcpy(c->v, p, 32);
+	}
+	return 0;
+}
+
+/* ---- keys and MACs ---- */
+
+int wv_derive(const uint8_t *key, const uint8_t vid[WVOL_ID_LEN], const char *label,
+	      const uint8_t *extra, size_t extralen, uint8_t out[32])
+{
+	uint8_t info[64 + WVOL_ID_LEN];
+	size_t ll = strlen(label);
+	if (ll > 64 || extralen > WVOL_ID_LEN)
+		return -1;
+	memcpy(info, label, ll);
+	if (extralen)
+		memcpy(info + ll, extra, extralen);
+	return ward_hkdf_sha256(key, WARD_VOL_KEY_LEN, vid, WVOL_ID_LEN, info, ll + extralen, out, 32);
+}
+
+/* mac = MAC(prev || hdr || payload) (prev may be NULL) */
+static int mac3(ward_vol *v, const uint8_t *prev, const uint8_t *a, size_t alen, const uint8_t *b,
+		size_t blen, uint8_t out[WVOL_MAC_LEN])
+{
+	int rc = -1;
+	if (v->kind == WARD_VOL_ENCRYPTED) {
+		EVP_MAC_CTX *c = EVP_MAC_CTX_dup(v->mac);
+		size_t ol = 0;
+		if (c != NULL && (prev == NULL || EVP_MAC_update(c, prev, WVOL_MAC_LEN) == 1) &&
+		    EVP_MAC_update(c, a, alen) == 1 && (blen == 0 || EVP_MAC_update(c, b, blen) == 1) &&
+		    EVP_MAC_final(c, out, &ol, WVOL_MAC_LEN) == 1 && ol == WVOL_MAC_LEN)
+			rc = 0;
+		EVP_MAC_CTX_free(c);
+	} else {
+		EVP_MD_CTX *c = EVP_MD_CTX_new();
+		if (c != NULL && EVP_DigestInit_ex(c, EVP_sha256(), NULL) == 1 &&
+		    (prev == NULL || EVP_DigestUpdate(c, prev, WVOL_MAC_LEN) == 1) &&
+		    EVP_DigestUpdate(c, a, alen) == 1 && (blen == 0 || EVP_DigestUpdate(c, b, blen) == 1) &&
+		    EVP_DigestFinal_ex(c, out, NULL) == 1)
+			rc = 0;
+		EVP_MD_CTX_free(c);
+	}
+	ERR_clear_error();
+	return rc;
+}
+
+static int setup_keys(ward_vol *v, const uint8_t *key)
+{
+	if (v->kind != WARD_VOL_ENCRYPTED)
+		return 0;
+	if (wv_derive(key, v->vid, "ward-vol manifest mac", NULL, 0, v->kmeta) != 0 ||
+	    wv_derive(key, v->vid, "ward-vol file keys", NULL, 0, v->kfile) != 0)
+		return -1;
+	EVP_MAC *m = EVP_MAC_fetch(NULL, "HMAC", NULL);
+	OSSL_PARAM prm[2] = { OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
+			      OSSL_PARAM_construct_end() };
+	EVP_MAC_CTX_free(v->mac);
+	v->mac = m ? EVP_MAC_CTX_new(m) : NULL;
+	EVP_MAC_free(m);
+	if (v->mac == NULL || EVP_MAC_init(v->mac, v->kmeta, sizeof(v->kmeta), prm) != 1) {
+		ERR_clear_error();
+		return -1;
+	}
+	return 0;
+}
+
+static void build_header(ward_vol *v, const uint8_t *key, uint8_t h[WVOL_HDR_LEN])
+{
+	memset(h, 0, WVOL_HDR_LEN);
+	memcpy(h, WVOL_MAGIC, 8);
+	put_le(h + 8, WVOL_VERSION, 4);
+	put_le(h + 12, (uint32_t)v->kind, 4);
+	put_le(h + 16, WVOL_CHUNK_SHIFT, 4);
+	memcpy(h + 24, v->vid, WVOL_ID_LEN);
+	if (v->kind == WARD_VOL_ENCRYPTED)
+		(void)wv_derive(key, v->vid, "ward-vol key check", NULL, 0, h + 40);
+	put_le(h + 72, v->generation, 8);
+}
+
+/* ---- applying records ---- */
+
+uint64_t wv_nchunks(uint64_t size)
+{
+	return (size + WVOL_CHUNK - 1) / WVOL_CHUNK;
+}
+
+static int parent_ok(ward_vol *v, const char *path, struct vnode **parent)
+{
+	const char *s = strrchr(path, '/');
+	*parent = NULL;
+	if (s == NULL)
+		return 1;
+	char pp[WVOL_MAX_PATH + 1];
+	memcpy(pp, path, (size_t)(s - path));
+	pp[s - path] = '\0';
+	struct vnode *p = wv_lookup(v, pp);
+	*parent = p;
+	return p != NULL && p->type == WVOL_T_DIR;
+}
+
+static void child_delta(ward_vol *v, const char *path, int d)
+{
+	struct vnode *p;
+	if (parent_ok(v, path, &p) && p != NULL)
+		p->nchild = (uint64_t)((int64_t)p->nchild + d);
+}
+
+#define WHY(...) (snprintf(why, whylen, __VA_ARGS__), -1)
+
+static int apply_entry(ward_vol *v, struct rd *r, char *why, size_t whylen)
+{
+	char path[WVOL_MAX_PATH + 1];
+	struct vnode *n, *par;
+	if (rd_path(r, path, sizeof(path)) != 0)
+		return WHY("bad path");
+	uint8_t type = rd_u8(r), flags = rd_u8(r);
+	uint32_t mode = rd_u32(r);
+	int64_t mtime = (int64_t)rd_u64(r);
+	const uint8_t *id = rd_bytes(r, WVOL_ID_LEN);
+	uint64_t size = rd_u64(r), main_len = rd_u64(r);
+	if (r->bad || (type != WVOL_T_FILE && type != WVOL_T_DIR) || (mode & ~07777u) || (flags & ~1u))
+		return WHY("malformed entry");
+	if (wv_lookup(v, path) != NULL || !parent_ok(v, path, &par))
+		return WHY("entry '%s' duplicated or without a parent directory", path);
+	if (type == WVOL_T_DIR && (size != 0 || main_len != 0))
+		return WHY("directory '%s' with a size", path);
+	uint64_t nc = wv_nchunks(size);
+	if (nc >= WVOL_MAX_CHUNKS || nc * wv_cref_len(v) > r->len - r->off)
+		return WHY("entry '%s': size does not match its chunk list", path);
+	n = wv_node_new(path, type);
+	if (n == NULL)
+		return WHY("out of memory");
+	n->maybe_dirty = (flags & WVOL_EF_MAYBE_DIRTY) != 0;
+	n->mode = mode;
+	n->mtime = mtime;
+	memcpy(n->id, id, WVOL_ID_LEN);
+	n->size = size;
+	n->main_len = main_len;
+	if (nc > 0) {
+		n->c = calloc(nc, sizeof(struct cref));
+		if (n->c == NULL) {
+			wv_node_free(n);
+			return WHY("out of memory");
+		}
+		for (uint64_t i = 0; i < nc; i++)
+			if (get_cref(v, r, &n->c[i]) != 0) {
+				wv_node_free(n);
+				return WHY("entry '%s': bad chunk reference %llu", path, (unsigned long long)i);
+			}
+	}
+	if (wv_insert(v, n) != 0) {
+		wv_node_free(n);
+		return WHY("out of memory");
+	}
+	child_delta(v, path, 1);
+	return 0;
+}
+
+static int apply_chunks(ward_vol *v, struct rd *r, char *why, size_t whylen)
+{
+	char path[WVOL_MAX_PATH + 1];
+	if (rd_path(r, path, sizeof(path)) != 0)
+		return WHY("bad path");
+	uint32_t mode = rd_u32(r);
+	int64_t mtime = (int64_t)rd_u64(r);
+	uint64_t size = rd_u64(r), main_len = rd_u64(r);
+	uint32_t cnt = rd_u32(r);
+	struct vnode *n = wv_lookup(v, path);
+	if (r->bad || (mode & ~07777u))
+		return WHY("malformed commit record");
+	if (n == NULL || n->type != WVOL_T_FILE)
+		return WHY("commit of '%s', which is not a file", path);
+	uint64_t onc = wv_nchunks(n->size), nc = wv_nchunks(size);
+	if (nc >= WVOL_MAX_CHUNKS || (uint64_t)cnt * (4 + wv_cref_len(v)) != r->len - r->off)
+		return WHY("commit of '%s': chunk list does not match", path);
+	struct cref *c = nc ? calloc(nc, sizeof(*c)) : NULL;
+	uint8_t *set = nc > onc ? calloc(nc - onc, 1) : NULL;
+	if ((nc && c == NULL) || (nc > onc && set == NULL)) {
+		free(c);
+		free(set);
+		return WHY("out of memory");
+	}
+	if (nc)
+		memcpy(c, n->c, (onc < nc ? onc : nc) * sizeof(*c));
+	for (uint32_t k = 0; k < cnt; k++) {
+		uint32_t i = rd_u32(r);
+		struct cref cr;
+		if (get_cref(v, r, &cr) != 0 || i >= nc) {
+			free(c);
+			free(set);
+			return WHY("commit of '%s': bad chunk %u", path, i);
+		}
+		c[i] = cr;
+		if (i >= onc)
+			set[i - onc] = 1;
+	}
+	for (uint64_t i = onc; i < nc; i++)
+		if (!set[i - onc]) {
+			free(c);
+			free(set);
+			return WHY("commit of '%s': chunk %llu missing", path, (unsigned long long)i);
+		}
+	free(set);
+	free(n->c);
+	n->c = c;
+	n->size = size;
+	n->mode = mode;
+	n->mtime = mtime;
+	n->main_len = main_len;
+	n->maybe_dirty = 0;
+	return 0;
+}
+
+static int is_below(const char *path, const char *dir)
+{
+	size_t l = strlen(dir);
+	return strncmp(path, dir, l) == 0 && path[l] == '/';
+}
+
+/* Removes n from the table and frees it unless it is open (then it lives on
+ * as an unlinked node owned by its handles). */
+static void drop_node(ward_vol *v, struct vnode *n)
+{
+	child_delta(v, n->path, -1);
+	wv_remove(v, n);
+	if (n->refs > 0)
+		n->unlinked = 1;
+	else
+		wv_node_free(n);
+}
+
+static int apply_rename(ward_vol *v, const char *from, const char *to, char *why, size_t whylen)
+{
+	struct vnode *n = wv_lookup(v, from), *t = wv_lookup(v, to), *par;
+	if (n == NULL)
+		return WHY("rename of missing '%s'", from);
+	if (strcmp(from, to) == 0)
+		return 0;
+	if (!parent_ok(v, to, &par) || is_below(to, from))
+		return WHY("rename of '%s' to '%s': bad target", from, to);
+	if (t != NULL) {
+		if (t->type != n->type || (t->type == WVOL_T_DIR && t->nchild != 0))
+			return WHY("rename of '%s' onto '%s': incompatible target", from, to);
+		drop_node(v, t);
+	}
+	if (n->type == WVOL_T_DIR) {
+		/* move every descendant: collect first, then re-key */
+		size_t cnt = 0, k = 0, fl = strlen(from), tl = strlen(to);
+		for (size_t b = 0; b < v->tcap; b++)
+			for (struct vnode *x = v->tab[b]; x; x = x->hnext)
+				cnt += is_below(x->path, from);
+		struct vnode **list = cnt ? malloc(cnt * sizeof(*list)) : NULL;
+		if (cnt && list == NULL)
+			return WHY("out of memory");
+		for (size_t b = 0; b < v->tcap; b++)
+			for (struct vnode *x = v->tab[b]; x; x = x->hnext)
+				if (is_below(x->path, from))
+					list[k++] = x;
+		for (k = 0; k < cnt; k++) {
+			struct vnode *x = list[k];
+			size_t rest = strlen(x->path) - fl;
+			if (tl + rest > WVOL_MAX_PATH) {
+				free(list);
+				return WHY("rename of '%s': path too long", from);
+			}
+		}
+		for (k = 0; k < cnt; k++) {
+			struct vnode *x = list[k];
+			char *np = malloc(tl + strlen(x->path) - fl + 1);
+			if (np == NULL) {
+				free(list);
+				return WHY("out of memory");
+			}
+			memcpy(np, to, tl);
+			strcpy(np + tl, x->path + fl);
+			wv_remove(v, x);
+			free(x->path);
+			x->path = np;
+			(void)wv_insert(v, x); /* re-insert into an existing table cannot fail */
+		}
+		free(list);
+	}
+	child_delta(v, from, -1);
+	wv_remove(v, n);
+	char *np = strdup(to);
+	if (np == NULL)
+		return WHY("out of memory");
+	free(n->path);
+	n->path = np;
+	free(n->diskpath);
+	n->diskpath = NULL;
+	(void)wv_insert(v, n);
+	child_delta(v, to, 1);
+	return 0;
+}
+
+int wv_apply(ward_vol *v, uint32_t type, const uint8_t *p, size_t len, int loading, char *why, size_t whylen)
+{
+	struct rd r = { p, len, 0, 0 };
+	char path[WVOL_MAX_PATH + 1], to[WVOL_MAX_PATH + 1];
+	struct vnode *n, *par;
+	int rc;
+
+	switch (type) {
+	case WVOL_R_ENTRY:
+		rc = apply_entry(v, &r, why, whylen);
+		break;
+	case WVOL_R_CHUNKS:
+		rc = apply_chunks(v, &r, why, whylen);
+		break;
+	case WVOL_R_CREATE: {
+		if (rd_path(&r, path, sizeof(path)) != 0)
+			return WHY("bad path");
+		uint8_t t = rd_u8(&r);
+		uint32_t mode = rd_u32(&r);
+		int64_t mtime = (int64_t)rd_u64(&r);
+		const uint8_t *id = rd_bytes(&r, WVOL_ID_LEN);
+		if (r.bad || (t != WVOL_T_FILE && t != WVOL_T_DIR) || (mode & ~07777u))
+			return WHY("malformed create record");
+		if (wv_lookup(v, path) != NULL || !parent_ok(v, path, &par))
+			return WHY("create of '%s': exists or no parent", path);
+		n = wv_node_new(path, t);
+		if (n == NULL)
+			return WHY("out of memory");
+		n->mode = mode;
+		n->mtime = mtime;
+		memcpy(n->id, id, WVOL_ID_LEN);
+		n->maybe_dirty = t == WVOL_T_FILE;
+		if (wv_insert(v, n) != 0) {
+			wv_node_free(n);
+			return WHY("out of memory");
+		}
+		child_delta(v, path, 1);
+		rc = 0;
+		break;
+	}
+	case WVOL_R_UNLINK:
+		if (rd_path(&r, path, sizeof(path)) != 0)
+			return WHY("bad path");
+		n = wv_lookup(v, path);
+		if (n == NULL || (n->type == WVOL_T_DIR && n->nchild != 0))
+			return WHY("removal of '%s': missing or not empty", path);
+		drop_node(v, n);
+		rc = 0;
+		break;
+	case WVOL_R_RENAME:
+		if (rd_path(&r, path, sizeof(path)) != 0 || rd_path(&r, to, sizeof(to)) != 0)
+			return WHY("bad path");
+		rc = apply_rename(v, path, to, why, whylen);
+		break;
+	case WVOL_R_SETATTR: {
+		if (rd_path(&r, path, sizeof(path)) != 0)
+			return WHY("bad path");
+		uint32_t mode = rd_u32(&r);
+		int64_t mtime = (int64_t)rd_u64(&r);
+		n = wv_lookup(v, path);
+		if (r.bad || n == NULL || (mode & ~07777u))
+			return WHY("malformed attribute record for '%s'", path);
+		n->mode = mode;
+		n->mtime = mtime;
+		rc = 0;
+		break;
+	}
+	case WVOL_R_DIRTY:
+		if (rd_path(&r, path, sizeof(path)) != 0)
+			return WHY("bad path");
+		n = wv_lookup(v, path);
+		if (n == NULL || n->type != WVOL_T_FILE)
+			return WHY("dirty mark for missing '%s'", path);
+		if (loading)
+			n->maybe_dirty = 1;
+		rc = 0;
+		break;
+	default:
+		return WHY("unknown record type %u", type);
+	}
+	if (rc == 0 && r.off != r.len)
+		return WHY("trailing bytes in record type %u", type);
+	return rc;
+}
+
+/* ---- load ---- */
+
+int wv_manifest_load(ward_vol *v, const uint8_t *key, char *err)
+{
+	uint8_t *buf = NULL, mac[WVOL_MAC_LEN];
+	size_t len = 0;
+	int rc;
+	char why[200];
+	const char *mname = v->manifest;
+
+	if (ward_read_file(v->manifest, (size_t)WVOL_MAX_MANIFEST, &buf, &len) != 0) {
+		int e = errno;
+		if (e == ENOENT)
+			return wv_fail(err, -ENOENT, "'%s' is not a volume (no manifest %s)", v->dir, mname);
+		return wv_fail(err, -e, "cannot read manifest %s: %s", mname, strerror(e));
+	}
+	if (len < WVOL_HDR_LEN || memcmp(buf, WVOL_MAGIC, 8) != 0) {
+		rc = wv_fail(err, -EBADMSG, "manifest %s: not a Ward volume manifest (bad magic or too short)", mname);
+		goto out;
+	}
+	if (get_le(buf + 8, 4) != WVOL_VERSION || get_le(buf + 16, 4) != WVOL_CHUNK_SHIFT) {
+		rc = wv_fail(err, -EBADMSG, "manifest %s: unsupported version %u or chunk size", mname,
+			     (unsigned)get_le(buf + 8, 4));
+		goto out;
+	}
+	uint32_t kind = (uint32_t)get_le(buf + 12, 4);
+	if (kind != (uint32_t)v->kind) {
+		rc = wv_fail(err, -EBADMSG, "'%s' is an %s volume, not an %s one", v->dir,
+			     kind == WARD_VOL_ENCRYPTED ? "encrypted" : kind == WARD_VOL_AUTHENTICATED ? "authenticated" : "unknown",
+			     v->kind == WARD_VOL_ENCRYPTED ? "encrypted" : "authenticated");
+		goto out;
+	}
+	memcpy(v->vid, buf + 24, WVOL_ID_LEN);
+	v->generation = get_le(buf + 72, 8);
+	if (v->kind == WARD_VOL_ENCRYPTED) {
+		uint8_t kc[32];
+		if (key == NULL) {
+			rc = wv_fail(err, -EINVAL, "'%s' is encrypted: a key is needed", v->dir);
+			goto out;
+		}
+		if (wv_derive(key, v->vid, "ward-vol key check", NULL, 0, kc) != 0 || setup_keys(v, key) != 0) {
+			rc = wv_fail(err, -ENOMEM, "cannot derive the volume keys");
+			goto out;
+		}
+		if (!ward_ct_equal(kc, buf + 40, 32)) {
+			rc = wv_fail(err, -EKEYREJECTED, "wrong key for volume '%s' (the key check does not match)", v->dir);
+			goto out;
+		}
+	}
+	if (mac3(v, NULL, buf, WVOL_HDR_MAC_OFF, NULL, 0, mac) != 0) {
+		rc = wv_fail(err, -ENOMEM, "cannot compute a MAC");
+		goto out;
+	}
+	if (!ward_ct_equal(mac, buf + WVOL_HDR_MAC_OFF, WVOL_MAC_LEN)) {
+		rc = wv_fail(err, -EBADMSG, "manifest %s: header authentication failed (tampered)", mname);
+		goto out;
+	}
+	memcpy(v->last_mac, mac, WVOL_MAC_LEN);
+	size_t off = WVOL_HDR_LEN, recno = 0;
+	int in_snap = 1;
+	v->snap_len = off;
+	while (len - off >= WVOL_REC_HDR) {
+		uint32_t type = (uint32_t)get_le(buf + off, 4), plen = (uint32_t)get_le(buf + off + 4, 4);
+		if (plen > WVOL_MAX_RECORD) {
+			rc = wv_fail(err, -EBADMSG, "manifest %s: record %zu (offset %zu) has an impossible length (tampered)",
+				     mname, recno, off);
+			goto out;
+		}
+		if ((size_t)plen + WVOL_REC_HDR + WVOL_MAC_LEN > len - off)
+			break; /* torn tail of an interrupted append: not committed */
+		if (mac3(v, v->last_mac, buf + off, WVOL_REC_HDR, buf + off + WVOL_REC_HDR, plen, mac) != 0) {
+			rc = wv_fail(err, -ENOMEM, "cannot compute a MAC");
+			goto out;
+		}
+		if (!ward_ct_equal(mac, buf + off + WVOL_REC_HDR + plen, WVOL_MAC_LEN)) {
+			rc = wv_fail(err, -EBADMSG,
+				     "manifest %s: record %zu (offset %zu) failed authentication (metadata tampered)",
+				     mname, recno, off);
+			goto out;
+		}
+		if (wv_apply(v, type, buf + off + WVOL_REC_HDR, plen, 1, why, sizeof(why)) != 0) {
+			rc = wv_fail(err, -EBADMSG, "manifest %s: record %zu: %s", mname, recno, why);
+			goto out;
+		}
+		memcpy(v->last_mac, mac, WVOL_MAC_LEN);
+		if (type != WVOL_R_ENTRY)
+			in_snap = 0;
+		off += WVOL_REC_HDR + plen + WVOL_MAC_LEN;
+		if (in_snap)
+			v->snap_len = off;
+		free(v->last_payload);
+		v->last_payload = malloc(plen ? plen : 1);
+		if (v->last_payload == NULL) {
+			rc = wv_fail(err, -ENOMEM, "out of memory");
+			goto out;
+		}
+		memcpy(v->last_payload, buf + off - WVOL_MAC_LEN - plen, plen);
+		v->last_len = plen;
+		v->last_type = type;
+		recno++;
+	}
+	v->jlen = off;
+	rc = 0;
+out:
+	free(buf);
+	return rc;
+}
+
+/* ---- append ---- */
+
+static int write_all(int fd, const uint8_t *p, size_t n, off_t off)
+{
+	while (n > 0) {
+		ssize_t w = pwrite(fd, p, n, off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+		off += w;
+	}
+	return 0;
+}
+
+int wv_manifest_append(ward_vol *v, uint32_t type, const uint8_t *payload, size_t len, char *err)
+{
+	uint8_t stackbuf[1024], *b = stackbuf, mac[WVOL_MAC_LEN];
+	size_t tot = WVOL_REC_HDR + len + WVOL_MAC_LEN;
+	int rc;
+
+	if (len > WVOL_MAX_RECORD)
+		return wv_fail(err, -EFBIG, "a single commit is too large (%zu bytes of metadata)", len);
+	if (!v->writable)
+		return wv_fail(err, -EROFS, "volume '%s' is read-only", v->dir);
+	if (tot > sizeof(stackbuf) && (b = malloc(tot)) == NULL)
+		return wv_fail(err, -ENOMEM, "out of memory");
+	put_le(b, type, 4);
+	put_le(b + 4, len, 4);
+	memcpy(b + WVOL_REC_HDR, payload, len);
+	if (mac3(v, v->last_mac, b, WVOL_REC_HDR, b + WVOL_REC_HDR, len, mac) != 0) {
+		rc = wv_fail(err, -ENOMEM, "cannot compute a MAC");
+		goto out;
+	}
+	memcpy(b + WVOL_REC_HDR + len, mac, WVOL_MAC_LEN);
+	if (write_all(v->jfd, b, tot, (off_t)v->jlen) != 0) {
+		int e = errno ? errno : EIO;
+		/* cut a partial record so the next append starts at a boundary */
+		if (ftruncate(v->jfd, (off_t)v->jlen) != 0) {
+			/* the torn tail is dropped at the next open */
+		}
+		rc = wv_fail(err, -e, "cannot write the manifest of '%s': %s", v->dir, strerror(e));
+		goto out;
+	}
+	v->jlen += tot;
+	memcpy(v->last_mac, mac, WVOL_MAC_LEN);
+	rc = 0;
+out:
+	if (b != stackbuf)
+		free(b);
+	return rc;
+}
+
+/* ---- snapshot ---- */
+
+static int cmp_nodes(const void *a, const void *b)
+{
+	return strcmp((*(struct vnode *const *)a)->path, (*(struct vnode *const *)b)->path);
+}
+
+static struct vnode **sorted_nodes(ward_vol *v)
+{
+	struct vnode **list = malloc((v->tcount ? v->tcount : 1) * sizeof(*list));
+	size_t k = 0;
+	if (list == NULL)
+		return NULL;
+	for (size_t b = 0; b < v->tcap; b++)
+		for (struct vnode *x = v->tab[b]; x; x = x->hnext)
+			list[k++] = x;
+	qsort(list, k, sizeof(*list), cmp_nodes);
+	return list;
+}
+
+static void put_entry(ward_vol *v, struct wbuf *b, struct vnode *n, int for_tag)
+{
+	size_t cl = wv_cref_len(v);
+	uint8_t cb[WVOL_AUTH_CREF];
+	wb_str(b, n->path);
+	wb_u8(b, n->type);
+	if (!for_tag)
+		wb_u8(b, (n->maybe_dirty || n->dirty_logged) ? WVOL_EF_MAYBE_DIRTY : 0);
+	wb_u32(b, n->mode);
+	wb_u64(b, (uint64_t)n->mtime);
+	wb_put(b, n->id, WVOL_ID_LEN);
+	wb_u64(b, n->size);
+	if (!for_tag)
+		wb_u64(b, n->main_len);
+	for (uint64_t i = 0; i < wv_nchunks(n->size); i++) {
+		wv_put_cref(v, cb, &n->c[i]);
+		wb_put(b, cb, cl);
+	}
+}
+
+static int snapshot_bytes(ward_vol *v, const uint8_t *key, struct wbuf *out)
+{
+	uint8_t h[WVOL_HDR_LEN], mac[WVOL_MAC_LEN];
+	struct vnode **list = sorted_nodes(v);
+	struct wbuf e = { 0 };
+	int rc = -1;
+
+	if (list == NULL)
+		return -1;
+	if (key != NULL || v->kind != WARD_VOL_ENCRYPTED)
+		build_header(v, key, h);
+	else {
+		/* keep the existing key check: rebuild from the manifest header */
+		int fd = open(v->manifest, O_RDONLY | O_CLOEXEC);
+		ssize_t r = fd >= 0 ? pread(fd, h, WVOL_HDR_LEN, 0) : -1;
+		if (fd >= 0)
+			close(fd);
+		if (r != (ssize_t)WVOL_HDR_LEN)
+			goto out;
+		put_le(h + 72, v->generation, 8);
+	}
+	if (mac3(v, NULL, h, WVOL_HDR_MAC_OFF, NULL, 0, mac) != 0)
+		goto out;
+	memcpy(h + WVOL_HDR_MAC_OFF, mac, WVOL_MAC_LEN);
+	wb_put(out, h, WVOL_HDR_LEN);
+	for (size_t i = 0; i < v->tcount; i++) {
+		uint8_t rh[WVOL_REC_HDR];
+		e.len = 0;
+		put_entry(v, &e, list[i], 0);
+		if (e.oom || e.len > WVOL_MAX_RECORD)
+			goto out;
+		put_le(rh, WVOL_R_ENTRY, 4);
+		put_le(rh + 4, e.len, 4);
+		if (mac3(v, mac, rh, sizeof(rh), e.p, e.len, mac) != 0)
+			goto out;
+		wb_put(out, rh, sizeof(rh));
+		wb_put(out, e.p, e.len);
+		wb_put(out, mac, WVOL_MAC_LEN);
+	}
+	if (out->oom)
+		goto out;
+	memcpy(v->last_mac, mac, WVOL_MAC_LEN);
+	rc = 0;
+out:
+	free(e.p);
+	free(list);
+	return rc;
+}
+
+static int write_snapshot(ward_vol *v, const uint8_t *key, char *err)
+{
+	struct wbuf b = { 0 };
+	int rc;
+	v->generation++;
+	if (snapshot_bytes(v, key, &b) != 0) {
+		free(b.p);
+		return wv_fail(err, -ENOMEM, "cannot build the manifest of '%s'", v->dir);
+	}
+	if (ward_write_file_atomic(v->manifest, b.p, b.len, v->kind == WARD_VOL_ENCRYPTED ? 0600 : 0644) != 0) {
+		int e = errno ? errno : EIO;
+		free(b.p);
+		return wv_fail(err, -e, "cannot write manifest %s: %s", v->manifest, strerror(e));
+	}
+	v->jlen = v->snap_len = b.len;
+	free(b.p);
+	rc = 0;
+	if (v->writable) {
+		int fd = open(v->manifest, O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			return wv_fail(err, -errno, "cannot reopen manifest %s: %s", v->manifest, strerror(errno));
+		if (v->jfd >= 0)
+			close(v->jfd);
+		v->jfd = fd;
+	}
+	return rc;
+}
+
+int wv_manifest_snapshot(ward_vol *v, char *err)
+{
+	return write_snapshot(v, NULL, err);
+}
+
+int wv_manifest_init(ward_vol *v, const uint8_t *key, const uint8_t vid[WVOL_ID_LEN], char *err)
+{
+	memcpy(v->vid, vid, WVOL_ID_LEN);
+	v->generation = 0;
+	if (setup_keys(v, key) != 0)
+		return wv_fail(err, -ENOMEM, "cannot derive the volume keys");
+	return write_snapshot(v, key, err);
+}
+
+/* ---- tag ---- */
+
+int wv_tag(ward_vol *v, uint8_t out[32])
+{
+	struct vnode **list = sorted_nodes(v);
+	struct wbuf e = { 0 };
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	int rc = -1;
+	static const char dom[] = "ward-volume-tag-v1";
+	uint8_t hdr[8];
+
+	if (list == NULL || c == NULL || EVP_DigestInit_ex(c, EVP_sha256(), NULL) != 1)
+		goto out;
+	put_le(hdr, (uint32_t)v->kind, 4);
+	put_le(hdr + 4, WVOL_CHUNK_SHIFT, 4);
+	if (EVP_DigestUpdate(c, dom, sizeof(dom)) != 1 || EVP_DigestUpdate(c, hdr, 8) != 1 ||
+	    EVP_DigestUpdate(c, v->vid, WVOL_ID_LEN) != 1)
+		goto out;
+	for (size_t i = 0; i < v->tcount; i++) {
+		e.len = 0;
+		put_entry(v, &e, list[i], 1);
+		if (e.oom || EVP_DigestUpdate(c, e.p, e.len) != 1)
+			goto out;
+	}
+	if (EVP_DigestFinal_ex(c, out, NULL) != 1)
+		goto out;
+	rc = 0;
+out:
+	ERR_clear_error();
+	EVP_MD_CTX_free(c);
+	free(e.p);
+	free(list);
+	return rc;
+}

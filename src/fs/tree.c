@@ -1,0 +1,622 @@
+/*
+ * tree.c: whole-volume operations over directory trees: import (encrypt a
+ * plain tree into a volume), export (decrypt a volume into a plain tree),
+ * verify (read every byte), and building an authenticated volume's
+ * manifest. See volume.h.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/crypto.h"
+#include "core/util.h"
+#include "fs/internal.h"
+
+#define IOBUF (1u << 20)
+
+struct tent {
+	char *rel;
+	struct stat st; /* of the target for symlinks to regular files */
+};
+
+struct tree {
+	struct tent *e;
+	size_t n, cap;
+	uint64_t bytes;
+};
+
+static void tree_free(struct tree *t)
+{
+	for (size_t i = 0; i < t->n; i++)
+		free(t->e[i].rel);
+	free(t->e);
+}
+
+static int tree_add(struct tree *t, const char *rel, const struct stat *st)
+{
+	if (t->n == t->cap) {
+		size_t nc = t->cap ? t->cap * 2 : 256;
+		struct tent *e = realloc(t->e, nc * sizeof(*e));
+		if (e == NULL)
+			return -1;
+		t->e = e;
+		t->cap = nc;
+	}
+	t->e[t->n].rel = strdup(rel);
+	if (t->e[t->n].rel == NULL)
+		return -1;
+	t->e[t->n].st = *st;
+	t->n++;
+	if (S_ISREG(st->st_mode))
+		t->bytes += (uint64_t)st->st_size;
+	return 0;
+}
+
+static int cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Walks root/rel (sorted, parents first). Skips the reserved entry at the
+ * root; follows symlinks to regular files; skips symlinks to directories
+ * and dangling ones; refuses other file types. */
+static int walk(const char *root, const char *rel, struct tree *t, char *err)
+{
+	char path[PATH_MAX];
+	DIR *d;
+	struct dirent *de;
+	char **names = NULL;
+	size_t nn = 0, cap = 0;
+	int rc = 0;
+
+	if (snprintf(path, sizeof(path), "%s%s%s", root, rel[0] ? "/" : "", rel) >= (int)sizeof(path))
+		return wv_fail(err, -ENAMETOOLONG, "'%s/%s': path too long", root, rel);
+	d = opendir(path);
+	if (d == NULL)
+		return wv_fail(err, -errno, "cannot read directory '%s': %s", path, strerror(errno));
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (rel[0] == '\0' && strcmp(de->d_name, WARD_VOL_META_DIR) == 0)
+			continue;
+		if (nn == cap) {
+			cap = cap ? cap * 2 : 64;
+			char **nw = realloc(names, cap * sizeof(*nw));
+			if (nw == NULL) {
+				rc = wv_fail(err, -ENOMEM, "out of memory");
+				goto out;
+			}
+			names = nw;
+		}
+		if ((names[nn] = strdup(de->d_name)) == NULL) {
+			rc = wv_fail(err, -ENOMEM, "out of memory");
+			goto out;
+		}
+		nn++;
+	}
+	qsort(names, nn, sizeof(*names), cmp_names);
+	for (size_t i = 0; i < nn && rc == 0; i++) {
+		char r2[WVOL_MAX_PATH + 1], full[PATH_MAX];
+		struct stat st;
+		if (snprintf(r2, sizeof(r2), "%s%s%s", rel, rel[0] ? "/" : "", names[i]) >= (int)sizeof(r2) ||
+		    snprintf(full, sizeof(full), "%s/%s", root, r2) >= (int)sizeof(full)) {
+			rc = wv_fail(err, -ENAMETOOLONG, "'%s/%s/%s': path too long", root, rel, names[i]);
+			break;
+		}
+		if (lstat(full, &st) != 0) {
+			rc = wv_fail(err, -errno, "cannot stat '%s': %s", full, strerror(errno));
+			break;
+		}
+		if (S_ISLNK(st.st_mode)) {
+			if (stat(full, &st) != 0 || !S_ISREG(st.st_mode))
+				continue; /* dangling, or a link to a directory: not part of the volume */
+		}
+		if (S_ISDIR(st.st_mode)) {
+			if (tree_add(t, r2, &st) != 0)
+				rc = wv_fail(err, -ENOMEM, "out of memory");
+			else
+				rc = walk(root, r2, t, err);
+		} else if (S_ISREG(st.st_mode)) {
+			if (tree_add(t, r2, &st) != 0)
+				rc = wv_fail(err, -ENOMEM, "out of memory");
+		} else {
+			rc = wv_fail(err, -EINVAL, "'%s' is not a regular file or directory; remove it or copy the tree without it",
+				     full);
+		}
+	}
+out:
+	for (size_t i = 0; i < nn; i++)
+		free(names[i]);
+	free(names);
+	closedir(d);
+	return rc;
+}
+
+static int64_t st_mtime_ns(const struct stat *st)
+{
+	return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+}
+
+int ward_vol_import(ward_vol *v, const char *src, void (*progress)(void *, uint64_t, uint64_t), void *arg, char *err)
+{
+	struct tree t = { 0 };
+	uint8_t *buf = NULL;
+	uint64_t done = 0;
+	int rc;
+	struct stat rs;
+
+	if (stat(src, &rs) != 0)
+		return wv_fail(err, -errno, "cannot read '%s': %s", src, strerror(errno));
+	if (!S_ISDIR(rs.st_mode))
+		return wv_fail(err, -ENOTDIR, "'%s' is not a directory", src);
+	if ((rc = walk(src, "", &t, err)) != 0)
+		goto out;
+	buf = malloc(IOBUF);
+	if (buf == NULL) {
+		rc = wv_fail(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < t.n; i++) {
+		struct tent *e = &t.e[i];
+		if (S_ISDIR(e->st.st_mode)) {
+			if ((rc = ward_vol_mkdir(v, e->rel, e->st.st_mode & 07777, err)) != 0)
+				goto out;
+			continue;
+		}
+		char full[PATH_MAX];
+		ward_vfile *f = NULL;
+		snprintf(full, sizeof(full), "%s/%s", src, e->rel);
+		int fd = open(full, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			rc = wv_fail(err, -errno, "cannot read '%s': %s", full, strerror(errno));
+			goto out;
+		}
+		rc = ward_vf_open(v, e->rel, O_WRONLY | O_CREAT | O_EXCL, e->st.st_mode & 07777, &f, err);
+		uint64_t off = 0;
+		while (rc == 0) {
+			ssize_t r = read(fd, buf, IOBUF);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r < 0) {
+				rc = wv_fail(err, -errno, "cannot read '%s': %s", full, strerror(errno));
+				break;
+			}
+			if (r == 0)
+				break;
+			ssize_t w = ward_vf_pwrite(f, buf, (size_t)r, off, err);
+			if (w < 0)
+				rc = (int)w;
+			off += (uint64_t)r;
+			done += (uint64_t)r;
+			if (progress)
+				progress(arg, done, t.bytes);
+		}
+		close(fd);
+		if (f != NULL) {
+			int c = ward_vf_close(f, rc ? NULL : err);
+			if (rc == 0)
+				rc = c;
+		}
+		if (rc == 0)
+			rc = ward_vol_setattr(v, e->rel, -1, st_mtime_ns(&e->st), err);
+		if (rc != 0)
+			goto out;
+	}
+	/* directories last: their mtimes as in the source */
+	for (size_t i = t.n; i-- > 0;)
+		if (S_ISDIR(t.e[i].st.st_mode) && (rc = ward_vol_setattr(v, t.e[i].rel, -1, st_mtime_ns(&t.e[i].st), err)) != 0)
+			goto out;
+	rc = 0;
+out:
+	free(buf);
+	tree_free(&t);
+	return rc;
+}
+
+/* ---- verify ---- */
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Paths of all entries (sorted), so that no lock is held while reading. */
+static int list_paths(ward_vol *v, char ***out, uint8_t **types, size_t *n)
+{
+	pthread_mutex_lock(&v->mu);
+	size_t k = 0;
+	char **l = malloc((v->tcount ? v->tcount : 1) * sizeof(*l));
+	uint8_t *ty = malloc(v->tcount ? v->tcount : 1);
+	if (l == NULL || ty == NULL)
+		goto oom;
+	for (size_t b = 0; b < v->tcap; b++)
+		for (struct vnode *x = v->tab[b]; x; x = x->hnext) {
+			if ((l[k] = strdup(x->path)) == NULL)
+				goto oom;
+			k++;
+		}
+	pthread_mutex_unlock(&v->mu);
+	qsort(l, k, sizeof(*l), cmp_str);
+	for (size_t i = 0; i < k; i++) {
+		struct ward_vstat st;
+		ty[i] = ward_vol_stat(v, l[i], &st, NULL) == 0 && S_ISDIR(st.mode) ? WVOL_T_DIR : WVOL_T_FILE;
+	}
+	*out = l;
+	*types = ty;
+	*n = k;
+	return 0;
+oom:
+	pthread_mutex_unlock(&v->mu);
+	for (size_t i = 0; l && i < k; i++)
+		free(l[i]);
+	free(l);
+	free(ty);
+	return -1;
+}
+
+/* An encrypted volume holds nothing on disk that its manifest does not name. */
+static int check_extra(ward_vol *v, const char *rel, char *err)
+{
+	char path[PATH_MAX];
+	DIR *d;
+	struct dirent *de;
+	int rc = 0;
+
+	snprintf(path, sizeof(path), "%s%s%s", v->dir, rel[0] ? "/" : "", rel);
+	if ((d = opendir(path)) == NULL)
+		return 0;
+	while (rc == 0 && (de = readdir(d)) != NULL) {
+		char r2[WVOL_MAX_PATH + 2];
+		struct ward_vstat st;
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (rel[0] == '\0' && strcmp(de->d_name, WARD_VOL_META_DIR) == 0)
+			continue;
+		if (snprintf(r2, sizeof(r2), "%s%s%s", rel, rel[0] ? "/" : "", de->d_name) >= (int)sizeof(r2))
+			continue;
+		if (ward_vol_stat(v, r2, &st, NULL) != 0)
+			rc = wv_fail(err, -EBADMSG, "'%s/%s': file on disk that the manifest does not list (added outside the enclave)",
+				     v->dir, r2);
+		else if (S_ISDIR(st.mode))
+			rc = check_extra(v, r2, err);
+	}
+	closedir(d);
+	return rc;
+}
+
+int ward_vol_verify(ward_vol *v, void (*progress)(void *, uint64_t, uint64_t), void *arg, char *err)
+{
+	char **paths = NULL;
+	uint8_t *types = NULL, *buf = NULL;
+	size_t n = 0;
+	uint64_t total = 0, done = 0;
+	int rc = 0;
+
+	if (list_paths(v, &paths, &types, &n) != 0)
+		return wv_fail(err, -ENOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		struct ward_vstat st;
+		if (types[i] == WVOL_T_FILE && ward_vol_stat(v, paths[i], &st, NULL) == 0)
+			total += st.size;
+	}
+	buf = malloc(IOBUF);
+	if (buf == NULL) {
+		rc = wv_fail(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		ward_vfile *f;
+		if (types[i] != WVOL_T_FILE)
+			continue;
+		if ((rc = ward_vf_open(v, paths[i], O_RDONLY, 0, &f, err)) != 0)
+			break;
+		uint64_t off = 0;
+		for (;;) {
+			ssize_t r = ward_vf_pread(f, buf, IOBUF, off, err);
+			if (r < 0) {
+				rc = (int)r;
+				break;
+			}
+			if (r == 0)
+				break;
+			off += (uint64_t)r;
+			done += (uint64_t)r;
+		}
+		ward_vf_close(f, NULL);
+		if (progress)
+			progress(arg, done, total);
+	}
+	if (rc == 0 && v->kind == WARD_VOL_ENCRYPTED)
+		rc = check_extra(v, "", err);
+out:
+	if (buf)
+		OPENSSL_cleanse(buf, IOBUF);
+	free(buf);
+	for (size_t i = 0; i < n; i++)
+		free(paths[i]);
+	free(paths);
+	free(types);
+	return rc;
+}
+
+/* ---- export ---- */
+
+int ward_vol_export(ward_vol *v, const char *out_dir, void (*progress)(void *, uint64_t, uint64_t), void *arg,
+		    char *err)
+{
+	char **paths = NULL;
+	uint8_t *types = NULL, *buf = NULL;
+	size_t n = 0;
+	uint64_t done = 0, total = 0;
+	int rc = 0;
+
+	if (mkdir(out_dir, 0755) != 0 && errno != EEXIST)
+		return wv_fail(err, -errno, "cannot create '%s': %s", out_dir, strerror(errno));
+	DIR *d = opendir(out_dir);
+	if (d == NULL)
+		return wv_fail(err, -errno, "cannot open '%s': %s", out_dir, strerror(errno));
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
+			closedir(d);
+			return wv_fail(err, -ENOTEMPTY, "'%s' is not empty; choose a new or empty directory", out_dir);
+		}
+	closedir(d);
+	if (list_paths(v, &paths, &types, &n) != 0)
+		return wv_fail(err, -ENOMEM, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		struct ward_vstat st;
+		if (types[i] == WVOL_T_FILE && ward_vol_stat(v, paths[i], &st, NULL) == 0)
+			total += st.size;
+	}
+	buf = malloc(IOBUF);
+	if (buf == NULL) {
+		rc = wv_fail(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		char full[PATH_MAX];
+		struct ward_vstat st;
+		snprintf(full, sizeof(full), "%s/%s", out_dir, paths[i]);
+		if ((rc = ward_vol_stat(v, paths[i], &st, err)) != 0)
+			break;
+		if (types[i] == WVOL_T_DIR) {
+			if (mkdir(full, 0700) != 0)
+				rc = wv_fail(err, -errno, "cannot create '%s': %s", full, strerror(errno));
+			continue;
+		}
+		ward_vfile *f;
+		if ((rc = ward_vf_open(v, paths[i], O_RDONLY, 0, &f, err)) != 0)
+			break;
+		int fd = open(full, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd < 0)
+			rc = wv_fail(err, -errno, "cannot create '%s': %s", full, strerror(errno));
+		uint64_t off = 0;
+		while (rc == 0) {
+			ssize_t r = ward_vf_pread(f, buf, IOBUF, off, err);
+			if (r < 0) {
+				rc = (int)r;
+				break;
+			}
+			if (r == 0)
+				break;
+			size_t w = 0;
+			while (w < (size_t)r) {
+				ssize_t x = write(fd, buf + w, (size_t)r - w);
+				if (x < 0 && errno == EINTR)
+					continue;
+				if (x <= 0) {
+					rc = wv_fail(err, -errno, "cannot write '%s': %s", full, strerror(errno));
+					break;
+				}
+				w += (size_t)x;
+			}
+			off += (uint64_t)r;
+			done += (uint64_t)r;
+		}
+		ward_vf_close(f, NULL);
+		if (fd >= 0) {
+			if (rc == 0 && fchmod(fd, st.mode & 07777) != 0)
+				rc = wv_fail(err, -errno, "cannot set the mode of '%s': %s", full, strerror(errno));
+			struct timespec ts[2] = { { st.mtime_ns / 1000000000, st.mtime_ns % 1000000000 },
+						  { st.mtime_ns / 1000000000, st.mtime_ns % 1000000000 } };
+			(void)futimens(fd, ts);
+			if (close(fd) != 0 && rc == 0)
+				rc = wv_fail(err, -errno, "cannot write '%s': %s", full, strerror(errno));
+		}
+		if (rc != 0)
+			(void)unlink(full); /* never leave a partial plaintext */
+		if (progress)
+			progress(arg, done, total);
+	}
+	/* directory modes and times last */
+	for (size_t i = n; rc == 0 && i-- > 0;) {
+		char full[PATH_MAX];
+		struct ward_vstat st;
+		if (types[i] != WVOL_T_DIR || ward_vol_stat(v, paths[i], &st, NULL) != 0)
+			continue;
+		snprintf(full, sizeof(full), "%s/%s", out_dir, paths[i]);
+		struct timespec ts[2] = { { st.mtime_ns / 1000000000, st.mtime_ns % 1000000000 },
+					  { st.mtime_ns / 1000000000, st.mtime_ns % 1000000000 } };
+		(void)utimensat(AT_FDCWD, full, ts, 0);
+		(void)chmod(full, st.mode & 07777);
+	}
+out:
+	if (buf)
+		OPENSSL_cleanse(buf, IOBUF);
+	free(buf);
+	for (size_t i = 0; i < n; i++)
+		free(paths[i]);
+	free(paths);
+	free(types);
+	return rc;
+}
+
+/* ---- authenticated volumes ---- */
+
+int ward_vol_authenticate(const char *dir, const char *manifest_path, uint8_t tag[WARD_VOL_TAG_LEN],
+			  void (*progress)(void *, uint64_t, uint64_t), void *arg, char *err)
+{
+	struct tree t = { 0 };
+	ward_vol *v = NULL;
+	uint8_t *buf = NULL, vid[WVOL_ID_LEN] = { 0 };
+	uint64_t done = 0;
+	int rc;
+	char rd[PATH_MAX], rm[PATH_MAX];
+	struct stat rs;
+
+	if (stat(dir, &rs) != 0)
+		return wv_fail(err, -errno, "cannot read '%s': %s", dir, strerror(errno));
+	if (!S_ISDIR(rs.st_mode))
+		return wv_fail(err, -ENOTDIR, "'%s' is not a directory", dir);
+	/* the manifest may not live inside the tree it describes (except in
+	 * the reserved entry) */
+	{
+		char tmp[PATH_MAX];
+		if (ward_strlcpy(tmp, manifest_path, sizeof(tmp)) != 0)
+			return wv_fail(err, -ENAMETOOLONG, "manifest path too long");
+		char *slash = strrchr(tmp, '/');
+		const char *parent = slash ? (slash == tmp ? "/" : (*slash = '\0', tmp)) : ".";
+		if (realpath(dir, rd) == NULL || realpath(parent, rm) == NULL)
+			return wv_fail(err, -errno, "cannot resolve '%s': %s", realpath(dir, rd) ? manifest_path : dir,
+				       strerror(errno));
+		size_t l = strlen(rd);
+		char meta[PATH_MAX + 16];
+		snprintf(meta, sizeof(meta), "%s/%s", rd, WARD_VOL_META_DIR);
+		if ((strncmp(rm, rd, l) == 0 && (rm[l] == '\0' || rm[l] == '/')) && strcmp(rm, meta) != 0)
+			return wv_fail(err, -EINVAL, "the manifest '%s' would be inside the tree it describes; write it elsewhere",
+				       manifest_path);
+	}
+	if ((rc = walk(dir, "", &t, err)) != 0)
+		goto out;
+	v = calloc(1, sizeof(*v));
+	buf = malloc(IOBUF);
+	if (v == NULL || buf == NULL) {
+		rc = wv_fail(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	v->dirfd = v->lockfd = v->jfd = -1;
+	pthread_mutex_init(&v->mu, NULL);
+	v->kind = WARD_VOL_AUTHENTICATED;
+	v->dir = strdup(dir);
+	v->manifest = strdup(manifest_path);
+	if (v->dir == NULL || v->manifest == NULL) {
+		rc = wv_fail(err, -ENOMEM, "out of memory");
+		goto out;
+	}
+	memcpy(v->vid, vid, sizeof(vid));
+	for (size_t i = 0; i < t.n; i++) {
+		struct tent *e = &t.e[i];
+		struct vnode *n = wv_node_new(e->rel, S_ISDIR(e->st.st_mode) ? WVOL_T_DIR : WVOL_T_FILE);
+		uint8_t h[32];
+		if (n == NULL) {
+			rc = wv_fail(err, -ENOMEM, "out of memory");
+			goto out;
+		}
+		/* deterministic ids: the same tree gives the same tag anywhere */
+		struct wbuf ib = { 0 };
+		wb_put(&ib, "ward-vol auth id", 16);
+		wb_put(&ib, e->rel, strlen(e->rel));
+		if (ib.oom || ward_sha256(ib.p, ib.len, h) != 0) {
+			free(ib.p);
+			wv_node_free(n);
+			rc = wv_fail(err, -ENOMEM, "out of memory");
+			goto out;
+		}
+		free(ib.p);
+		memcpy(n->id, h, WVOL_ID_LEN);
+		n->mode = e->st.st_mode & 07777;
+		n->mtime = st_mtime_ns(&e->st);
+		if (n->type == WVOL_T_FILE) {
+			char full[PATH_MAX];
+			snprintf(full, sizeof(full), "%s/%s", dir, e->rel);
+			int fd = open(full, O_RDONLY | O_CLOEXEC);
+			uint64_t size = 0, cap = 0;
+			if (fd < 0) {
+				wv_node_free(n);
+				rc = wv_fail(err, -errno, "cannot read '%s': %s", full, strerror(errno));
+				goto out;
+			}
+			for (;;) {
+				size_t got = 0;
+				while (got < IOBUF) {
+					ssize_t r = read(fd, buf + got, IOBUF - got);
+					if (r < 0 && errno == EINTR)
+						continue;
+					if (r <= 0) {
+						if (r < 0)
+							rc = wv_fail(err, -errno, "cannot read '%s': %s", full, strerror(errno));
+						break;
+					}
+					got += (size_t)r;
+				}
+				if (rc != 0 || got == 0)
+					break;
+				uint64_t need = wv_nchunks(size + got);
+				if (need > cap) {
+					cap = need * 2;
+					struct cref *c = realloc(n->c, cap * sizeof(*c));
+					if (c == NULL) {
+						rc = wv_fail(err, -ENOMEM, "out of memory");
+						break;
+					}
+					n->c = c;
+				}
+				for (size_t o = 0; o < got; o += WVOL_CHUNK) {
+					size_t l = got - o < WVOL_CHUNK ? got - o : WVOL_CHUNK;
+					struct cref *c = &n->c[(size + o) / WVOL_CHUNK];
+					memset(c, 0, sizeof(*c));
+					if (ward_sha256(buf + o, l, c->v) != 0)
+						rc = wv_fail(err, -ENOMEM, "hash failed");
+				}
+				size += got;
+				done += got;
+				if (progress)
+					progress(arg, done, t.bytes);
+				if (got < IOBUF)
+					break;
+			}
+			close(fd);
+			n->size = n->main_len = size;
+		}
+		if (rc != 0 || wv_insert(v, n) != 0) {
+			wv_node_free(n);
+			if (rc == 0)
+				rc = wv_fail(err, -ENOMEM, "out of memory");
+			goto out;
+		}
+	}
+	if (strcmp(rm, "") != 0) {
+		char meta[PATH_MAX + 16];
+		snprintf(meta, sizeof(meta), "%s/%s", rd, WARD_VOL_META_DIR);
+		if (strcmp(rm, meta) == 0)
+			(void)mkdir(meta, 0755);
+	}
+	if ((rc = wv_manifest_init(v, NULL, vid, err)) != 0)
+		goto out;
+	if (wv_tag(v, tag) != 0)
+		rc = wv_fail(err, -ENOMEM, "cannot compute the tag");
+out:
+	if (v != NULL) {
+		for (size_t b = 0; b < v->tcap; b++)
+			for (struct vnode *x = v->tab[b], *nx; x; x = nx) {
+				nx = x->hnext;
+				wv_node_free(x);
+			}
+		free(v->tab);
+		pthread_mutex_destroy(&v->mu);
+		free(v->dir);
+		free(v->manifest);
+		free(v->last_payload);
+		free(v);
+	}
+	free(buf);
+	tree_free(&t);
+	return rc;
+}

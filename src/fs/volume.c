@@ -1,0 +1,726 @@
+/*
+ * volume.c: opening and closing volumes, crash recovery of the last
+ * namespace operation, the entry table, and namespace operations (stat,
+ * readdir, mkdir, rmdir, unlink, rename, setattr). See volume.h.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "core/crypto.h"
+#include "core/util.h"
+#include "fs/internal.h"
+
+/* ---- entry table ---- */
+
+static uint64_t hash_str(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;
+	while (*s)
+		h = (h ^ (uint8_t)*s++) * 1099511628211ull;
+	return h;
+}
+
+struct vnode *wv_lookup(ward_vol *v, const char *path)
+{
+	if (v->tcap == 0)
+		return NULL;
+	for (struct vnode *n = v->tab[hash_str(path) & (v->tcap - 1)]; n; n = n->hnext)
+		if (strcmp(n->path, path) == 0)
+			return n;
+	return NULL;
+}
+
+int wv_insert(ward_vol *v, struct vnode *n)
+{
+	if (v->tcount + 1 > v->tcap) {
+		size_t nc = v->tcap ? v->tcap * 2 : 64;
+		struct vnode **nt = calloc(nc, sizeof(*nt));
+		if (nt == NULL)
+			return -1;
+		for (size_t b = 0; b < v->tcap; b++)
+			for (struct vnode *x = v->tab[b], *nx; x; x = nx) {
+				nx = x->hnext;
+				size_t h = hash_str(x->path) & (nc - 1);
+				x->hnext = nt[h];
+				nt[h] = x;
+			}
+		free(v->tab);
+		v->tab = nt;
+		v->tcap = nc;
+	}
+	size_t h = hash_str(n->path) & (v->tcap - 1);
+	n->hnext = v->tab[h];
+	v->tab[h] = n;
+	v->tcount++;
+	return 0;
+}
+
+void wv_remove(ward_vol *v, struct vnode *n)
+{
+	struct vnode **pp = &v->tab[hash_str(n->path) & (v->tcap - 1)];
+	for (; *pp; pp = &(*pp)->hnext)
+		if (*pp == n) {
+			*pp = n->hnext;
+			n->hnext = NULL;
+			v->tcount--;
+			return;
+		}
+}
+
+struct vnode *wv_node_new(const char *path, uint8_t type)
+{
+	struct vnode *n = calloc(1, sizeof(*n));
+	if (n == NULL)
+		return NULL;
+	n->path = strdup(path);
+	if (n->path == NULL) {
+		free(n);
+		return NULL;
+	}
+	n->type = type;
+	n->fd_main = n->fd_alt = -1;
+	pthread_rwlock_init(&n->rw, NULL);
+	pthread_mutex_init(&n->pool_mu, NULL);
+	return n;
+}
+
+void wv_node_free(struct vnode *n)
+{
+	if (n == NULL)
+		return;
+	wv_node_unload(n);
+	pthread_rwlock_destroy(&n->rw);
+	pthread_mutex_destroy(&n->pool_mu);
+	free(n->c);
+	free(n->path);
+	free(n->diskpath);
+	free(n);
+}
+
+/* ---- open / close ---- */
+
+static void vol_free(ward_vol *v)
+{
+	if (v == NULL)
+		return;
+	for (size_t b = 0; b < v->tcap; b++)
+		for (struct vnode *x = v->tab[b], *nx; x; x = nx) {
+			nx = x->hnext;
+			wv_node_free(x);
+		}
+	free(v->tab);
+	if (v->jfd >= 0)
+		close(v->jfd);
+	if (v->lockfd >= 0)
+		close(v->lockfd);
+	if (v->dirfd >= 0)
+		close(v->dirfd);
+	EVP_MAC_CTX_free(v->mac);
+	ward_wipe(v->kmeta, sizeof(v->kmeta));
+	ward_wipe(v->kfile, sizeof(v->kfile));
+	pthread_mutex_destroy(&v->mu);
+	free(v->last_payload);
+	free(v->alias_from);
+	free(v->alias_to);
+	free(v->dir);
+	free(v->meta);
+	free(v->manifest);
+	free(v);
+}
+
+static char *join(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	char *s = malloc(la + lb + 2);
+	if (s == NULL)
+		return NULL;
+	memcpy(s, a, la);
+	s[la] = '/';
+	memcpy(s + la + 1, b, lb + 1);
+	return s;
+}
+
+static int dir_is_empty(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int empty = 1;
+	if (d == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+			empty = 0;
+			break;
+		}
+	closedir(d);
+	return empty;
+}
+
+static int disk_exists(ward_vol *v, const char *path)
+{
+	struct stat st;
+	return fstatat(v->dirfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+/* Finishes the disk operation of the last record (format.h invariant 3). */
+static void recover_last(ward_vol *v)
+{
+	struct rd r = { v->last_payload, v->last_len, 0, 0 };
+	char a[WVOL_MAX_PATH + 1], b[WVOL_MAX_PATH + 1];
+	struct vnode *n;
+
+	if (v->last_payload == NULL || rd_path(&r, a, sizeof(a)) != 0)
+		return;
+	switch (v->last_type) {
+	case WVOL_R_CREATE:
+		n = wv_lookup(v, a);
+		if (n == NULL || !v->writable)
+			return;
+		if (n->type == WVOL_T_DIR) {
+			(void)mkdirat(v->dirfd, a, 0700);
+		} else {
+			int fd = openat(v->dirfd, a, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+			if (fd >= 0)
+				close(fd);
+		}
+		return;
+	case WVOL_R_UNLINK:
+		if (v->writable && unlinkat(v->dirfd, a, 0) != 0 && errno != ENOENT)
+			(void)unlinkat(v->dirfd, a, AT_REMOVEDIR);
+		return;
+	case WVOL_R_RENAME:
+		if (rd_path(&r, b, sizeof(b)) != 0 || !disk_exists(v, a))
+			return;
+		if (v->writable) {
+			(void)renameat(v->dirfd, a, v->dirfd, b);
+		} else {
+			/* read-only: find the data (and anything below it) at its old path */
+			v->alias_from = strdup(a);
+			v->alias_to = strdup(b);
+		}
+		return;
+	case WVOL_R_CHUNKS:
+		/* a truncation may not have reached the disk file yet */
+		n = wv_lookup(v, a);
+		if (n != NULL)
+			n->maybe_dirty = 1;
+		return;
+	default:
+		return;
+	}
+}
+
+static int take_lock(ward_vol *v, char *err)
+{
+	char *lp = join(v->meta, "lock");
+	if (lp == NULL)
+		return wv_fail(err, -ENOMEM, "out of memory");
+	v->lockfd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	free(lp);
+	if (v->lockfd < 0)
+		return wv_fail(err, -errno, "cannot open the lock of volume '%s': %s", v->dir, strerror(errno));
+	if (flock(v->lockfd, LOCK_EX | LOCK_NB) != 0) {
+		if (errno == EWOULDBLOCK)
+			return wv_fail(err, -EBUSY, "volume '%s' is open for writing by another process", v->dir);
+		return wv_fail(err, -errno, "cannot lock volume '%s': %s", v->dir, strerror(errno));
+	}
+	return 0;
+}
+
+int ward_vol_open(const char *dir, const struct ward_vol_opts *o, ward_vol **out, char *err)
+{
+	ward_vol *v;
+	int rc;
+	struct stat st;
+
+	if (dir == NULL || o == NULL || out == NULL)
+		return wv_fail(err, -EINVAL, "missing argument");
+	if (o->kind != WARD_VOL_ENCRYPTED && o->kind != WARD_VOL_AUTHENTICATED)
+		return wv_fail(err, -EINVAL, "unknown volume kind %d", (int)o->kind);
+	if (o->kind == WARD_VOL_ENCRYPTED && o->key == NULL)
+		return wv_fail(err, -EINVAL, "volume '%s': an encrypted volume needs a key", dir);
+	if (o->kind == WARD_VOL_AUTHENTICATED && (o->flags & (WARD_VOL_RDWR | WARD_VOL_CREATE)))
+		return wv_fail(err, -EROFS, "volume '%s': authenticated volumes are read-only (build them with 'ward fs authenticate')", dir);
+	v = calloc(1, sizeof(*v));
+	if (v == NULL)
+		return wv_fail(err, -ENOMEM, "out of memory");
+	v->dirfd = v->lockfd = v->jfd = -1;
+	pthread_mutex_init(&v->mu, NULL);
+	v->kind = o->kind;
+	v->writable = (o->flags & (WARD_VOL_RDWR | WARD_VOL_CREATE)) != 0;
+	v->dir = strdup(dir);
+	v->meta = join(dir, WARD_VOL_META_DIR);
+	v->manifest = o->manifest ? strdup(o->manifest) : join(v->meta ? v->meta : "", "manifest");
+	if (v->dir == NULL || v->meta == NULL || v->manifest == NULL) {
+		rc = wv_fail(err, -ENOMEM, "out of memory");
+		goto fail;
+	}
+	if (o->flags & WARD_VOL_CREATE) {
+		if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+			rc = wv_fail(err, -errno, "cannot create '%s': %s", dir, strerror(errno));
+			goto fail;
+		}
+		int e = dir_is_empty(dir);
+		if (e < 0) {
+			rc = wv_fail(err, -errno, "cannot read '%s': %s", dir, strerror(errno));
+			goto fail;
+		}
+		if (!e) {
+			rc = wv_fail(err, -ENOTEMPTY, "'%s' exists and is not empty; choose a new directory for the volume", dir);
+			goto fail;
+		}
+		char *alt = join(v->meta, "alt");
+		if (alt == NULL || mkdir(v->meta, 0700) != 0 || mkdir(alt, 0700) != 0) {
+			rc = wv_fail(err, -(errno ? errno : ENOMEM), "cannot create the metadata of '%s': %s", dir, strerror(errno));
+			free(alt);
+			goto fail;
+		}
+		free(alt);
+	}
+	v->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (v->dirfd < 0) {
+		rc = wv_fail(err, -errno, "cannot open volume '%s': %s", dir, strerror(errno));
+		goto fail;
+	}
+	if (v->writable && (rc = take_lock(v, err)) != 0)
+		goto fail;
+	if (o->flags & WARD_VOL_CREATE) {
+		uint8_t vid[WVOL_ID_LEN];
+		if (ward_random(vid, sizeof(vid)) != 0) {
+			rc = wv_fail(err, -EIO, "no randomness for the volume id");
+			goto fail;
+		}
+		if ((rc = wv_manifest_init(v, o->key, vid, err)) != 0)
+			goto fail;
+	} else {
+		if (fstat(v->dirfd, &st) != 0 || !S_ISDIR(st.st_mode)) {
+			rc = wv_fail(err, -ENOTDIR, "'%s' is not a directory", dir);
+			goto fail;
+		}
+		if ((rc = wv_manifest_load(v, o->key, err)) != 0)
+			goto fail;
+		if (v->writable) {
+			v->jfd = open(v->manifest, O_RDWR | O_CLOEXEC);
+			if (v->jfd < 0 || ftruncate(v->jfd, (off_t)v->jlen) != 0) {
+				rc = wv_fail(err, -errno, "cannot open manifest %s for writing: %s", v->manifest, strerror(errno));
+				goto fail;
+			}
+		}
+		recover_last(v);
+	}
+	if (o->expect_tag != NULL) {
+		uint8_t tag[WARD_VOL_TAG_LEN];
+		char hx[2 * WARD_VOL_TAG_LEN + 1], he[2 * WARD_VOL_TAG_LEN + 1];
+		if (wv_tag(v, tag) != 0) {
+			rc = wv_fail(err, -ENOMEM, "cannot compute the tag of '%s'", dir);
+			goto fail;
+		}
+		if (!ward_ct_equal(tag, o->expect_tag, WARD_VOL_TAG_LEN)) {
+			ward_hex(tag, sizeof(tag), hx);
+			ward_hex(o->expect_tag, WARD_VOL_TAG_LEN, he);
+			rc = wv_fail(err, -EBADMSG,
+				     "volume '%s' has tag %.16s..., expected %.16s... (an older or modified version of the volume)",
+				     dir, hx, he);
+			goto fail;
+		}
+	}
+	*out = v;
+	return 0;
+fail:
+	vol_free(v);
+	return rc;
+}
+
+int ward_vol_close(ward_vol *v, char *err)
+{
+	int rc = 0, r;
+	if (v == NULL)
+		return 0;
+	if (v->writable) {
+		rc = ward_vol_sync(v, err);
+		pthread_mutex_lock(&v->mu);
+		if (v->jlen > v->snap_len && (r = wv_manifest_snapshot(v, rc ? NULL : err)) != 0 && rc == 0)
+			rc = r;
+		pthread_mutex_unlock(&v->mu);
+	}
+	vol_free(v);
+	return rc;
+}
+
+int ward_vol_tag(ward_vol *v, uint8_t out[WARD_VOL_TAG_LEN])
+{
+	pthread_mutex_lock(&v->mu);
+	int rc = wv_tag(v, out) == 0 ? 0 : -ENOMEM;
+	pthread_mutex_unlock(&v->mu);
+	return rc;
+}
+
+enum ward_vol_kind ward_vol_kind_of(const ward_vol *v) { return v->kind; }
+int ward_vol_writable(const ward_vol *v) { return v->writable; }
+const char *ward_vol_dir(const ward_vol *v) { return v->dir; }
+
+int ward_vol_sync(ward_vol *v, char *err)
+{
+	int rc = 0;
+	if (!v->writable)
+		return 0;
+	/* collect loaded nodes under the lock, commit each outside it */
+	pthread_mutex_lock(&v->mu);
+	size_t k = 0, cnt = 0;
+	for (size_t b = 0; b < v->tcap; b++)
+		for (struct vnode *x = v->tab[b]; x; x = x->hnext)
+			cnt += x->loaded;
+	struct vnode **list = malloc((cnt ? cnt : 1) * sizeof(*list));
+	if (list == NULL) {
+		pthread_mutex_unlock(&v->mu);
+		return wv_fail(err, -ENOMEM, "out of memory");
+	}
+	for (size_t b = 0; b < v->tcap; b++)
+		for (struct vnode *x = v->tab[b]; x; x = x->hnext)
+			if (x->loaded) {
+				x->refs++;
+				list[k++] = x;
+			}
+	pthread_mutex_unlock(&v->mu);
+	for (size_t i = 0; i < k; i++) {
+		int r = wv_node_commit(v, list[i], 1, rc ? NULL : err);
+		if (r != 0 && rc == 0)
+			rc = r;
+	}
+	pthread_mutex_lock(&v->mu);
+	for (size_t i = 0; i < k; i++)
+		if (--list[i]->refs == 0 && list[i]->unlinked)
+			wv_node_free(list[i]);
+	pthread_mutex_unlock(&v->mu);
+	free(list);
+	if (rc == 0 && v->jfd >= 0 && fdatasync(v->jfd) != 0)
+		rc = wv_fail(err, -errno, "cannot sync the manifest of '%s': %s", v->dir, strerror(errno));
+	return rc;
+}
+
+/* ---- namespace ---- */
+
+static uint64_t ino_of(const struct vnode *n)
+{
+	uint64_t x = 0;
+	memcpy(&x, n->id, sizeof(x));
+	return x | 1; /* never 0 */
+}
+
+static void fill_stat(const struct vnode *n, struct ward_vstat *st)
+{
+	st->mode = (n->type == WVOL_T_DIR ? S_IFDIR : S_IFREG) | n->mode;
+	st->ino = ino_of(n);
+	if (n->loaded) {
+		st->size = __atomic_load_n(&n->wsize, __ATOMIC_RELAXED);
+		st->mtime_ns = __atomic_load_n(&n->wmtime, __ATOMIC_RELAXED);
+	} else {
+		st->size = n->size;
+		st->mtime_ns = n->mtime;
+	}
+}
+
+int ward_vol_stat(ward_vol *v, const char *path, struct ward_vstat *st, char *err)
+{
+	char p[WVOL_MAX_PATH + 1];
+	int rc = wv_path_norm(path, p, sizeof(p), err);
+	if (rc != 0)
+		return rc;
+	if (p[0] == '\0') {
+		memset(st, 0, sizeof(*st));
+		st->mode = S_IFDIR | 0755;
+		st->ino = 1;
+		return 0;
+	}
+	pthread_mutex_lock(&v->mu);
+	struct vnode *n = wv_lookup(v, p);
+	if (n != NULL)
+		fill_stat(n, st);
+	pthread_mutex_unlock(&v->mu);
+	return n ? 0 : wv_fail(err, -ENOENT, "'%s': no such file in volume '%s'", p, v->dir);
+}
+
+static int parent_check(ward_vol *v, const char *p, char *err)
+{
+	const char *s = strrchr(p, '/');
+	if (s == NULL)
+		return 0;
+	char pp[WVOL_MAX_PATH + 1];
+	memcpy(pp, p, (size_t)(s - p));
+	pp[s - p] = '\0';
+	struct vnode *par = wv_lookup(v, pp);
+	if (par == NULL)
+		return wv_fail(err, -ENOENT, "'%s': directory '%s' does not exist", p, pp);
+	if (par->type != WVOL_T_DIR)
+		return wv_fail(err, -ENOTDIR, "'%s': '%s' is not a directory", p, pp);
+	return 0;
+}
+
+/* Appends a record and applies it; the caller holds v->mu. */
+static int log_apply(ward_vol *v, uint32_t type, struct wbuf *b, char *err)
+{
+	char why[200];
+	int rc;
+	if (b->oom)
+		return wv_fail(err, -ENOMEM, "out of memory");
+	if ((rc = wv_manifest_append(v, type, b->p, b->len, err)) != 0)
+		return rc;
+	if (wv_apply(v, type, b->p, b->len, 0, why, sizeof(why)) != 0)
+		return wv_fail(err, -EIO, "internal error applying a record: %s", why);
+	return 0;
+}
+
+/* Creates an entry (CREATE record, then the disk object). Caller holds mu. */
+int wv_create_locked(ward_vol *v, const char *p, uint8_t type, unsigned mode, char *err)
+{
+	struct wbuf b = { 0 };
+	uint8_t id[WVOL_ID_LEN];
+	int rc;
+
+	if (ward_random(id, sizeof(id)) != 0)
+		return wv_fail(err, -EIO, "no randomness for a file id");
+	wb_str(&b, p);
+	wb_u8(&b, type);
+	wb_u32(&b, mode & 07777);
+	wb_u64(&b, (uint64_t)wv_now_ns());
+	wb_put(&b, id, sizeof(id));
+	rc = log_apply(v, WVOL_R_CREATE, &b, err);
+	free(b.p);
+	if (rc != 0)
+		return rc;
+	if (type == WVOL_T_DIR) {
+		if (mkdirat(v->dirfd, p, 0700) != 0 && errno != EEXIST)
+			return wv_fail(err, -errno, "cannot create directory '%s' in '%s': %s", p, v->dir, strerror(errno));
+	} else {
+		int fd = openat(v->dirfd, p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (fd < 0)
+			return wv_fail(err, -errno, "cannot create '%s' in '%s': %s", p, v->dir, strerror(errno));
+		close(fd);
+	}
+	return 0;
+}
+
+int ward_vol_mkdir(ward_vol *v, const char *path, unsigned mode, char *err)
+{
+	char p[WVOL_MAX_PATH + 1];
+	int rc = wv_path_norm(path, p, sizeof(p), err);
+	if (rc != 0)
+		return rc;
+	if (!v->writable)
+		return wv_fail(err, -EROFS, "volume '%s' is read-only", v->dir);
+	if (p[0] == '\0')
+		return wv_fail(err, -EEXIST, "the volume root exists");
+	pthread_mutex_lock(&v->mu);
+	if (wv_lookup(v, p) != NULL)
+		rc = wv_fail(err, -EEXIST, "'%s' exists", p);
+	else if ((rc = parent_check(v, p, err)) == 0)
+		rc = wv_create_locked(v, p, WVOL_T_DIR, mode, err);
+	pthread_mutex_unlock(&v->mu);
+	return rc;
+}
+
+static int remove_entry(ward_vol *v, const char *path, int want_dir, char *err)
+{
+	char p[WVOL_MAX_PATH + 1], alt[64];
+	struct wbuf b = { 0 };
+	int rc = wv_path_norm(path, p, sizeof(p), err);
+	if (rc != 0)
+		return rc;
+	if (!v->writable)
+		return wv_fail(err, -EROFS, "volume '%s' is read-only", v->dir);
+	if (p[0] == '\0')
+		return wv_fail(err, -EBUSY, "the volume root cannot be removed");
+	pthread_mutex_lock(&v->mu);
+	struct vnode *n = wv_lookup(v, p);
+	if (n == NULL)
+		rc = wv_fail(err, -ENOENT, "'%s': no such file", p);
+	else if (want_dir && n->type != WVOL_T_DIR)
+		rc = wv_fail(err, -ENOTDIR, "'%s' is not a directory", p);
+	else if (!want_dir && n->type == WVOL_T_DIR)
+		rc = wv_fail(err, -EISDIR, "'%s' is a directory", p);
+	else if (want_dir && n->nchild != 0)
+		rc = wv_fail(err, -ENOTEMPTY, "directory '%s' is not empty", p);
+	if (rc == 0) {
+		int open_node = n->refs > 0;
+		(void)wv_alt_path(v, n->id, alt, sizeof(alt));
+		wb_str(&b, p);
+		rc = log_apply(v, WVOL_R_UNLINK, &b, err); /* n is freed unless open */
+		if (rc == 0) {
+			(void)unlinkat(v->dirfd, p, want_dir ? AT_REMOVEDIR : 0);
+			if (!want_dir && !open_node)
+				(void)unlinkat(v->dirfd, alt, 0);
+		}
+	}
+	pthread_mutex_unlock(&v->mu);
+	free(b.p);
+	return rc;
+}
+
+int ward_vol_unlink(ward_vol *v, const char *path, char *err) { return remove_entry(v, path, 0, err); }
+int ward_vol_rmdir(ward_vol *v, const char *path, char *err) { return remove_entry(v, path, 1, err); }
+
+int ward_vol_rename(ward_vol *v, const char *from, const char *to, char *err)
+{
+	char a[WVOL_MAX_PATH + 1], b[WVOL_MAX_PATH + 1];
+	struct wbuf w = { 0 };
+	int rc;
+
+	if ((rc = wv_path_norm(from, a, sizeof(a), err)) != 0 || (rc = wv_path_norm(to, b, sizeof(b), err)) != 0)
+		return rc;
+	if (!v->writable)
+		return wv_fail(err, -EROFS, "volume '%s' is read-only", v->dir);
+	if (a[0] == '\0' || b[0] == '\0')
+		return wv_fail(err, -EBUSY, "the volume root cannot be renamed");
+	pthread_mutex_lock(&v->mu);
+	struct vnode *n = wv_lookup(v, a), *t = wv_lookup(v, b);
+	size_t la = strlen(a);
+	if (n == NULL)
+		rc = wv_fail(err, -ENOENT, "'%s': no such file", a);
+	else if ((rc = parent_check(v, b, err)) != 0)
+		;
+	else if (strcmp(a, b) == 0)
+		rc = 0;
+	else if (strncmp(b, a, la) == 0 && b[la] == '/')
+		rc = wv_fail(err, -EINVAL, "cannot move '%s' into itself", a);
+	else if (t != NULL && n->type == WVOL_T_FILE && t->type == WVOL_T_DIR)
+		rc = wv_fail(err, -EISDIR, "'%s' is a directory", b);
+	else if (t != NULL && n->type == WVOL_T_DIR && t->type != WVOL_T_DIR)
+		rc = wv_fail(err, -ENOTDIR, "'%s' is not a directory", b);
+	else if (t != NULL && t->type == WVOL_T_DIR && t->nchild != 0)
+		rc = wv_fail(err, -ENOTEMPTY, "directory '%s' is not empty", b);
+	else {
+		char alt[64];
+		int drop_alt = t != NULL && t->type == WVOL_T_FILE && t->refs == 0;
+		if (drop_alt)
+			(void)wv_alt_path(v, t->id, alt, sizeof(alt));
+		wb_str(&w, a);
+		wb_str(&w, b);
+		rc = log_apply(v, WVOL_R_RENAME, &w, err);
+		if (rc == 0) {
+			if (renameat(v->dirfd, a, v->dirfd, b) != 0)
+				rc = wv_fail(err, -errno, "cannot rename '%s' in '%s': %s", a, v->dir, strerror(errno));
+			if (drop_alt)
+				(void)unlinkat(v->dirfd, alt, 0);
+		}
+	}
+	if (strcmp(a, b) == 0 && n != NULL)
+		rc = 0;
+	pthread_mutex_unlock(&v->mu);
+	free(w.p);
+	return rc;
+}
+
+int ward_vol_setattr(ward_vol *v, const char *path, int mode, int64_t mtime_ns, char *err)
+{
+	char p[WVOL_MAX_PATH + 1];
+	struct wbuf b = { 0 };
+	int rc = wv_path_norm(path, p, sizeof(p), err);
+	if (rc != 0)
+		return rc;
+	if (!v->writable)
+		return wv_fail(err, -EROFS, "volume '%s' is read-only", v->dir);
+	if (p[0] == '\0')
+		return 0; /* the root's attributes are fixed */
+	pthread_mutex_lock(&v->mu);
+	struct vnode *n = wv_lookup(v, p);
+	if (n == NULL) {
+		pthread_mutex_unlock(&v->mu);
+		return wv_fail(err, -ENOENT, "'%s': no such file", p);
+	}
+	n->refs++;
+	pthread_mutex_unlock(&v->mu);
+	pthread_rwlock_wrlock(&n->rw);
+	pthread_mutex_lock(&v->mu);
+	if (n->unlinked) {
+		rc = wv_fail(err, -ENOENT, "'%s': no such file", p);
+	} else {
+		uint32_t m = mode >= 0 ? ((uint32_t)mode & 07777) : n->mode;
+		int64_t t = mtime_ns >= 0 ? mtime_ns : (n->loaded ? n->wmtime : n->mtime);
+		wb_str(&b, n->path);
+		wb_u32(&b, m);
+		wb_u64(&b, (uint64_t)t);
+		rc = log_apply(v, WVOL_R_SETATTR, &b, err);
+		if (rc == 0 && n->loaded)
+			__atomic_store_n(&n->wmtime, t, __ATOMIC_RELAXED);
+	}
+	int fr = --n->refs == 0 && n->unlinked;
+	pthread_mutex_unlock(&v->mu);
+	pthread_rwlock_unlock(&n->rw);
+	if (fr)
+		wv_node_free(n);
+	free(b.p);
+	return rc;
+}
+
+static int cmp_dirent(const void *a, const void *b)
+{
+	return strcmp(((const struct ward_vdirent *)a)->name, ((const struct ward_vdirent *)b)->name);
+}
+
+int ward_vol_readdir(ward_vol *v, const char *path, struct ward_vdirent **out, size_t *nout, char *err)
+{
+	char p[WVOL_MAX_PATH + 1];
+	int rc = wv_path_norm(path, p, sizeof(p), err);
+	if (rc != 0)
+		return rc;
+	pthread_mutex_lock(&v->mu);
+	if (p[0] != '\0') {
+		struct vnode *d = wv_lookup(v, p);
+		if (d == NULL || d->type != WVOL_T_DIR) {
+			pthread_mutex_unlock(&v->mu);
+			return d ? wv_fail(err, -ENOTDIR, "'%s' is not a directory", p)
+				 : wv_fail(err, -ENOENT, "'%s': no such directory", p);
+		}
+	}
+	size_t pl = strlen(p), cnt = 0, names = 0;
+	for (size_t b = 0; b < v->tcap; b++)
+		for (struct vnode *x = v->tab[b]; x; x = x->hnext) {
+			const char *rest = pl ? (strncmp(x->path, p, pl) == 0 && x->path[pl] == '/' ? x->path + pl + 1 : NULL)
+					      : x->path;
+			if (rest != NULL && strchr(rest, '/') == NULL) {
+				cnt++;
+				names += strlen(rest) + 1;
+			}
+		}
+	struct ward_vdirent *e = malloc(cnt * sizeof(*e) + names + 1);
+	if (e == NULL) {
+		pthread_mutex_unlock(&v->mu);
+		return wv_fail(err, -ENOMEM, "out of memory");
+	}
+	char *np = (char *)(e + cnt);
+	size_t k = 0;
+	for (size_t b = 0; b < v->tcap; b++)
+		for (struct vnode *x = v->tab[b]; x; x = x->hnext) {
+			const char *rest = pl ? (strncmp(x->path, p, pl) == 0 && x->path[pl] == '/' ? x->path + pl + 1 : NULL)
+					      : x->path;
+			if (rest != NULL && strchr(rest, '/') == NULL) {
+				size_t l = strlen(rest) + 1;
+				memcpy(np, rest, l);
+				e[k].name = np;
+				e[k].mode = (x->type == WVOL_T_DIR ? S_IFDIR : S_IFREG) | x->mode;
+				e[k].ino = ino_of(x);
+				np += l;
+				k++;
+			}
+		}
+	pthread_mutex_unlock(&v->mu);
+	qsort(e, cnt, sizeof(*e), cmp_dirent);
+	*out = e;
+	*nout = cnt;
+	return 0;
+}
+
+int64_t wv_now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}

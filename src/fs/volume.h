@@ -1,0 +1,219 @@
+/*
+ * volume.h: encrypted and authenticated volumes (the on-disk format shared
+ * by the runtime's file shield and `ward fs`). docs/volume-format.md holds
+ * the byte layout, the crypto and the threat model.
+ *
+ * Model. A volume is a real directory (app.vol/). Every file keeps its
+ * relative path; on disk it holds its ciphertext (encrypted kind: AES-256-GCM
+ * per 4 KiB chunk, ciphertext length == plaintext length, so the file's size
+ * on disk is normally its plaintext size) or its plaintext (authenticated
+ * kind: every chunk checked against a SHA-256 in the manifest). The metadata
+ * lives in the reserved entry DIR/.ward-volume/ (WARD_VOL_META_DIR), which is
+ * never listed, opened, renamed or removed through this API. An authenticated
+ * volume's manifest may live outside the directory (for read-only system
+ * trees such as /usr/lib/python3.11).
+ *
+ * Paths given to this API are relative to the volume root: "a/b.py",
+ * "./a/b.py" and "a//b.py" are the same file; "" and "." are the root. ".."
+ * components, absolute paths and the reserved entry are refused (-EINVAL,
+ * -EACCES).
+ *
+ * Errors. Every function returns 0 (or a byte count) on success and a
+ * negative errno on failure; when err is not NULL it receives one line
+ * (no "ward: " prefix, no newline, at most WARD_VOL_ERR_LEN bytes) naming the
+ * file, the chunk and the reason, e.g.
+ *   "'main.py' chunk 3: authentication failed (data modified, swapped or replayed)"
+ * The library never logs, never prints key or plaintext bytes. Codes:
+ *   -EIO           a chunk failed verification (the read returns no data)
+ *   -EKEYREJECTED  wrong key (the volume's key check does not match)
+ *   -EBADMSG       the manifest is malformed, tampered with, or does not
+ *                  match expect_tag
+ *   -EROFS         write to a volume opened read-only (authenticated volumes
+ *                  are always read-only)
+ *   others         as the file system would return them (ENOENT, EEXIST,
+ *                  ENOTDIR, EISDIR, ENOTEMPTY, ENOSPC, ...)
+ *
+ * Commit and crash consistency. Writes go to chunk slots that the last
+ * committed state does not reference (copy-on-write), and become part of
+ * the volume when the file is committed: ward_vf_sync() (durable: fdatasync
+ * of data and journal) or ward_vf_close() (written to the kernel, not
+ * fsynced; as close(2)). Namespace changes (create, unlink, rename, mkdir,
+ * rmdir, setattr) commit at once. After a kill -9 at any point the volume
+ * opens; every committed file reads back exactly as committed; uncommitted
+ * writes are dropped.
+ *
+ * Threads. All functions are thread-safe. Many threads may read and write
+ * the same ward_vfile (or different handles of the same file) at once;
+ * handles of one file share one state, so a write through one is seen by
+ * reads through the others. One volume directory may be opened read-write
+ * by one process at a time (an flock on the metadata; a second read-write
+ * open fails with -EBUSY); read-only opens share.
+ *
+ * Ownership. ward_vol_open() and ward_vf_open() return objects the caller
+ * frees with ward_vol_close() / ward_vf_close(); outputs (*out) are only
+ * written on success. Keys passed in are copied into derived keys and the
+ * caller keeps (and wipes) its own copy.
+ */
+#ifndef WARD_FS_VOLUME_H
+#define WARD_FS_VOLUME_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define WARD_VOL_KEY_LEN 32
+#define WARD_VOL_TAG_LEN 32
+#define WARD_VOL_ERR_LEN 320
+#define WARD_VOL_META_DIR ".ward-volume"
+
+typedef struct ward_vol ward_vol;
+typedef struct ward_vfile ward_vfile;
+
+enum ward_vol_kind {
+	WARD_VOL_ENCRYPTED = 1,
+	WARD_VOL_AUTHENTICATED = 2,
+};
+
+/* ward_vol_opts.flags */
+#define WARD_VOL_RDONLY 0x0
+#define WARD_VOL_RDWR 0x1
+#define WARD_VOL_CREATE 0x2 /* create a new volume: DIR must not exist or be empty (-ENOTEMPTY) */
+
+struct ward_vol_opts {
+	enum ward_vol_kind kind;
+	const uint8_t *key;	       /* WARD_VOL_KEY_LEN bytes (encrypted); NULL (authenticated) */
+	const char *manifest;	       /* authenticated: manifest file; NULL = DIR/.ward-volume/manifest */
+	int flags;		       /* WARD_VOL_RDONLY, WARD_VOL_RDWR, | WARD_VOL_CREATE */
+	const uint8_t *expect_tag;     /* optional WARD_VOL_TAG_LEN bytes: refuse (-EBADMSG) unless the
+					* state on disk has exactly this tag */
+};
+
+/* Opens (or with WARD_VOL_CREATE creates) the volume in directory dir.
+ * Verifies the whole manifest (MAC chain, key check, every length) before
+ * returning; a crash leftover (torn journal tail, interrupted namespace
+ * operation) is recovered silently. */
+int ward_vol_open(const char *dir, const struct ward_vol_opts *opts, ward_vol **out, char *err);
+
+/* Commits every dirty file, closes every open handle (they become invalid),
+ * compacts the journal when opened read-write, and frees v. Returns the first
+ * error met while committing (v is freed regardless). NULL is allowed. */
+int ward_vol_close(ward_vol *v, char *err);
+
+/* The volume tag: SHA-256 over the committed state (kind, chunk size,
+ * volume id, and every entry's path, type, mode, mtime, size and per-chunk
+ * authentication tags or hashes). Any change to a committed byte, name,
+ * size, mode or mtime changes it; two volumes with equal tags hold equal
+ * contents. Uncommitted writes are not included. */
+int ward_vol_tag(ward_vol *v, uint8_t out[WARD_VOL_TAG_LEN]);
+
+enum ward_vol_kind ward_vol_kind_of(const ward_vol *v);
+int ward_vol_writable(const ward_vol *v);
+/* The directory the volume was opened from (as given). Borrowed. */
+const char *ward_vol_dir(const ward_vol *v);
+
+/* Commits every dirty file durably (fdatasync). */
+int ward_vol_sync(ward_vol *v, char *err);
+
+struct ward_vstat {
+	uint64_t size;	     /* plaintext size (0 for directories) */
+	uint32_t mode;	     /* S_IFREG or S_IFDIR | permission bits */
+	int64_t mtime_ns;    /* modification time, ns since the epoch (also use for ctime) */
+	uint64_t ino;	     /* stable inode number for this entry (from its file id) */
+};
+
+/* Stat by path; follows nothing (volumes hold no symlinks). */
+int ward_vol_stat(ward_vol *v, const char *path, struct ward_vstat *st, char *err);
+
+/* Sets the permission bits (mode >= 0, only 07777 kept) and/or the
+ * modification time (mtime_ns >= 0). -1 leaves a field unchanged. */
+int ward_vol_setattr(ward_vol *v, const char *path, int mode, int64_t mtime_ns, char *err);
+
+int ward_vol_unlink(ward_vol *v, const char *path, char *err);
+/* As rename(2): replaces an existing file target; a directory moves with
+ * its contents; renaming a directory onto a non-empty one fails. */
+int ward_vol_rename(ward_vol *v, const char *from, const char *to, char *err);
+int ward_vol_mkdir(ward_vol *v, const char *path, unsigned mode, char *err);
+int ward_vol_rmdir(ward_vol *v, const char *path, char *err);
+
+struct ward_vdirent {
+	const char *name;    /* points inside the same allocation */
+	uint32_t mode;	     /* S_IFREG / S_IFDIR | permission bits */
+	uint64_t ino;
+};
+
+/* Lists directory path (sorted by name, without "." and ".."). *out is one
+ * allocation the caller frees with free(); *n entries. */
+int ward_vol_readdir(ward_vol *v, const char *path, struct ward_vdirent **out, size_t *n, char *err);
+
+/* Opens a file. flags: O_RDONLY/O_WRONLY/O_RDWR, O_CREAT, O_EXCL, O_TRUNC
+ * (others ignored; O_APPEND is the caller's business: use ward_vf_append).
+ * mode: permission bits for a created file. Opening a directory: -EISDIR.
+ * Writing flags on a read-only volume: -EROFS. The file's on-disk size is
+ * checked here (truncated or extended on disk: -EIO). */
+int ward_vf_open(ward_vol *v, const char *path, int flags, unsigned mode, ward_vfile **out, char *err);
+
+/* Reads up to len bytes at off; returns the count (0 at end of file).
+ * Every byte returned has been verified; on a verification failure
+ * returns -EIO and nothing in buf may be used. Large reads are decrypted
+ * straight into buf (two threads above 1 MiB). */
+ssize_t ward_vf_pread(ward_vfile *f, void *buf, size_t len, uint64_t off, char *err);
+
+/* Writes len bytes at off (a hole before off reads as zeros); returns len.
+ * -EBADF when the handle was opened read-only. */
+ssize_t ward_vf_pwrite(ward_vfile *f, const void *buf, size_t len, uint64_t off, char *err);
+
+/* Appends atomically at the current end of file; *new_end (may be NULL)
+ * receives the size after the write. Returns len. */
+ssize_t ward_vf_append(ward_vfile *f, const void *buf, size_t len, uint64_t *new_end, char *err);
+
+int ward_vf_truncate(ward_vfile *f, uint64_t size, char *err);
+
+/* Current plaintext size, including uncommitted writes. */
+uint64_t ward_vf_size(ward_vfile *f);
+
+int ward_vf_stat(ward_vfile *f, struct ward_vstat *st);
+
+/* Commits this file and makes it durable (fsync/fdatasync semantics). */
+int ward_vf_sync(ward_vfile *f, char *err);
+
+/* Commits this file (not durable, as close(2)) and frees the handle.
+ * Returns the commit's error, the handle is freed regardless. NULL allowed. */
+int ward_vf_close(ward_vfile *f, char *err);
+
+/* Reads and verifies every byte of every file (and the manifest, already
+ * checked by open). Returns 0 or the first failure (-EIO with the file and
+ * chunk in err). progress (may be NULL) is called after each file with the
+ * bytes verified so far. */
+int ward_vol_verify(ward_vol *v, void (*progress)(void *arg, uint64_t done, uint64_t total),
+		    void *arg, char *err);
+
+/* Copies the plain tree src (directories, regular files, symlinks to
+ * regular files as files; modes and mtimes kept) into the root of the
+ * writable volume v, committing each file. Other file types are refused.
+ * progress (may be NULL) gets bytes done and the total. */
+int ward_vol_import(ward_vol *v, const char *src, void (*progress)(void *arg, uint64_t done, uint64_t total),
+		    void *arg, char *err);
+
+/* Decrypts (or copies, verified) the whole volume into out_dir, which must
+ * not exist or be empty (-ENOTEMPTY); modes and mtimes kept. A file that
+ * fails verification is not left behind. */
+int ward_vol_export(ward_vol *v, const char *out_dir, void (*progress)(void *arg, uint64_t done, uint64_t total),
+		    void *arg, char *err);
+
+/* Builds the manifest of an authenticated (integrity-only) volume over an
+ * existing tree dir without modifying it, writes it atomically to
+ * manifest_path (outside dir, or inside DIR/.ward-volume/), and returns
+ * the volume tag. Symlinks and special files are refused with a message. */
+int ward_vol_authenticate(const char *dir, const char *manifest_path, uint8_t tag[WARD_VOL_TAG_LEN],
+			  void (*progress)(void *arg, uint64_t done, uint64_t total), void *arg,
+			  char *err);
+
+/* Loads a volume key file (64 hex digits and an optional newline, or 32
+ * raw bytes). When create is set and the file does not exist, generates a
+ * fresh key and writes it with mode 0600 (*created = 1). A key file that
+ * is readable by group or others is refused (-EPERM) unless it was just
+ * created. */
+int ward_vol_key_load(const char *path, int create, uint8_t key[WARD_VOL_KEY_LEN], int *created,
+		      char *err);
+
+#endif

@@ -1,0 +1,325 @@
+/*
+ * backend.c: regions over the volume library (src/fs/volume.h).
+ *
+ * encrypted: the key comes from the key file named by `ward run --volume`
+ * (local development); it is read here, handed to the volume library and
+ * wiped. authenticated: opened read-only against its manifest. ephemeral: a
+ * fresh encrypted volume under a random key that exists only in this
+ * process; the directory is removed at exit.
+ *
+ * Verification failures are logged here, once per failing call, as one line
+ * naming the file, the chunk and the reason; the program gets EIO.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/crypto.h"
+#include "core/log.h"
+#include "fs/volume.h"
+#include "runtime/shield/region.h"
+#include "runtime/shield/shield.h"
+
+static void report(struct shield_region *r, const char *rel, const char *what, int rc, const char *err)
+{
+	if (rc == -EIO || rc == -EBADMSG)
+		ward_error("cannot %s %s/%s: %s; the %s region %s was changed outside the enclave", what, r->root, rel,
+			   err[0] ? err : strerror(-rc), shield_kind_name(r->kind), r->root);
+	else if (err[0] && rc != -ENOENT && rc != -EEXIST && rc != -EISDIR && rc != -ENOTDIR && rc != -ENOTEMPTY &&
+		 rc != -EROFS && rc != -EBADF)
+		ward_debug("%s %s/%s: %s", what, r->root, rel, err);
+}
+
+/* A directory that may become an ephemeral volume: missing, empty, or the
+ * leftover volume of an earlier run (its key is gone; it is removed). */
+static int rm_entry(const char *p, const struct stat *st, int type, struct FTW *f)
+{
+	(void)st;
+	(void)f;
+	return type == FTW_DP ? rmdir(p) : unlink(p);
+}
+
+static int ephemeral_prepare(const char *dir, char *err, size_t errlen)
+{
+	DIR *d;
+	struct dirent *e;
+	int nonempty = 0, leftover = 0;
+	if (mkdir(dir, 0700) == 0)
+		return 0;
+	if (errno != EEXIST) {
+		snprintf(err, errlen, "cannot create the ephemeral directory %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	d = opendir(dir);
+	if (d == NULL) {
+		snprintf(err, errlen, "cannot open the ephemeral directory %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		nonempty = 1;
+		if (strcmp(e->d_name, WARD_VOL_META_DIR) == 0)
+			leftover = 1;
+	}
+	closedir(d);
+	if (!nonempty)
+		return 0;
+	if (!leftover) {
+		snprintf(err, errlen,
+			 "the ephemeral directory %s is not empty and is not a Ward volume; give an empty or new directory (its contents would be lost)",
+			 dir);
+		return -1;
+	}
+	ward_info("removing the ephemeral volume %s left by an earlier run (its key is gone)", dir);
+	if (nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0 || mkdir(dir, 0700) != 0) {
+		snprintf(err, errlen, "cannot clear the ephemeral directory %s: %s", dir, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int shield_region_open_backend(struct shield_region *r, char *err, size_t errlen)
+{
+	uint8_t key[WARD_VOL_KEY_LEN];
+	char verr[WARD_VOL_ERR_LEN] = "";
+	struct ward_vol_opts o;
+	int rc, created = 0;
+	ward_vol *v = NULL;
+
+	memset(&o, 0, sizeof(o));
+	shield_inside++;
+	switch (r->kind) {
+	case SHIELD_ENCRYPTED:
+		rc = ward_vol_key_load(r->arg, 0, key, &created, verr);
+		if (rc != 0) {
+			snprintf(err, errlen, "cannot load the key for volume %s from %s: %s", r->root, r->arg,
+				 verr[0] ? verr : strerror(-rc));
+			goto out;
+		}
+		o.kind = WARD_VOL_ENCRYPTED;
+		o.key = key;
+		o.flags = WARD_VOL_RDWR;
+		rc = ward_vol_open(r->root, &o, &v, verr);
+		ward_wipe(key, sizeof(key));
+		if (rc == -EKEYREJECTED)
+			snprintf(err, errlen, "cannot open volume %s: wrong key in %s (%s)", r->root, r->arg, verr);
+		else if (rc == -EBUSY)
+			snprintf(err, errlen, "cannot open volume %s: another process has it open for writing; stop it first",
+				 r->root);
+		else if (rc != 0)
+			snprintf(err, errlen, "cannot open volume %s: %s", r->root, verr[0] ? verr : strerror(-rc));
+		break;
+	case SHIELD_AUTHENTICATED:
+		o.kind = WARD_VOL_AUTHENTICATED;
+		o.manifest = r->arg[0] ? r->arg : NULL;
+		o.flags = WARD_VOL_RDONLY;
+		rc = ward_vol_open(r->root, &o, &v, verr);
+		if (rc != 0)
+			snprintf(err, errlen, "cannot open the authenticated region %s%s%s: %s", r->root,
+				 r->arg[0] ? " with manifest " : "", r->arg, verr[0] ? verr : strerror(-rc));
+		break;
+	case SHIELD_EPHEMERAL:
+		rc = ephemeral_prepare(r->root, err, errlen);
+		if (rc != 0)
+			goto out;
+		if (ward_random(key, sizeof(key)) != 0) {
+			snprintf(err, errlen, "cannot draw a key for the ephemeral region %s", r->root);
+			rc = -EIO;
+			goto out;
+		}
+		o.kind = WARD_VOL_ENCRYPTED;
+		o.key = key;
+		o.flags = WARD_VOL_RDWR | WARD_VOL_CREATE;
+		rc = ward_vol_open(r->root, &o, &v, verr);
+		ward_wipe(key, sizeof(key));
+		if (rc != 0)
+			snprintf(err, errlen, "cannot create the ephemeral region %s: %s", r->root,
+				 verr[0] ? verr : strerror(-rc));
+		break;
+	default:
+		rc = 0;
+	}
+out:
+	shield_inside--;
+	ward_wipe(key, sizeof(key));
+	if (rc != 0)
+		return -1;
+	r->vol = v;
+	return 0;
+}
+
+void shield_region_close_backend(struct shield_region *r)
+{
+	char verr[WARD_VOL_ERR_LEN] = "";
+	int rc;
+	if (r->vol == NULL)
+		return;
+	shield_inside++;
+	rc = ward_vol_close(r->vol, verr);
+	r->vol = NULL;
+	if (rc != 0 && r->kind != SHIELD_EPHEMERAL)
+		ward_error("closing volume %s at exit: %s; data written since the last close or fsync may be lost",
+			   r->root, verr[0] ? verr : strerror(-rc));
+	if (r->kind == SHIELD_EPHEMERAL && nftw(r->root, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
+		ward_warn("cannot remove the ephemeral region %s at exit: %s (its key is gone: the files are unreadable)",
+			  r->root, strerror(errno));
+	shield_inside--;
+}
+
+#define VCALL(expr)                  \
+	({                           \
+		__typeof__(expr) rc_; \
+		shield_inside++;     \
+		rc_ = (expr);        \
+		shield_inside--;     \
+		rc_;                 \
+	})
+
+int shield_be_open(struct shield_node *n, int flags, mode_t mode)
+{
+	char verr[WARD_VOL_ERR_LEN] = "";
+	ward_vfile *f = NULL;
+	int rc = VCALL(ward_vf_open(n->region->vol, n->rel, flags & (O_ACCMODE | O_CREAT | O_EXCL | O_TRUNC),
+				   (unsigned)mode, &f, verr));
+	if (rc != 0) {
+		report(n->region, n->rel, "open", rc, verr);
+		return rc;
+	}
+	n->handle = f;
+	n->writable = (flags & O_ACCMODE) != O_RDONLY;
+	return 0;
+}
+
+ssize_t shield_be_pread(struct shield_node *n, void *buf, size_t len, uint64_t off)
+{
+	char verr[WARD_VOL_ERR_LEN] = "";
+	ssize_t r = VCALL(ward_vf_pread(n->handle, buf, len, off, verr));
+	if (r < 0)
+		report(n->region, n->rel, "read", (int)r, verr);
+	return r;
+}
+
+ssize_t shield_be_pwrite(struct shield_node *n, const void *buf, size_t len, uint64_t off)
+{
+	char verr[WARD_VOL_ERR_LEN] = "";
+	ssize_t r = VCALL(ward_vf_pwrite(n->handle, buf, len, off, verr));
+	if (r < 0)
+		report(n->region, n->rel, "write", (int)r, verr);
+	return r;
+}
+
+ssize_t shield_be_append(struct shield_node *n, const void *buf, size_t len, uint64_t *end)
+{
+	char verr[WARD_VOL_ERR_LEN] = "";
+	ssize_t r = VCALL(ward_vf_append(n->handle, buf, len, end, verr));
+	if (r < 0)
+		report(n->region, n->rel, "write", (int)r, verr);
+	return r;
+}
+
+int shield_be_size(struct shield_node *n, uint64_t *size)
+{
+	*size = VCALL(ward_vf_size(n->handle));
+	return 0;
+}
+
+int shield_be_fstat(struct shield_node *n, struct ward_vstat *st)
+{
+	return VCALL(ward_vf_stat(n->handle, st));
+}
+
+int shield_be_truncate(struct shield_node *n, uint64_t size)
+{
+	char verr[WARD_VOL_ERR_LEN] = "";
+	int rc = VCALL(ward_vf_truncate(n->handle, size, verr));
+	if (rc < 0)
+		report(n->region, n->rel, "truncate", rc, verr);
+	return rc;
+}
+
+int shield_be_sync(struct shield_node *n)
+{
+	char verr[WARD_VOL_ERR_LEN] = "";
+	int rc = VCALL(ward_vf_sync(n->handle, verr));
+	if (rc < 0)
+		report(n->region, n->rel, "sync", rc, verr);
+	return rc;
+}
+
+void shield_be_close(struct shield_node *n)
+{
+	char verr[WARD_VOL_ERR_LEN] = "";
+	int rc;
+	if (n->handle == NULL || n->region->vol == NULL)
+		return;
+	rc = VCALL(ward_vf_close(n->handle, verr));
+	n->handle = NULL;
+	if (rc < 0)
+		ward_error("cannot commit %s/%s at close: %s", n->region->root, n->rel, verr[0] ? verr : strerror(-rc));
+}
+
+int shield_be_stat(struct shield_region *r, const char *rel, struct ward_vstat *st)
+{
+	char verr[WARD_VOL_ERR_LEN] = "";
+	int rc = VCALL(ward_vol_stat(r->vol, rel, st, verr));
+	if (rc < 0)
+		report(r, rel, "stat", rc, verr);
+	return rc;
+}
+
+int shield_be_unlink(struct shield_region *r, const char *rel)
+{
+	char verr[WARD_VOL_ERR_LEN] = "";
+	int rc = VCALL(ward_vol_unlink(r->vol, rel, verr));
+	if (rc < 0)
+		report(r, rel, "remove", rc, verr);
+	return rc;
+}
+
+int shield_be_rename(struct shield_region *r, const char *from, const char *to)
+{
+	char verr[WARD_VOL_ERR_LEN] = "";
+	int rc = VCALL(ward_vol_rename(r->vol, from, to, verr));
+	if (rc < 0)
+		report(r, from, "rename", rc, verr);
+	return rc;
+}
+
+int shield_be_mkdir(struct shield_region *r, const char *rel, mode_t mode)
+{
+	char verr[WARD_VOL_ERR_LEN] = "";
+	int rc = VCALL(ward_vol_mkdir(r->vol, rel, (unsigned)mode, verr));
+	if (rc < 0)
+		report(r, rel, "create directory", rc, verr);
+	return rc;
+}
+
+int shield_be_rmdir(struct shield_region *r, const char *rel)
+{
+	char verr[WARD_VOL_ERR_LEN] = "";
+	int rc = VCALL(ward_vol_rmdir(r->vol, rel, verr));
+	if (rc < 0)
+		report(r, rel, "remove directory", rc, verr);
+	return rc;
+}
+
+int shield_be_setattr(struct shield_region *r, const char *rel, int mode, int64_t mtime_ns)
+{
+	char verr[WARD_VOL_ERR_LEN] = "";
+	return VCALL(ward_vol_setattr(r->vol, rel, mode, mtime_ns, verr));
+}
+
+int shield_be_readdir(struct shield_region *r, const char *rel, struct ward_vdirent **out, size_t *n)
+{
+	char verr[WARD_VOL_ERR_LEN] = "";
+	int rc = VCALL(ward_vol_readdir(r->vol, rel, out, n, verr));
+	if (rc < 0)
+		report(r, rel, "list", rc, verr);
+	return rc;
+}

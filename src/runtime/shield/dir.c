@@ -1,0 +1,166 @@
+/*
+ * dir.c: directory listings. A directory inside a region lists what the
+ * volume holds: its metadata entry and anything placed on disk behind the
+ * volume's back are skipped (they could not be opened anyway).
+ */
+#undef _FILE_OFFSET_BITS
+#undef _FORTIFY_SOURCE
+/* Programs may pass NULL where the headers say nonnull: check anyway. */
+#pragma GCC diagnostic ignored "-Wnonnull-compare"
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fs/volume.h"
+#include "runtime/shield/internal.h"
+#include "runtime/shield/real.h"
+#include "runtime/shield/region.h"
+#include "runtime/shield/shield.h"
+
+struct watched {
+	DIR *d;
+	struct shield_region *r;
+	char rel[PATH_MAX];
+	struct watched *next;
+};
+static struct watched *watched;
+static pthread_mutex_t wlock = PTHREAD_MUTEX_INITIALIZER;
+
+static void watch(DIR *d, struct shield_path *sp)
+{
+	struct watched *w;
+	if (d == NULL || sp->region == NULL)
+		return;
+	w = malloc(sizeof(*w));
+	if (w == NULL)
+		return;
+	w->d = d;
+	w->r = sp->region;
+	snprintf(w->rel, sizeof(w->rel), "%s", sp->rel);
+	pthread_mutex_lock(&wlock);
+	w->next = watched;
+	watched = w;
+	pthread_mutex_unlock(&wlock);
+}
+
+static struct watched *find(DIR *d)
+{
+	struct watched *w;
+	if (__atomic_load_n(&watched, __ATOMIC_RELAXED) == NULL)
+		return NULL;
+	pthread_mutex_lock(&wlock);
+	for (w = watched; w != NULL && w->d != d; w = w->next)
+		;
+	pthread_mutex_unlock(&wlock);
+	return w;
+}
+
+DIR *opendir(const char *path)
+{
+	struct shield_path sp;
+	DIR *d;
+	if (shield_inside || !ward_shield_active() || shield_classify(AT_FDCWD, path, &sp) != 0)
+		return REAL(opendir)(path);
+	if (sp.kind == SHIELD_DENIED) {
+		int rc = shield_deny(sp.abs, "list");
+		if (rc != 0) {
+			errno = -rc;
+			return NULL;
+		}
+	}
+	if (sp.region != NULL) {
+		struct ward_vstat st;
+		int rc = shield_reserved_name(sp.rel) ? -ENOENT : shield_be_stat(sp.region, sp.rel, &st);
+		if (rc == 0 && !S_ISDIR(st.mode))
+			rc = -ENOTDIR;
+		if (rc != 0) {
+			errno = -rc;
+			return NULL;
+		}
+	}
+	d = REAL(opendir)(path);
+	watch(d, &sp);
+	return d;
+}
+
+DIR *fdopendir(int fd)
+{
+	typedef DIR *(*fn)(int);
+	static fn real;
+	struct shield_path sp;
+	char link[64];
+	DIR *d;
+	if (real == NULL)
+		real = (fn)dlsym_next("fdopendir");
+	d = real(fd);
+	if (d == NULL || shield_inside || !ward_shield_active())
+		return d;
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	{
+		char target[PATH_MAX];
+		ssize_t n = readlink(link, target, sizeof(target) - 1);
+		if (n > 0) {
+			target[n] = 0;
+			if (shield_classify(AT_FDCWD, target, &sp) == 0)
+				watch(d, &sp);
+		}
+	}
+	return d;
+}
+
+int closedir(DIR *d)
+{
+	typedef int (*fn)(DIR *);
+	static fn real;
+	struct watched **pp, *w = NULL;
+	if (real == NULL)
+		real = (fn)dlsym_next("closedir");
+	if (__atomic_load_n(&watched, __ATOMIC_RELAXED) != NULL) {
+		pthread_mutex_lock(&wlock);
+		for (pp = &watched; *pp != NULL; pp = &(*pp)->next)
+			if ((*pp)->d == d) {
+				w = *pp;
+				*pp = w->next;
+				break;
+			}
+		pthread_mutex_unlock(&wlock);
+		free(w);
+	}
+	return real(d);
+}
+
+static int hidden(struct watched *w, const char *name)
+{
+	char rel[PATH_MAX];
+	struct ward_vstat st;
+	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return 0;
+	if (snprintf(rel, sizeof(rel), "%s%s%s", w->rel, w->rel[0] ? "/" : "", name) >= (int)sizeof(rel))
+		return 1;
+	if (shield_reserved_name(rel))
+		return 1;
+	shield_inside++;
+	int rc = shield_be_stat(w->r, rel, &st);
+	shield_inside--;
+	return rc != 0;
+}
+
+struct dirent64 *readdir64(DIR *d)
+{
+	struct watched *w = find(d);
+	struct dirent64 *e;
+	do
+		e = REAL(readdir64)(d);
+	while (e != NULL && w != NULL && hidden(w, e->d_name));
+	return e;
+}
+
+struct dirent *readdir(DIR *d)
+{
+	/* struct dirent and struct dirent64 have one layout on 64-bit Linux. */
+	return (struct dirent *)(void *)readdir64(d);
+}

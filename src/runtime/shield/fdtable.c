@@ -1,0 +1,191 @@
+/*
+ * fdtable.c: program fds -> shield open-file descriptions -> shield nodes.
+ *
+ * The table is an array indexed by fd. A lookup of an fd that is not
+ * shielded is one atomic load; a shielded lookup takes the table lock only to
+ * count a reference, so a close racing a read never frees what the read uses.
+ * Nodes (one per open file in a region) are kept in a list: few files are
+ * open at once.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/shield/region.h"
+#include "runtime/shield/shield.h"
+
+#define SHIELD_FD_MAX 65536
+
+static struct shield_ofd *_Atomic fdtab[SHIELD_FD_MAX];
+static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
+
+struct node_link {
+	struct shield_node *n;
+	struct node_link *next;
+};
+static struct node_link *nodes;
+
+int shield_fd_is(int fd)
+{
+	return fd >= 0 && fd < SHIELD_FD_MAX && __atomic_load_n(&fdtab[fd], __ATOMIC_ACQUIRE) != NULL;
+}
+
+struct shield_ofd *shield_fd_get(int fd)
+{
+	struct shield_ofd *o;
+	if (!shield_fd_is(fd))
+		return NULL;
+	pthread_mutex_lock(&table_lock);
+	o = fdtab[fd];
+	if (o != NULL)
+		o->refs++;
+	pthread_mutex_unlock(&table_lock);
+	return o;
+}
+
+static void node_release_locked(struct shield_node *n)
+{
+	struct node_link **pp;
+	if (--n->refs > 0)
+		return;
+	for (pp = &nodes; *pp != NULL; pp = &(*pp)->next)
+		if ((*pp)->n == n) {
+			struct node_link *l = *pp;
+			*pp = l->next;
+			free(l);
+			break;
+		}
+	shield_be_close(n);
+	pthread_mutex_destroy(&n->lock);
+	free(n);
+}
+
+void shield_ofd_put(struct shield_ofd *o)
+{
+	if (o == NULL)
+		return;
+	pthread_mutex_lock(&table_lock);
+	if (--o->refs == 0) {
+		node_release_locked(o->node);
+		pthread_mutex_destroy(&o->lock);
+		free(o);
+	}
+	pthread_mutex_unlock(&table_lock);
+}
+
+int shield_fd_install(int fd, struct shield_ofd *o)
+{
+	struct shield_ofd *old;
+	if (fd < 0 || fd >= SHIELD_FD_MAX)
+		return -EMFILE;
+	pthread_mutex_lock(&table_lock);
+	old = fdtab[fd];
+	__atomic_store_n(&fdtab[fd], o, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&table_lock);
+	if (old != NULL)
+		shield_ofd_put(old);
+	return 0;
+}
+
+void shield_fd_forget(int fd)
+{
+	struct shield_ofd *old;
+	if (!shield_fd_is(fd))
+		return;
+	pthread_mutex_lock(&table_lock);
+	old = fdtab[fd];
+	__atomic_store_n(&fdtab[fd], NULL, __ATOMIC_RELEASE);
+	pthread_mutex_unlock(&table_lock);
+	if (old != NULL)
+		shield_ofd_put(old);
+}
+
+struct shield_ofd *shield_ofd_new(struct shield_node *n, int flags)
+{
+	struct shield_ofd *o = calloc(1, sizeof(*o));
+	if (o == NULL)
+		return NULL;
+	o->node = n;
+	o->flags = flags;
+	o->refs = 1;
+	pthread_mutex_init(&o->lock, NULL);
+	return o;
+}
+
+struct shield_node *shield_node_find(struct shield_region *r, const char *rel)
+{
+	struct shield_node *found = NULL;
+	pthread_mutex_lock(&table_lock);
+	for (struct node_link *l = nodes; l != NULL; l = l->next)
+		if (l->n->region == r && !l->n->unlinked && strcmp(l->n->rel, rel) == 0) {
+			found = l->n;
+			found->refs++;
+			break;
+		}
+	pthread_mutex_unlock(&table_lock);
+	return found;
+}
+
+/* Returns the node for rel with one more reference; *created says whether
+ * the caller must open it in the backend (and call shield_node_put on
+ * failure). A node being opened by another thread is waited for through its
+ * lock, which the creator holds until the backend open is done. */
+struct shield_node *shield_node_get(struct shield_region *r, const char *rel, int *created)
+{
+	/* One node per open: the volume library already shares one state
+	 * between all handles of a file. Nodes are listed so that rename and
+	 * unlink can follow open files. */
+	struct shield_node *n;
+	struct node_link *l;
+	*created = 0;
+	n = calloc(1, sizeof(*n));
+	l = calloc(1, sizeof(*l));
+	if (n == NULL || l == NULL || strlen(rel) >= sizeof(n->rel)) {
+		free(n);
+		free(l);
+		return NULL;
+	}
+	n->region = r;
+	strcpy(n->rel, rel);
+	n->refs = 1;
+	pthread_mutex_init(&n->lock, NULL);
+	pthread_mutex_lock(&table_lock);
+	l->n = n;
+	l->next = nodes;
+	nodes = l;
+	pthread_mutex_unlock(&table_lock);
+	*created = 1;
+	return n;
+}
+
+void shield_node_put(struct shield_node *n)
+{
+	pthread_mutex_lock(&table_lock);
+	node_release_locked(n);
+	pthread_mutex_unlock(&table_lock);
+}
+
+void shield_node_rename(struct shield_region *r, const char *from, const char *to)
+{
+	size_t fl = strlen(from);
+	pthread_mutex_lock(&table_lock);
+	for (struct node_link *l = nodes; l != NULL; l = l->next) {
+		struct shield_node *n = l->n;
+		if (n->region != r || n->unlinked)
+			continue;
+		if (strcmp(n->rel, to) == 0)
+			n->unlinked = 1; /* replaced */
+		else if (strncmp(n->rel, from, fl) == 0 && (n->rel[fl] == 0 || n->rel[fl] == '/')) {
+			char tmp[PATH_MAX];
+			if (snprintf(tmp, sizeof(tmp), "%s%s", to, n->rel + fl) < (int)sizeof(tmp))
+				strcpy(n->rel, tmp);
+		}
+	}
+	pthread_mutex_unlock(&table_lock);
+}
+
+int ward_shield_fd(int fd)
+{
+	return !shield_inside && shield_fd_is(fd);
+}

@@ -1,0 +1,604 @@
+/*
+ * io.c: the interposed open and fd calls (open family, read/write family,
+ * lseek, ftruncate, fsync, close, dup, fcntl, sendfile, copy_file_range).
+ *
+ * Fast path: an fd the shield does not know costs one array load; before
+ * start and inside the shield (shield_inside) every call goes straight to
+ * the C library.
+ */
+#undef _FILE_OFFSET_BITS
+#undef _FORTIFY_SOURCE
+/* Programs may pass NULL where the headers say nonnull: check anyway. */
+#pragma GCC diagnostic ignored "-Wnonnull-compare"
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "fs/volume.h"
+#include "runtime/shield/internal.h"
+#include "runtime/shield/real.h"
+#include "runtime/shield/region.h"
+#include "runtime/shield/shield.h"
+
+__thread int shield_inside;
+
+int shield_reserved_name(const char *rel)
+{
+	size_t n = strlen(WARD_VOL_META_DIR);
+	return strncmp(rel, WARD_VOL_META_DIR, n) == 0 && (rel[n] == 0 || rel[n] == '/');
+}
+
+int shield_deny(const char *abs, const char *what)
+{
+	static const char *const allowed[] = { "/dev/null", "/dev/zero", "/dev/urandom", "/dev/random",
+					       "/dev/tty", "/dev/stdin", "/dev/stdout", "/dev/stderr" };
+	for (size_t i = 0; i < sizeof(allowed) / sizeof(allowed[0]); i++)
+		if (strcmp(abs, allowed[i]) == 0)
+			return 0;
+	if (strncmp(abs, "/proc/self/", 11) == 0 || strncmp(abs, "/dev/fd/", 8) == 0)
+		return 0;
+	ward_error("cannot %s %s: it is outside every region and the configuration denies files outside regions (--deny-outside); add a region for it",
+		   what, abs);
+	return -EACCES;
+}
+
+static int set_errno(long rc)
+{
+	if (rc < 0) {
+		errno = (int)-rc;
+		return -1;
+	}
+	return (int)rc;
+}
+
+/* Opens a file inside a region. Returns the program's fd or -errno. */
+static int region_open(struct shield_path *sp, int flags, mode_t mode)
+{
+	struct shield_region *r = sp->region;
+	struct ward_vstat st;
+	struct shield_node *n;
+	struct shield_ofd *o;
+	int acc = flags & O_ACCMODE, fd, rc, created;
+
+	if (shield_reserved_name(sp->rel))
+		return -EACCES;
+	if ((flags & O_TMPFILE) == O_TMPFILE)
+		return -EOPNOTSUPP; /* callers fall back to a named temporary file */
+	rc = shield_be_stat(r, sp->rel, &st);
+	if (sp->rel[0] == 0 || (flags & O_DIRECTORY) || (rc == 0 && S_ISDIR(st.mode))) {
+		if (rc != 0 && sp->rel[0] != 0)
+			return rc;
+		/* Directories are real directories. */
+		fd = REAL(open64)(sp->abs, flags, mode);
+		return fd < 0 ? -errno : fd;
+	}
+	if (r->kind == SHIELD_AUTHENTICATED && (acc != O_RDONLY || (flags & (O_CREAT | O_TRUNC)))) {
+		if (rc == -ENOENT && !(flags & O_CREAT))
+			return -ENOENT;
+		return -EROFS;
+	}
+	if (rc == 0 && (flags & O_CREAT) && (flags & O_EXCL))
+		return -EEXIST;
+	if (rc != 0 && rc != -ENOENT)
+		return rc;
+	if (rc == -ENOENT && !(flags & O_CREAT))
+		return -ENOENT;
+	n = shield_node_get(r, sp->rel, &created);
+	if (n == NULL)
+		return -ENOMEM;
+	rc = shield_be_open(n, flags, mode & ~shield_umask());
+	if (rc != 0) {
+		shield_node_put(n);
+		return rc;
+	}
+	/* Reserve the fd number on the file itself (locks, poll, fstat's
+	 * device and inode), or on /dev/null when it cannot be opened. */
+	fd = REAL(open64)(sp->abs, (acc == O_RDONLY ? O_RDONLY : O_RDWR) | O_NOFOLLOW | O_NOCTTY | (flags & O_CLOEXEC));
+	if (fd < 0 && acc != O_RDONLY)
+		fd = REAL(open64)(sp->abs, O_RDONLY | O_NOFOLLOW | O_NOCTTY | (flags & O_CLOEXEC));
+	if (fd < 0)
+		fd = REAL(open64)("/dev/null", O_RDWR | (flags & O_CLOEXEC));
+	if (fd < 0) {
+		rc = -errno;
+		shield_node_put(n);
+		return rc;
+	}
+	o = shield_ofd_new(n, flags & ~(O_CREAT | O_EXCL | O_TRUNC | O_CLOEXEC | O_NOCTTY));
+	if (o == NULL) {
+		REAL(close)(fd);
+		shield_node_put(n);
+		return -ENOMEM;
+	}
+	rc = shield_fd_install(fd, o);
+	if (rc != 0) {
+		REAL(close)(fd);
+		shield_ofd_put(o);
+		return rc;
+	}
+	return fd;
+}
+
+int shield_openat(int dirfd, const char *path, int flags, mode_t mode)
+{
+	struct shield_path sp;
+	int rc;
+	if (shield_classify(dirfd, path, &sp) != 0)
+		return REAL(openat64)(dirfd, path, flags, mode);
+	switch (sp.kind) {
+	case SHIELD_PLAIN:
+		return REAL(openat64)(dirfd, path, flags, mode);
+	case SHIELD_DENIED:
+		rc = shield_deny(sp.abs, "open");
+		if (rc == 0)
+			return REAL(openat64)(dirfd, path, flags, mode);
+		return set_errno(rc);
+	default:
+		return set_errno(region_open(&sp, flags, mode));
+	}
+}
+
+static inline int shield_on(void)
+{
+	return !shield_inside && ward_shield_active();
+}
+
+#define MODE_ARG(flags)                                        \
+	mode_t mode = 0;                                       \
+	if ((flags) & (O_CREAT | __O_TMPFILE)) {               \
+		va_list ap;                                    \
+		va_start(ap, flags);                           \
+		mode = (mode_t)va_arg(ap, unsigned);           \
+		va_end(ap);                                    \
+	}
+
+int open(const char *path, int flags, ...)
+{
+	MODE_ARG(flags);
+	if (!shield_on())
+		return REAL(open64)(path, flags, mode);
+	return shield_openat(AT_FDCWD, path, flags, mode);
+}
+
+int open64(const char *path, int flags, ...) __attribute__((alias("open")));
+
+int openat(int dirfd, const char *path, int flags, ...)
+{
+	MODE_ARG(flags);
+	if (!shield_on())
+		return REAL(openat64)(dirfd, path, flags, mode);
+	return shield_openat(dirfd, path, flags, mode);
+}
+
+int openat64(int dirfd, const char *path, int flags, ...) __attribute__((alias("openat")));
+
+int __open_2(const char *path, int flags);
+int __open_2(const char *path, int flags)
+{
+	return open(path, flags);
+}
+int __open64_2(const char *path, int flags) __attribute__((alias("__open_2")));
+int __openat_2(int dirfd, const char *path, int flags);
+int __openat_2(int dirfd, const char *path, int flags)
+{
+	return openat(dirfd, path, flags);
+}
+int __openat64_2(int dirfd, const char *path, int flags) __attribute__((alias("__openat_2")));
+
+int creat(const char *path, mode_t mode)
+{
+	return open(path, O_CREAT | O_WRONLY | O_TRUNC, mode);
+}
+int creat64(const char *path, mode_t mode) __attribute__((alias("creat")));
+
+/* ---- data ---- */
+
+ssize_t shield_read_ofd(struct shield_ofd *o, void *buf, size_t len)
+{
+	ssize_t r;
+	if ((o->flags & O_ACCMODE) == O_WRONLY)
+		return -EBADF;
+	pthread_mutex_lock(&o->lock);
+	r = shield_be_pread(o->node, buf, len, o->offset);
+	if (r > 0)
+		o->offset += (uint64_t)r;
+	pthread_mutex_unlock(&o->lock);
+	return r;
+}
+
+ssize_t shield_write_ofd(struct shield_ofd *o, const void *buf, size_t len)
+{
+	ssize_t r;
+	if ((o->flags & O_ACCMODE) == O_RDONLY)
+		return -EBADF;
+	pthread_mutex_lock(&o->lock);
+	if (o->flags & O_APPEND) {
+		uint64_t end = 0;
+		r = shield_be_append(o->node, buf, len, &end);
+		if (r >= 0)
+			o->offset = end;
+	} else {
+		r = shield_be_pwrite(o->node, buf, len, o->offset);
+		if (r > 0)
+			o->offset += (uint64_t)r;
+	}
+	pthread_mutex_unlock(&o->lock);
+	return r;
+}
+
+static ssize_t pread_ofd(struct shield_ofd *o, void *buf, size_t len, off_t off)
+{
+	if ((o->flags & O_ACCMODE) == O_WRONLY)
+		return -EBADF;
+	if (off < 0)
+		return -EINVAL;
+	return shield_be_pread(o->node, buf, len, (uint64_t)off);
+}
+
+static ssize_t pwrite_ofd(struct shield_ofd *o, const void *buf, size_t len, off_t off)
+{
+	if ((o->flags & O_ACCMODE) == O_RDONLY)
+		return -EBADF;
+	if (off < 0)
+		return -EINVAL;
+	if (o->flags & O_APPEND) /* as Linux: O_APPEND wins over the offset */
+		return shield_be_append(o->node, buf, len, NULL);
+	return shield_be_pwrite(o->node, buf, len, (uint64_t)off);
+}
+
+#define WITH_OFD(fd, fallback, expr)                                        \
+	do {                                                                \
+		struct shield_ofd *o;                                       \
+		long rc_;                                                   \
+		if (__builtin_expect(!shield_fd_is(fd) || shield_inside, 1)) \
+			return fallback;                                    \
+		o = shield_fd_get(fd);                                      \
+		if (o == NULL)                                              \
+			return fallback;                                    \
+		rc_ = (long)(expr);                                         \
+		shield_ofd_put(o);                                          \
+		if (rc_ < 0) {                                              \
+			errno = (int)-rc_;                                  \
+			return -1;                                          \
+		}                                                           \
+		return rc_;                                                 \
+	} while (0)
+
+ssize_t read(int fd, void *buf, size_t len)
+{
+	WITH_OFD(fd, REAL(read)(fd, buf, len), shield_read_ofd(o, buf, len));
+}
+
+ssize_t write(int fd, const void *buf, size_t len)
+{
+	WITH_OFD(fd, REAL(write)(fd, buf, len), shield_write_ofd(o, buf, len));
+}
+
+ssize_t pread(int fd, void *buf, size_t len, off_t off)
+{
+	WITH_OFD(fd, REAL(pread64)(fd, buf, len, off), pread_ofd(o, buf, len, off));
+}
+ssize_t pread64(int fd, void *buf, size_t len, off_t off) __attribute__((alias("pread")));
+
+ssize_t pwrite(int fd, const void *buf, size_t len, off_t off)
+{
+	WITH_OFD(fd, REAL(pwrite64)(fd, buf, len, off), pwrite_ofd(o, buf, len, off));
+}
+ssize_t pwrite64(int fd, const void *buf, size_t len, off_t off) __attribute__((alias("pwrite")));
+
+/* Vectored I/O: one call per buffer, stopping at a short transfer. off < 0
+ * means "at the file offset". */
+static long vec_io(struct shield_ofd *o, const struct iovec *iov, int cnt, off_t off, int wr)
+{
+	long total = 0;
+	if (cnt < 0 || cnt > IOV_MAX)
+		return -EINVAL;
+	for (int i = 0; i < cnt; i++) {
+		ssize_t r;
+		if (iov[i].iov_len == 0)
+			continue;
+		if (off < 0)
+			r = wr ? shield_write_ofd(o, iov[i].iov_base, iov[i].iov_len)
+			       : shield_read_ofd(o, iov[i].iov_base, iov[i].iov_len);
+		else
+			r = wr ? pwrite_ofd(o, iov[i].iov_base, iov[i].iov_len, off + total)
+			       : pread_ofd(o, iov[i].iov_base, iov[i].iov_len, off + total);
+		if (r < 0)
+			return total > 0 ? total : r;
+		total += r;
+		if ((size_t)r < iov[i].iov_len)
+			break;
+	}
+	return total;
+}
+
+ssize_t readv(int fd, const struct iovec *iov, int cnt)
+{
+	WITH_OFD(fd, REAL(readv)(fd, iov, cnt), vec_io(o, iov, cnt, -1, 0));
+}
+
+ssize_t writev(int fd, const struct iovec *iov, int cnt)
+{
+	WITH_OFD(fd, REAL(writev)(fd, iov, cnt), vec_io(o, iov, cnt, -1, 1));
+}
+
+ssize_t preadv(int fd, const struct iovec *iov, int cnt, off_t off)
+{
+	WITH_OFD(fd, REAL(preadv64)(fd, iov, cnt, off), off < 0 ? -EINVAL : vec_io(o, iov, cnt, off, 0));
+}
+ssize_t preadv64(int fd, const struct iovec *iov, int cnt, off_t off) __attribute__((alias("preadv")));
+
+ssize_t pwritev(int fd, const struct iovec *iov, int cnt, off_t off)
+{
+	WITH_OFD(fd, REAL(pwritev64)(fd, iov, cnt, off), off < 0 ? -EINVAL : vec_io(o, iov, cnt, off, 1));
+}
+ssize_t pwritev64(int fd, const struct iovec *iov, int cnt, off_t off) __attribute__((alias("pwritev")));
+
+ssize_t preadv2(int fd, const struct iovec *iov, int cnt, off_t off, int fl)
+{
+	WITH_OFD(fd, REAL(preadv64v2)(fd, iov, cnt, off, fl), vec_io(o, iov, cnt, off < 0 ? -1 : off, 0));
+}
+ssize_t preadv64v2(int fd, const struct iovec *iov, int cnt, off_t off, int fl) __attribute__((alias("preadv2")));
+
+ssize_t pwritev2(int fd, const struct iovec *iov, int cnt, off_t off, int fl)
+{
+	WITH_OFD(fd, REAL(pwritev64v2)(fd, iov, cnt, off, fl), vec_io(o, iov, cnt, off < 0 ? -1 : off, 1));
+}
+ssize_t pwritev64v2(int fd, const struct iovec *iov, int cnt, off_t off, int fl) __attribute__((alias("pwritev2")));
+
+static long seek_ofd(struct shield_ofd *o, off_t off, int whence)
+{
+	uint64_t size;
+	long long pos;
+	pthread_mutex_lock(&o->lock);
+	shield_be_size(o->node, &size);
+	switch (whence) {
+	case SEEK_SET: pos = off; break;
+	case SEEK_CUR: pos = (long long)o->offset + off; break;
+	case SEEK_END: pos = (long long)size + off; break;
+	case SEEK_DATA:
+		if (off < 0 || (uint64_t)off >= size) {
+			pthread_mutex_unlock(&o->lock);
+			return -ENXIO;
+		}
+		pos = off;
+		break;
+	case SEEK_HOLE:
+		if (off < 0 || (uint64_t)off >= size) {
+			pthread_mutex_unlock(&o->lock);
+			return -ENXIO;
+		}
+		pos = (long long)size;
+		break;
+	default:
+		pthread_mutex_unlock(&o->lock);
+		return -EINVAL;
+	}
+	if (pos < 0) {
+		pthread_mutex_unlock(&o->lock);
+		return -EINVAL;
+	}
+	o->offset = (uint64_t)pos;
+	pthread_mutex_unlock(&o->lock);
+	return pos;
+}
+
+off_t lseek(int fd, off_t off, int whence)
+{
+	WITH_OFD(fd, REAL(lseek64)(fd, off, whence), seek_ofd(o, off, whence));
+}
+off_t lseek64(int fd, off_t off, int whence) __attribute__((alias("lseek")));
+
+static int truncate_ofd(struct shield_ofd *o, off_t len)
+{
+	if ((o->flags & O_ACCMODE) == O_RDONLY)
+		return -EINVAL;
+	if (len < 0)
+		return -EINVAL;
+	return shield_be_truncate(o->node, (uint64_t)len);
+}
+
+int ftruncate(int fd, off_t len)
+{
+	WITH_OFD(fd, REAL(ftruncate64)(fd, len), truncate_ofd(o, len));
+}
+int ftruncate64(int fd, off_t len) __attribute__((alias("ftruncate")));
+
+int fsync(int fd)
+{
+	WITH_OFD(fd, REAL(fsync)(fd), shield_be_sync(o->node));
+}
+
+int fdatasync(int fd)
+{
+	WITH_OFD(fd, REAL(fdatasync)(fd), shield_be_sync(o->node));
+}
+
+int truncate(const char *path, off_t len)
+{
+	struct shield_path sp;
+	int fd, rc;
+	if (!shield_on() || shield_classify(AT_FDCWD, path, &sp) != 0 || sp.kind == SHIELD_PLAIN)
+		return REAL(truncate64)(path, len);
+	if (sp.kind == SHIELD_DENIED && (rc = shield_deny(sp.abs, "truncate")) != 0)
+		return set_errno(rc);
+	if (sp.kind == SHIELD_DENIED)
+		return REAL(truncate64)(path, len);
+	fd = shield_openat(AT_FDCWD, path, O_WRONLY | O_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	rc = ftruncate(fd, len);
+	if (rc != 0) {
+		int e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return close(fd);
+}
+int truncate64(const char *path, off_t len) __attribute__((alias("truncate")));
+
+/* ---- fd lifetime ---- */
+
+int close(int fd)
+{
+	if (shield_fd_is(fd))
+		shield_fd_forget(fd);
+	return REAL(close)(fd);
+}
+
+int close_range(unsigned first, unsigned last, int flags)
+{
+	if (!(flags & CLOSE_RANGE_CLOEXEC))
+		for (unsigned fd = first; fd <= last && fd < 65536; fd++)
+			if (shield_fd_is((int)fd))
+				shield_fd_forget((int)fd);
+	return REAL(close_range)(first, last, flags);
+}
+
+/* After the C library made newfd a copy of oldfd: share oldfd's
+ * description. */
+static int dup_follow(int oldfd, int newfd)
+{
+	struct shield_ofd *o;
+	if (newfd < 0)
+		return newfd;
+	o = shield_fd_get(oldfd);
+	if (o == NULL) {
+		shield_fd_forget(newfd); /* it replaced a shielded fd */
+		return newfd;
+	}
+	if (shield_fd_install(newfd, o) != 0) {
+		shield_ofd_put(o);
+		REAL(close)(newfd);
+		errno = EMFILE;
+		return -1;
+	}
+	return newfd;
+}
+
+int dup(int fd)
+{
+	int n = REAL(dup)(fd);
+	if (n < 0 || !shield_fd_is(fd))
+		return n;
+	return dup_follow(fd, n);
+}
+
+int dup2(int fd, int nfd)
+{
+	int r;
+	if (fd == nfd)
+		return REAL(dup2)(fd, nfd);
+	r = REAL(dup2)(fd, nfd);
+	if (r < 0 || (!shield_fd_is(fd) && !shield_fd_is(nfd)))
+		return r;
+	return dup_follow(fd, r);
+}
+
+int dup3(int fd, int nfd, int flags)
+{
+	int r = REAL(dup3)(fd, nfd, flags);
+	if (r < 0 || (!shield_fd_is(fd) && !shield_fd_is(nfd)))
+		return r;
+	return dup_follow(fd, r);
+}
+
+int fcntl(int fd, int cmd, ...)
+{
+	va_list ap;
+	void *arg;
+	int r;
+	va_start(ap, cmd);
+	arg = va_arg(ap, void *);
+	va_end(ap);
+	if (!shield_fd_is(fd))
+		return REAL(fcntl64)(fd, cmd, arg);
+	switch (cmd) {
+	case F_DUPFD:
+	case F_DUPFD_CLOEXEC:
+		r = REAL(fcntl64)(fd, cmd, arg);
+		return r < 0 ? r : dup_follow(fd, r);
+	case F_GETFL: {
+		struct shield_ofd *o = shield_fd_get(fd);
+		r = REAL(fcntl64)(fd, cmd, arg);
+		if (o != NULL && r >= 0)
+			r = (r & ~(O_ACCMODE | O_APPEND)) | (o->flags & (O_ACCMODE | O_APPEND));
+		shield_ofd_put(o);
+		return r;
+	}
+	case F_SETFL: {
+		struct shield_ofd *o = shield_fd_get(fd);
+		int fl = (int)(long)arg;
+		r = REAL(fcntl64)(fd, cmd, (void *)(long)(fl & ~O_APPEND));
+		if (o != NULL && r == 0) {
+			pthread_mutex_lock(&o->lock);
+			o->flags = (o->flags & ~(O_APPEND | O_NONBLOCK)) | (fl & (O_APPEND | O_NONBLOCK));
+			pthread_mutex_unlock(&o->lock);
+		}
+		shield_ofd_put(o);
+		return r;
+	}
+	default:
+		return REAL(fcntl64)(fd, cmd, arg);
+	}
+}
+int fcntl64(int fd, int cmd, ...) __attribute__((alias("fcntl")));
+
+/* ---- copies between fds ---- */
+
+static ssize_t copy_fds(int in, off_t *inoff, int out, off_t *outoff, size_t count)
+{
+	char buf[65536];
+	size_t done = 0;
+	while (done < count) {
+		size_t want = count - done < sizeof(buf) ? count - done : sizeof(buf);
+		ssize_t r = inoff ? pread(in, buf, want, *inoff) : read(in, buf, want);
+		if (r < 0)
+			return done > 0 ? (ssize_t)done : -1;
+		if (r == 0)
+			break;
+		for (ssize_t w = 0; w < r;) {
+			ssize_t k = outoff ? pwrite(out, buf + w, (size_t)(r - w), *outoff) : write(out, buf + w, (size_t)(r - w));
+			if (k < 0) {
+				if (inoff)
+					*inoff += w;
+				return done + (size_t)w > 0 ? (ssize_t)(done + (size_t)w) : -1;
+			}
+			if (outoff)
+				*outoff += k;
+			w += k;
+		}
+		if (inoff)
+			*inoff += r;
+		done += (size_t)r;
+		if ((size_t)r < want)
+			break;
+	}
+	return (ssize_t)done;
+}
+
+ssize_t sendfile(int out, int in, off_t *off, size_t count)
+{
+	if (shield_inside || (!shield_fd_is(in) && !shield_fd_is(out)))
+		return REAL(sendfile64)(out, in, off, count);
+	return copy_fds(in, off, out, NULL, count);
+}
+ssize_t sendfile64(int out, int in, off_t *off, size_t count) __attribute__((alias("sendfile")));
+
+ssize_t copy_file_range(int in, off_t *inoff, int out, off_t *outoff, size_t count, unsigned flags)
+{
+	if (shield_inside || (!shield_fd_is(in) && !shield_fd_is(out)))
+		return REAL(copy_file_range)(in, inoff, out, outoff, count, flags);
+	if (flags != 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	return copy_fds(in, inoff, out, outoff, count);
+}

@@ -1,0 +1,137 @@
+/*
+ * shield.h: the file shield inside libward-rt.so.
+ *
+ * The shield decides by path which files it protects (regions, longest
+ * prefix wins: encrypted, authenticated, ephemeral, plain, denied) and
+ * interposes the C library's file calls so that an unmodified program reads
+ * and writes plaintext while the disk holds what the region's kind demands.
+ *
+ * Contract:
+ * - ward_shield_start() reads the region list that `ward run` passed in
+ *   WARD_SHIELD (never keys: key files are read here and wiped after use) and
+ *   either succeeds or ends the process with one line (ward_rt_fatal).
+ * - Before start, and for every fd or path outside the regions, each
+ *   interposed call forwards to the C library unchanged.
+ * - A program fd that refers to a shielded file is a real fd (opened on the
+ *   underlying file, O_CLOEXEC), so fd numbers stay unique and poll/close
+ *   work; the shield maps it to its own open-file description (fdtable.c).
+ * - A read that fails verification returns EIO and logs one line naming the
+ *   file, the chunk and the reason; no wrong plaintext is ever returned.
+ */
+#ifndef WARD_RUNTIME_SHIELD_H
+#define WARD_RUNTIME_SHIELD_H
+
+#include <limits.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+enum shield_kind {
+	SHIELD_PLAIN = 0,
+	SHIELD_ENCRYPTED,
+	SHIELD_AUTHENTICATED,
+	SHIELD_EPHEMERAL,
+	SHIELD_DENIED,
+};
+
+struct shield_region;
+
+/* Classification of one path: the region (NULL for plain/denied) and the
+ * path relative to the region's root ("" for the root itself). */
+struct shield_path {
+	enum shield_kind kind;
+	struct shield_region *region;
+	char abs[PATH_MAX];
+	const char *rel; /* points into abs */
+};
+
+/* A file inside a region, shared by every fd open on it. */
+struct shield_node {
+	struct shield_region *region;
+	char rel[PATH_MAX];
+	void *handle;            /* backend's open file */
+	pthread_mutex_t lock;    /* serialises backend calls on this file */
+	unsigned refs;           /* open-file descriptions using it; under the table lock */
+	int unlinked;
+	int writable;
+};
+
+/* An open-file description: what dup()ed fds share. */
+struct shield_ofd {
+	struct shield_node *node;
+	pthread_mutex_t lock;    /* offset */
+	uint64_t offset;
+	int flags;               /* O_ACCMODE | O_APPEND | O_NONBLOCK ... */
+	unsigned refs;           /* fds mapped to it + in-flight calls; under the table lock */
+};
+
+/* Process-wide state. */
+int ward_shield_active(void);          /* any region configured */
+int ward_shield_deny_outside(void);
+void ward_shield_start(void);
+void ward_shield_stop(void);           /* at exit: close volumes, remove ephemeral regions */
+
+/* regions.c */
+int shield_classify(int dirfd, const char *path, struct shield_path *out);
+int shield_region_add(enum shield_kind kind, const char *root, const char *arg, char *err, size_t errlen);
+const char *shield_region_root(const struct shield_region *r);
+const char *shield_kind_name(enum shield_kind k);
+int shield_reserved_name(const char *name); /* the volume's own metadata entries */
+void shield_regions_close(void);
+/* Called by regions.c once per region: the backend opens it. */
+int shield_region_open_backend(struct shield_region *r, char *err, size_t errlen);
+void shield_region_close_backend(struct shield_region *r);
+
+/* landlock.c: the kernel backstop for deny-outside (0 ok, -1 errno). */
+int shield_landlock_apply(void);
+
+/* fdtable.c */
+struct shield_ofd *shield_fd_get(int fd);      /* takes a reference, NULL if not shielded */
+void shield_ofd_put(struct shield_ofd *o);
+int shield_fd_is(int fd);                       /* cheap test, no reference */
+int shield_fd_install(int fd, struct shield_ofd *o); /* takes over one reference */
+void shield_fd_forget(int fd);                  /* drops the fd's reference */
+struct shield_ofd *shield_ofd_new(struct shield_node *n, int flags);
+struct shield_node *shield_node_get(struct shield_region *r, const char *rel, int *created);
+struct shield_node *shield_node_find(struct shield_region *r, const char *rel); /* referenced or NULL */
+void shield_node_put(struct shield_node *n);
+void shield_node_rename(struct shield_region *r, const char *from, const char *to);
+
+/* backend.c: the volume library behind a region. All return >= 0 or
+ * -errno; verification failures are logged there. */
+struct ward_vstat;
+struct ward_vdirent;
+int shield_be_open(struct shield_node *n, int flags, mode_t mode);
+ssize_t shield_be_pread(struct shield_node *n, void *buf, size_t len, uint64_t off);
+ssize_t shield_be_pwrite(struct shield_node *n, const void *buf, size_t len, uint64_t off);
+ssize_t shield_be_append(struct shield_node *n, const void *buf, size_t len, uint64_t *end);
+int shield_be_size(struct shield_node *n, uint64_t *size);
+int shield_be_fstat(struct shield_node *n, struct ward_vstat *st);
+int shield_be_truncate(struct shield_node *n, uint64_t size);
+int shield_be_sync(struct shield_node *n);
+void shield_be_close(struct shield_node *n);
+int shield_be_stat(struct shield_region *r, const char *rel, struct ward_vstat *st);
+int shield_be_unlink(struct shield_region *r, const char *rel);
+int shield_be_rename(struct shield_region *r, const char *from, const char *to);
+int shield_be_mkdir(struct shield_region *r, const char *rel, mode_t mode);
+int shield_be_rmdir(struct shield_region *r, const char *rel);
+int shield_be_setattr(struct shield_region *r, const char *rel, int mode, int64_t mtime_ns);
+int shield_be_readdir(struct shield_region *r, const char *rel, struct ward_vdirent **out, size_t *n);
+
+/* io.c helpers shared by stdio.c and mmap.c */
+ssize_t shield_read_ofd(struct shield_ofd *o, void *buf, size_t len);
+ssize_t shield_write_ofd(struct shield_ofd *o, const void *buf, size_t len);
+/* mem_limits.c's mmap asks ward_shield_fd() and hands such fds over. */
+int ward_shield_fd(int fd);
+void *ward_shield_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+
+/* dlopen.c: for dlopen(file): 0 = load file as given (not in a region);
+ * 1 = load out instead (a sealed copy of the verified library; *in_region
+ * set); -1 = refused (one line logged, errno set). */
+int ward_shield_dl_prepare(const char *file, char out[64], int *in_region);
+
+/* Thread-local guard: while set, interposed calls made by the shield or the
+ * volume library themselves go straight to the C library. */
+extern __thread int shield_inside;
+
+#endif

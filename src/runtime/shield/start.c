@@ -1,0 +1,87 @@
+/*
+ * start.c: starting and stopping the shield.
+ *
+ * `ward run` passes the regions in WARD_SHIELD, one per line:
+ *   KIND <TAB> ROOT <TAB> ARG
+ * with KIND encrypted (ARG: key file), authenticated (ARG: manifest or
+ * empty) or ephemeral (ARG empty), and WARD_SHIELD_DENY=1 when files
+ * outside regions may not be opened. Keys never travel in the environment:
+ * the runtime reads the key file itself. With deny-outside, Landlock (when
+ * the kernel has it) backs the rule for direct system calls.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "runtime/runtime.h"
+#include "runtime/shield/region.h"
+#include "runtime/shield/shield.h"
+
+static int parse_kind(const char *s, size_t n, enum shield_kind *k)
+{
+	static const struct {
+		const char *name;
+		enum shield_kind kind;
+	} kinds[] = { { "encrypted", SHIELD_ENCRYPTED }, { "authenticated", SHIELD_AUTHENTICATED },
+		      { "ephemeral", SHIELD_EPHEMERAL }, { "plain", SHIELD_PLAIN } };
+	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+		if (strlen(kinds[i].name) == n && strncmp(s, kinds[i].name, n) == 0) {
+			*k = kinds[i].kind;
+			return 0;
+		}
+	return -1;
+}
+
+static void stop_at_exit(void)
+{
+	ward_shield_stop();
+}
+
+void ward_shield_stop(void)
+{
+	static int stopped;
+	if (__atomic_exchange_n(&stopped, 1, __ATOMIC_SEQ_CST))
+		return;
+	shield_regions_close();
+}
+
+void ward_shield_start(void)
+{
+	const char *spec = getenv("WARD_SHIELD"), *deny = getenv("WARD_SHIELD_DENY");
+	char err[1024];
+
+	if (deny != NULL && strcmp(deny, "1") == 0)
+		shield_set_deny_outside(1);
+	else if (deny != NULL && deny[0] != 0 && strcmp(deny, "0") != 0)
+		ward_rt_fatal(125, "invalid WARD_SHIELD_DENY '%s': expected 0 or 1", deny);
+	while (spec != NULL && *spec) {
+		const char *end = strchr(spec, '\n'), *t1, *t2;
+		char root[PATH_MAX], arg[PATH_MAX];
+		enum shield_kind k;
+		size_t len;
+		if (end == NULL)
+			end = spec + strlen(spec);
+		t1 = memchr(spec, '\t', (size_t)(end - spec));
+		t2 = t1 ? memchr(t1 + 1, '\t', (size_t)(end - t1 - 1)) : NULL;
+		if (t1 == NULL || t2 == NULL || parse_kind(spec, (size_t)(t1 - spec), &k) != 0)
+			ward_rt_fatal(125, "invalid WARD_SHIELD entry: expected KIND<TAB>DIR<TAB>ARG lines (set by ward run)");
+		len = (size_t)(t2 - t1 - 1);
+		if (len >= sizeof(root) || (size_t)(end - t2 - 1) >= sizeof(arg))
+			ward_rt_fatal(125, "invalid WARD_SHIELD entry: path too long");
+		memcpy(root, t1 + 1, len);
+		root[len] = 0;
+		len = (size_t)(end - t2 - 1);
+		memcpy(arg, t2 + 1, len);
+		arg[len] = 0;
+		if (shield_region_add(k, root, arg, err, sizeof(err)) != 0)
+			ward_rt_fatal(125, "%s", err);
+		ward_debug("region %s: %s", shield_kind_name(k), root);
+		spec = *end ? end + 1 : end;
+	}
+	if (ward_shield_deny_outside() && shield_landlock_apply() != 0)
+		ward_rt_fatal(125, "--deny-outside: cannot install the Landlock rules: %s", strerror(errno));
+	if (ward_shield_active())
+		atexit(stop_at_exit);
+}

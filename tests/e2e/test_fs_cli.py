@@ -1,0 +1,127 @@
+"""`ward fs` from a user's point of view: round trips, help, and the clear
+errors for every bad input (wrong key, missing files, non-empty targets,
+loose key permissions)."""
+import os
+import stat
+
+from conftest import ward, one_line
+
+
+def tree(tmp):
+    src = tmp / "src"
+    (src / "pkg" / "sub").mkdir(parents=True)
+    (src / "main.py").write_text("print('hello')\n")
+    (src / "pkg" / "__init__.py").write_text("")
+    (src / "pkg" / "sub" / "big.bin").write_bytes(os.urandom(300_000))
+    os.utime(src / "main.py", ns=(1_600_000_000_123_456_789, 1_600_000_000_123_456_789))
+    os.chmod(src / "main.py", 0o640)
+    return src
+
+
+def test_encrypt_generates_key_and_round_trips(tmp):
+    src = tree(tmp)
+    r = ward("fs", "encrypt", src, tmp / "app.vol", "--key-file", tmp / "app.key")
+    assert r.returncode == 0, r.stderr
+    tag = r.stdout.strip()
+    assert len(tag) == 64
+    assert one_line(r.stderr) == [f"ward: generated a new volume key in '{tmp / 'app.key'}' (mode 0600); keep it safe"]
+    assert stat.S_IMODE(os.stat(tmp / "app.key").st_mode) == 0o600
+    # ciphertext on disk, same sizes
+    assert (tmp / "app.vol" / "main.py").read_bytes() != (src / "main.py").read_bytes()
+    assert os.path.getsize(tmp / "app.vol" / "pkg/sub/big.bin") == 300_000
+    r = ward("fs", "ls", tmp / "app.vol", "--key-file", tmp / "app.key")
+    assert r.stdout.split() == ["main.py", "pkg/", "pkg/__init__.py", "pkg/sub/", "pkg/sub/big.bin"]
+    r = ward("fs", "cat", tmp / "app.vol", "main.py", "--key-file", tmp / "app.key")
+    assert r.returncode == 0 and r.stdout == "print('hello')\n"
+    r = ward("fs", "verify", tmp / "app.vol", "--key-file", tmp / "app.key", "--tag", tag)
+    assert r.returncode == 0 and tag in r.stdout
+    assert ward("fs", "tag", tmp / "app.vol", "--key-file", tmp / "app.key").stdout.strip() == tag
+    r = ward("fs", "decrypt", tmp / "app.vol", tmp / "out", "--key-file", tmp / "app.key")
+    assert r.returncode == 0, r.stderr
+    for p in ["main.py", "pkg/__init__.py", "pkg/sub/big.bin"]:
+        assert (tmp / "out" / p).read_bytes() == (src / p).read_bytes()
+    st = os.stat(tmp / "out" / "main.py")
+    assert st.st_mtime_ns == 1_600_000_000_123_456_789 and stat.S_IMODE(st.st_mode) == 0o640
+    # the same key encrypts a second volume; existing key reused silently
+    r = ward("fs", "encrypt", src, tmp / "b.vol", "--key-file", tmp / "app.key")
+    assert r.returncode == 0 and one_line(r.stderr) == []
+
+
+def test_errors_are_one_clear_line(tmp):
+    src = tree(tmp)
+    vol, key = tmp / "app.vol", tmp / "app.key"
+    assert ward("fs", "encrypt", src, vol, "--key-file", key).returncode == 0
+    cases = [
+        (("fs", "encrypt", src, vol, "--key-file", key), 1,
+         f"ward: '{vol}' exists and is not empty; choose a new directory for the volume"),
+        (("fs", "encrypt", tmp / "nope", tmp / "x.vol", "--key-file", key), 1,
+         f"ward: fs encrypt: source '{tmp / 'nope'}' is not a directory: No such file or directory"),
+        (("fs", "ls", vol), 2,
+         "ward: fs ls: --key-file KEY is required (or --manifest FILE for an authenticated volume)"),
+        (("fs", "ls", vol, "--key-file", tmp / "missing.key"), 1,
+         f"ward: cannot read key file '{tmp / 'missing.key'}': No such file or directory"),
+        (("fs", "ls", tmp / "novol", "--key-file", key), 1,
+         f"ward: volume '{tmp / 'novol'}': No such file or directory"),
+        (("fs", "ls", src, "--key-file", key), 1,
+         f"ward: '{src}' is not a volume (no manifest {src}/.ward-volume/manifest)"),
+        (("fs", "cat", vol, "nope.py", "--key-file", key), 1,
+         f"ward: '{vol}/nope.py': no such file"),
+        (("fs", "cat", vol, "pkg", "--key-file", key), 1,
+         f"ward: '{vol}/pkg' is a directory"),
+        (("fs", "cat", vol, "../etc/passwd", "--key-file", key), 1,
+         "ward: '../etc/passwd': '..' is not allowed in volume paths"),
+        (("fs", "cat", vol, ".ward-volume/manifest", "--key-file", key), 1,
+         "ward: '.ward-volume/manifest': the volume's metadata is not accessible"),
+        (("fs", "decrypt", vol, src, "--key-file", key), 1,
+         f"ward: '{src}' is not empty; choose a new or empty directory"),
+        (("fs", "verify", vol, "--key-file", key, "--tag", "abc"), 2,
+         "ward: fs verify: --tag needs 64 hex digits"),
+        (("fs", "ls", vol, "--key-file", key, "--bogus"), 2,
+         "ward: fs ls: unknown option '--bogus'; see 'ward fs ls --help'"),
+        (("fs", "frobnicate"), 2, "ward: fs: unknown command 'frobnicate'; run 'ward fs --help'"),
+        (("fs", "authenticate", src), 2, "ward: fs authenticate: -o NAME.manifest is required"),
+        (("fs", "authenticate", src, "-o", src / "x.manifest"), 1,
+         f"ward: the manifest '{src / 'x.manifest'}' would be inside the tree it describes; write it elsewhere"),
+    ]
+    for args, code, line in cases:
+        r = ward(*args)
+        assert r.returncode == code, (args, r.stderr)
+        assert one_line(r.stderr) == [line], args
+        assert r.stdout == ""
+
+
+def test_loose_key_file_is_refused(tmp):
+    src = tree(tmp)
+    key = tmp / "k"
+    key.write_text("11" * 32 + "\n")
+    key.chmod(0o644)
+    r = ward("fs", "encrypt", src, tmp / "v", "--key-file", key)
+    assert r.returncode == 1
+    assert one_line(r.stderr) == [
+        f"ward: key file '{key}' is readable by others (mode 0644); run 'chmod 600 {key}'"]
+    assert not (tmp / "v").exists()
+    key.chmod(0o600)
+    key.write_text("not hex\n")
+    r = ward("fs", "encrypt", src, tmp / "v", "--key-file", key)
+    assert one_line(r.stderr) == [f"ward: key file '{key}' does not hold a volume key (64 hex digits expected)"]
+
+
+def test_authenticate_is_deterministic(tmp):
+    src = tree(tmp)
+    a = ward("fs", "authenticate", src, "-o", tmp / "a.manifest")
+    b = ward("fs", "authenticate", src, "-o", tmp / "b.manifest")
+    assert a.returncode == 0 and a.stdout == b.stdout and len(a.stdout.strip()) == 64
+    r = ward("fs", "ls", src, "--manifest", tmp / "a.manifest")
+    assert "pkg/sub/big.bin" in r.stdout.split()
+    r = ward("fs", "cat", src, "main.py", "--manifest", tmp / "a.manifest")
+    assert r.stdout == "print('hello')\n"
+    (src / "new.py").write_text("x")
+    assert ward("fs", "authenticate", src, "-o", tmp / "c.manifest").stdout != a.stdout
+
+
+def test_help_for_every_subcommand():
+    for sub in ["encrypt", "ls", "cat", "verify", "decrypt", "authenticate", "tag"]:
+        r = ward("fs", sub, "--help")
+        assert r.returncode == 0 and r.stdout.startswith(f"usage: ward fs {sub}"), sub
+    r = ward("fs", "--help")
+    assert r.returncode == 0 and "authenticate DIR -o NAME.manifest" in r.stdout

@@ -1,0 +1,197 @@
+/* test_volume.c: unit tests of the volume library (src/fs/volume.h). */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fs/volume.h"
+#include "test.h"
+
+static uint8_t key[32], key2[32];
+static char dir[256];
+
+static ward_vol *vopen(int flags, const uint8_t *k, char *err)
+{
+	ward_vol *v = NULL;
+	struct ward_vol_opts o = { .kind = WARD_VOL_ENCRYPTED, .key = k, .flags = flags };
+	int rc = ward_vol_open(dir, &o, &v, err);
+	return rc == 0 ? v : NULL;
+}
+
+static void fill(uint8_t *p, size_t n, unsigned seed)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (uint8_t)((i * 31 + seed * 7 + (i >> 12)) & 0xff);
+}
+
+static int read_all(ward_vol *v, const char *path, uint8_t *buf, size_t cap, char *err)
+{
+	ward_vfile *f;
+	int rc = ward_vf_open(v, path, O_RDONLY, 0, &f, err);
+	if (rc != 0)
+		return rc;
+	ssize_t r = ward_vf_pread(f, buf, cap, 0, err);
+	ward_vf_close(f, NULL);
+	return (int)r;
+}
+
+static void flip(const char *rel, off_t off)
+{
+	char p[512];
+	snprintf(p, sizeof(p), "%s/%s", dir, rel);
+	int fd = open(p, O_RDWR);
+	uint8_t b;
+	if (fd < 0 || pread(fd, &b, 1, off) != 1) {
+		CHECK(!"flip: cannot open");
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	b ^= 1;
+	CHECK(pwrite(fd, &b, 1, off) == 1);
+	close(fd);
+}
+
+int main(void)
+{
+	char err[WARD_VOL_ERR_LEN], tmpl[] = "/tmp/ward-fs-test.XXXXXX";
+	enum { BIG = 3 * 1024 * 1024 + 123 };
+	uint8_t *a = malloc(BIG), *b = malloc(BIG);
+	uint8_t tag1[32], tag2[32], tag3[32];
+	ward_vol *v;
+	ward_vfile *f;
+
+	CHECK(mkdtemp(tmpl) != NULL);
+	snprintf(dir, sizeof(dir), "%s/v.vol", tmpl);
+	memset(key, 7, sizeof(key));
+	memset(key2, 8, sizeof(key2));
+
+	/* create, write, read back (whole, partial, unaligned) */
+	v = vopen(WARD_VOL_CREATE, key, err);
+	CHECK(v != NULL);
+	CHECK(ward_vol_mkdir(v, "d", 0755, err) == 0);
+	CHECK(ward_vf_open(v, "d/big.bin", O_RDWR | O_CREAT | O_EXCL, 0644, &f, err) == 0);
+	fill(a, BIG, 1);
+	CHECK(ward_vf_pwrite(f, a, BIG, 0, err) == BIG);
+	CHECK(ward_vf_size(f) == BIG);
+	memset(b, 0, BIG);
+	CHECK(ward_vf_pread(f, b, BIG, 0, err) == BIG);
+	CHECK(memcmp(a, b, BIG) == 0);
+	CHECK(ward_vf_pread(f, b, 10000, 4000, err) == 10000);
+	CHECK(memcmp(a + 4000, b, 10000) == 0);
+	/* overwrite in the middle, unaligned; before and after commit */
+	fill(a + 5000, 9000, 2);
+	CHECK(ward_vf_pwrite(f, a + 5000, 9000, 5000, err) == 9000);
+	CHECK(ward_vf_sync(f, err) == 0);
+	fill(a + 4096, 4096, 3);
+	CHECK(ward_vf_pwrite(f, a + 4096, 4096, 4096, err) == 4096);
+	CHECK(ward_vf_pread(f, b, BIG, 0, err) == BIG);
+	CHECK(memcmp(a, b, BIG) == 0);
+	CHECK(ward_vf_close(f, err) == 0);
+	/* small file, hole, truncate */
+	CHECK(ward_vf_open(v, "hole", O_RDWR | O_CREAT, 0600, &f, err) == 0);
+	CHECK(ward_vf_pwrite(f, "xyz", 3, 10000, err) == 3);
+	CHECK(ward_vf_size(f) == 10003);
+	CHECK(ward_vf_pread(f, b, 20000, 0, err) == 10003);
+	{
+		int zeros = 1;
+		for (int i = 0; i < 10000; i++)
+			zeros &= b[i] == 0;
+		CHECK(zeros && memcmp(b + 10000, "xyz", 3) == 0);
+	}
+	CHECK(ward_vf_truncate(f, 10001, err) == 0);
+	CHECK(ward_vf_pread(f, b, 20000, 0, err) == 10001 && b[10000] == 'x');
+	CHECK(ward_vf_truncate(f, 20000, err) == 0);
+	CHECK(ward_vf_pread(f, b, 30000, 0, err) == 20000 && b[10000] == 'x' && b[10001] == 0 && b[19999] == 0);
+	uint64_t end = 0;
+	CHECK(ward_vf_append(f, "END", 3, &end, err) == 3 && end == 20003);
+	CHECK(ward_vf_close(f, err) == 0);
+	/* namespace */
+	CHECK(ward_vol_rename(v, "hole", "d/hole2", err) == 0);
+	struct ward_vdirent *ents;
+	size_t n;
+	CHECK(ward_vol_readdir(v, "d", &ents, &n, err) == 0);
+	CHECK(n == 2 && strcmp(ents[0].name, "big.bin") == 0 && strcmp(ents[1].name, "hole2") == 0);
+	free(ents);
+	CHECK(ward_vol_readdir(v, "", &ents, &n, err) == 0 && n == 1);
+	free(ents);
+	CHECK(ward_vol_rmdir(v, "d", err) == -ENOTEMPTY);
+	CHECK(ward_vf_open(v, "nope", O_RDONLY, 0, &f, err) == -ENOENT);
+	CHECK(ward_vf_open(v, ".ward-volume/manifest", O_RDONLY, 0, &f, err) == -EACCES);
+	CHECK(ward_vf_open(v, "../x", O_RDONLY, 0, &f, err) == -EINVAL);
+	struct ward_vstat st;
+	CHECK(ward_vol_stat(v, "d/hole2", &st, err) == 0 && st.size == 20003 && (st.mode & 0777) == 0600);
+	CHECK(ward_vol_setattr(v, "d/hole2", 0640, 1234567890123456789LL, err) == 0);
+	CHECK(ward_vol_tag(v, tag1) == 0);
+	CHECK(ward_vol_close(v, err) == 0);
+
+	/* reopen read-only: same data, same tag */
+	v = vopen(WARD_VOL_RDONLY, key, err);
+	CHECK(v != NULL);
+	CHECK(ward_vol_tag(v, tag2) == 0 && memcmp(tag1, tag2, 32) == 0);
+	CHECK(read_all(v, "d/big.bin", b, BIG, err) == BIG && memcmp(a, b, BIG) == 0);
+	CHECK(ward_vol_stat(v, "d/hole2", &st, err) == 0 && st.mtime_ns == 1234567890123456789LL && (st.mode & 0777) == 0640);
+	CHECK(ward_vf_open(v, "x", O_RDWR | O_CREAT, 0600, &f, err) == -EROFS);
+	CHECK(ward_vol_verify(v, NULL, NULL, err) == 0);
+	ward_vol_close(v, NULL);
+
+	/* wrong key is named as such */
+	CHECK(vopen(WARD_VOL_RDONLY, key2, err) == NULL && strstr(err, "wrong key") != NULL);
+
+	/* expected tag */
+	{
+		ward_vol *w = NULL;
+		uint8_t bad[32];
+		memcpy(bad, tag1, 32);
+		bad[0] ^= 1;
+		struct ward_vol_opts o = { .kind = WARD_VOL_ENCRYPTED, .key = key, .expect_tag = bad };
+		CHECK(ward_vol_open(dir, &o, &w, err) == -EBADMSG && strstr(err, "expected") != NULL);
+		o.expect_tag = tag1;
+		CHECK(ward_vol_open(dir, &o, &w, err) == 0);
+		ward_vol_close(w, NULL);
+	}
+
+	/* a change changes the tag */
+	v = vopen(WARD_VOL_RDWR, key, err);
+	CHECK(v != NULL);
+	CHECK(ward_vf_open(v, "d/big.bin", O_RDWR, 0, &f, err) == 0);
+	CHECK(ward_vf_pwrite(f, "!", 1, 100, err) == 1);
+	CHECK(ward_vol_tag(v, tag3) == 0 && memcmp(tag3, tag1, 32) == 0); /* uncommitted */
+	CHECK(ward_vf_close(f, err) == 0);
+	CHECK(ward_vol_tag(v, tag3) == 0 && memcmp(tag3, tag1, 32) != 0);
+	a[100] = '!';
+	ward_vol_close(v, NULL);
+
+	/* tamper: a bit flip in chunk 2 of the data */
+	flip("d/big.bin", 2 * 4096 + 5);
+	v = vopen(WARD_VOL_RDONLY, key, err);
+	CHECK(v != NULL);
+	CHECK(ward_vf_open(v, "d/big.bin", O_RDONLY, 0, &f, err) == 0);
+	CHECK(ward_vf_pread(f, b, 4096, 0, err) == 4096 && memcmp(a, b, 4096) == 0);
+	CHECK(ward_vf_pread(f, b, 100, 2 * 4096 + 1, err) == -EIO);
+	CHECK(strstr(err, "chunk 2: authentication failed") != NULL);
+	CHECK(ward_vf_pread(f, b, BIG, 0, err) == -EIO && strstr(err, "chunk 2:") != NULL);
+	ward_vf_close(f, NULL);
+	CHECK(ward_vol_verify(v, NULL, NULL, err) == -EIO);
+	ward_vol_close(v, NULL);
+	flip("d/big.bin", 2 * 4096 + 5);
+
+	/* tamper: a bit flip in the manifest */
+	flip(".ward-volume/manifest", 200);
+	CHECK(vopen(WARD_VOL_RDONLY, key, err) == NULL && strstr(err, "failed authentication") != NULL);
+	flip(".ward-volume/manifest", 200);
+	v = vopen(WARD_VOL_RDONLY, key, err);
+	CHECK(v != NULL);
+	ward_vol_close(v, NULL);
+
+	printf("%s\n", err);
+	char cmd[600];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpl);
+	CHECK(system(cmd) == 0);
+	free(a);
+	free(b);
+	return TEST_DONE();
+}
