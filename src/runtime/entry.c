@@ -14,6 +14,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "runtime/cas_start.h"
+#include "runtime/crypto_load.h"
 #include "runtime/runtime.h"
 #include "runtime/shield/shield.h"
 #include "runtime/tee_detect.h"
@@ -121,6 +122,9 @@ static void runtime_start(int *argc, char ***argv)
 
 	if (ward_rt_limits_apply(&ward_rt_config) != 0)
 		ward_rt_fatal(125, "cannot apply the memory limits");
+	if (getenv("WARD_SHIELD") != NULL && *getenv("WARD_SHIELD") != 0 &&
+	    ward_rt_crypto_load(0, err, sizeof(err)) != 0) /* volumes need OpenSSL */
+		ward_rt_fatal(125, "%s", err);
 	ward_shield_start(); /* regions from WARD_SHIELD; before the program opens anything */
 	ward_rt_dlopen_policy_start(ward_rt_config.dlopen);
 	if (ward_rt_proc_shield_apply() != 0)
