@@ -298,7 +298,7 @@ static int apply_chunks(ward_vol *v, struct rd *r, char *why, size_t whylen)
 		free(set);
 		return WHY("out of memory");
 	}
-	if (nc)
+	if (nc && onc) /* n->c is NULL for a file that had no chunks */
 		memcpy(c, n->c, (onc < nc ? onc : nc) * sizeof(*c));
 	for (uint32_t k = 0; k < cnt; k++) {
 		uint32_t i = rd_u32(r);
