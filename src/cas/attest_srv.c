@@ -30,7 +30,8 @@
 #include "core/log.h"
 #include "core/util.h"
 
-#define ATTEST_TIMEOUT_S 10
+#define ATTEST_TIMEOUT_S 10   /* idle: no byte for this long */
+#define ATTEST_DEADLINE_S 30  /* whole connection, however busy (slow senders) */
 #define ATTEST_CONNS_MAX 4096 /* per worker */
 
 struct aconn {
@@ -43,6 +44,7 @@ struct aconn {
 	int attested; /* config sent on this connection */
 	int closing;
 	struct timespec t0;
+	struct event *deadline;
 };
 
 static unsigned long usec_since(const struct timespec *t0)
@@ -56,6 +58,8 @@ static void aconn_free(struct aconn *c)
 {
 	c->w->open_conns--;
 	c->s->open_attest_conns--;
+	if (c->deadline != NULL)
+		event_free(c->deadline);
 	bufferevent_free(c->bev);
 	free(c);
 }
@@ -368,6 +372,16 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 	aconn_free(c);
 }
 
+static void on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct aconn *c = arg;
+	(void)fd;
+	(void)what;
+	if (!c->attested && !c->closing)
+		c->s->m.attest_errors++;
+	aconn_free(c);
+}
+
 void cas_attest_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 		       int salen, void *arg)
 {
@@ -401,6 +415,10 @@ void cas_attest_accept(struct evconnlistener *l, evutil_socket_t fd, struct sock
 	s->m.attest_conns++;
 	bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
 	bufferevent_set_timeouts(c->bev, &tv, &tv);
+	tv.tv_sec = ATTEST_DEADLINE_S;
+	c->deadline = evtimer_new(w->base, on_deadline, c);
+	if (c->deadline != NULL)
+		evtimer_add(c->deadline, &tv);
 	bufferevent_setwatermark(c->bev, EV_READ, 0, WARD_CAS_FRAME_HDR + WARD_CAS_FRAME_MAX_IN + 1);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }
