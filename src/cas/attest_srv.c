@@ -144,18 +144,14 @@ static int check_tag(struct aconn *c, const char *session, const char *vol, cons
 		     char *reason, size_t rl)
 {
 	char tag[129], pending[129];
-	int r = cas_store_volume_get(c->s->store, session, vol, tag, pending);
+	int r = cas_store_volume_accept(c->s->store, session, vol, got, tag, pending);
 
 	if (r < 0) {
 		snprintf(reason, rl, "attestation denied by CAS: internal store error");
 		return -1;
 	}
-	if (r == 1 || (tag[0] == 0 && pending[0] == 0)) /* trust on first use */
-		return got[0] ? cas_store_volume_set(c->s->store, session, vol, got, "") : 0;
-	if (strcasecmp(got, tag) == 0)
-		return pending[0] ? cas_store_volume_set(c->s->store, session, vol, tag, "") : 0;
-	if (pending[0] && strcasecmp(got, pending) == 0)
-		return cas_store_volume_set(c->s->store, session, vol, pending, "");
+	if (r == 0)
+		return 0;
 	snprintf(reason, rl,
 		 "attestation denied by CAS: volume '%s' of session '%s' has tag %s, expected %s%s%s (an old or foreign copy of the volume; if this copy is right, pin its tag with a session update)",
 		 vol, session, got[0] ? got : "(none: empty volume)", tag[0] ? tag : "(none)",
@@ -262,7 +258,7 @@ static void do_tag(struct aconn *c, json_t *msg)
 	const char *phase = json_string_value(json_object_get(msg, "phase"));
 	const char *vol = json_string_value(json_object_get(msg, "volume"));
 	const char *tag = json_string_value(json_object_get(msg, "tag"));
-	char session[129], service[129], cur[129], pending[129];
+	char session[129], service[129];
 	struct cas_session_row row;
 	json_t *v, *svc;
 	size_t i;
@@ -284,12 +280,7 @@ static void do_tag(struct aconn *c, json_t *msg)
 	cas_session_row_clear(&row);
 	if (!found)
 		return refuse(c, "tag: service '%s' of session '%s' has no volume '%s'", service, session, vol);
-	if (cas_store_volume_get(c->s->store, session, vol, cur, pending) < 0)
-		return refuse(c, "tag: internal store error");
-	if (strcmp(phase, "prepare") == 0)
-		r = cas_store_volume_set(c->s->store, session, vol, cur, tag);
-	else
-		r = cas_store_volume_set(c->s->store, session, vol, tag, "");
+	r = cas_store_volume_report(c->s->store, session, vol, strcmp(phase, "commit") == 0, tag);
 	if (r != 0)
 		return refuse(c, "tag: internal store error");
 	c->s->m.tag_reports++;

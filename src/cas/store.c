@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -45,8 +46,10 @@ struct cas_store {
 	} cache[STMT_CACHE];
 	pthread_mutex_t mu;
 	uint8_t key[WARD_AES256_KEY_LEN];
-	char err[512];
 };
+
+/* The last error of this thread: workers share the store. */
+static _Thread_local char store_err[512];
 
 static const char schema[] =
 	"PRAGMA journal_mode=WAL;"
@@ -68,7 +71,8 @@ static int fail(struct cas_store *st, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(st->err, sizeof(st->err), fmt, ap);
+	(void)st;
+	vsnprintf(store_err, sizeof(store_err), fmt, ap);
 	va_end(ap);
 	return -1;
 }
@@ -80,7 +84,8 @@ static int dbfail(struct cas_store *st, const char *what)
 
 const char *cas_store_error(struct cas_store *st)
 {
-	return st->err;
+	(void)st;
+	return store_err;
 }
 
 /* Loads DIR/master.key, creating it on first start. */
@@ -240,13 +245,13 @@ int cas_store_open(const char *dir, struct cas_store **out, char *err, size_t er
 	chmod(path, 0600);
 	sqlite3_busy_timeout(st->db, 5000);
 	if (exec(st, schema) != 0 || exec(st, "PRAGMA synchronous=NORMAL;") != 0) {
-		snprintf(err, errlen, "cannot initialise the CAS store '%s': %s", path, st->err);
+		snprintf(err, errlen, "cannot initialise the CAS store '%s': %s", path, store_err);
 		goto bad;
 	}
 	r = meta_get_locked(st, "check", &v, &vl);
 	if (r == 1) {
 		if (meta_put_locked(st, "check", check, sizeof(check)) != 0) {
-			snprintf(err, errlen, "%s", st->err);
+			snprintf(err, errlen, "%s", store_err);
 			goto bad;
 		}
 	} else if (r != 0 || vl != sizeof(check) || memcmp(v, check, vl) != 0) {
@@ -705,6 +710,77 @@ int cas_store_volume_set(struct cas_store *st, const char *session, const char *
 		if (end(st, r == 0) != 0)
 			r = -1;
 	}
+	pthread_mutex_unlock(&st->mu);
+	return r;
+}
+
+int cas_store_volume_accept(struct cas_store *st, const char *session, const char *vol,
+			    const char *got, char tag[129], char pending[129])
+{
+	sqlite3_stmt *s;
+	int r, found;
+
+	pthread_mutex_lock(&st->mu);
+	if (begin(st) != 0) {
+		pthread_mutex_unlock(&st->mu);
+		return -1;
+	}
+	tag[0] = pending[0] = 0;
+	s = prep(st, "SELECT tag, pending FROM volumes WHERE session=? AND name=?");
+	if (s == NULL) {
+		r = -1;
+		goto done;
+	}
+	bind_text(s, 1, session);
+	bind_text(s, 2, vol);
+	found = sqlite3_step(s);
+	if (found == SQLITE_ROW) {
+		ward_strlcpy(tag, (const char *)sqlite3_column_text(s, 0), 129);
+		ward_strlcpy(pending, (const char *)sqlite3_column_text(s, 1), 129);
+	}
+	release(st, s);
+	if (found != SQLITE_ROW && found != SQLITE_DONE) {
+		r = dbfail(st, "read volume tag");
+	} else if (tag[0] == 0 && pending[0] == 0) {
+		/* trust on first use: remember what the volume looks like now */
+		r = got[0] ? volume_set_locked(st, session, vol, got, "") : 0;
+	} else if (strcasecmp(got, tag) == 0) {
+		r = pending[0] ? volume_set_locked(st, session, vol, tag, "") : 0; /* crash before the write */
+	} else if (pending[0] && strcasecmp(got, pending) == 0) {
+		r = volume_set_locked(st, session, vol, pending, ""); /* crash after the write */
+	} else {
+		r = 1;
+	}
+done:
+	if (end(st, r >= 0) != 0 && r >= 0)
+		r = -1;
+	pthread_mutex_unlock(&st->mu);
+	return r;
+}
+
+int cas_store_volume_report(struct cas_store *st, const char *session, const char *vol,
+			    int commit, const char *newtag)
+{
+	sqlite3_stmt *s;
+	int r;
+	pthread_mutex_lock(&st->mu);
+	if (begin(st) != 0) {
+		pthread_mutex_unlock(&st->mu);
+		return -1;
+	}
+	s = prep(st, commit ? "INSERT OR REPLACE INTO volumes(session, name, tag, pending) VALUES(?,?,?,'')"
+			    : "INSERT INTO volumes(session, name, tag, pending) VALUES(?,?,'',?)"
+			      " ON CONFLICT(session, name) DO UPDATE SET pending=excluded.pending");
+	r = s == NULL ? -1 : 0;
+	if (s != NULL) {
+		bind_text(s, 1, session);
+		bind_text(s, 2, vol);
+		bind_text(s, 3, newtag);
+		r = sqlite3_step(s) == SQLITE_DONE ? 0 : dbfail(st, "write volume tag");
+		release(st, s);
+	}
+	if (end(st, r == 0) != 0)
+		r = -1;
 	pthread_mutex_unlock(&st->mu);
 	return r;
 }
