@@ -235,11 +235,12 @@ int main(int argc, char **argv)
 			return 2;
 		peer.key = k;
 		peer.cert = x;
-		if (ward_cas_report_tag(&peer, pos[3], pos[4], pos[5], err, sizeof(err)) != 0) {
+		int r = ward_cas_report_tag(&peer, pos[3], pos[4], pos[5], err, sizeof(err));
+		if (r != 0)
 			fprintf(stderr, "%s\n", err);
-			return 1;
-		}
-		return 0;
+		EVP_PKEY_free(k);
+		X509_free(x);
+		return r != 0;
 	}
 	if (npos < 5 || ward_unhex(pos[4], ev.meas, 32) != 0 ||
 	    ward_sim_platform_load(NULL, &ev.plat, err, sizeof(err)) != 0) {
@@ -272,13 +273,15 @@ int main(int argc, char **argv)
 		peer.cert = x;
 		r = ward_cas_attest(&peer, pos[3], (size_t)nv, (const char *const *)names,
 				    (const char *const *)tags, make_evidence, &ev, &cfg, err, sizeof(err));
-		if (r == 0) {
+		if (r == 0)
 			printf("%s\n", cfg);
-			free(cfg);
-			return 0;
-		}
-		fprintf(stderr, "%s\n", err);
-		return r == 1 ? 1 : 2;
+		else
+			fprintf(stderr, "%s\n", err);
+		free(cfg);
+		EVP_PKEY_free(k);
+		X509_free(x);
+		ward_sim_platform_free(ev.plat);
+		return r == 0 ? 0 : r == 1 ? 1 : 2;
 	}
 	if (strcmp(pos[0], "bench") == 0 && npos == 8) {
 		struct bench b = { .peer = peer, .ev = ev, .config_id = pos[3], .baseline = baseline };
@@ -305,6 +308,13 @@ int main(int argc, char **argv)
 		printf("{\"clients\": %ld, \"count\": %ld, \"failed\": %ld, \"seconds\": %.3f, \"per_second\": %.1f, \"p50_ms\": %.3f, \"p99_ms\": %.3f}\n",
 		       clients, b.done, b.failed, el, (double)b.done / el,
 		       b.done ? 1000 * b.lat[b.done / 2] : 0, b.done ? 1000 * b.lat[(b.done * 99) / 100] : 0);
+		for (int i = 0; i < POOL; i++) {
+			EVP_PKEY_free(b.keys[i]);
+			X509_free(b.certs[i]);
+		}
+		SSL_CTX_free(b.peer.ctx);
+		free(b.lat);
+		ward_sim_platform_free(ev.plat);
 		return b.failed ? 1 : 0;
 	}
 	fprintf(stderr, "usage: see the top of cas_probe.c\n");
