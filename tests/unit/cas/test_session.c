@@ -98,12 +98,12 @@ int main(void)
 	CHECK(cas_session_check_evidence(d, "myapp", "web", &ev, reason, sizeof(reason)) == -1 &&
 	      strstr(reason, "simulation evidence not tolerated") != NULL);
 
-	json_t *notags = json_object();
-	json_t *cfg = cas_session_config(d, st, "myapp", "web", h1, notags);
-	json_decref(notags);
+	json_t *tags = json_object();
+	json_t *cfg = cas_session_config(d, st, "myapp", "web", h1, tags);
 	CHECK(cfg != NULL && json_array_size(json_object_get(cfg, "argv")) == 3);
 	CHECK(strcmp(json_string_value(json_object_get(json_object_get(json_object_get(cfg, "secrets"), "pw"), "value")), pw) == 0);
 	json_decref(cfg);
+	json_decref(tags);
 	json_decref(red);
 	json_decref(st);
 	json_decref(st2);
