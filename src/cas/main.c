@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <pthread.h>
 #include <unistd.h>
 
@@ -208,6 +209,7 @@ int main(int argc, char **argv)
 	if (nthreads > CAS_ATTEST_WORKERS_MAX)
 		nthreads = CAS_ATTEST_WORKERS_MAX;
 	signal(SIGPIPE, SIG_IGN);
+	umask(077); /* the store, its WAL and the master key are private */
 	if (evthread_use_pthreads() != 0) {
 		ward_error("cannot enable libevent threads");
 		return 1;

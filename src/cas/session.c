@@ -223,6 +223,10 @@ int cas_session_allowed(json_t *doc, const char *which, const char *creator, con
 	if (l == NULL)
 		return strcmp(creator, client) == 0;
 	json_array_foreach(l, i, e) {
+		if (strcmp(json_string_value(e), "NONE") == 0)
+			return 0; /* NONE wins over every other entry */
+	}
+	json_array_foreach(l, i, e) {
 		const char *s = json_string_value(e);
 		if (strcmp(s, "ANY") == 0)
 			return 1;

@@ -53,6 +53,10 @@ int main(void)
 	/* access: default creator only */
 	CHECK(cas_session_allowed(d, "read", "c1", "c1") && !cas_session_allowed(d, "read", "c1", "c2"));
 	CHECK(!cas_session_allowed(d, "read", "c1", NULL));
+	json_t *ap = doc("{\"name\":\"a\",\"access_policy\":{\"read\":[\"CREATOR\",\"NONE\"],\"update\":[\"ANY\"]}}");
+	CHECK(!cas_session_allowed(ap, "read", "c1", "c1")); /* NONE wins */
+	CHECK(cas_session_allowed(ap, "update", "c1", "c2"));
+	json_decref(ap);
 
 	/* generated secrets: created, kept across an unchanged update, redacted */
 	json_t *st = cas_session_state(d, NULL, err, sizeof(err));
