@@ -37,6 +37,7 @@
 #define BLOB_MAX (8u << 20)
 
 #define STMT_CACHE 24
+#define ROW_CACHE 64 /* direct-mapped by name hash */
 
 struct cas_store {
 	sqlite3 *db;
@@ -46,6 +47,9 @@ struct cas_store {
 	} cache[STMT_CACHE];
 	pthread_mutex_t mu;
 	uint8_t key[WARD_AES256_KEY_LEN];
+	/* Decoded sessions, shared read-only with callers through jansson's
+	 * atomic reference counts; every write of a session drops its entry. */
+	struct cas_session_row rows[ROW_CACHE];
 };
 
 /* The last error of this thread: workers share the store. */
@@ -275,6 +279,8 @@ void cas_store_close(struct cas_store *st)
 		return;
 	for (size_t i = 0; i < STMT_CACHE; i++)
 		sqlite3_finalize(st->cache[i].stmt);
+	for (size_t i = 0; i < ROW_CACHE; i++)
+		cas_session_row_clear(&st->rows[i]);
 	if (st->db != NULL) {
 		sqlite3_exec(st->db, "PRAGMA wal_checkpoint(TRUNCATE);", NULL, NULL, NULL);
 		sqlite3_close_v2(st->db);
@@ -414,13 +420,42 @@ static int unseal_json(struct cas_store *st, const char *aad, const void *b, int
 	return 0;
 }
 
+static struct cas_session_row *row_slot(struct cas_store *st, const char *name)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+	for (const char *p = name; *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	return &st->rows[h % ROW_CACHE];
+}
+
+static void row_share(const struct cas_session_row *from, struct cas_session_row *to)
+{
+	*to = *from;
+	json_incref(to->doc);
+	json_incref(to->state);
+}
+
+static void row_forget(struct cas_store *st, const char *name)
+{
+	struct cas_session_row *c = row_slot(st, name);
+	if (c->doc != NULL && strcmp(c->name, name) == 0)
+		cas_session_row_clear(c);
+}
+
 int cas_store_session_get(struct cas_store *st, const char *name, struct cas_session_row *row)
 {
+	struct cas_session_row *cached;
 	sqlite3_stmt *s;
 	char aad[160];
 	int r;
 
 	pthread_mutex_lock(&st->mu);
+	cached = row_slot(st, name);
+	if (cached->doc != NULL && strcmp(cached->name, name) == 0) {
+		row_share(cached, row);
+		pthread_mutex_unlock(&st->mu);
+		return 0;
+	}
 	s = prep(st, "SELECT hash, creator, created, updated, doc, state FROM sessions WHERE name=?");
 	if (s == NULL) {
 		pthread_mutex_unlock(&st->mu);
@@ -445,8 +480,12 @@ int cas_store_session_get(struct cas_store *st, const char *name, struct cas_ses
 		if (r == 0)
 			r = unseal_json(st, aad, sqlite3_column_blob(s, 5), sqlite3_column_bytes(s, 5),
 					&row->state);
-		if (r != 0)
+		if (r != 0) {
 			cas_session_row_clear(row);
+		} else {
+			cas_session_row_clear(cached);
+			row_share(row, cached);
+		}
 	}
 	release(st, s);
 	pthread_mutex_unlock(&st->mu);
@@ -592,6 +631,7 @@ int cas_store_session_put(struct cas_store *st, const struct cas_session_row *ro
 	if (a != NULL && audit_locked(st, a) != 0)
 		goto err_tx;
 	r = end(st, 1);
+	row_forget(st, row->name);
 	goto out;
 err_tx:
 	end(st, 0);
@@ -636,6 +676,7 @@ int cas_store_session_delete(struct cas_store *st, const char *name, const struc
 		r = end(st, 1);
 	else
 		end(st, 0);
+	row_forget(st, name);
 	pthread_mutex_unlock(&st->mu);
 	return r;
 }

@@ -53,7 +53,9 @@ const char *cas_store_error(struct cas_store *st);
 int cas_store_meta_get(struct cas_store *st, const char *key, uint8_t **val, size_t *len);
 int cas_store_meta_put(struct cas_store *st, const char *key, const void *val, size_t len);
 
-/* Returns 0 and fills row (caller calls cas_session_row_clear), 1 when absent. */
+/* Returns 0 and fills row (caller calls cas_session_row_clear), 1 when absent.
+ * row->doc and row->state may be shared with the store's cache and other
+ * threads: callers must not modify them (copy first). */
 int cas_store_session_get(struct cas_store *st, const char *name, struct cas_session_row *row);
 void cas_session_row_clear(struct cas_session_row *row);
 
