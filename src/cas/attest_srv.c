@@ -45,6 +45,7 @@ struct aconn {
 	int closing;
 	struct timespec t0;
 	struct event *deadline;
+	struct aconn *prev, *next; /* the worker's list */
 };
 
 static unsigned long usec_since(const struct timespec *t0)
@@ -58,6 +59,12 @@ static void aconn_free(struct aconn *c)
 {
 	c->w->open_conns--;
 	c->s->open_attest_conns--;
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		c->w->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
 	if (c->deadline != NULL)
 		event_free(c->deadline);
 	bufferevent_free(c->bev);
@@ -363,6 +370,12 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 	aconn_free(c);
 }
 
+void cas_attest_worker_close_all(struct cas_attest_worker *w)
+{
+	while (w->conns != NULL)
+		aconn_free(w->conns);
+}
+
 static void on_deadline(evutil_socket_t fd, short what, void *arg)
 {
 	struct aconn *c = arg;
@@ -402,6 +415,10 @@ void cas_attest_accept(struct evconnlistener *l, evutil_socket_t fd, struct sock
 		return;
 	}
 	w->open_conns++;
+	c->next = w->conns;
+	if (w->conns != NULL)
+		w->conns->prev = c;
+	w->conns = c;
 	s->open_attest_conns++;
 	s->m.attest_conns++;
 	bufferevent_setcb(c->bev, on_read, on_write, on_event, c);

@@ -103,6 +103,7 @@ static void *worker_main(void *arg)
 {
 	struct cas_attest_worker *w = arg;
 	event_base_dispatch(w->base);
+	cas_attest_worker_close_all(w); /* connections still open at shutdown */
 	return NULL;
 }
 
