@@ -758,19 +758,19 @@ int cas_store_volume_set(struct cas_store *st, const char *session, const char *
 int cas_store_volume_accept(struct cas_store *st, const char *session, const char *vol,
 			    const char *got, char tag[129], char pending[129])
 {
+	const char *settag = NULL;
 	sqlite3_stmt *s;
-	int r, found;
+	int r = 0, found;
 
+	/* The mutex makes read-check-write atomic (one connection, one
+	 * process); the write, when one is needed, is its own synchronous
+	 * transaction. */
 	pthread_mutex_lock(&st->mu);
-	if (begin(st) != 0) {
-		pthread_mutex_unlock(&st->mu);
-		return -1;
-	}
 	tag[0] = pending[0] = 0;
 	s = prep(st, "SELECT tag, pending FROM volumes WHERE session=? AND name=?");
 	if (s == NULL) {
-		r = -1;
-		goto done;
+		pthread_mutex_unlock(&st->mu);
+		return -1;
 	}
 	bind_text(s, 1, session);
 	bind_text(s, 2, vol);
@@ -780,21 +780,26 @@ int cas_store_volume_accept(struct cas_store *st, const char *session, const cha
 		ward_strlcpy(pending, (const char *)sqlite3_column_text(s, 1), 129);
 	}
 	release(st, s);
-	if (found != SQLITE_ROW && found != SQLITE_DONE) {
+	if (found != SQLITE_ROW && found != SQLITE_DONE)
 		r = dbfail(st, "read volume tag");
-	} else if (tag[0] == 0 && pending[0] == 0) {
-		/* trust on first use: remember what the volume looks like now */
-		r = got[0] ? volume_set_locked(st, session, vol, got, "") : 0;
-	} else if (strcasecmp(got, tag) == 0) {
-		r = pending[0] ? volume_set_locked(st, session, vol, tag, "") : 0; /* crash before the write */
-	} else if (pending[0] && strcasecmp(got, pending) == 0) {
-		r = volume_set_locked(st, session, vol, pending, ""); /* crash after the write */
-	} else {
+	else if (tag[0] == 0 && pending[0] == 0)
+		settag = got[0] ? got : NULL;              /* trust on first use */
+	else if (strcasecmp(got, tag) == 0)
+		settag = pending[0] ? tag : NULL;          /* crash before the write: drop pending */
+	else if (pending[0] && strcasecmp(got, pending) == 0)
+		settag = pending;                          /* crash after the write: promote */
+	else
 		r = 1;
+	if (r == 0 && settag != NULL) {
+		char keep[129];
+		ward_strlcpy(keep, settag, sizeof(keep));
+		r = begin(st);
+		if (r == 0) {
+			r = volume_set_locked(st, session, vol, keep, "");
+			if (end(st, r == 0) != 0)
+				r = -1;
+		}
 	}
-done:
-	if (end(st, r >= 0) != 0 && r >= 0)
-		r = -1;
 	pthread_mutex_unlock(&st->mu);
 	return r;
 }
