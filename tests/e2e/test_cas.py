@@ -38,6 +38,19 @@ def make_client_cert(d, name):
     return (str(crt), str(key)), hashlib.sha256(der).hexdigest()
 
 
+_started = []  # every Cas started by a test; stopped at teardown whatever happened
+
+
+@pytest.fixture(autouse=True)
+def _stop_leftover_servers():
+    yield
+    while _started:
+        c = _started.pop()
+        if c.proc is not None and c.proc.poll() is None:
+            c.proc.kill()
+            c.proc.wait(timeout=20)
+
+
 class Cas:
     def __init__(self, tmp, extra=()):
         self.tmp = tmp
@@ -56,6 +69,7 @@ class Cas:
                                       "--attest-listen", "127.0.0.1:0", *self.extra],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                      env=self.env())
+        _started.append(self)
         lines = []
         while True:
             line = self.proc.stdout.readline()
