@@ -273,7 +273,7 @@ def test_tampered_replayed_misbound_evidence(cas, alice, tmp_path):
     env = other.env()
     r = subprocess.run([str(PROBE), "attest", cas.attest_addr, cas.fpr, "myapp/web", M1],
                        capture_output=True, text=True, env=env, timeout=60)
-    assert r.returncode == 1 and "another machine's platform key" in r.stderr
+    assert r.returncode == 1 and "another machine" in r.stderr
 
 
 def test_volume_tags_rollback_and_crash(cas, alice, tmp_path):
