@@ -10,7 +10,11 @@ client certificate, challenge, simulation evidence signed and verified
 Baseline in the same run: a TLS 1.3 handshake with a client certificate and
 GET /healthz on the same server (the transport cost alone).
 
-Usage: /usr/bin/python3 bench/bench_cas.py [--seconds S] [--count N]
+Then, when the runtime in this build attests to a CAS (WARD_CAS_ADDR), the
+start-up time of a CAS-attested `ward run python3 -c pass` against a local
+`ward run python3 -c pass`, interleaved, median of --startup-reps each.
+
+Usage: /usr/bin/python3 bench/bench_cas.py [--seconds S] [--count N] [--startup-reps R]
 Bounded: each run stops after S seconds (default 5) or N attestations.
 """
 import argparse
@@ -49,10 +53,45 @@ def run(cas, clients, seconds, count, baseline):
     return res
 
 
+def audit_len(cas, cert, name):
+    return len(cas.req("GET", f"/v1/sessions/{name}/audit?limit=10000", cert=cert).json()["entries"])
+
+
+def startup(cas, cert, reps):
+    """Median start-up of attested vs local `ward run python3 -c pass`, or None
+    when this build's runtime does not attest (no audit record appears)."""
+    import statistics
+    import time
+    from conftest import PY, WARD, base_env
+    meas = subprocess.run([str(WARD), "measure", PY], capture_output=True, text=True,
+                          env=base_env()).stdout.strip()
+    doc = {"name": "startup", "version": "0.3",
+           "services": [{"name": "py", "mrenclaves": [meas], "command": [PY, "-c", "pass"]}],
+           "security": {"attestation": {"tolerate": ["simulation"]}}}
+    create(cas, cert, doc)
+    local = base_env()
+    attested = base_env(WARD_CAS_ADDR=cas.attest_addr, WARD_CONFIG_ID="startup/py",
+                        WARD_CAS_FINGERPRINT=cas.fpr, WARD_SIM_PLATFORM_DIR=str(cas.simdir))
+    n0 = audit_len(cas, cert, "startup")
+    r = subprocess.run([str(WARD), "run", PY, "-c", "pass"], env=attested, capture_output=True, text=True)
+    if r.returncode != 0 or audit_len(cas, cert, "startup") == n0:
+        return None
+    t = {"local": [], "attested": []}
+    for _ in range(reps):
+        for k, env in (("local", local), ("attested", attested)):
+            t0 = time.perf_counter()
+            r = subprocess.run([str(WARD), "run", PY, "-c", "pass"], env=env, capture_output=True)
+            t[k].append(time.perf_counter() - t0)
+            if r.returncode != 0:
+                sys.exit(f"ward run failed: {r.stderr}")
+    return statistics.median(t["local"]), statistics.median(t["attested"])
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seconds", type=float, default=5)
     ap.add_argument("--count", type=int, default=20000)
+    ap.add_argument("--startup-reps", type=int, default=30)
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:
         d = pathlib.Path(d)
@@ -66,6 +105,7 @@ def main():
                 att = run(cas, n, a.seconds, a.count, False)
                 base = run(cas, n, a.seconds, a.count, True)
                 rows.append((n, att, base))
+            st = startup(cas, cert, a.startup_reps)
         finally:
             cas.stop()
     print("| clients | attestations/s | p50 ms | p99 ms | server CPU ms/attestation | baseline TLS+GET/s | baseline p50 ms | baseline p99 ms | baseline server CPU ms | attest/baseline throughput |")
@@ -76,6 +116,11 @@ def main():
               f"{att['per_second'] / base['per_second']:.2f} |")
     print(f"({rows[0][1]['count'] + rows[1][1]['count'] + rows[2][1]['count']} attestations in total, "
           f"{os.cpu_count()} CPUs; client and server share them)")
+    if st is None:
+        print("start-up: this build's runtime does not attest to a CAS (skipped)")
+    else:
+        print(f"start-up, python3 -c pass (median of {a.startup_reps}, interleaved): local ward run "
+              f"{1000 * st[0]:.1f} ms | CAS-attested {1000 * st[1]:.1f} ms  ratio {st[1] / st[0]:.2f}")
 
 
 if __name__ == "__main__":

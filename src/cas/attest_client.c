@@ -6,6 +6,9 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <time.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,6 +40,36 @@ SSL_CTX *ward_cas_client_ctx_new(void)
 		return NULL;
 	}
 	return ctx;
+}
+
+/* A CAS that closes the connection must not kill the enclave with SIGPIPE
+ * (OpenSSL writes with write(2)): SIGPIPE is blocked in the calling thread
+ * for the exchange, and one raised meanwhile is consumed before unblocking. */
+struct sigpipe_guard {
+	sigset_t old;
+	int was_pending;
+};
+
+static void sigpipe_block(struct sigpipe_guard *g)
+{
+	sigset_t pipe, pending;
+	sigemptyset(&pipe);
+	sigaddset(&pipe, SIGPIPE);
+	sigpending(&pending);
+	g->was_pending = sigismember(&pending, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe, &g->old);
+}
+
+static void sigpipe_restore(struct sigpipe_guard *g)
+{
+	sigset_t pipe;
+	struct timespec zero = { 0, 0 };
+	sigemptyset(&pipe);
+	sigaddset(&pipe, SIGPIPE);
+	if (!g->was_pending)
+		while (sigtimedwait(&pipe, NULL, &zero) > 0)
+			;
+	pthread_sigmask(SIG_SETMASK, &g->old, NULL);
 }
 
 static int cerr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -266,10 +299,10 @@ static int expect_hello(struct conn *c, uint8_t challenge[32], char *err, size_t
 	return r;
 }
 
-int ward_cas_attest(const struct ward_cas_peer *peer, const char *config_id, size_t nvol,
-		    const char *const *vol_names, const char *const *vol_tags,
-		    ward_cas_evidence_fn evidence, void *evidence_arg, char **config_json, char *err,
-		    size_t errlen)
+static int attest(const struct ward_cas_peer *peer, const char *config_id, size_t nvol,
+		  const char *const *vol_names, const char *const *vol_tags,
+		  ward_cas_evidence_fn evidence, void *evidence_arg, char **config_json, char *err,
+		  size_t errlen)
 {
 	struct conn c;
 	uint8_t challenge[32], rd[64], *ev = NULL;
@@ -340,8 +373,8 @@ out:
 	return ret;
 }
 
-int ward_cas_report_tag(const struct ward_cas_peer *peer, const char *phase, const char *volume,
-			const char *tag, char *err, size_t errlen)
+static int report_tag(const struct ward_cas_peer *peer, const char *phase, const char *volume,
+		      const char *tag, char *err, size_t errlen)
 {
 	struct conn c;
 	uint8_t challenge[32];
@@ -371,4 +404,29 @@ out:
 	json_decref(m);
 	conn_close(&c);
 	return ret;
+}
+
+int ward_cas_attest(const struct ward_cas_peer *peer, const char *config_id, size_t nvol,
+		    const char *const *vol_names, const char *const *vol_tags,
+		    ward_cas_evidence_fn evidence, void *evidence_arg, char **config_json, char *err,
+		    size_t errlen)
+{
+	struct sigpipe_guard g;
+	int r;
+	sigpipe_block(&g);
+	r = attest(peer, config_id, nvol, vol_names, vol_tags, evidence, evidence_arg, config_json, err,
+		   errlen);
+	sigpipe_restore(&g);
+	return r;
+}
+
+int ward_cas_report_tag(const struct ward_cas_peer *peer, const char *phase, const char *volume,
+			const char *tag, char *err, size_t errlen)
+{
+	struct sigpipe_guard g;
+	int r;
+	sigpipe_block(&g);
+	r = report_tag(peer, phase, volume, tag, err, errlen);
+	sigpipe_restore(&g);
+	return r;
 }

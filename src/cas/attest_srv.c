@@ -30,7 +30,8 @@
 #include "core/log.h"
 #include "core/util.h"
 
-#define ATTEST_TIMEOUT_S 10
+#define ATTEST_TIMEOUT_S 10   /* idle: no byte for this long */
+#define ATTEST_DEADLINE_S 30  /* whole connection, however busy (slow senders) */
 #define ATTEST_CONNS_MAX 4096 /* per worker */
 
 struct aconn {
@@ -43,6 +44,8 @@ struct aconn {
 	int attested; /* config sent on this connection */
 	int closing;
 	struct timespec t0;
+	struct event *deadline;
+	struct aconn *prev, *next; /* the worker's list */
 };
 
 static unsigned long usec_since(const struct timespec *t0)
@@ -56,6 +59,14 @@ static void aconn_free(struct aconn *c)
 {
 	c->w->open_conns--;
 	c->s->open_attest_conns--;
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		c->w->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	if (c->deadline != NULL)
+		event_free(c->deadline);
 	bufferevent_free(c->bev);
 	free(c);
 }
@@ -140,18 +151,14 @@ static int check_tag(struct aconn *c, const char *session, const char *vol, cons
 		     char *reason, size_t rl)
 {
 	char tag[129], pending[129];
-	int r = cas_store_volume_get(c->s->store, session, vol, tag, pending);
+	int r = cas_store_volume_accept(c->s->store, session, vol, got, tag, pending);
 
 	if (r < 0) {
 		snprintf(reason, rl, "attestation denied by CAS: internal store error");
 		return -1;
 	}
-	if (r == 1 || (tag[0] == 0 && pending[0] == 0)) /* trust on first use */
-		return got[0] ? cas_store_volume_set(c->s->store, session, vol, got, "") : 0;
-	if (strcasecmp(got, tag) == 0)
-		return pending[0] ? cas_store_volume_set(c->s->store, session, vol, tag, "") : 0;
-	if (pending[0] && strcasecmp(got, pending) == 0)
-		return cas_store_volume_set(c->s->store, session, vol, pending, "");
+	if (r == 0)
+		return 0;
 	snprintf(reason, rl,
 		 "attestation denied by CAS: volume '%s' of session '%s' has tag %s, expected %s%s%s (an old or foreign copy of the volume; if this copy is right, pin its tag with a session update)",
 		 vol, session, got[0] ? got : "(none: empty volume)", tag[0] ? tag : "(none)",
@@ -258,7 +265,7 @@ static void do_tag(struct aconn *c, json_t *msg)
 	const char *phase = json_string_value(json_object_get(msg, "phase"));
 	const char *vol = json_string_value(json_object_get(msg, "volume"));
 	const char *tag = json_string_value(json_object_get(msg, "tag"));
-	char session[129], service[129], cur[129], pending[129];
+	char session[129], service[129];
 	struct cas_session_row row;
 	json_t *v, *svc;
 	size_t i;
@@ -280,12 +287,7 @@ static void do_tag(struct aconn *c, json_t *msg)
 	cas_session_row_clear(&row);
 	if (!found)
 		return refuse(c, "tag: service '%s' of session '%s' has no volume '%s'", service, session, vol);
-	if (cas_store_volume_get(c->s->store, session, vol, cur, pending) < 0)
-		return refuse(c, "tag: internal store error");
-	if (strcmp(phase, "prepare") == 0)
-		r = cas_store_volume_set(c->s->store, session, vol, cur, tag);
-	else
-		r = cas_store_volume_set(c->s->store, session, vol, tag, "");
+	r = cas_store_volume_report(c->s->store, session, vol, strcmp(phase, "commit") == 0, tag);
 	if (r != 0)
 		return refuse(c, "tag: internal store error");
 	c->s->m.tag_reports++;
@@ -368,6 +370,22 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 	aconn_free(c);
 }
 
+void cas_attest_worker_close_all(struct cas_attest_worker *w)
+{
+	while (w->conns != NULL)
+		aconn_free(w->conns);
+}
+
+static void on_deadline(evutil_socket_t fd, short what, void *arg)
+{
+	struct aconn *c = arg;
+	(void)fd;
+	(void)what;
+	if (!c->attested && !c->closing)
+		c->s->m.attest_errors++;
+	aconn_free(c);
+}
+
 void cas_attest_accept(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa,
 		       int salen, void *arg)
 {
@@ -397,10 +415,18 @@ void cas_attest_accept(struct evconnlistener *l, evutil_socket_t fd, struct sock
 		return;
 	}
 	w->open_conns++;
+	c->next = w->conns;
+	if (w->conns != NULL)
+		w->conns->prev = c;
+	w->conns = c;
 	s->open_attest_conns++;
 	s->m.attest_conns++;
 	bufferevent_setcb(c->bev, on_read, on_write, on_event, c);
 	bufferevent_set_timeouts(c->bev, &tv, &tv);
+	tv.tv_sec = ATTEST_DEADLINE_S;
+	c->deadline = evtimer_new(w->base, on_deadline, c);
+	if (c->deadline != NULL)
+		evtimer_add(c->deadline, &tv);
 	bufferevent_setwatermark(c->bev, EV_READ, 0, WARD_CAS_FRAME_HDR + WARD_CAS_FRAME_MAX_IN + 1);
 	bufferevent_enable(c->bev, EV_READ | EV_WRITE);
 }

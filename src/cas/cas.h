@@ -38,6 +38,7 @@ struct cas_attest_worker {
 	struct evconnlistener *listener;
 	pthread_t thread;
 	long open_conns; /* this worker's connections (its thread only) */
+	struct aconn *conns; /* list of them, freed at shutdown */
 	int started;
 };
 
@@ -66,6 +67,12 @@ int cas_tls_peer_id(SSL *ssl, char out[65]);
 
 /* api.c: installs the REST handlers on s->http. */
 int cas_api_init(struct cas_server *s);
+
+struct aconn;
+
+/* attest_srv.c: frees the worker's remaining connections (its thread, after
+ * its loop has stopped). */
+void cas_attest_worker_close_all(struct cas_attest_worker *w);
 
 /* attest_srv.c: the accept callback for a worker's listener (arg: the
  * struct cas_attest_worker). */

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <pthread.h>
 #include <unistd.h>
 
@@ -102,6 +103,7 @@ static void *worker_main(void *arg)
 {
 	struct cas_attest_worker *w = arg;
 	event_base_dispatch(w->base);
+	cas_attest_worker_close_all(w); /* connections still open at shutdown */
 	return NULL;
 }
 
@@ -208,6 +210,7 @@ int main(int argc, char **argv)
 	if (nthreads > CAS_ATTEST_WORKERS_MAX)
 		nthreads = CAS_ATTEST_WORKERS_MAX;
 	signal(SIGPIPE, SIG_IGN);
+	umask(077); /* the store, its WAL and the master key are private */
 	if (evthread_use_pthreads() != 0) {
 		ward_error("cannot enable libevent threads");
 		return 1;

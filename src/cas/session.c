@@ -177,9 +177,6 @@ int cas_session_validate(json_t *doc, char *err, size_t errlen)
 			return bad(err, errlen, "secrets[%zu].size: must be an integer from 1 to %d", i, SECRET_SIZE_MAX);
 		if (val != NULL && !json_is_string(val))
 			return bad(err, errlen, "secrets[%zu].value: must be a string", i);
-		if (strcmp(kind, "x509") == 0 && val == NULL &&
-		    json_string_value(json_object_get(sec, "issuer")) == NULL)
-			return bad(err, errlen, "secrets[%zu].issuer: a generated x509 secret needs the name of an x509-ca secret", i);
 	}
 	tol = json_object_get(json_object_get(json_object_get(doc, "security"), "attestation"), "tolerate");
 	if (tol != NULL && !json_is_array(tol))
@@ -225,6 +222,10 @@ int cas_session_allowed(json_t *doc, const char *which, const char *creator, con
 		return 0;
 	if (l == NULL)
 		return strcmp(creator, client) == 0;
+	json_array_foreach(l, i, e) {
+		if (strcmp(json_string_value(e), "NONE") == 0)
+			return 0; /* NONE wins over every other entry */
+	}
 	json_array_foreach(l, i, e) {
 		const char *s = json_string_value(e);
 		if (strcmp(s, "ANY") == 0)
@@ -313,98 +314,177 @@ static json_t *bio_string(BIO *b)
 	return r;
 }
 
-/* PEM of a fresh P-256 key; with cert: also a certificate (self-signed when
- * issuer_pem is NULL, else signed by the key and cert in issuer_pem). */
-static json_t *gen_pki(const char *cn, int cert, int ca, const char *issuer_pem)
+/* The doc's secret object named name, or NULL. */
+static json_t *doc_secret(json_t *doc, const char *name)
 {
-	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256"), *ik = NULL;
-	X509 *x = NULL, *ix = NULL;
-	BIO *b = BIO_new(BIO_s_secmem()), *ib = NULL;
-	json_t *r = NULL;
-	uint8_t serial[16];
+	json_t *sec;
+	size_t i;
+	json_array_foreach(json_object_get(doc, "secrets"), i, sec) {
+		if (strcmp(json_string_value(json_object_get(sec, "name")), name) == 0)
+			return sec;
+	}
+	return NULL;
+}
 
-	if (k == NULL || b == NULL)
+/* PEM text of a secret (generated in secs, or explicit in the doc) and, for
+ * certificates, of its key. NULL when absent. */
+static const char *secret_pem(json_t *doc, json_t *secs, const char *name, const char **key)
+{
+	json_t *g = json_object_get(secs, name), *d = doc_secret(doc, name);
+	*key = NULL;
+	if (g != NULL) {
+		*key = json_string_value(json_object_get(g, "key"));
+		return json_string_value(json_object_get(g, "value"));
+	}
+	if (d != NULL && json_is_string(json_object_get(d, "value"))) {
+		*key = json_string_value(json_object_get(d, "value")); /* cert and key in one PEM text */
+		return *key;
+	}
+	return NULL;
+}
+
+static void *pem_read(const char *pem, int want_key)
+{
+	BIO *b = pem ? BIO_new_mem_buf(pem, -1) : NULL;
+	void *r = NULL;
+	if (b != NULL)
+		r = want_key ? (void *)PEM_read_bio_PrivateKey(b, NULL, NULL, NULL)
+			     : (void *)PEM_read_bio_X509(b, NULL, NULL, NULL);
+	BIO_free(b);
+	return r;
+}
+
+static int add_ext(X509 *x, X509 *issuer, int nid, const char *value)
+{
+	X509V3_CTX ctx;
+	X509_EXTENSION *ext;
+	X509V3_set_ctx(&ctx, issuer ? issuer : x, x, NULL, NULL, 0);
+	ext = X509V3_EXT_conf_nid(NULL, &ctx, nid, value);
+	if (ext == NULL)
+		return -1;
+	int r = X509_add_ext(x, ext, -1) == 1 ? 0 : -1;
+	X509_EXTENSION_free(ext);
+	return r;
+}
+
+/* A private key (P-256, or the named private-key secret) and, for x509 and
+ * x509-ca, a certificate: subject CN common_name (default: the name),
+ * valid_days (default 365), DNS names, issued by the named x509-ca secret or
+ * self-signed. Returns {"value": PEM, "key": key PEM, "chain": issuer PEM}
+ * (value is the key for private-key, the certificate otherwise). */
+static json_t *gen_pki(json_t *doc, json_t *secs, json_t *sec, const char *kind)
+{
+	const char *name = json_string_value(json_object_get(sec, "name"));
+	const char *cn = json_string_value(json_object_get(sec, "common_name"));
+	const char *keyname = json_string_value(json_object_get(sec, "private_key"));
+	const char *issuer = json_string_value(json_object_get(sec, "issuer"));
+	json_t *days = json_object_get(sec, "valid_days"), *dns, *e, *r = NULL;
+	int ca = strcmp(kind, "x509-ca") == 0, cert = strcmp(kind, "private-key") != 0;
+	EVP_PKEY *k = NULL, *ik = NULL;
+	X509 *x = NULL, *ix = NULL;
+	BIO *kb = BIO_new(BIO_s_secmem()), *cb = BIO_new(BIO_s_mem());
+	const char *ipem = NULL, *ikey = NULL;
+	uint8_t serial[16];
+	size_t i;
+
+	if (kb == NULL || cb == NULL)
 		goto out;
-	if (cert) {
-		if (issuer_pem != NULL) {
-			ib = BIO_new_mem_buf(issuer_pem, -1);
-			ix = ib ? PEM_read_bio_X509(ib, NULL, NULL, NULL) : NULL; /* cert first, then key */
-			ik = ib ? PEM_read_bio_PrivateKey(ib, NULL, NULL, NULL) : NULL;
-			if (ik == NULL || ix == NULL)
-				goto out;
-		}
-		x = X509_new();
-		if (x == NULL || ward_random(serial, sizeof(serial)) != 0)
-			goto out;
-		serial[0] &= 0x7f;
-		BIGNUM *bn = BN_bin2bn(serial, sizeof(serial), NULL);
-		ASN1_INTEGER *sn = bn ? BN_to_ASN1_INTEGER(bn, NULL) : NULL;
-		BN_free(bn);
-		if (sn == NULL || X509_set_serialNumber(x, sn) != 1) {
-			ASN1_INTEGER_free(sn);
-			goto out;
-		}
-		ASN1_INTEGER_free(sn);
-		X509_set_version(x, 2);
-		X509_gmtime_adj(X509_getm_notBefore(x), -3600);
-		X509_gmtime_adj(X509_getm_notAfter(x), 3650L * 86400);
-		X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_UTF8,
-					   (const unsigned char *)cn, -1, -1, 0);
-		X509_set_issuer_name(x, ix ? X509_get_subject_name(ix) : X509_get_subject_name(x));
-		X509_set_pubkey(x, k);
-		if (ca) {
-			X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, NULL, NID_basic_constraints, "critical,CA:TRUE");
-			if (ext == NULL)
-				goto out;
-			X509_add_ext(x, ext, -1);
-			X509_EXTENSION_free(ext);
-		}
-		if (X509_sign(x, ik ? ik : k, EVP_sha256()) <= 0 || PEM_write_bio_X509(b, x) != 1)
+	if (keyname != NULL) {
+		const char *kp, *dummy;
+		kp = secret_pem(doc, secs, keyname, &dummy);
+		k = pem_read(kp, 1);
+	} else {
+		k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+	}
+	if (k == NULL || PEM_write_bio_PrivateKey(kb, k, NULL, NULL, 0, NULL, NULL) != 1)
+		goto out;
+	if (!cert) {
+		r = json_pack("{s:o}", "value", bio_string(kb));
+		goto out;
+	}
+	if (issuer != NULL) {
+		ipem = secret_pem(doc, secs, issuer, &ikey);
+		ix = pem_read(ipem, 0);
+		ik = pem_read(ikey, 1);
+		if (ix == NULL || ik == NULL)
 			goto out;
 	}
-	if (PEM_write_bio_PrivateKey(b, k, NULL, NULL, 0, NULL, NULL) != 1)
+	x = X509_new();
+	if (x == NULL || ward_random(serial, sizeof(serial)) != 0)
 		goto out;
-	r = bio_string(b);
+	serial[0] &= 0x7f;
+	BIGNUM *bn = BN_bin2bn(serial, sizeof(serial), NULL);
+	if (bn == NULL || BN_to_ASN1_INTEGER(bn, X509_get_serialNumber(x)) == NULL) {
+		BN_free(bn);
+		goto out;
+	}
+	BN_free(bn);
+	if (X509_set_version(x, 2) != 1 || X509_gmtime_adj(X509_getm_notBefore(x), -3600) == NULL ||
+	    X509_gmtime_adj(X509_getm_notAfter(x), 86400L * (days ? (long)json_integer_value(days) : 365)) == NULL ||
+	    X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_UTF8,
+				       (const unsigned char *)(cn ? cn : name), -1, -1, 0) != 1 ||
+	    X509_set_issuer_name(x, ix ? X509_get_subject_name(ix) : X509_get_subject_name(x)) != 1 ||
+	    X509_set_pubkey(x, k) != 1 ||
+	    add_ext(x, ix, NID_basic_constraints, ca ? "critical,CA:TRUE" : "critical,CA:FALSE") != 0 ||
+	    add_ext(x, ix, NID_subject_key_identifier, "hash") != 0)
+		goto out;
+	dns = json_object_get(sec, "dns");
+	if (json_array_size(dns) > 0) {
+		char san[4096] = "";
+		size_t used = 0;
+		json_array_foreach(dns, i, e) {
+			int n = snprintf(san + used, sizeof(san) - used, "%sDNS:%s", i ? "," : "", json_string_value(e));
+			if (n < 0 || (size_t)n >= sizeof(san) - used)
+				goto out;
+			used += (size_t)n;
+		}
+		if (add_ext(x, ix, NID_subject_alt_name, san) != 0)
+			goto out;
+	}
+	if (X509_sign(x, ik ? ik : k, EVP_sha256()) <= 0 || PEM_write_bio_X509(cb, x) != 1)
+		goto out;
+	r = json_pack("{s:o, s:o}", "value", bio_string(cb), "key", bio_string(kb));
+	if (r != NULL && ix != NULL) {
+		BIO *chb = BIO_new(BIO_s_mem());
+		if (chb == NULL || PEM_write_bio_X509(chb, ix) != 1) {
+			BIO_free(chb);
+			json_decref(r);
+			r = NULL;
+			goto out;
+		}
+		json_object_set_new(r, "chain", bio_string(chb));
+		BIO_free(chb);
+	}
 out:
 	EVP_PKEY_free(k);
 	EVP_PKEY_free(ik);
 	X509_free(x);
 	X509_free(ix);
-	BIO_free(ib);
-	BIO_free(b);
+	BIO_free(kb);
+	BIO_free(cb);
 	return r;
 }
 
-static json_t *gen_secret(const char *name, const char *kind, size_t size, json_t *secrets_so_far,
-			  json_t *doc)
+/* Generates one secret: {"value": ...} (+ "key", "chain" for certificates). */
+static json_t *gen_secret(json_t *doc, json_t *secs, json_t *sec, const char *kind, size_t size)
 {
+	json_t *v = NULL;
 	if (strcmp(kind, "ascii") == 0)
-		return rand_ascii(size);
-	if (strcmp(kind, "hex") == 0)
-		return rand_hex(size);
-	if (strcmp(kind, "binary") == 0)
-		return rand_b64(size);
-	if (strcmp(kind, "private-key") == 0)
-		return gen_pki(name, 0, 0, NULL);
-	if (strcmp(kind, "x509-ca") == 0)
-		return gen_pki(name, 1, 1, NULL);
-	if (strcmp(kind, "x509") == 0) {
-		json_t *e, *sec;
-		size_t i;
-		const char *issuer = NULL, *ipem = NULL;
-		json_array_foreach(json_object_get(doc, "secrets"), i, sec) {
-			if (strcmp(json_string_value(json_object_get(sec, "name")), name) == 0)
-				issuer = json_string_value(json_object_get(sec, "issuer"));
-		}
-		if (issuer == NULL)
-			return NULL;
-		e = json_object_get(secrets_so_far, issuer);
-		if (e == NULL || strcmp(json_string_value(json_object_get(e, "kind")), "x509-ca") != 0)
-			return NULL;
-		ipem = json_string_value(json_object_get(e, "value"));
-		return gen_pki(name, 1, 0, ipem);
-	}
-	return NULL;
+		v = rand_ascii(size);
+	else if (strcmp(kind, "hex") == 0)
+		v = rand_hex(size);
+	else if (strcmp(kind, "binary") == 0)
+		v = rand_b64(size);
+	else
+		return gen_pki(doc, secs, sec, kind);
+	return v ? json_pack("{s:o}", "value", v) : NULL;
+}
+
+static int gen_pass(const char *kind)
+{
+	if (strcmp(kind, "x509") == 0)
+		return 2;
+	return strcmp(kind, "x509-ca") == 0 ? 1 : 0;
 }
 
 json_t *cas_session_state(json_t *doc, json_t *prev_state, char *err, size_t errlen)
@@ -419,15 +499,16 @@ json_t *cas_session_state(json_t *doc, json_t *prev_state, char *err, size_t err
 		bad(err, errlen, "out of memory");
 		return NULL;
 	}
-	/* two passes so that x509 secrets find their x509-ca issuer */
-	for (int pass = 0; pass < 2; pass++) {
+	/* three passes: keys and plain secrets, then CAs, then certificates
+	 * (which may name a private-key secret and an x509-ca issuer) */
+	for (int pass = 0; pass < 3; pass++) {
 		json_array_foreach(json_object_get(doc, "secrets"), i, e) {
 			const char *name = json_string_value(json_object_get(e, "name"));
 			const char *kind = json_string_value(json_object_get(e, "kind"));
 			json_t *size = json_object_get(e, "size"), *prev, *val;
 			size_t n = size ? (size_t)json_integer_value(size) : 32;
 
-			if (json_object_get(e, "value") != NULL || (pass == 0) == (strcmp(kind, "x509") == 0))
+			if (json_object_get(e, "value") != NULL || gen_pass(kind) != pass)
 				continue;
 			prev = json_object_get(psecs, name);
 			if (prev != NULL && strcmp(json_string_value(json_object_get(prev, "kind")), kind) == 0 &&
@@ -435,13 +516,15 @@ json_t *cas_session_state(json_t *doc, json_t *prev_state, char *err, size_t err
 				json_object_set(secs, name, prev);
 				continue;
 			}
-			val = gen_secret(name, kind, n, secs, doc);
+			val = gen_secret(doc, secs, e, kind, n);
 			if (val == NULL) {
 				json_decref(st);
-				bad(err, errlen, "secrets: cannot generate secret '%s' of kind '%s' (an x509 issuer must be an x509-ca secret)", name, kind);
+				bad(err, errlen, "secrets: cannot generate secret '%s' of kind '%s' (its issuer must be an x509-ca secret and its private_key a private-key secret)", name, kind);
 				return NULL;
 			}
-			json_object_set_new(secs, name, json_pack("{s:s, s:I, s:o}", "kind", kind, "size", (json_int_t)n, "value", val));
+			json_object_set_new(val, "kind", json_string(kind));
+			json_object_set_new(val, "size", json_integer((json_int_t)n));
+			json_object_set_new(secs, name, val);
 		}
 	}
 	json_array_foreach(json_object_get(doc, "services"), i, svc) {
@@ -600,8 +683,15 @@ json_t *cas_session_config(json_t *doc, json_t *state, const char *session, cons
 		json_t *v = json_object_get(e, "value");
 		if (v == NULL)
 			v = json_object_get(json_object_get(json_object_get(state, "secrets"), name), "value");
-		if (v != NULL)
-			json_object_set_new(secs, name, json_pack("{s:O, s:O}", "kind", json_object_get(e, "kind"), "value", v));
+		json_t *g = json_object_get(json_object_get(state, "secrets"), name), *out;
+		if (v == NULL)
+			continue;
+		out = json_pack("{s:O, s:O}", "kind", json_object_get(e, "kind"), "value", v);
+		if (out != NULL && json_object_get(e, "value") == NULL && json_object_get(g, "key") != NULL)
+			json_object_set(out, "key", json_object_get(g, "key"));
+		if (out != NULL && json_object_get(e, "value") == NULL && json_object_get(g, "chain") != NULL)
+			json_object_set(out, "chain", json_object_get(g, "chain"));
+		json_object_set_new(secs, name, out);
 	}
 	json_object_set_new(cfg, "secrets", secs);
 	inj = json_object_get(s, "injection_files");

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -36,6 +37,7 @@
 #define BLOB_MAX (8u << 20)
 
 #define STMT_CACHE 24
+#define ROW_CACHE 64 /* direct-mapped by name hash */
 
 struct cas_store {
 	sqlite3 *db;
@@ -45,8 +47,13 @@ struct cas_store {
 	} cache[STMT_CACHE];
 	pthread_mutex_t mu;
 	uint8_t key[WARD_AES256_KEY_LEN];
-	char err[512];
+	/* Decoded sessions, shared read-only with callers through jansson's
+	 * atomic reference counts; every write of a session drops its entry. */
+	struct cas_session_row rows[ROW_CACHE];
 };
+
+/* The last error of this thread: workers share the store. */
+static _Thread_local char store_err[512];
 
 static const char schema[] =
 	"PRAGMA journal_mode=WAL;"
@@ -68,7 +75,8 @@ static int fail(struct cas_store *st, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(st->err, sizeof(st->err), fmt, ap);
+	(void)st;
+	vsnprintf(store_err, sizeof(store_err), fmt, ap);
 	va_end(ap);
 	return -1;
 }
@@ -80,7 +88,8 @@ static int dbfail(struct cas_store *st, const char *what)
 
 const char *cas_store_error(struct cas_store *st)
 {
-	return st->err;
+	(void)st;
+	return store_err;
 }
 
 /* Loads DIR/master.key, creating it on first start. */
@@ -240,13 +249,13 @@ int cas_store_open(const char *dir, struct cas_store **out, char *err, size_t er
 	chmod(path, 0600);
 	sqlite3_busy_timeout(st->db, 5000);
 	if (exec(st, schema) != 0 || exec(st, "PRAGMA synchronous=NORMAL;") != 0) {
-		snprintf(err, errlen, "cannot initialise the CAS store '%s': %s", path, st->err);
+		snprintf(err, errlen, "cannot initialise the CAS store '%s': %s", path, store_err);
 		goto bad;
 	}
 	r = meta_get_locked(st, "check", &v, &vl);
 	if (r == 1) {
 		if (meta_put_locked(st, "check", check, sizeof(check)) != 0) {
-			snprintf(err, errlen, "%s", st->err);
+			snprintf(err, errlen, "%s", store_err);
 			goto bad;
 		}
 	} else if (r != 0 || vl != sizeof(check) || memcmp(v, check, vl) != 0) {
@@ -270,6 +279,8 @@ void cas_store_close(struct cas_store *st)
 		return;
 	for (size_t i = 0; i < STMT_CACHE; i++)
 		sqlite3_finalize(st->cache[i].stmt);
+	for (size_t i = 0; i < ROW_CACHE; i++)
+		cas_session_row_clear(&st->rows[i]);
 	if (st->db != NULL) {
 		sqlite3_exec(st->db, "PRAGMA wal_checkpoint(TRUNCATE);", NULL, NULL, NULL);
 		sqlite3_close_v2(st->db);
@@ -409,13 +420,42 @@ static int unseal_json(struct cas_store *st, const char *aad, const void *b, int
 	return 0;
 }
 
+static struct cas_session_row *row_slot(struct cas_store *st, const char *name)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+	for (const char *p = name; *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	return &st->rows[h % ROW_CACHE];
+}
+
+static void row_share(const struct cas_session_row *from, struct cas_session_row *to)
+{
+	*to = *from;
+	json_incref(to->doc);
+	json_incref(to->state);
+}
+
+static void row_forget(struct cas_store *st, const char *name)
+{
+	struct cas_session_row *c = row_slot(st, name);
+	if (c->doc != NULL && strcmp(c->name, name) == 0)
+		cas_session_row_clear(c);
+}
+
 int cas_store_session_get(struct cas_store *st, const char *name, struct cas_session_row *row)
 {
+	struct cas_session_row *cached;
 	sqlite3_stmt *s;
 	char aad[160];
 	int r;
 
 	pthread_mutex_lock(&st->mu);
+	cached = row_slot(st, name);
+	if (cached->doc != NULL && strcmp(cached->name, name) == 0) {
+		row_share(cached, row);
+		pthread_mutex_unlock(&st->mu);
+		return 0;
+	}
 	s = prep(st, "SELECT hash, creator, created, updated, doc, state FROM sessions WHERE name=?");
 	if (s == NULL) {
 		pthread_mutex_unlock(&st->mu);
@@ -440,8 +480,12 @@ int cas_store_session_get(struct cas_store *st, const char *name, struct cas_ses
 		if (r == 0)
 			r = unseal_json(st, aad, sqlite3_column_blob(s, 5), sqlite3_column_bytes(s, 5),
 					&row->state);
-		if (r != 0)
+		if (r != 0) {
 			cas_session_row_clear(row);
+		} else {
+			cas_session_row_clear(cached);
+			row_share(row, cached);
+		}
 	}
 	release(st, s);
 	pthread_mutex_unlock(&st->mu);
@@ -587,6 +631,7 @@ int cas_store_session_put(struct cas_store *st, const struct cas_session_row *ro
 	if (a != NULL && audit_locked(st, a) != 0)
 		goto err_tx;
 	r = end(st, 1);
+	row_forget(st, row->name);
 	goto out;
 err_tx:
 	end(st, 0);
@@ -631,6 +676,7 @@ int cas_store_session_delete(struct cas_store *st, const char *name, const struc
 		r = end(st, 1);
 	else
 		end(st, 0);
+	row_forget(st, name);
 	pthread_mutex_unlock(&st->mu);
 	return r;
 }
@@ -705,6 +751,82 @@ int cas_store_volume_set(struct cas_store *st, const char *session, const char *
 		if (end(st, r == 0) != 0)
 			r = -1;
 	}
+	pthread_mutex_unlock(&st->mu);
+	return r;
+}
+
+int cas_store_volume_accept(struct cas_store *st, const char *session, const char *vol,
+			    const char *got, char tag[129], char pending[129])
+{
+	const char *settag = NULL;
+	sqlite3_stmt *s;
+	int r = 0, found;
+
+	/* The mutex makes read-check-write atomic (one connection, one
+	 * process); the write, when one is needed, is its own synchronous
+	 * transaction. */
+	pthread_mutex_lock(&st->mu);
+	tag[0] = pending[0] = 0;
+	s = prep(st, "SELECT tag, pending FROM volumes WHERE session=? AND name=?");
+	if (s == NULL) {
+		pthread_mutex_unlock(&st->mu);
+		return -1;
+	}
+	bind_text(s, 1, session);
+	bind_text(s, 2, vol);
+	found = sqlite3_step(s);
+	if (found == SQLITE_ROW) {
+		ward_strlcpy(tag, (const char *)sqlite3_column_text(s, 0), 129);
+		ward_strlcpy(pending, (const char *)sqlite3_column_text(s, 1), 129);
+	}
+	release(st, s);
+	if (found != SQLITE_ROW && found != SQLITE_DONE)
+		r = dbfail(st, "read volume tag");
+	else if (tag[0] == 0 && pending[0] == 0)
+		settag = got[0] ? got : NULL;              /* trust on first use */
+	else if (strcasecmp(got, tag) == 0)
+		settag = pending[0] ? tag : NULL;          /* crash before the write: drop pending */
+	else if (pending[0] && strcasecmp(got, pending) == 0)
+		settag = pending;                          /* crash after the write: promote */
+	else
+		r = 1;
+	if (r == 0 && settag != NULL) {
+		char keep[129];
+		ward_strlcpy(keep, settag, sizeof(keep));
+		r = begin(st);
+		if (r == 0) {
+			r = volume_set_locked(st, session, vol, keep, "");
+			if (end(st, r == 0) != 0)
+				r = -1;
+		}
+	}
+	pthread_mutex_unlock(&st->mu);
+	return r;
+}
+
+int cas_store_volume_report(struct cas_store *st, const char *session, const char *vol,
+			    int commit, const char *newtag)
+{
+	sqlite3_stmt *s;
+	int r;
+	pthread_mutex_lock(&st->mu);
+	if (begin(st) != 0) {
+		pthread_mutex_unlock(&st->mu);
+		return -1;
+	}
+	s = prep(st, commit ? "INSERT OR REPLACE INTO volumes(session, name, tag, pending) VALUES(?,?,?,'')"
+			    : "INSERT INTO volumes(session, name, tag, pending) VALUES(?,?,'',?)"
+			      " ON CONFLICT(session, name) DO UPDATE SET pending=excluded.pending");
+	r = s == NULL ? -1 : 0;
+	if (s != NULL) {
+		bind_text(s, 1, session);
+		bind_text(s, 2, vol);
+		bind_text(s, 3, newtag);
+		r = sqlite3_step(s) == SQLITE_DONE ? 0 : dbfail(st, "write volume tag");
+		release(st, s);
+	}
+	if (end(st, r == 0) != 0)
+		r = -1;
 	pthread_mutex_unlock(&st->mu);
 	return r;
 }

@@ -53,7 +53,9 @@ const char *cas_store_error(struct cas_store *st);
 int cas_store_meta_get(struct cas_store *st, const char *key, uint8_t **val, size_t *len);
 int cas_store_meta_put(struct cas_store *st, const char *key, const void *val, size_t len);
 
-/* Returns 0 and fills row (caller calls cas_session_row_clear), 1 when absent. */
+/* Returns 0 and fills row (caller calls cas_session_row_clear), 1 when absent.
+ * row->doc and row->state may be shared with the store's cache and other
+ * threads: callers must not modify them (copy first). */
 int cas_store_session_get(struct cas_store *st, const char *name, struct cas_session_row *row);
 void cas_session_row_clear(struct cas_session_row *row);
 
@@ -76,6 +78,17 @@ int cas_store_volume_get(struct cas_store *st, const char *session, const char *
 			 char tag[129], char pending[129]);
 int cas_store_volume_set(struct cas_store *st, const char *session, const char *vol,
 			 const char *tag, const char *pending);
+
+/* Atomically checks a presented volume tag against the stored (tag,
+ * pending) pair and advances it (docs/cas.md, "Rollback protection"):
+ * 0 accepted (first use recorded, pending promoted or dropped), 1 refused
+ * (tag and pending filled for the message), -1 error. */
+int cas_store_volume_accept(struct cas_store *st, const char *session, const char *vol,
+			    const char *got, char tag[129], char pending[129]);
+/* A tag report: commit 0 sets pending = newtag (keeps tag), commit 1 sets
+ * tag = newtag and clears pending. Synchronous. */
+int cas_store_volume_report(struct cas_store *st, const char *session, const char *vol,
+			    int commit, const char *newtag);
 
 /* Enclave TLS keys attested for a session/service (for later tag reports). */
 int cas_store_enclave_put(struct cas_store *st, const char *keyhash, const char *session,

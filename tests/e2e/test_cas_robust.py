@@ -9,7 +9,8 @@ import struct
 import pytest
 import urllib3  # noqa: F401
 
-from test_cas import M1, Cas, cas, alice, bob, create, make_client_cert, session_doc  # noqa: F401
+from test_cas import (M1, Cas, _stop_leftover_servers, alice, bob, cas, create,  # noqa: F401
+                      make_client_cert, session_doc)
 
 pytestmark = pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
 

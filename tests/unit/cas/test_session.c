@@ -2,6 +2,9 @@
  * secrets that survive updates, the measurement/toleration decision. */
 #include <string.h>
 
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
 #include "../test.h"
 #include "cas/session.h"
 #include "core/util.h"
@@ -32,7 +35,7 @@ int main(void)
 			"\"command\":\"python3 -c pass\",\"environment\":{\"A\":\"1\"},"
 			"\"volumes\":[{\"name\":\"data\",\"path\":\"/data\"}]}],"
 			"\"secrets\":[{\"name\":\"pw\",\"kind\":\"ascii\",\"size\":16},{\"name\":\"given\",\"kind\":\"hex\",\"value\":\"abcd\"},"
-			"{\"name\":\"ca\",\"kind\":\"x509-ca\"},{\"name\":\"crt\",\"kind\":\"x509\",\"issuer\":\"ca\"}],"
+			"{\"name\":\"ca\",\"kind\":\"x509-ca\"},{\"name\":\"crt\",\"kind\":\"x509\",\"issuer\":\"ca\",\"dns\":[\"web.local\"]}],"
 			"\"security\":{\"attestation\":{\"tolerate\":[\"simulation\"]}}}");
 	CHECK(d != NULL && cas_session_validate(d, err, sizeof(err)) == 0);
 
@@ -50,6 +53,10 @@ int main(void)
 	/* access: default creator only */
 	CHECK(cas_session_allowed(d, "read", "c1", "c1") && !cas_session_allowed(d, "read", "c1", "c2"));
 	CHECK(!cas_session_allowed(d, "read", "c1", NULL));
+	json_t *ap = doc("{\"name\":\"a\",\"access_policy\":{\"read\":[\"CREATOR\",\"NONE\"],\"update\":[\"ANY\"]}}");
+	CHECK(!cas_session_allowed(ap, "read", "c1", "c1")); /* NONE wins */
+	CHECK(cas_session_allowed(ap, "update", "c1", "c2"));
+	json_decref(ap);
 
 	/* generated secrets: created, kept across an unchanged update, redacted */
 	json_t *st = cas_session_state(d, NULL, err, sizeof(err));
@@ -58,6 +65,21 @@ int main(void)
 	CHECK(pw != NULL && strlen(pw) == 16);
 	CHECK(strstr(json_string_value(json_object_get(json_object_get(json_object_get(st, "secrets"), "crt"), "value")), "BEGIN CERTIFICATE") != NULL);
 	CHECK(json_object_get(json_object_get(st, "volume_keys"), "data") != NULL);
+	{
+		/* the x509 secret is issued by the x509-ca secret */
+		json_t *crt = json_object_get(json_object_get(st, "secrets"), "crt");
+		json_t *ca = json_object_get(json_object_get(st, "secrets"), "ca");
+		BIO *b1 = BIO_new_mem_buf(json_string_value(json_object_get(crt, "value")), -1);
+		BIO *b2 = BIO_new_mem_buf(json_string_value(json_object_get(ca, "value")), -1);
+		X509 *xc = PEM_read_bio_X509(b1, NULL, NULL, NULL), *xca = PEM_read_bio_X509(b2, NULL, NULL, NULL);
+		CHECK(xc != NULL && xca != NULL && X509_verify(xc, X509_get0_pubkey(xca)) == 1);
+		CHECK(strstr(json_string_value(json_object_get(crt, "key")), "PRIVATE KEY") != NULL);
+		CHECK(strcmp(json_string_value(json_object_get(crt, "chain")), json_string_value(json_object_get(ca, "value"))) == 0);
+		X509_free(xc);
+		X509_free(xca);
+		BIO_free(b1);
+		BIO_free(b2);
+	}
 	json_t *st2 = cas_session_state(d, st, err, sizeof(err));
 	CHECK(strcmp(json_string_value(json_object_get(json_object_get(json_object_get(st2, "secrets"), "pw"), "value")), pw) == 0);
 	json_t *red = cas_session_redacted(d);

@@ -46,6 +46,21 @@ int main(void)
 	CHECK(cas_store_session_put(st, &row, NULL, NULL, &a, cur) == 1 && strcmp(cur, "aa") == 0);
 	CHECK(cas_store_session_put(st, &row, "bb", NULL, &a, cur) == 1 && strcmp(cur, "aa") == 0);
 	CHECK(cas_store_volume_set(st, "s1", "data", "0011", "2233") == 0);
+	/* volume tag state machine (docs/cas.md, "Rollback protection") */
+	char t[129], pd[129];
+	CHECK(cas_store_volume_accept(st, "s1", "v", "", t, pd) == 0);          /* fresh, empty */
+	CHECK(cas_store_volume_accept(st, "s1", "v", "01", t, pd) == 0);        /* first use recorded */
+	CHECK(cas_store_volume_accept(st, "s1", "v", "", t, pd) == 1 && strcmp(t, "01") == 0);
+	CHECK(cas_store_volume_report(st, "s1", "v", 0, "02") == 0);            /* prepare 02 */
+	CHECK(cas_store_volume_accept(st, "s1", "v", "03", t, pd) == 1 && strcmp(t, "01") == 0 && strcmp(pd, "02") == 0);
+	CHECK(cas_store_volume_accept(st, "s1", "v", "02", t, pd) == 0);        /* crash after write: promoted */
+	CHECK(cas_store_volume_accept(st, "s1", "v", "01", t, pd) == 1 && strcmp(t, "02") == 0 && pd[0] == 0);
+	CHECK(cas_store_volume_report(st, "s1", "v", 0, "04") == 0);            /* prepare 04 */
+	CHECK(cas_store_volume_accept(st, "s1", "v", "02", t, pd) == 0);        /* crash before write: dropped */
+	CHECK(cas_store_volume_accept(st, "s1", "v", "04", t, pd) == 1 && pd[0] == 0);
+	CHECK(cas_store_volume_report(st, "s1", "v", 1, "05") == 0);            /* commit */
+	CHECK(cas_store_volume_accept(st, "s1", "v", "05", t, pd) == 0);
+	CHECK(cas_store_volume_accept(st, "s1", "v", "02", t, pd) == 1);
 	cas_store_close(st);
 	st = NULL;
 
