@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/x509_vfy.h>
@@ -169,9 +170,16 @@ static void check_crl(struct ward_verify_result *r, struct ward_verify_cache *c,
 	for (size_t i = 0; i < ncerts; i++) {
 		X509_REVOKED *rev = NULL;
 		if (certs[i] && X509_CRL_get0_by_cert(crl, &rev, certs[i]) == 1) {
-			char ccn[96];
+			char ccn[96], when[32];
+			BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(certs[i]), NULL);
+			char *serial = bn ? BN_bn2hex(bn) : NULL;
 			ward_cert_cn(certs[i], ccn, sizeof(ccn));
-			ward_check(r, name, WARD_CHECK_FAIL, "certificate '%s' is revoked", ccn);
+			ward_asn1_time_str(rev ? X509_REVOKED_get0_revocationDate(rev) : NULL, when);
+			ward_check(r, name, WARD_CHECK_FAIL, "certificate '%s' (serial %.48s) is revoked since %s by the CRL of '%s'",
+				   ccn, serial ? serial : "?", when, cn);
+			OPENSSL_free(serial);
+			BN_free(bn);
+			ERR_clear_error();
 			return;
 		}
 	}
