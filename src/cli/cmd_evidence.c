@@ -18,7 +18,7 @@ static void help(void)
 	printf("usage: ward evidence show FILE [--json]\n"
 	       "       ward evidence verify FILE --collateral DIR|FILE.json [--at TIME] [--root ROOT.der] [--json]\n"
 	       "       ward evidence verify FILE --no-collateral [--at TIME] [--root ROOT.der] [--json]\n"
-	       "       ward evidence verify REPORT --vcek CERT | --vlek CERT --chain ASK_ARK.pem [--at TIME] [--json]\n\n"
+	       "       ward evidence verify REPORT --vcek CERT | --vlek CERT --chain ASK_ARK.pem [--crl ARK.crl] [--at TIME] [--json]\n\n"
 	       "Reads hardware attestation evidence: Intel SGX ECDSA quotes (v3), Intel TDX\n"
 	       "quotes (v4, v5) and AMD SEV-SNP attestation reports (v2, v3, v5). FILE is\n"
 	       "binary or hex text (detected).\n\n"
@@ -45,6 +45,8 @@ static void help(void)
 	       "  --vlek FILE          SEV-SNP: the VLEK certificate (DER or PEM)\n"
 	       "  --chain FILE         SEV-SNP: AMD ASK/ASVK and ARK (PEM, as served by the KDS)\n"
 	       "  --ark FILE           SEV-SNP: trust this ARK instead of the pinned AMD ARKs\n"
+	       "  --crl FILE           SEV-SNP: the ARK's CRL (DER or PEM, as served by the KDS);\n"
+	       "                       the ASK/ASVK must not be listed\n"
 	       "  -h, --help           show this help\n\n"
 	       "The formats, the trust chain and every check are described in docs/evidence.md.\n");
 }
@@ -103,7 +105,7 @@ static int show(int argc, char **argv)
 }
 
 struct vopts {
-	const char *file, *collateral, *at, *root, *cert, *chain, *ark;
+	const char *file, *collateral, *at, *root, *cert, *chain, *ark, *crl;
 	int json, no_collateral, vlek, cold;
 	unsigned long iterations;
 };
@@ -144,6 +146,8 @@ static int parse_vopts(int argc, char **argv, struct vopts *v, const char *sub)
 			dst = &v->chain;
 		else if (strcmp(a, "--ark") == 0)
 			dst = &v->ark;
+		else if (strcmp(a, "--crl") == 0)
+			dst = &v->crl;
 		else if (strcmp(a, "--iterations") == 0 && strcmp(sub, "bench") == 0) {
 			uint64_t n;
 			if (i + 1 >= argc || ward_parse_u64(argv[i + 1], &n) != 0 || n == 0 || n > 10000000) {
@@ -180,8 +184,8 @@ static int parse_vopts(int argc, char **argv, struct vopts *v, const char *sub)
 struct vctx {
 	struct ward_evidence *ev;
 	struct ward_collateral *col;
-	uint8_t *root, *cert, *chain, *ark;
-	size_t root_len, cert_len, chain_len, ark_len;
+	uint8_t *root, *cert, *chain, *ark, *crl;
+	size_t root_len, cert_len, chain_len, ark_len, crl_len;
 	struct ward_verify_opts o;
 };
 
@@ -193,6 +197,7 @@ static void vctx_free(struct vctx *c)
 	free(c->cert);
 	free(c->chain);
 	free(c->ark);
+	free(c->crl);
 }
 
 static int read_opt_file(const char *path, const char *what, uint8_t **out, size_t *len)
@@ -234,8 +239,11 @@ static int vctx_load(const struct vopts *v, struct vctx *c, const char *sub)
 		}
 		if (read_opt_file(v->cert, v->vlek ? "VLEK" : "VCEK", &c->cert, &c->cert_len) != 0 ||
 		    read_opt_file(v->chain, "AMD chain", &c->chain, &c->chain_len) != 0 ||
-		    read_opt_file(v->ark, "ARK", &c->ark, &c->ark_len) != 0)
+		    read_opt_file(v->ark, "ARK", &c->ark, &c->ark_len) != 0 ||
+		    read_opt_file(v->crl, "AMD CRL", &c->crl, &c->crl_len) != 0)
 			return 1;
+		c->o.snp_crl = c->crl;
+		c->o.snp_crl_len = c->crl_len;
 		c->o.snp_cert = c->cert;
 		c->o.snp_cert_len = c->cert_len;
 		c->o.snp_cert_is_vlek = v->vlek;
@@ -245,7 +253,7 @@ static int vctx_load(const struct vopts *v, struct vctx *c, const char *sub)
 		c->o.ark_der_len = c->ark_len;
 		return 0;
 	}
-	if (v->cert || v->chain || v->ark) {
+	if (v->cert || v->chain || v->ark || v->crl) {
 		ward_error("%s is an Intel %s quote: use --collateral, not SEV-SNP options", v->file,
 			   c->ev->c.type == WARD_EVIDENCE_SGX ? "SGX" : "TDX");
 		return 2;

@@ -13,6 +13,12 @@ from conftest import ward, one_line
 synth = pytest.importorskip("synth_dcap")
 
 
+def serial_hex(n):
+    """A serial as OpenSSL's BN_bn2hex prints it: whole bytes, upper case."""
+    h = "%X" % n
+    return "0" * (len(h) % 2) + h
+
+
 def verify(p, form="json", root=True, *extra):
     args = ["evidence", "verify", str(p["quote"]), "--collateral", str(p[form]), "--at", synth.AT]
     if root:
@@ -46,7 +52,7 @@ def test_revoked_pck_certificate(tmp_path, form):
     assert r.returncode == 1
     lines = one_line(r.stderr)
     assert len(lines) == 1, r.stderr
-    serial = "%X" % p["leaf_serial"]
+    serial = serial_hex(p["leaf_serial"])
     assert lines[0] == (
         "ward: evidence %s failed verification: pck_crl: certificate 'Intel SGX PCK Certificate' (serial %s) "
         "is revoked since 2025-04-01T00:00:00+00:00 by the CRL of 'Intel SGX PCK Platform CA'" % (p["quote"], serial))
@@ -65,8 +71,8 @@ def test_revoked_intermediate_via_root_crl(tmp_path, form):
     assert r.returncode == 1
     lines = one_line(r.stderr)
     assert len(lines) == 1, r.stderr
-    assert ("failed verification: root_ca_crl: certificate 'Intel SGX PCK Platform CA' (serial %X) is revoked "
-            "since 2025-04-01T00:00:00+00:00 by the CRL of 'Intel SGX Root CA'" % p["inter_serial"]) in lines[0]
+    assert ("failed verification: root_ca_crl: certificate 'Intel SGX PCK Platform CA' (serial %s) is revoked "
+            "since 2025-04-01T00:00:00+00:00 by the CRL of 'Intel SGX Root CA'" % serial_hex(p["inter_serial"])) in lines[0]
     r, v = checks(p, form)
     assert [k for k, x in v["checks"].items() if x["result"] == "fail"] == ["root_ca_crl"]
 
@@ -95,3 +101,40 @@ def test_synthetic_root_is_not_trusted_without_root_override(tmp_path):
     assert r.returncode == 1
     assert "failed verification: pck_chain: PCK chain does not verify to the pinned Intel SGX Root CA" in one_line(r.stderr)[0]
 
+
+
+# --- SEV-SNP: the ARK's CRL of ASKs/ASVKs (--crl); the revoked and not
+# revoked cases need a synthetic ARK and run at unit level
+# (tests/unit/attest/quote/test_snp_crl.c). Here: what the CLI does.
+
+from test_evidence import VECTORS, needs_vectors  # noqa: E402
+
+
+def _snp(*extra):
+    return ward("evidence", "verify", VECTORS / "snp/ms_milan_attestation_report.bin",
+                "--vcek", VECTORS / "snp/ms_milan_vcek.pem", "--chain", VECTORS / "amd-pki/milan_ask_ark_asvk.pem",
+                "--at", "2026-06-01T00:00:00Z", *extra)
+
+
+@needs_vectors
+def test_snp_without_crl_says_revocation_was_not_checked():
+    r = _snp()
+    assert r.returncode == 0, r.stderr
+    assert "skip  amd_crl" in r.stdout and "revocation not checked" in r.stdout
+
+
+@needs_vectors
+def test_snp_garbage_crl_fails_amd_crl(tmp_path):
+    bad = tmp_path / "ark.crl"
+    bad.write_bytes(b"\x30\x03garbage")
+    r = _snp("--crl", bad)
+    assert r.returncode == 1
+    assert one_line(r.stderr) == ["ward: evidence %s failed verification: amd_crl: the AMD CRL does not decode "
+                                  "(DER or PEM X.509 CRL expected)" % (VECTORS / "snp/ms_milan_attestation_report.bin")]
+
+
+@needs_vectors
+def test_snp_crl_option_refused_for_intel_quotes(tmp_path):
+    r = ward("evidence", "verify", VECTORS / "sgx/qvl_sgx_quote.bin", "--no-collateral", "--crl", tmp_path / "x")
+    assert r.returncode == 2
+    assert "use --collateral, not SEV-SNP options" in one_line(r.stderr)[0]

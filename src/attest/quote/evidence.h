@@ -269,6 +269,8 @@ struct ward_verify_opts {
 	const uint8_t *snp_chain; size_t snp_chain_len;
 	const uint8_t *ark_der;           /* replaces the pinned AMD ARKs */
 	size_t ark_der_len;
+	const uint8_t *snp_crl;           /* SEV-SNP: the ARK's CRL (DER or PEM) of ASKs/ASVKs; NULL: not checked */
+	size_t snp_crl_len;
 	struct ward_verify_cache *cache;  /* NULL: the collateral's own cache (SGX/TDX), or none */
 };
 

@@ -9,11 +9,14 @@
  *
  * The VCEK's SPL extensions (1.3.6.1.4.1.3704.1.3.*) must equal
  * REPORTED_TCB, its hwID (.1.4) must equal CHIP_ID (Turin: 8 bytes).
+ * With an ARK CRL (--crl), the ASK/ASVK must not be listed (amd_crl).
  */
 #include <stdio.h>
 #include <string.h>
 
 #include <openssl/asn1.h>
+#include <openssl/bn.h>
+#include <openssl/pem.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
@@ -121,6 +124,66 @@ static void cert_info(struct ward_verify_cache *c, X509 *x, const uint8_t id[32]
 	memset(ci, 0, sizeof(*ci));
 	read_cert_info(x, ci);
 	ward_vcache_put_blob(c, key, ci, sizeof(*ci));
+}
+
+/* The ARK's CRL (AMD KDS /vcek/v1/<product>/crl): issued and signed
+ * (RSA-PSS) by the trusted ARK, current at `at`, not listing the ASK/ASVK. */
+static void check_amd_crl(const struct ward_verify_opts *o, X509 *ark, X509 *ask, const char *ark_cn, time_t at,
+			  struct ward_verify_result *r)
+{
+	X509_CRL *crl = NULL;
+	X509_REVOKED *rev = NULL;
+	const unsigned char *p = o->snp_crl;
+	time_t t = at;
+	char a[32], b[32];
+
+	if (!o->snp_crl) {
+		ward_check(r, "amd_crl", WARD_CHECK_SKIPPED, "no AMD CRL given (--crl): ASK/ASVK revocation not checked");
+		return;
+	}
+	if (o->snp_crl_len > 0 && memmem(o->snp_crl, o->snp_crl_len, "-----BEGIN X509 CRL-----", 24)) {
+		BIO *bio = BIO_new_mem_buf(o->snp_crl, (int)o->snp_crl_len);
+		crl = bio ? PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL) : NULL;
+		BIO_free(bio);
+	} else {
+		crl = d2i_X509_CRL(NULL, &p, (long)o->snp_crl_len);
+		if (crl && p != o->snp_crl + o->snp_crl_len) {
+			X509_CRL_free(crl);
+			crl = NULL;
+		}
+	}
+	ERR_clear_error();
+	if (!crl) {
+		ward_check(r, "amd_crl", WARD_CHECK_FAIL, "the AMD CRL does not decode (DER or PEM X.509 CRL expected)");
+		return;
+	}
+	const ASN1_TIME *lu = X509_CRL_get0_lastUpdate(crl), *nu = X509_CRL_get0_nextUpdate(crl);
+	ward_asn1_time_str(lu, a);
+	ward_asn1_time_str(nu, b);
+	if (!ark)
+		ward_check(r, "amd_crl", WARD_CHECK_FAIL, "no trusted ARK to verify the CRL with");
+	else if (X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(ark)) != 0)
+		ward_check(r, "amd_crl", WARD_CHECK_FAIL, "CRL is not issued by '%s'", ark_cn);
+	else if (X509_CRL_verify(crl, X509_get0_pubkey(ark)) != 1)
+		ward_check(r, "amd_crl", WARD_CHECK_FAIL, "CRL signature does not verify with the key of '%s'", ark_cn);
+	else if (!lu || !nu || X509_cmp_time(lu, &t) > 0 || X509_cmp_time(nu, &t) < 0)
+		ward_check(r, "amd_crl", WARD_CHECK_FAIL, "CRL is not valid at the verification time (valid %s .. %s)", a, b);
+	else if (!ask)
+		ward_check(r, "amd_crl", WARD_CHECK_FAIL, "no ASK/ASVK to look up in the CRL");
+	else if (X509_CRL_get0_by_cert(crl, &rev, ask) == 1) {
+		char ccn[96], when[32];
+		BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(ask), NULL);
+		char *serial = bn ? BN_bn2hex(bn) : NULL;
+		ward_cert_cn(ask, ccn, sizeof(ccn));
+		ward_asn1_time_str(rev ? X509_REVOKED_get0_revocationDate(rev) : NULL, when);
+		ward_check(r, "amd_crl", WARD_CHECK_FAIL, "certificate '%s' (serial %.48s) is revoked since %s by the CRL of '%s'",
+			   ccn, serial ? serial : "?", when, ark_cn);
+		OPENSSL_free(serial);
+		BN_free(bn);
+	} else
+		ward_check(r, "amd_crl", WARD_CHECK_PASS, "CRL of '%s' valid %s .. %s, the ASK/ASVK is not revoked", ark_cn, a, b);
+	X509_CRL_free(crl);
+	ERR_clear_error();
 }
 
 void ward_verify_snp(const struct ward_evidence *ev, const struct ward_verify_opts *o, struct ward_verify_result *r)
@@ -241,6 +304,7 @@ void ward_verify_snp(const struct ward_evidence *ev, const struct ward_verify_op
 			ward_check(r, "ask_signed_by_ark", WARD_CHECK_PASS, "'%s' signed by '%s'", ac, product);
 		if (r->checks[r->nchecks - 1].state != WARD_CHECK_PASS)
 			ask = NULL;
+		check_amd_crl(o, ark, ask, product, at, r);
 		if (!cert || !ask)
 			ward_check(r, "cert_signed_by_ask", WARD_CHECK_FAIL, "no trusted ASK/ASVK to verify the %s with",
 				   cert ? cn : "VCEK/VLEK");
