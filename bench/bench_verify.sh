@@ -3,8 +3,12 @@
 # collateral loaded once (`ward evidence bench`), for SGX, TDX and SEV-SNP;
 # and, side by side on the same SGX and TDX samples, Phala's @phala/dcap-qvl
 # (JavaScript) installed from npm into a temporary directory outside the
-# repository. Prints a ratio per sample. Needs the shared test vectors next
-# to the repository. Usage: bench/bench_verify.sh [ITERATIONS]
+# repository. Prints a ratio per sample. "ward" keeps one verification
+# cache for all iterations (as a long-running verifier does: certificates
+# decoded and chain/collateral signatures verified once, the quote's own
+# signatures every time); "ward-cold" starts every iteration with an empty
+# cache. Needs the shared test vectors next to the repository.
+# Usage: bench/bench_verify.sh [ITERATIONS]
 set -eu
 cd "$(dirname "$0")/.."
 N="${1:-2000}"
@@ -28,14 +32,16 @@ one() { # label, ward bench args..., then (if set) QVL_ARGS
 	label="$1"; shift
 	w="$(taskset -c 0 "$W" evidence bench "$@" --iterations "$N")"
 	printf '%-10s ward       %s\n' "$label" "$w"
+	wc="$(taskset -c 0 "$W" evidence bench "$@" --iterations "$N" --cold)"
+	printf '%-10s ward-cold  %s\n' "$label" "$wc"
 	if [ -n "$QVL_DIR" ] && [ -n "${QVL_ARGS:-}" ]; then
 		# shellcheck disable=SC2086
 		q="$(taskset -c 0 node bench/bench_verify_dcapqvl.js "$QVL_DIR" $QVL_ARGS "$N")"
 		printf '%-10s dcap-qvl   %s\n' "$label" "$q"
 		node -e '
-			const w = JSON.parse(process.argv[1]), q = JSON.parse(process.argv[2]);
-			console.log(`${process.argv[3].padEnd(10)} ratio      ward is ${(w.per_second / q.per_second).toFixed(1)}x dcap-qvl (${w.ms_per_verification.toFixed(3)} ms vs ${q.ms_per_verification.toFixed(3)} ms); status ward ${w.status}, dcap-qvl ${q.status}: ${w.status === q.status ? "same" : "DIFFERENT"}`);
-		' "$w" "$q" "$label"
+			const w = JSON.parse(process.argv[1]), q = JSON.parse(process.argv[2]), c = JSON.parse(process.argv[4]);
+			console.log(`${process.argv[3].padEnd(10)} ratio      ward is ${(w.per_second / q.per_second).toFixed(1)}x dcap-qvl (${w.ms_per_verification.toFixed(3)} ms vs ${q.ms_per_verification.toFixed(3)} ms); cold ${(c.per_second / q.per_second).toFixed(1)}x (${c.ms_per_verification.toFixed(3)} ms); status ward ${w.status}, dcap-qvl ${q.status}: ${w.status === q.status ? "same" : "DIFFERENT"}`);
+		' "$w" "$q" "$label" "$wc"
 	fi
 }
 

@@ -20,7 +20,9 @@
 #include <openssl/pem.h>
 
 #include "attest/quote/collateral.h"
+#include "attest/quote/vcache.h"
 #include "attest/quote/x509util.h"
+#include "core/crypto.h"
 #include "core/util.h"
 
 #define MAX_COLLATERAL_FILE (1u << 20)
@@ -375,7 +377,31 @@ void ward_collateral_free(struct ward_collateral *c)
 	X509_CRL_free(c->root_crl);
 	X509_CRL_free(c->pck_crl);
 	sk_X509_pop_free(c->certs, X509_free);
+	free(c->cert_ids);
+	ward_verify_cache_free(c->cache);
 	free(c);
+}
+
+/* Identities of everything the verifier caches results for, and the cache. */
+static int prepare(struct ward_collateral *c, char *err, size_t errlen)
+{
+	unsigned n = 0;
+	int nc = sk_X509_num(c->certs);
+
+	if (ward_sha256(c->tcb_raw, c->tcb_len, c->tcb_id) != 0 || ward_sha256(c->qe_raw, c->qe_len, c->qe_id) != 0 ||
+	    (c->root_crl && X509_CRL_digest(c->root_crl, ward_md_sha256(), c->root_crl_id, &n) != 1) ||
+	    (c->pck_crl && X509_CRL_digest(c->pck_crl, ward_md_sha256(), c->pck_crl_id, &n) != 1)) {
+		ERR_clear_error();
+		return setf(err, errlen, "cannot hash the collateral");
+	}
+	c->cert_ids = calloc(nc > 0 ? (size_t)nc : 1, 32);
+	c->cache = ward_verify_cache_new();
+	if (!c->cert_ids || !c->cache)
+		return setf(err, errlen, "out of memory");
+	for (int i = 0; i < nc; i++)
+		if (ward_x509_id(sk_X509_value(c->certs, i), c->cert_ids[i]) != 0)
+			return setf(err, errlen, "collateral certificate %d cannot be re-encoded", i + 1);
+	return 0;
 }
 
 int ward_collateral_load(const char *path, struct ward_collateral **out, char *err, size_t errlen)
@@ -407,6 +433,8 @@ int ward_collateral_load(const char *path, struct ward_collateral **out, char *e
 		rc = setf(err, errlen, "%s: no TCB info found", path);
 	if (rc == 0 && !c->qe_raw)
 		rc = setf(err, errlen, "%s: no QE identity found", path);
+	if (rc == 0)
+		rc = prepare(c, err, errlen);
 	if (rc != 0) {
 		ward_collateral_free(c);
 		return -1;

@@ -5,7 +5,8 @@
  * Contract: tcb_raw/qe_raw hold the exact signed bytes of the inner JSON
  * objects (never re-serialised); tcb/qe are the same objects parsed by
  * jansson and checked to be equal to the raw text. Everything is owned by
- * the collateral and read-only after ward_collateral_load().
+ * the collateral and read-only after ward_collateral_load(), except the
+ * cache, which locks itself.
  */
 #ifndef WARD_ATTEST_QUOTE_COLLATERAL_H
 #define WARD_ATTEST_QUOTE_COLLATERAL_H
@@ -27,6 +28,11 @@ struct ward_collateral {
 	X509_CRL *root_crl;
 	X509_CRL *pck_crl;
 	STACK_OF(X509) *certs; /* issuer chains (TCB signing, PCK CA, root) */
+	/* identities for the verification cache, computed by ward_collateral_load() */
+	uint8_t tcb_id[32], qe_id[32];           /* SHA-256 of the signed bytes */
+	uint8_t root_crl_id[32], pck_crl_id[32]; /* SHA-256 of the CRLs' DER */
+	uint8_t (*cert_ids)[32];                 /* SHA-256 of each certs[i] DER */
+	struct ward_verify_cache *cache;         /* used when the caller passes none */
 };
 
 /* Locates the value of a top-level key that is a JSON object in body and

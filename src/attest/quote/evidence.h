@@ -21,8 +21,14 @@
  *    Turin) are pinned by public key inside the library; opts->root_der
  *    replaces the Intel root (tests, private PKI).
  *  - Collateral (struct ward_collateral) is loaded once and may be reused
- *    for any number of verifications (it is read-only afterwards, so it can
- *    be shared between threads); the functions keep no global state.
+ *    for any number of verifications and shared between threads: its
+ *    content is read-only after loading; it also owns a verification cache
+ *    (struct ward_verify_cache, locked) that remembers decoded certificates
+ *    and verified signatures and chains, so repeated verifications skip that
+ *    work (docs/evidence.md, "Caching"). A caller may pass its own cache in
+ *    opts->cache (SEV-SNP has no collateral to hold one). The only global
+ *    state is immutable after first use: the decoded pinned Intel root and
+ *    the fetched SHA-256/SHA-384 implementations.
  *  - Nothing here logs; errors are written to the caller's err buffer.
  * The byte layouts are in docs/evidence.md.
  */
@@ -204,6 +210,16 @@ struct ward_collateral; /* opaque; parsed TCB info, QE identity, CRLs, chains */
 int ward_collateral_load(const char *path, struct ward_collateral **out, char *err, size_t errlen);
 void ward_collateral_free(struct ward_collateral *c);
 
+/* ---- verification cache ---- */
+
+/* Memo of pure verification results (decoded certificates, verified
+ * certificate/CRL/collateral signatures, chains with the validity periods
+ * they depend on). Thread-safe, bounded. Never holds a failure, never
+ * holds the quote or report signature itself. NULL when out of memory. */
+struct ward_verify_cache;
+struct ward_verify_cache *ward_verify_cache_new(void);
+void ward_verify_cache_free(struct ward_verify_cache *c);
+
 /* ---- verification ---- */
 
 enum ward_check_state {
@@ -253,6 +269,9 @@ struct ward_verify_opts {
 	const uint8_t *snp_chain; size_t snp_chain_len;
 	const uint8_t *ark_der;           /* replaces the pinned AMD ARKs */
 	size_t ark_der_len;
+	const uint8_t *snp_crl;           /* SEV-SNP: the ARK's CRL (DER or PEM) of ASKs/ASVKs; NULL: not checked */
+	size_t snp_crl_len;
+	struct ward_verify_cache *cache;  /* NULL: the collateral's own cache (SGX/TDX), or none */
 };
 
 struct ward_snp_cert_info {

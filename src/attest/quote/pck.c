@@ -13,11 +13,13 @@
 #include <openssl/objects.h>
 
 #include "attest/quote/pck.h"
+#include "attest/quote/vcache.h"
 #include "attest/quote/x509util.h"
 
 #define SGX_EXT_OID "1.2.840.113741.1.13.1"
 
-STACK_OF(X509) *ward_pck_chain(const struct ward_evidence *ev, char *err, size_t errlen)
+STACK_OF(X509) *ward_pck_chain(const struct ward_evidence *ev, struct ward_verify_cache *cache, uint8_t ids[17][32],
+			       char *err, size_t errlen)
 {
 	const struct ward_dcap_quote *q = &ev->c.quote;
 	STACK_OF(X509) *sk;
@@ -32,7 +34,7 @@ STACK_OF(X509) *ward_pck_chain(const struct ward_evidence *ev, char *err, size_t
 			 q->cert_type);
 		return NULL;
 	}
-	sk = ward_pem_certs(ev->raw + q->cert_off, q->cert_len, e, sizeof(e));
+	sk = ward_vcache_decode(cache, 0, ev->raw + q->cert_off, q->cert_len, ids, e, sizeof(e));
 	if (!sk) {
 		snprintf(err, errlen, "PCK chain: %s", e);
 		return NULL;
@@ -226,7 +228,7 @@ int ward_pck_info_from_chain(STACK_OF(X509) *sk, struct ward_pck_info *out, char
 
 int ward_evidence_pck_info(const struct ward_evidence *ev, struct ward_pck_info *out, char *err, size_t errlen)
 {
-	STACK_OF(X509) *sk = ward_pck_chain(ev, err, errlen);
+	STACK_OF(X509) *sk = ward_pck_chain(ev, NULL, NULL, err, errlen);
 	int rc;
 
 	if (!sk)

@@ -14,7 +14,9 @@
 
 #include "attest/quote/evidence.h"
 
-STACK_OF(X509) *ward_pck_chain(const struct ward_evidence *ev, char *err, size_t errlen);
+/* cache may be NULL; ids (may be NULL) gets the SHA-256 of each DER. */
+STACK_OF(X509) *ward_pck_chain(const struct ward_evidence *ev, struct ward_verify_cache *cache, uint8_t ids[17][32],
+			       char *err, size_t errlen);
 /* Subjects, validity and SGX extension of an already split chain. */
 int ward_pck_info_from_chain(STACK_OF(X509) *sk, struct ward_pck_info *info, char *err, size_t errlen);
 int ward_pck_sgx_ext(X509 *leaf, struct ward_pck_info *info, char *err, size_t errlen);

@@ -9,17 +9,21 @@
  *
  * The VCEK's SPL extensions (1.3.6.1.4.1.3704.1.3.*) must equal
  * REPORTED_TCB, its hwID (.1.4) must equal CHIP_ID (Turin: 8 bytes).
+ * With an ARK CRL (--crl), the ASK/ASVK must not be listed (amd_crl).
  */
 #include <stdio.h>
 #include <string.h>
 
 #include <openssl/asn1.h>
+#include <openssl/bn.h>
+#include <openssl/pem.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
 #include <openssl/sha.h>
 
 #include "attest/quote/anchors.h"
+#include "attest/quote/vcache.h"
 #include "attest/quote/verify_internal.h"
 #include "attest/quote/x509util.h"
 #include "core/crypto.h"
@@ -76,34 +80,133 @@ static void read_cert_info(X509 *x, struct ward_snp_cert_info *ci)
 	ERR_clear_error();
 }
 
+/* SHA-256 of the DER SubjectPublicKeyInfo, encoded from the certificate's
+ * stored X509_PUBKEY (no provider encoder round trip). */
 static int spki_sha256(X509 *x, uint8_t out[32])
 {
 	unsigned char *der = NULL;
-	int n = i2d_PUBKEY(X509_get0_pubkey(x), &der);
-	if (n <= 0)
+	int n = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &der);
+	if (n <= 0) {
+		ERR_clear_error();
 		return -1;
+	}
 	int rc = ward_sha256(der, (size_t)n, out);
 	OPENSSL_free(der);
 	return rc;
+}
+
+/* X509_verify(subject, issuer's key) through the cache: a pure function of
+ * the two certificates (by id); only successes are remembered. */
+static int signed_by(struct ward_verify_cache *c, X509 *subject, const uint8_t sid[32], X509 *issuer,
+		     const uint8_t iid[32])
+{
+	uint8_t key[32];
+	if (c && ward_vcache_key(key, "x509-signature", sid, (size_t)32, iid, (size_t)32, (void *)NULL) != 0)
+		c = NULL;
+	if (c && ward_vcache_fact(c, key, 0))
+		return 1;
+	if (X509_verify(subject, X509_get0_pubkey(issuer)) != 1) {
+		ERR_clear_error();
+		return 0;
+	}
+	ward_vcache_put_fact(c, key, NULL, 0);
+	return 1;
+}
+
+/* The VCEK/VLEK extensions (pure function of the certificate), cached. */
+static void cert_info(struct ward_verify_cache *c, X509 *x, const uint8_t id[32], struct ward_snp_cert_info *ci)
+{
+	uint8_t key[32];
+	if (c && ward_vcache_key(key, "snp-cert-info", id, (size_t)32, (void *)NULL) != 0)
+		c = NULL;
+	if (c && ward_vcache_get_blob(c, key, ci, sizeof(*ci)) == (long)sizeof(*ci))
+		return;
+	memset(ci, 0, sizeof(*ci));
+	read_cert_info(x, ci);
+	ward_vcache_put_blob(c, key, ci, sizeof(*ci));
+}
+
+/* The ARK's CRL (AMD KDS /vcek/v1/<product>/crl): issued and signed
+ * (RSA-PSS) by the trusted ARK, current at `at`, not listing the ASK/ASVK. */
+static void check_amd_crl(const struct ward_verify_opts *o, X509 *ark, X509 *ask, const char *ark_cn, time_t at,
+			  struct ward_verify_result *r)
+{
+	X509_CRL *crl = NULL;
+	X509_REVOKED *rev = NULL;
+	const unsigned char *p = o->snp_crl;
+	time_t t = at;
+	char a[32], b[32];
+
+	if (!o->snp_crl) {
+		ward_check(r, "amd_crl", WARD_CHECK_SKIPPED, "no AMD CRL given (--crl): ASK/ASVK revocation not checked");
+		return;
+	}
+	if (o->snp_crl_len > 0 && memmem(o->snp_crl, o->snp_crl_len, "-----BEGIN X509 CRL-----", 24)) {
+		BIO *bio = BIO_new_mem_buf(o->snp_crl, (int)o->snp_crl_len);
+		crl = bio ? PEM_read_bio_X509_CRL(bio, NULL, NULL, NULL) : NULL;
+		BIO_free(bio);
+	} else {
+		crl = d2i_X509_CRL(NULL, &p, (long)o->snp_crl_len);
+		if (crl && p != o->snp_crl + o->snp_crl_len) {
+			X509_CRL_free(crl);
+			crl = NULL;
+		}
+	}
+	ERR_clear_error();
+	if (!crl) {
+		ward_check(r, "amd_crl", WARD_CHECK_FAIL, "the AMD CRL does not decode (DER or PEM X.509 CRL expected)");
+		return;
+	}
+	const ASN1_TIME *lu = X509_CRL_get0_lastUpdate(crl), *nu = X509_CRL_get0_nextUpdate(crl);
+	ward_asn1_time_str(lu, a);
+	ward_asn1_time_str(nu, b);
+	if (!ark)
+		ward_check(r, "amd_crl", WARD_CHECK_FAIL, "no trusted ARK to verify the CRL with");
+	else if (X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(ark)) != 0)
+		ward_check(r, "amd_crl", WARD_CHECK_FAIL, "CRL is not issued by '%s'", ark_cn);
+	else if (X509_CRL_verify(crl, X509_get0_pubkey(ark)) != 1)
+		ward_check(r, "amd_crl", WARD_CHECK_FAIL, "CRL signature does not verify with the key of '%s'", ark_cn);
+	else if (!lu || !nu || X509_cmp_time(lu, &t) > 0 || X509_cmp_time(nu, &t) < 0)
+		ward_check(r, "amd_crl", WARD_CHECK_FAIL, "CRL is not valid at the verification time (valid %s .. %s)", a, b);
+	else if (!ask)
+		ward_check(r, "amd_crl", WARD_CHECK_FAIL, "no ASK/ASVK to look up in the CRL");
+	else if (X509_CRL_get0_by_cert(crl, &rev, ask) == 1) {
+		char ccn[96], when[32];
+		BIGNUM *bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(ask), NULL);
+		char *serial = bn ? BN_bn2hex(bn) : NULL;
+		ward_cert_cn(ask, ccn, sizeof(ccn));
+		ward_asn1_time_str(rev ? X509_REVOKED_get0_revocationDate(rev) : NULL, when);
+		ward_check(r, "amd_crl", WARD_CHECK_FAIL, "certificate '%s' (serial %.48s) is revoked since %s by the CRL of '%s'",
+			   ccn, serial ? serial : "?", when, ark_cn);
+		OPENSSL_free(serial);
+		BN_free(bn);
+	} else
+		ward_check(r, "amd_crl", WARD_CHECK_PASS, "CRL of '%s' valid %s .. %s, the ASK/ASVK is not revoked", ark_cn, a, b);
+	X509_CRL_free(crl);
+	ERR_clear_error();
 }
 
 void ward_verify_snp(const struct ward_evidence *ev, const struct ward_verify_opts *o, struct ward_verify_result *r)
 {
 	const struct ward_snp_report *s = &ev->c.snp;
 	struct ward_snp_cert_info *ci = &r->snp_cert;
+	struct ward_verify_cache *cache = o->cache;
 	X509 *cert = NULL, *ark = NULL, *ask = NULL, *pin = NULL;
-	STACK_OF(X509) *chain = NULL;
+	STACK_OF(X509) *chain = NULL, *certsk = NULL, *pinsk = NULL;
+	uint8_t cert_id[17][32], chain_ids[17][32], pin_ids[17][32];
+	const uint8_t *ark_id = NULL, *ask_id = NULL;
 	char e[256], cn[96] = "", product[32] = "";
 	time_t at = r->at;
 
 	/* signing certificate */
 	if (!o->snp_cert) {
 		ward_check(r, "signing_cert", WARD_CHECK_FAIL, "no VCEK or VLEK given");
-	} else if (!(cert = ward_cert_load(o->snp_cert, o->snp_cert_len, e, sizeof(e)))) {
+	} else if (!(certsk = ward_vcache_decode(cache, 1, o->snp_cert, o->snp_cert_len, cert_id, e, sizeof(e)))) {
 		ward_check(r, "signing_cert", WARD_CHECK_FAIL, "VCEK/VLEK: %s", e);
 	} else {
+		cert = sk_X509_value(certsk, 0);
 		ward_cert_cn(cert, cn, sizeof(cn));
-		read_cert_info(cert, ci);
+		cert_info(cache, cert, cert_id[0], ci);
 		ci->is_vlek = strcmp(cn, "SEV-VLEK") == 0;
 		EVP_PKEY *k = X509_get0_pubkey(cert);
 		if (strcmp(cn, "SEV-VCEK") != 0 && strcmp(cn, "SEV-VLEK") != 0)
@@ -136,19 +239,22 @@ void ward_verify_snp(const struct ward_evidence *ev, const struct ward_verify_op
 	/* AMD chain: ARK (pinned) and the VCEK's issuer (ASK or ASVK) */
 	if (!o->snp_chain) {
 		ward_check(r, "ark", WARD_CHECK_FAIL, "no AMD certificate chain given (--chain)");
-	} else if (!(chain = ward_pem_certs(o->snp_chain, o->snp_chain_len, e, sizeof(e)))) {
+	} else if (!(chain = ward_vcache_decode(cache, 0, o->snp_chain, o->snp_chain_len, chain_ids, e, sizeof(e)))) {
 		ward_check(r, "ark", WARD_CHECK_FAIL, "AMD chain: %s", e);
 	} else {
 		for (int i = 0; i < sk_X509_num(chain); i++) {
 			X509 *x = sk_X509_value(chain, i);
 			char c[96];
 			ward_cert_cn(x, c, sizeof(c));
-			if (strncmp(c, "ARK-", 4) == 0 && !ark)
+			if (strncmp(c, "ARK-", 4) == 0 && !ark) {
 				ark = x;
-			else if (cert && !ask && X509_NAME_cmp(X509_get_subject_name(x), X509_get_issuer_name(cert)) == 0)
+				ark_id = chain_ids[i];
+			} else if (cert && !ask && X509_NAME_cmp(X509_get_subject_name(x), X509_get_issuer_name(cert)) == 0) {
 				ask = x;
+				ask_id = chain_ids[i];
+			}
 		}
-		if (o->ark_der && !(pin = ward_cert_load(o->ark_der, o->ark_der_len, e, sizeof(e)))) {
+		if (o->ark_der && !(pinsk = ward_vcache_decode(cache, 1, o->ark_der, o->ark_der_len, pin_ids, e, sizeof(e)))) {
 			ward_check(r, "ark", WARD_CHECK_FAIL, "the given ARK: %s", e);
 		} else if (!ark) {
 			ward_check(r, "ark", WARD_CHECK_FAIL, "no ARK-* certificate in the AMD chain");
@@ -156,6 +262,7 @@ void ward_verify_snp(const struct ward_evidence *ev, const struct ward_verify_op
 			uint8_t h[32];
 			const char *prod = NULL;
 			ward_cert_cn(ark, product, sizeof(product));
+			pin = pinsk ? sk_X509_value(pinsk, 0) : NULL;
 			if (pin) {
 				if (EVP_PKEY_eq(X509_get0_pubkey(pin), X509_get0_pubkey(ark)) == 1)
 					prod = product + 4;
@@ -167,7 +274,7 @@ void ward_verify_snp(const struct ward_evidence *ev, const struct ward_verify_op
 			}
 			if (!prod)
 				ward_check(r, "ark", WARD_CHECK_FAIL, "'%s' is not a %s AMD root key", product, pin ? "given" : "pinned");
-			else if (X509_verify(ark, X509_get0_pubkey(ark)) != 1)
+			else if (!signed_by(cache, ark, ark_id, ark, ark_id))
 				ward_check(r, "ark", WARD_CHECK_FAIL, "'%s' is not correctly self-signed", product);
 			else if (!ward_cert_valid_at(ark, at))
 				ward_check(r, "ark", WARD_CHECK_FAIL, "'%s' is not valid at the verification time", product);
@@ -189,7 +296,7 @@ void ward_verify_snp(const struct ward_evidence *ev, const struct ward_verify_op
 		else if (ci->is_vlek != (strncmp(ac, "SEV-VLEK-", 9) == 0))
 			ward_check(r, "ask_signed_by_ark", WARD_CHECK_FAIL, "%s is issued by '%s', expected an %s", cn, ac,
 				   ci->is_vlek ? "ASVK (SEV-VLEK-*)" : "ASK (SEV-*)");
-		else if (X509_verify(ask, X509_get0_pubkey(ark)) != 1)
+		else if (!signed_by(cache, ask, ask_id, ark, ark_id))
 			ward_check(r, "ask_signed_by_ark", WARD_CHECK_FAIL, "'%s' is not signed by '%s'", ac, product);
 		else if (!ward_cert_valid_at(ask, at))
 			ward_check(r, "ask_signed_by_ark", WARD_CHECK_FAIL, "'%s' is not valid at the verification time", ac);
@@ -197,10 +304,11 @@ void ward_verify_snp(const struct ward_evidence *ev, const struct ward_verify_op
 			ward_check(r, "ask_signed_by_ark", WARD_CHECK_PASS, "'%s' signed by '%s'", ac, product);
 		if (r->checks[r->nchecks - 1].state != WARD_CHECK_PASS)
 			ask = NULL;
+		check_amd_crl(o, ark, ask, product, at, r);
 		if (!cert || !ask)
 			ward_check(r, "cert_signed_by_ask", WARD_CHECK_FAIL, "no trusted ASK/ASVK to verify the %s with",
 				   cert ? cn : "VCEK/VLEK");
-		else if (X509_verify(cert, X509_get0_pubkey(ask)) != 1)
+		else if (!signed_by(cache, cert, cert_id[0], ask, ask_id))
 			ward_check(r, "cert_signed_by_ask", WARD_CHECK_FAIL, "%s is not signed by '%s'", cn, ac);
 		else
 			ward_check(r, "cert_signed_by_ask", WARD_CHECK_PASS, "%s signed by '%s'", cn, ac);
@@ -232,7 +340,7 @@ void ward_verify_snp(const struct ward_evidence *ev, const struct ward_verify_op
 			rb[i] = s->sig_r[71 - i];
 			sb[i] = s->sig_s[71 - i];
 		}
-		if (ward_ecdsa_verify_rs(X509_get0_pubkey(cert), EVP_sha384(), ev->raw, 0x2A0, rb, sb, 72) != 0)
+		if (ward_ecdsa_verify_rs(X509_get0_pubkey(cert), ward_md_sha384(), ev->raw, 0x2A0, rb, sb, 72) != 0)
 			ward_check(r, "report_signature", WARD_CHECK_FAIL, "report signature does not verify with the %s key", cn);
 		else
 			ward_check(r, "report_signature", WARD_CHECK_PASS, "report signed by the %s", cn);
@@ -272,7 +380,7 @@ void ward_verify_snp(const struct ward_evidence *ev, const struct ward_verify_op
 	}
 
 	sk_X509_pop_free(chain, X509_free);
-	X509_free(cert);
-	X509_free(pin);
+	sk_X509_pop_free(certsk, X509_free);
+	sk_X509_pop_free(pinsk, X509_free);
 	ERR_clear_error();
 }

@@ -13,6 +13,8 @@
  *    first with isvsvn <= the QE's ISVSVN.
  *  - convergence: an OutOfDate module or QE degrades the status; Revoked
  *    anywhere is Revoked.
+ *  - TDX 1.5: TDRelaunchAdvised when only the launch-time module is out of
+ *    date and TEE_TCB_SVN_2 meets the latest level (relaunch()).
  * Inputs come from signed collateral but are still checked for type and
  * size before use (a malformed TCB info fails tcb_info_match).
  */
@@ -96,9 +98,11 @@ static enum ward_tcb_status converge(enum ward_tcb_status base, enum ward_tcb_st
 	return base;
 }
 
-/* Returns the matching platform level or NULL; -1 in *bad on malformed. */
+/* Returns the matching platform level or NULL; 1 in *bad on malformed.
+ * *sgx_lvl gets the first level matched by the SGX components and PCESVN
+ * alone (for TDX it can come before the returned one). */
 static json_t *platform_level(const struct ward_evidence *ev, json_t *tcbinfo, int v3, const struct ward_pck_info *pck,
-			      int *bad)
+			      int *bad, json_t **sgx_lvl)
 {
 	json_t *levels = json_object_get(tcbinfo, "tcbLevels"), *lvl;
 	int tdx = ev->c.type == WARD_EVIDENCE_TDX;
@@ -106,6 +110,7 @@ static json_t *platform_level(const struct ward_evidence *ev, json_t *tcbinfo, i
 	size_t idx;
 
 	*bad = !json_is_array(levels);
+	*sgx_lvl = NULL;
 	json_array_foreach(levels, idx, lvl) {
 		json_t *tcb = json_object_get(lvl, "tcb");
 		long long v;
@@ -122,6 +127,8 @@ static json_t *platform_level(const struct ward_evidence *ev, json_t *tcbinfo, i
 			return NULL;
 		}
 		ok = ok && pck->pcesvn >= v;
+		if (ok && !*sgx_lvl)
+			*sgx_lvl = lvl;
 		if (ok && tdx) {
 			json_t *arr = json_object_get(tcb, "tdxtcbcomponents");
 			if (!json_is_array(arr) || json_array_size(arr) != 16) {
@@ -271,6 +278,75 @@ static int check_module(const struct ward_evidence *ev, json_t *tcbinfo, struct 
 	return 0;
 }
 
+static int config_needed(enum ward_tcb_status s)
+{
+	return s == WARD_TCB_CONFIGURATION_NEEDED || s == WARD_TCB_OUT_OF_DATE_CONFIGURATION_NEEDED ||
+	       s == WARD_TCB_CONFIGURATION_AND_SW_HARDENING_NEEDED || s == WARD_TCB_TD_RELAUNCH_ADVISED_CONFIGURATION_NEEDED;
+}
+
+/* TDX 1.5 (TD report 1.5): the TD runs on an updated TDX module. When the
+ * TCB is out of date only because of the module the TD was launched with
+ * (TEE_TCB_SVN) and the current module (TEE_TCB_SVN_2) meets the latest
+ * TCB level, relaunching the TD brings it up to date: TDRelaunchAdvised
+ * (Intel QVL, TDRelaunchCheck). Conditions: QE not OutOfDate/Revoked; the
+ * SGX level UpToDate, SWHardeningNeeded or Configuration(AndSWHardening)
+ * Needed; the TDX status (with the module) OutOfDate(ConfigurationNeeded);
+ * the module identity OutOfDate. Then with SVN2 = TEE_TCB_SVN_2: major 0:
+ * SVN2[0] >= latest level tdxtcbcomponents[0]; major > 0: SVN2[0] >= the
+ * first (latest) isvsvn of module TDX_<SVN2[1]>; and SVN2[2] >= latest
+ * level tdxtcbcomponents[2]. Returns the status; -1 (with the check
+ * recorded) when the TCB info lacks what the rule needs. */
+static int relaunch(const struct ward_evidence *ev, json_t *ti, enum ward_tcb_status sgx, enum ward_tcb_status qe,
+		    enum ward_tcb_status mod, enum ward_tcb_status *tdx, struct ward_verify_result *r)
+{
+	const uint8_t *s2 = ev->c.td.tee_tcb_svn2;
+	json_t *latest = json_array_get(json_object_get(ti, "tcbLevels"), 0);
+	json_t *comps = json_object_get(json_object_get(latest, "tcb"), "tdxtcbcomponents");
+	long long need0, need2;
+
+	if (qe == WARD_TCB_OUT_OF_DATE || qe == WARD_TCB_REVOKED)
+		return 0;
+	if (!(sgx == WARD_TCB_UP_TO_DATE || sgx == WARD_TCB_SW_HARDENING_NEEDED || sgx == WARD_TCB_CONFIGURATION_NEEDED ||
+	      sgx == WARD_TCB_CONFIGURATION_AND_SW_HARDENING_NEEDED))
+		return 0;
+	if (!(*tdx == WARD_TCB_OUT_OF_DATE || *tdx == WARD_TCB_OUT_OF_DATE_CONFIGURATION_NEEDED) || mod != WARD_TCB_OUT_OF_DATE)
+		return 0;
+	if (jint(json_array_get(comps, 2), "svn", 255, &need2) != 0) {
+		ward_check(r, "tcb_level", WARD_CHECK_FAIL, "TCB info has no latest TDX TCB level for the TD relaunch check");
+		return -1;
+	}
+	if (s2[1] == 0) {
+		if (jint(json_array_get(comps, 0), "svn", 255, &need0) != 0) {
+			ward_check(r, "tcb_level", WARD_CHECK_FAIL, "TCB info has no latest TDX TCB level for the TD relaunch check");
+			return -1;
+		}
+	} else {
+		char id[16];
+		json_t *ids = json_object_get(ti, "tdxModuleIdentities"), *e, *mod2 = NULL;
+		size_t i;
+		snprintf(id, sizeof(id), "TDX_%02u", s2[1]);
+		json_array_foreach(ids, i, e) {
+			const char *eid = json_string_value(json_object_get(e, "id"));
+			if (eid && strcmp(eid, id) == 0)
+				mod2 = e;
+		}
+		if (!mod2) {
+			ward_check(r, "tcb_level", WARD_CHECK_FAIL,
+				   "the TD runs on TDX module '%s' (TEE_TCB_SVN_2), which the TCB info does not list", id);
+			return -1;
+		}
+		if (jint(json_object_get(json_array_get(json_object_get(mod2, "tcbLevels"), 0), "tcb"), "isvsvn", 255,
+			 &need0) != 0) {
+			ward_check(r, "tcb_level", WARD_CHECK_FAIL, "TDX module identity '%s' has no TCB level", id);
+			return -1;
+		}
+	}
+	if (s2[0] >= need0 && s2[2] >= need2)
+		*tdx = config_needed(sgx) || config_needed(*tdx) ? WARD_TCB_TD_RELAUNCH_ADVISED_CONFIGURATION_NEEDED
+								 : WARD_TCB_TD_RELAUNCH_ADVISED;
+	return 0;
+}
+
 void ward_tcb_evaluate(const struct ward_evidence *ev, const struct ward_collateral *col, struct ward_verify_result *r)
 {
 	json_t *ti = col->tcb;
@@ -279,7 +355,7 @@ void ward_tcb_evaluate(const struct ward_evidence *ev, const struct ward_collate
 	uint8_t fmspc[6], pceid[2];
 	int tdx = ev->c.type == WARD_EVIDENCE_TDX, bad, v3;
 	enum ward_tcb_status plat, qe = WARD_TCB_NOT_EVALUATED, mod = WARD_TCB_NOT_EVALUATED;
-	json_t *lvl;
+	json_t *lvl, *sgx_lvl;
 
 	r->tcb_status = r->platform_status = r->qe_status = r->module_status = WARD_TCB_NOT_EVALUATED;
 	if (jint(ti, "version", 100, &version) != 0 || (version != 2 && version != 3)) {
@@ -316,7 +392,7 @@ void ward_tcb_evaluate(const struct ward_evidence *ev, const struct ward_collate
 			return;
 		r->module_status = mod;
 	}
-	lvl = platform_level(ev, ti, v3, &r->pck, &bad);
+	lvl = platform_level(ev, ti, v3, &r->pck, &bad, &sgx_lvl);
 	if (bad) {
 		ward_check(r, "tcb_level", WARD_CHECK_FAIL, "TCB info tcbLevels are malformed");
 		return;
@@ -348,11 +424,26 @@ void ward_tcb_evaluate(const struct ward_evidence *ev, const struct ward_collate
 		}
 	}
 	r->platform_status = plat;
-	r->tcb_status = converge(converge(plat, mod), qe);
+	{
+		enum ward_tcb_status t = converge(plat, mod), sgx;
+		if (tdx && ev->c.td.tdx15 && t != WARD_TCB_REVOKED) {
+			if (level_status(sgx_lvl, &sgx) != 0) {
+				ward_check(r, "tcb_level", WARD_CHECK_FAIL, "TCB level has an unknown tcbStatus");
+				return;
+			}
+			if (relaunch(ev, ti, sgx, qe, mod, &t, r) != 0)
+				return;
+		}
+		r->tcb_status = converge(t, qe);
+	}
 	if (r->tcb_status == WARD_TCB_REVOKED)
 		ward_check(r, "tcb_level", WARD_CHECK_FAIL, "TCB status is Revoked (platform %s, QE %s)",
 			   ward_tcb_status_name(plat), ward_tcb_status_name(qe));
 	else
-		ward_check(r, "tcb_level", WARD_CHECK_PASS, "%s (TCB date %s)", ward_tcb_status_name(r->tcb_status),
-			   r->tcb_date);
+		ward_check(r, "tcb_level", WARD_CHECK_PASS, "%s (TCB date %s)%s", ward_tcb_status_name(r->tcb_status),
+			   r->tcb_date,
+			   r->tcb_status == WARD_TCB_TD_RELAUNCH_ADVISED ||
+					   r->tcb_status == WARD_TCB_TD_RELAUNCH_ADVISED_CONFIGURATION_NEEDED
+				   ? "; the TD was launched on an older TDX module and the current one (TEE_TCB_SVN_2) is up to date: relaunch the TD"
+				   : "");
 }
