@@ -11,6 +11,7 @@
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 
+#include "attest/ratls/hw_attester.h"
 #include "attest/ratls/sim_evidence.h"
 #include "cas/attest_client.h"
 #include "core/crypto.h"
@@ -22,14 +23,37 @@
 #define CONFIG_ID_MAX 260
 
 struct evidence_ctx {
-	struct ward_sim_platform *plat;
+	struct ward_sim_platform *plat; /* simulation; NULL on hardware */
 	const uint8_t *measurement;
 };
+
+/* Hardware: the TEE signs the report data (SGX through Gramine's
+ * /dev/attestation, TDX/SEV-SNP through configfs-tsm). The measurement is
+ * the hardware's own (MRENCLAVE, MRTD, SNP measurement). */
+static int hw_evidence(const uint8_t rd[64], uint8_t *out, size_t max, size_t *len, char *err, size_t errlen)
+{
+	struct ward_hw_opts o = { .root = "", .privlevel = -1 };
+	struct ward_hw_evidence ev;
+	memset(&ev, 0, sizeof(ev));
+	if (ward_hw_attest(&o, rd, &ev, err, errlen) != 0)
+		return -1;
+	if (ev.len > max) {
+		snprintf(err, errlen, "hardware evidence of %zu bytes exceeds the protocol's limit of %zu", ev.len, max);
+		ward_hw_evidence_free(&ev);
+		return -1;
+	}
+	memcpy(out, ev.evidence, ev.len);
+	*len = ev.len;
+	ward_hw_evidence_free(&ev);
+	return 0;
+}
 
 static int make_evidence(void *arg, const uint8_t rd[64], uint8_t *out, size_t max, size_t *len, char *err,
 			 size_t errlen)
 {
 	struct evidence_ctx *e = arg;
+	if (e->plat == NULL)
+		return hw_evidence(rd, out, max, len, err, errlen);
 	if (max < WARD_SIM_EVIDENCE_LEN) {
 		snprintf(err, errlen, "evidence buffer too small");
 		return -1;
@@ -180,8 +204,6 @@ int ward_rt_cas_start(const struct ward_config *c, enum ward_mode used, const ui
 		addr = derive_attest_addr(api, derived, sizeof(derived));
 	if (id == NULL || *id == 0 || strchr(id, '/') == NULL || strlen(id) >= CONFIG_ID_MAX)
 		ward_rt_fatal(125, "WARD_CONFIG_ID must be SESSION/SERVICE (e.g. myapp/web) when WARD_CAS_ADDR is set");
-	if (used != WARD_MODE_SIM)
-		ward_rt_fatal(125, "attestation to the CAS from hardware mode is not available in this build; use WARD_MODE=sim");
 	if (ward_rt_crypto_load(1, err, sizeof(err)) != 0)
 		ward_rt_fatal(125, "%s", err);
 
@@ -195,7 +217,7 @@ int ward_rt_cas_start(const struct ward_config *c, enum ward_mode used, const ui
 		ward_warn("WARD_CAS_FINGERPRINT is not set: the CAS at %s is not authenticated; set it to the fingerprint ward-cas prints",
 			  addr);
 	}
-	if (ward_sim_platform_load(NULL, &ev.plat, err, sizeof(err)) != 0)
+	if (used == WARD_MODE_SIM && ward_sim_platform_load(NULL, &ev.plat, err, sizeof(err)) != 0)
 		ward_rt_fatal(125, "cannot load the simulation platform key: %s", err);
 	if (ward_cas_identity_new(&key, &cert, err, sizeof(err)) != 0)
 		ward_rt_fatal(125, "cannot create the enclave's key: %s", err);
