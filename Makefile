@@ -1,12 +1,13 @@
 # Thin wrapper over Meson/Ninja for the two README commands.
 #   make demo   installs what is missing, builds, runs the main job end to end
-#   make test   the same set-up, then every test (and once more under ASan+UBSan)
+#   make test   the same set-up, then every test (once more under ASan+UBSan,
+#               and the fuzz targets briefly)
 
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 PY := /usr/bin/python3
 
-.PHONY: all deps build demo test test-quick test-asan bench clean
+.PHONY: all deps build demo test test-quick test-asan test-fuzz bench clean
 
 all: build
 
@@ -29,14 +30,18 @@ test-asan: deps $(ASAN_BUILD)/build.ninja
 	ninja -C $(ASAN_BUILD)
 	WARD_BUILD=$(ASAN_BUILD) WARD_SANITIZED=1 sh scripts/run-tests.sh
 
+# Each parser of untrusted input runs briefly under libFuzzer (clang + ASan).
+test-fuzz: deps
+	FUZZ_SECONDS=$${FUZZ_SECONDS:-10} sh scripts/fuzz-smoke.sh
+
 test-quick: build
 	WARD_BUILD=$(BUILD) sh scripts/run-tests.sh
 
-test: build test-asan
+test: build test-asan test-fuzz
 	WARD_BUILD=$(BUILD) sh scripts/run-tests.sh
 
 bench: build
 	@sh bench/run-all.sh $(BUILD)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz
