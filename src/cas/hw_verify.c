@@ -140,8 +140,16 @@ static int load_chain(struct cas_hw *hw, const char *path, char *err, size_t err
 	hw->nchains++;
 	if (sk_X509_num(c->certs) == 0)
 		return fail(err, errlen, "--snp-chain %s: no PEM certificate in it (expected the AMD ASK and/or ASVK and ARK)", path);
-	ERR_clear_error(); /* the loop ends on "no start line" */
-	return 0;
+	for (int i = 0; i < sk_X509_num(c->certs); i++) {
+		char cn[64];
+		cert_cn(sk_X509_value(c->certs, i), cn, sizeof(cn));
+		if (strncmp(cn, "ARK-", 4) == 0) {
+			ERR_clear_error(); /* the loop ends on "no start line" */
+			return 0;
+		}
+	}
+	return fail(err, errlen, "--snp-chain %s: holds no AMD root key certificate (ARK-Milan, ARK-Genoa, ARK-Turin): give the chain as the AMD KDS serves it",
+		    path);
 }
 
 static int add_cert(struct cas_hw *hw, const char *path, char *err, size_t errlen)

@@ -262,10 +262,6 @@ int main(int argc, char **argv)
 			ward_error("%s", err);
 			goto out;
 		}
-		if (hwp.nsnp_cert > 0 && hwp.nsnp_chain == 0) {
-			ward_error("--snp-vcek needs --snp-chain: the AMD ASK/ARK chain of the VCEK's product line");
-			goto out;
-		}
 	}
 	s.verifier.sim_platform = s.have_sim_platform ? s.sim_platform : NULL;
 	s.verifier.hw = s.hw;
