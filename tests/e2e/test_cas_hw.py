@@ -33,7 +33,8 @@ def hwcas(tmp_path):
     assert "ward-cas: hardware evidence: 2 Intel collateral sets, 1 SEV-SNP signing certificate, 1 AMD chain" in out
     yield c
     if c.proc:
-        c.stop()
+        rc, err = c.stop()
+        assert rc == 0 and "Sanitizer" not in err and "leak" not in err, err
 
 
 def hw_session():
