@@ -173,8 +173,8 @@ static void do_attest(struct aconn *c, json_t *msg)
 	json_t *vols = json_object_get(msg, "volumes"), *t, *cfg = NULL, *accepted = NULL, *svc, *v;
 	const char *names[WARD_CAS_VOLUMES_MAX], *tags[WARD_CAS_VOLUMES_MAX], *k;
 	char session[WARD_CAS_NAME_MAX + 1], service[WARD_CAS_NAME_MAX + 1];
-	char reason[2048], why[512], meas[65] = "";
-	uint8_t ev[WARD_CAS_EVIDENCE_MAX + 3], bind[32], keyh[32];
+	char reason[2048], why[1024], meas[97] = "";
+	uint8_t ev[WARD_CAS_EVIDENCE_MAX + 3], bind[32], keyh[32], rd[64];
 	struct cas_evidence e;
 	struct cas_session_row row;
 	struct cas_audit a = { .event = "attest", .client = c->peer };
@@ -199,17 +199,24 @@ static void do_attest(struct aconn *c, json_t *msg)
 	for (i = 0; i < nvol; i++)
 		tags[i] = json_string_value(json_object_get(vols, names[i]));
 
-	if (cas_evidence_check(ev, evlen, c->s->have_sim_platform ? c->s->sim_platform : NULL, &e, why,
-			       sizeof(why)) != 0) {
+	/* the report data this connection expects: TLS key hash || binding */
+	if (ward_unhex(c->peer, keyh, 32) != 0 || ward_cas_binding(c->challenge, cid, nvol, names, tags, bind) != 0)
+		return refuse(c, "attest: internal error computing the binding");
+	memcpy(rd, keyh, 32);
+	memcpy(rd + 32, bind, 32);
+	int er = cas_evidence_check(&c->s->verifier, ev, evlen, rd, &e, why, sizeof(why));
+	if (e.platform[0])
+		a.platform = e.platform;
+	if (er == 0 || (er == CAS_EVIDENCE_UNBOUND && e.verified)) {
+		ward_hex(e.measurement, e.measurement_len, meas);
+		a.measurement = meas;
+	}
+	if (er == CAS_EVIDENCE_UNBOUND || (er == 0 && !ward_ct_equal(e.report_data, rd, 64)))
+		return deny(c, &a, "attestation denied by CAS: evidence report data does not bind this TLS key, challenge, config id and volume tags (replayed or forged evidence)");
+	if (er != 0) {
 		snprintf(reason, sizeof(reason), "attestation denied by CAS: %s", why);
 		return deny(c, &a, reason);
 	}
-	ward_hex(e.measurement, 32, meas);
-	a.measurement = meas;
-	a.platform = e.platform;
-	if (ward_unhex(c->peer, keyh, 32) != 0 || ward_cas_binding(c->challenge, cid, nvol, names, tags, bind) != 0 ||
-	    !ward_ct_equal(e.report_data, keyh, 32) || !ward_ct_equal(e.report_data + 32, bind, 32))
-		return deny(c, &a, "attestation denied by CAS: evidence report data does not bind this TLS key, challenge, config id and volume tags (replayed or forged evidence)");
 	int r = cas_store_session_get(c->s->store, session, &row);
 	if (r != 0) {
 		snprintf(reason, sizeof(reason), r == 1 ? "attestation denied by CAS: session '%s' does not exist"

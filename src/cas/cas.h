@@ -4,7 +4,7 @@
  * in tlsid.c). The REST API runs on the main thread's libevent loop; the
  * attestation port on N worker threads, each with its own loop and
  * listening socket (SO_REUSEPORT). Shared state is read-only after start
- * (TLS context, platform pin), atomic (metrics) or locked (the store).
+ * (TLS context, platform pin, hardware material), atomic (metrics) or locked (the store).
  */
 #ifndef WARD_CAS_CAS_H
 #define WARD_CAS_CAS_H
@@ -18,6 +18,8 @@
 #include <event2/listener.h>
 #include <openssl/ssl.h>
 
+#include "cas/evidence_check.h"
+#include "cas/hw_verify.h"
 #include "cas/store.h"
 
 /* Counters are atomic: attestation workers update them from their threads. */
@@ -49,6 +51,8 @@ struct cas_server {
 	char fingerprint[72];          /* "sha256:" + 64 hex */
 	uint8_t sim_platform[32];
 	int have_sim_platform;
+	struct cas_hw *hw;             /* hardware material (--collateral, --snp-*), or NULL */
+	struct cas_verifier verifier;  /* what attestation workers verify against */
 	struct evhttp *http;
 	struct cas_metrics m;
 	atomic_long open_attest_conns;

@@ -3,6 +3,7 @@
  *
  *   ward-cas --data-dir DIR [--listen 127.0.0.1:8081] [--attest-listen 127.0.0.1:8082]
  *            [--sim-platform-dir DIR | --no-sim]
+ *            [--collateral DIR|FILE.json ...] [--snp-vcek CERT|DIR ...] [--snp-chain PEM ...]
  *
  * The main thread's libevent loop serves the REST API; N attestation
  * workers (--attest-threads, default: one per CPU) each run their own loop
@@ -40,6 +41,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: ward-cas --data-dir DIR [--listen ADDR:PORT] [--attest-listen ADDR:PORT]\n"
 		"                [--sim-platform-dir DIR | --no-sim] [--attest-threads N] [--log LEVEL]\n"
+		"                [--collateral DIR|FILE.json]... [--snp-vcek CERT|DIR]... [--snp-chain PEM]...\n"
 		"\n"
 		"The Ward configuration and attestation service.\n"
 		"  --data-dir DIR         store (cas.db) and master key (master.key, back it up)\n"
@@ -48,6 +50,13 @@ static void usage(FILE *f)
 		"  --sim-platform-dir DIR simulation platform key to accept (default: this machine's)\n"
 		"  --no-sim               accept no simulation evidence at all\n"
 		"  --attest-threads N     attestation worker threads (default: one per CPU)\n"
+		"  --collateral PATH      Intel SGX/TDX collateral for hardware quotes: a PCS directory\n"
+		"                         or a dcap-qvl JSON file, as `ward evidence verify` takes;\n"
+		"                         repeat for each platform (FMSPC) and TEE\n"
+		"  --snp-vcek PATH        SEV-SNP VCEK or VLEK certificate (DER/PEM), or a directory\n"
+		"                         of them; repeatable\n"
+		"  --snp-chain PEM        AMD ASK/ASVK + ARK chain of a product line (Milan, Genoa,\n"
+		"                         Turin; as the AMD KDS serves it); repeatable\n"
 		"  --log LEVEL            error, warn, info or debug (default: info)\n"
 		"API: docs/cas-api.md\n");
 }
@@ -156,6 +165,9 @@ int main(int argc, char **argv)
 		{ "no-sim", no_argument, NULL, 'n' },
 		{ "attest-threads", required_argument, NULL, 't' },
 		{ "log", required_argument, NULL, 'L' },
+		{ "collateral", required_argument, NULL, 'C' },
+		{ "snp-vcek", required_argument, NULL, 'V' },
+		{ "snp-chain", required_argument, NULL, 'K' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -168,6 +180,8 @@ int main(int argc, char **argv)
 	int c, nosim = 0, ret = 1;
 	long nthreads = sysconf(_SC_NPROCESSORS_ONLN);
 	uint64_t v;
+	const char *cols[64], *certs[64], *chains[64];
+	struct cas_hw_paths hwp = { .collateral = cols, .snp_cert = certs, .snp_chain = chains };
 
 	memset(&s, 0, sizeof(s));
 	ward_log_set_level(WARD_LOG_INFO);
@@ -192,6 +206,19 @@ int main(int argc, char **argv)
 			}
 			ward_log_set_level((enum ward_log_level)ward_log_parse_level(optarg));
 			break;
+		case 'C':
+		case 'V':
+		case 'K': {
+			size_t *n = c == 'C' ? &hwp.ncollateral : c == 'V' ? &hwp.nsnp_cert : &hwp.nsnp_chain;
+			const char **l = c == 'C' ? cols : c == 'V' ? certs : chains;
+			if (*n >= 64) {
+				ward_error("at most 64 --%s options (put the files into a directory)",
+					   c == 'C' ? "collateral" : c == 'V' ? "snp-vcek" : "snp-chain");
+				return 2;
+			}
+			l[(*n)++] = optarg;
+			break;
+		}
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -229,6 +256,15 @@ int main(int argc, char **argv)
 		ward_sim_platform_free(p);
 		s.have_sim_platform = 1;
 	}
+	if (hwp.ncollateral + hwp.nsnp_cert + hwp.nsnp_chain > 0) {
+		/* loaded once; shared read-only by every attestation worker */
+		if (cas_hw_load(&hwp, &s.hw, err, sizeof(err)) != 0) {
+			ward_error("%s", err);
+			goto out;
+		}
+	}
+	s.verifier.sim_platform = s.have_sim_platform ? s.sim_platform : NULL;
+	s.verifier.hw = s.hw;
 	if (cas_tls_init(&s, err, sizeof(err)) != 0) {
 		ward_error("%s", err);
 		goto out;
@@ -264,6 +300,11 @@ int main(int argc, char **argv)
 	printf("ward-cas: clients https://%s:%d\n", inet_ntoa(la.sin_addr), port_of(evhttp_bound_socket_get_fd(hb)));
 	printf("ward-cas: enclaves %s:%d\n", inet_ntoa(aa.sin_addr), port_of(evconnlistener_get_fd(s.workers[0].listener)));
 	printf("ward-cas: fingerprint %s\n", s.fingerprint);
+	if (s.hw != NULL) {
+		char d[160];
+		cas_hw_describe(s.hw, d, sizeof(d));
+		printf("ward-cas: hardware evidence: %s\n", d);
+	}
 	printf("ward-cas: ready (data %s)\n", dir);
 	fflush(stdout);
 	for (int i = 0; i < s.nworkers; i++) {
@@ -299,5 +340,6 @@ out:
 		event_base_free(s.base);
 	SSL_CTX_free(s.ssl);
 	cas_store_close(s.store);
+	cas_hw_free(s.hw);
 	return ret;
 }

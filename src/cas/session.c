@@ -10,6 +10,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "cas/hw_decision.h"
 #include "cas/proto.h"
 #ifdef WARD_CAS_HAVE_POLICY
 #include "policy/policy.h"
@@ -33,6 +34,12 @@ static int is_hex64(const char *s)
 {
 	uint8_t b[32];
 	return s != NULL && strlen(s) == 64 && ward_unhex(s, b, 32) == 0;
+}
+
+static int is_hex96(const char *s)
+{
+	uint8_t b[48];
+	return s != NULL && strlen(s) == 96 && ward_unhex(s, b, 48) == 0;
 }
 
 static const char *const secret_kinds[] = { "ascii", "hex", "binary", "private-key", "x509", "x509-ca" };
@@ -93,11 +100,15 @@ static int check_service(json_t *s, size_t i, char *err, size_t errlen)
 		return bad(err, errlen, "services[%zu]: must be a map", i);
 	if (!ward_cas_name_ok(name))
 		return bad(err, errlen, "services[%zu].name: missing or invalid (letters, digits, '_', '.', '-'; at most 128)", i);
-	if (!json_is_array(m) || json_array_size(m) == 0)
-		return bad(err, errlen, "services[%zu].mrenclaves: must be a non-empty list of enclave hashes", i);
+	if (m != NULL && !json_is_array(m))
+		return bad(err, errlen, "services[%zu].mrenclaves: must be a list of enclave hashes", i);
+	if (json_array_size(m) == 0 && !json_is_string(json_object_get(json_object_get(s, "sgx"), "mrsigner")) &&
+	    !json_is_string(json_object_get(json_object_get(s, "tdx"), "mrtd")) &&
+	    !json_is_string(json_object_get(json_object_get(s, "snp"), "measurement")))
+		return bad(err, errlen, "services[%zu].mrenclaves: must be a non-empty list of enclave hashes (or pin sgx.mrsigner, tdx.mrtd or snp.measurement)", i);
 	json_array_foreach(m, j, e) {
-		if (!is_hex64(json_string_value(e)))
-			return bad(err, errlen, "services[%zu].mrenclaves[%zu]: must be 64 hex digits (see `ward measure`)", i, j);
+		if (!is_hex64(json_string_value(e)) && !is_hex96(json_string_value(e)))
+			return bad(err, errlen, "services[%zu].mrenclaves[%zu]: must be 64 hex digits (see `ward measure`; SGX MRENCLAVE) or 96 (TDX MRTD, SEV-SNP measurement)", i, j);
 	}
 	c = json_object_get(s, "command");
 	if (c != NULL && !json_is_string(c)) {
@@ -590,7 +601,7 @@ json_t *cas_session_service(json_t *doc, const char *svc)
 	return NULL;
 }
 
-static int tolerates(json_t *doc, const char *what)
+int cas_session_tolerates(json_t *doc, const char *what)
 {
 	json_t *e;
 	size_t i;
@@ -601,34 +612,45 @@ static int tolerates(json_t *doc, const char *what)
 	return 0;
 }
 
+int cas_session_match_measurement(json_t *svc, const uint8_t *m, size_t n, char *list, size_t listlen)
+{
+	json_t *e;
+	size_t i, used = 0;
+	list[0] = 0;
+	json_array_foreach(json_object_get(svc, "mrenclaves"), i, e) {
+		const char *h = json_string_value(e);
+		uint8_t want[48];
+		if (h == NULL || strlen(h) != 2 * n)
+			continue; /* a measurement of another kind (64 or 96 hex digits) */
+		if (ward_unhex(h, want, n) == 0 && ward_ct_equal(want, m, n))
+			return 1;
+		int w = snprintf(list + used, listlen - used, "%s%s", used ? ", " : "", h);
+		if (w > 0 && (size_t)w < listlen - used)
+			used += (size_t)w;
+	}
+	if (used == 0)
+		snprintf(list, listlen, "none: the service lists no %zu-hex-digit value in mrenclaves", 2 * n);
+	return 0;
+}
+
 int cas_session_check_evidence(json_t *doc, const char *session, const char *svc,
 			       const struct cas_evidence *ev, char *reason, size_t reasonlen)
 {
-	json_t *s = cas_session_service(doc, svc), *m, *e;
-	char got[65], list[1024] = "";
-	size_t i, used = 0;
+	json_t *s = cas_session_service(doc, svc);
+	char got[97], list[1024];
 
-	ward_hex(ev->measurement, 32, got);
 	if (s == NULL)
 		return bad(reason, reasonlen, "attestation denied by CAS: session '%s' has no service '%s'", session, svc);
-	m = json_object_get(s, "mrenclaves");
-	json_array_foreach(m, i, e) {
-		uint8_t want[32];
-		if (ward_unhex(json_string_value(e), want, 32) == 0 && ward_ct_equal(want, ev->measurement, 32))
-			goto measured;
-		int n = snprintf(list + used, sizeof(list) - used, "%s%s", i ? ", " : "", json_string_value(e));
-		if (n > 0 && (size_t)n < sizeof(list) - used)
-			used += (size_t)n;
-	}
-	return bad(reason, reasonlen, "attestation denied by CAS: enclave hash %s not in session '%s' service '%s' (expected one of: %s)",
-		   got, session, svc, list);
-measured:
-	if (ev->simulation && !tolerates(doc, "simulation"))
+	if (!ev->simulation)
+		return cas_hw_decide(doc, s, session, svc, ev, reason, reasonlen);
+	ward_hex(ev->measurement, 32, got);
+	if (!cas_session_match_measurement(s, ev->measurement, 32, list, sizeof(list)))
+		return bad(reason, reasonlen, "attestation denied by CAS: enclave hash %s not in session '%s' service '%s' (expected one of: %s)",
+			   got, session, svc, list);
+	if (!cas_session_tolerates(doc, "simulation"))
 		return bad(reason, reasonlen, "attestation denied by CAS: simulation evidence not tolerated by session '%s' (add 'simulation' to security.attestation.tolerate)", session);
-	if (ev->debug && !tolerates(doc, "debug-mode"))
+	if (ev->debug && !cas_session_tolerates(doc, "debug-mode"))
 		return bad(reason, reasonlen, "attestation denied by CAS: debug enclave not tolerated by session '%s' (add 'debug-mode' to security.attestation.tolerate)", session);
-	if (ev->outdated_tcb && !tolerates(doc, "outdated-tcb"))
-		return bad(reason, reasonlen, "attestation denied by CAS: platform TCB is out of date and session '%s' does not tolerate 'outdated-tcb' (update the platform firmware)", session);
 	return 0;
 }
 

@@ -45,10 +45,19 @@ json_t *cas_session_pinned_tags(json_t *doc, json_t *prev_doc);
 json_t *cas_session_service(json_t *doc, const char *svc);
 
 /* Checks measurement and evidence flags against the service and the
- * session's tolerations. 0 allowed; -1 with the full denial reason
+ * session's tolerations; hardware evidence also against the service's pins
+ * (cas/hw_decision.h). 0 allowed; -1 with the full denial reason
  * ("attestation denied by CAS: ...") in reason. */
 int cas_session_check_evidence(json_t *doc, const char *session, const char *svc,
 			       const struct cas_evidence *ev, char *reason, size_t reasonlen);
+
+/* 1 when security.attestation.tolerate lists what. */
+int cas_session_tolerates(json_t *doc, const char *what);
+
+/* 1 when svc's mrenclaves lists the n-byte measurement m (entries of another
+ * length are skipped); 0 with the entries of this length, ", "-separated,
+ * in list (or a note that there are none). */
+int cas_session_match_measurement(json_t *svc, const uint8_t *m, size_t n, char *list, size_t listlen);
 
 /* The "config" message for an attested enclave (see docs/cas-api.md);
  * tags: {"vol": "tag"} as accepted. NULL on failure. */

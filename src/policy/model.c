@@ -97,7 +97,10 @@ void ward_policy_free(struct ward_policy *p)
 		free(s->files);
 		free(s->sgx_mrsigner);
 		free(s->tdx_mrtd);
+		for (int k = 0; k < 4; k++)
+			free(s->tdx_rtmr[k]);
 		free(s->snp_measurement);
+		free(s->snp_host_data);
 	}
 	free(p->services);
 	for (size_t i = 0; i < p->n_secrets; i++) {
@@ -232,17 +235,26 @@ static int service_json(json_t *o, const struct ward_policy_service *s, unsigned
 		if (g && s->sgx_isvsvn >= 0)
 			r |= set(g, "isvsvn", json_integer(s->sgx_isvsvn));
 	}
-	if (s->tdx_mrtd) {
+	int rtmr = s->tdx_rtmr[0] || s->tdx_rtmr[1] || s->tdx_rtmr[2] || s->tdx_rtmr[3];
+	if (s->tdx_mrtd || rtmr) {
 		json_t *t = json_object();
 		r |= set(o, "tdx", t);
-		if (t)
+		if (t && s->tdx_mrtd)
 			r |= set(t, "mrtd", json_string(s->tdx_mrtd));
+		if (t && rtmr) { /* canonical: always four entries, null = unpinned */
+			json_t *a = json_array();
+			r |= set(t, "rtmr", a);
+			for (int k = 0; a && k < 4; k++)
+				r |= json_array_append_new(a, s->tdx_rtmr[k] ? json_string(s->tdx_rtmr[k]) : json_null()) != 0;
+		}
 	}
-	if (s->snp_measurement) {
+	if (s->snp_measurement || s->snp_host_data) {
 		json_t *t = json_object();
 		r |= set(o, "snp", t);
-		if (t)
+		if (t && s->snp_measurement)
 			r |= set(t, "measurement", json_string(s->snp_measurement));
+		if (t && s->snp_host_data)
+			r |= set(t, "host_data", json_string(s->snp_host_data));
 	}
 	return r ? -1 : 0;
 }

@@ -37,8 +37,8 @@ static const char *const secret_keys[] = {"name", "kind", "size", "value", "issu
 static const char *const security_keys[] = {"attestation", NULL};
 static const char *const attestation_keys[] = {"tolerate", "ignore_advisories", NULL};
 static const char *const sgx_keys[] = {"mrsigner", "isvprodid", "isvsvn", NULL};
-static const char *const tdx_keys[] = {"mrtd", NULL};
-static const char *const snp_keys[] = {"measurement", NULL};
+static const char *const tdx_keys[] = {"mrtd", "rtmr", NULL};
+static const char *const snp_keys[] = {"measurement", "host_data", NULL};
 
 struct st {
 	struct pctx c;
@@ -592,10 +592,11 @@ static int parse_service(struct st *st, const struct ward_doc *d, const char *pa
 			char ip[PATH_MAX_LEN];
 			path_idx(ip, p, i);
 			size_t n = strlen(s->mrenclaves[i]);
-			if (!hex_ok(s->mrenclaves[i], 64, 0))
+			/* 64: Ward's enclave hash or an SGX MRENCLAVE; 96: a TDX MRTD or SEV-SNP measurement */
+			if (!hex_ok(s->mrenclaves[i], n == 96 ? 96 : 64, 0))
 				return pfail(c, x->items[i], ip,
-					     "expected 64 hex digits (an enclave hash, as `ward measure` prints), got %zu characters%s",
-					     n, n == 64 ? " with a non-hex character" : "");
+					     "expected 64 hex digits (an enclave hash, as `ward measure` prints) or 96 (a TDX MRTD or SEV-SNP measurement), got %zu characters%s",
+					     n, n == 64 || n == 96 ? " with a non-hex character" : "");
 			for (size_t j = 0; j < i; j++)
 				if (strcmp(s->mrenclaves[j], s->mrenclaves[i]) == 0)
 					return pfail(c, x->items[i], ip, "duplicate enclave hash");
@@ -723,13 +724,42 @@ static int parse_service(struct st *st, const struct ward_doc *d, const char *pa
 		if (expect_map(c, x, p) < 0 || check_keys(c, x, p, tdx_keys, NULL) < 0 ||
 		    opt_hex(c, x, p, "mrtd", 96, "a TDX MRTD", &s->tdx_mrtd) < 0)
 			return -1;
+		const struct ward_doc *r = ward_doc_get(x, "rtmr");
+		if (r) {
+			char q[PATH_MAX_LEN];
+			path_key(q, p, "rtmr");
+			if (expect_seq(c, r, q) < 0)
+				return -1;
+			if (r->n == 0 || r->n > 4)
+				return pfail(c, r, q, "expected 1 to 4 entries (RTMR0..RTMR3, each 96 hex digits or null to leave it unpinned), got %zu", r->n);
+			for (size_t i = 0; i < r->n; i++) {
+				char ip[PATH_MAX_LEN];
+				path_idx(ip, q, i);
+				if (r->items[i]->type == WARD_DOC_SCALAR && r->items[i]->style == WARD_DOC_NULL)
+					continue;
+				if (get_text(c, r->items[i], ip, &s->tdx_rtmr[i]) < 0)
+					return -1;
+				size_t n = strlen(s->tdx_rtmr[i]);
+				if (!hex_ok(s->tdx_rtmr[i], 96, 0))
+					return pfail(c, r->items[i], ip, "expected 96 hex digits (a TDX RTMR value) or null, got %zu characters%s",
+						     n, n == 96 ? " with a non-hex character" : "");
+			}
+		}
 	}
 	if ((x = ward_doc_get(d, "snp"))) {
 		path_key(p, path, "snp");
 		if (expect_map(c, x, p) < 0 || check_keys(c, x, p, snp_keys, NULL) < 0 ||
-		    opt_hex(c, x, p, "measurement", 96, "an SEV-SNP launch measurement", &s->snp_measurement) < 0)
+		    opt_hex(c, x, p, "measurement", 96, "an SEV-SNP launch measurement", &s->snp_measurement) < 0 ||
+		    opt_hex(c, x, p, "host_data", 64, "the SEV-SNP HOST_DATA", &s->snp_host_data) < 0)
 			return -1;
 	}
+	path_key(p, path, "sgx");
+	if (s->sgx_mrsigner && s->sgx_isvprodid < 0)
+		return pfail(c, ward_doc_get(d, "sgx"), p, "%s",
+			     "sgx.mrsigner needs sgx.isvprodid too (the product id the signer gave this enclave): a signer pin alone would accept every enclave of that signer");
+	if (!s->sgx_mrsigner && (s->sgx_isvprodid >= 0 || s->sgx_isvsvn >= 0))
+		return pfail(c, ward_doc_get(d, "sgx"), p, "%s",
+			     "sgx.isvprodid and sgx.isvsvn pin nothing without sgx.mrsigner: add the signer's mrsigner");
 	if (!s->n_mrenclaves && !s->sgx_mrsigner && !s->tdx_mrtd && !s->snp_measurement)
 		return pfail(c, d, path, "service '%s' names no enclave: add mrenclaves (the hash `ward measure` prints)",
 			     s->name);

@@ -96,7 +96,9 @@ struct ward_policy_service {
 	int32_t sgx_isvprodid;         /* 0..65535 or -1 */
 	int32_t sgx_isvsvn;            /* minimum, 0..65535 or -1 */
 	char *tdx_mrtd;                /* 96 hex */
+	char *tdx_rtmr[4];             /* 96 hex each, or NULL: unpinned */
 	char *snp_measurement;         /* 96 hex */
+	char *snp_host_data;           /* 64 hex */
 };
 
 struct ward_policy_secret {

@@ -60,7 +60,7 @@ def test_check_valid_prints_hash(tmp_path, env):
     (lambda s: s.replace("mrenclaves:", "mrenclave:"),
      "policy.yaml:5:5: services[0]: unknown key 'mrenclave' (did you mean 'mrenclaves'?)"),
     (lambda s: s.replace(M, M[:-2]),
-     "policy.yaml:5:18: services[0].mrenclaves[0]: expected 64 hex digits (an enclave hash, as `ward measure` prints), got 62 characters"),
+     "policy.yaml:5:18: services[0].mrenclaves[0]: expected 64 hex digits (an enclave hash, as `ward measure` prints) or 96 (a TDX MRTD or SEV-SNP measurement), got 62 characters"),
     (lambda s: s.replace("$$WARD::pw$$", "$$WARD::pwd$$"),
      "policy.yaml:6:14: services[0].command: placeholder $$WARD::pwd$$ names no secret (did you mean 'pw'?)"),
     (lambda s: s.replace("token:hex", "token:crt"),

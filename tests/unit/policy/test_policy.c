@@ -150,6 +150,33 @@ static void test_good(void)
 	ward_policy_free(pa);
 	ward_policy_free(pb);
 	ward_policy_free(pc);
+
+	/* hardware pins: 96-hex measurements, TDX RTMRs (null = unpinned), SNP host data */
+	const char *hw = "name: hw\nversion: '0.3'\nservices:\n  - name: s\n    mrenclaves: ["
+			 "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA, "
+			 "0000000000000000000000000000000000000000000000000000000000000000]\n"
+			 "    tdx: {rtmr: [null, 1111111111111111111111111111111111111111111111111111111111111111"
+			 "11111111111111111111111111111111]}\n"
+			 "    snp: {host_data: 2222222222222222222222222222222222222222222222222222222222222222}\n";
+	struct ward_policy *ph = ward_policy_parse_yaml(hw, strlen(hw), "hw", err, sizeof(err));
+	if (!ph)
+		fprintf(stderr, "hw: %s\n", err);
+	CHECK(ph != NULL);
+	if (ph) {
+		const struct ward_policy_service *hs = &ph->services[0];
+		CHECK(hs->n_mrenclaves == 2 && strlen(hs->mrenclaves[0]) == 96 && hs->mrenclaves[0][0] == 'a');
+		CHECK(!hs->tdx_mrtd && !hs->tdx_rtmr[0] && hs->tdx_rtmr[1] && !hs->tdx_rtmr[2] && !hs->tdx_rtmr[3]);
+		CHECK(hs->snp_host_data && strlen(hs->snp_host_data) == 64);
+		char *j = ward_policy_to_json(ph, 0);
+		CHECK(j && strstr(j, "\"rtmr\":[null,\"1111") && strstr(j, "null,null]") && strstr(j, "\"host_data\":\"2222"));
+		struct ward_policy *q = j ? ward_policy_parse_json(j, strlen(j), "stored", err, sizeof(err)) : NULL;
+		char *j2 = q ? ward_policy_to_json(q, 0) : NULL;
+		CHECK(j2 && strcmp(j, j2) == 0);
+		free(j);
+		free(j2);
+		ward_policy_free(q);
+	}
+	ward_policy_free(ph);
 }
 
 /* Each case: a YAML document and the exact error expected. */
@@ -195,9 +222,9 @@ static const struct bad bads[] = {
 	{HDR "services:\n  - mrenclaves: []\n", "p.yaml:4:5: services[0]: missing required key 'name'"},
 	{HDR "services:\n  - name: web\n", "p.yaml:4:5: services[0]: service 'web' names no enclave: add mrenclaves (the hash `ward measure` prints)"},
 	{HDR "services:\n  - name: web\n    mrenclaves: [abcd]\n",
-	 "p.yaml:5:18: services[0].mrenclaves[0]: expected 64 hex digits (an enclave hash, as `ward measure` prints), got 4 characters"},
+	 "p.yaml:5:18: services[0].mrenclaves[0]: expected 64 hex digits (an enclave hash, as `ward measure` prints) or 96 (a TDX MRTD or SEV-SNP measurement), got 4 characters"},
 	{HDR "services:\n  - name: web\n    mrenclaves: [000000000000000000000000000000000000000000000000000000000000000g]\n",
-	 "p.yaml:5:18: services[0].mrenclaves[0]: expected 64 hex digits (an enclave hash, as `ward measure` prints), got 64 characters with a non-hex character"},
+	 "p.yaml:5:18: services[0].mrenclaves[0]: expected 64 hex digits (an enclave hash, as `ward measure` prints) or 96 (a TDX MRTD or SEV-SNP measurement), got 64 characters with a non-hex character"},
 	{HDR "services:\n  - name: web\n    mrenclaves: {a: b}\n", "p.yaml:5:17: services[0].mrenclaves: expected a list ('- item' lines), got a mapping"},
 	{HDR SVC "  - name: web\n    mrenclaves: [0000000000000000000000000000000000000000000000000000000000000000]\n",
 	 "p.yaml:6:5: services[1]: duplicate service name 'web' (also services[0])"},
@@ -242,6 +269,18 @@ static const struct bad bads[] = {
 	{HDR SVC "    sgx: {isvsvn: 70000}\n", "p.yaml:6:19: services[0].sgx.isvsvn: 70000 is out of range (0..65535)"},
 	{HDR SVC "    sgx: {isvsvn: '1'}\n", "p.yaml:6:19: services[0].sgx.isvsvn: expected a whole number, got a string"},
 	{HDR SVC "    tdx: {mrtd: 00}\n", "p.yaml:6:17: services[0].tdx.mrtd: expected 96 hex digits (a TDX MRTD), got 2 characters"},
+	{HDR SVC "    tdx: {rtmr: []}\n",
+	 "p.yaml:6:17: services[0].tdx.rtmr: expected 1 to 4 entries (RTMR0..RTMR3, each 96 hex digits or null to leave it unpinned), got 0"},
+	{HDR SVC "    tdx: {rtmr: [null, abc]}\n",
+	 "p.yaml:6:24: services[0].tdx.rtmr[1]: expected 96 hex digits (a TDX RTMR value) or null, got 3 characters"},
+	{HDR SVC "    snp: {host_data: 0011}\n",
+	 "p.yaml:6:22: services[0].snp.host_data: expected 64 hex digits (the SEV-SNP HOST_DATA), got 4 characters"},
+	{HDR SVC "    sgx: {mrsigner: 83d719e77deaca1470f6baf62a4d774303c899db69020f9c70ee1dfc08c7ce9e}\n",
+	 "p.yaml:6:10: services[0].sgx: sgx.mrsigner needs sgx.isvprodid too (the product id the signer gave this enclave): a signer pin alone would accept every enclave of that signer"},
+	{HDR SVC "    sgx: {isvsvn: 2}\n",
+	 "p.yaml:6:10: services[0].sgx: sgx.isvprodid and sgx.isvsvn pin nothing without sgx.mrsigner: add the signer's mrsigner"},
+	{HDR "services:\n  - name: web\n    mrenclaves: [" "00000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000z]\n",
+	 "p.yaml:5:18: services[0].mrenclaves[0]: expected 64 hex digits (an enclave hash, as `ward measure` prints) or 96 (a TDX MRTD or SEV-SNP measurement), got 96 characters with a non-hex character"},
 	{HDR "secrets:\n  - name: s\n", "p.yaml:4:5: secrets[0]: secret 's' has no kind (ascii, hex, binary, private-key, x509 or x509-ca)"},
 	{HDR "secrets:\n  - name: s\n    kind: password\n",
 	 "p.yaml:5:11: secrets[0].kind: unknown secret kind 'password' (expected one of: ascii, hex, binary, private-key, x509, x509-ca)"},
@@ -298,7 +337,7 @@ static void test_json_errors(void)
 	} cases[] = {
 		{"{\"name\": \"x\", \"version\": 0.3}", "body: field 'version': expected a string, got a number"},
 		{"{\"name\": \"x\", \"version\": \"0.3\", \"services\": [{\"name\": \"s\", \"mrenclaves\": [\"ab\"]}]}",
-		 "body: field 'services[0].mrenclaves[0]': expected 64 hex digits (an enclave hash, as `ward measure` prints), got 2 characters"},
+		 "body: field 'services[0].mrenclaves[0]': expected 64 hex digits (an enclave hash, as `ward measure` prints) or 96 (a TDX MRTD or SEV-SNP measurement), got 2 characters"},
 		{"{\"name\": \"x\", \"name\": \"y\"}", "body:1:20: invalid JSON: duplicate object key near '\"name\"'"},
 		{"{\"name\": ", "body:1:9: invalid JSON: unexpected token near end of file"},
 		{"[1]", "body: expected a JSON object (the session), got an array"},
