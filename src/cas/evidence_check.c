@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "cas/hw_verify.h"
-#include "cas/sim_compat.h"
+#include "attest/ratls/sim_evidence.h"
 #include "core/crypto.h"
 
 static int check_sim(const struct cas_verifier *v, const uint8_t *ev, size_t len, const uint8_t *expect_rd,

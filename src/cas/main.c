@@ -32,7 +32,7 @@
 #include <openssl/ssl.h>
 
 #include "cas/cas.h"
-#include "cas/sim_compat.h"
+#include "attest/ratls/sim_evidence.h"
 #include "core/log.h"
 #include "core/util.h"
 

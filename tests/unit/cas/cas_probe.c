@@ -26,7 +26,7 @@
 #include <openssl/ssl.h>
 
 #include "cas/attest_client.h"
-#include "cas/sim_compat.h"
+#include "attest/ratls/sim_evidence.h"
 #include "core/util.h"
 
 #if defined(__SANITIZE_ADDRESS__)
