@@ -44,6 +44,10 @@ int shield_deny(const char *abs, const char *what)
 			return 0;
 	if (strncmp(abs, "/proc/self/", 11) == 0 || strncmp(abs, "/dev/fd/", 8) == 0)
 		return 0;
+	/* Probing for a file that does not exist (Python looks for pyvenv.cfg
+	 * and the like) is answered as the disk would, without a message. */
+	if (REAL(faccessat)(AT_FDCWD, abs, F_OK, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT)
+		return -ENOENT;
 	ward_error("cannot %s %s: it is outside every region and the configuration denies files outside regions (--deny-outside); add a region for it",
 		   what, abs);
 	return -EACCES;
