@@ -35,8 +35,11 @@ static void report(struct shield_region *r, const char *rel, const char *what, i
 			detail = q[1] == ':' ? q + 2 + (q[2] == ' ') : q + 2;
 	}
 	if (rc == -EIO || rc == -EBADMSG)
-		ward_error("cannot %s %s/%s: %s; the %s region %s was changed outside the enclave", what, r->root, rel,
-			   detail[0] ? detail : strerror(-rc), shield_kind_name(r->kind), r->root);
+		ward_error("cannot %s %s/%s: %s; the %s region %s was changed outside the enclave%s", what, r->root, rel,
+			   detail[0] ? detail : strerror(-rc), shield_kind_name(r->kind), r->root,
+			   r->kind == SHIELD_AUTHENTICATED
+				   ? " (if it was updated on purpose, rebuild its manifest with 'ward fs authenticate')"
+				   : "");
 	else if (err[0] && rc != -ENOENT && rc != -EEXIST && rc != -EISDIR && rc != -ENOTDIR && rc != -ENOTEMPTY &&
 		 rc != -EROFS && rc != -EBADF)
 		ward_debug("%s %s/%s: %s", what, r->root, rel, err);
