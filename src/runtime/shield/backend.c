@@ -27,9 +27,19 @@
 
 static void report(struct shield_region *r, const char *rel, const char *what, int rc, const char *err)
 {
+	const char *detail = err;
+	/* The library's line starts with the file's name, which ours names already. */
+	if (detail[0] == '\'') {
+		const char *q = strchr(detail + 1, '\'');
+		if (q != NULL && (q[1] == ' ' || q[1] == ':'))
+			detail = q[1] == ':' ? q + 2 + (q[2] == ' ') : q + 2;
+	}
 	if (rc == -EIO || rc == -EBADMSG)
-		ward_error("cannot %s %s/%s: %s; the %s region %s was changed outside the enclave", what, r->root, rel,
-			   err[0] ? err : strerror(-rc), shield_kind_name(r->kind), r->root);
+		ward_error("cannot %s %s/%s: %s; the %s region %s was changed outside the enclave%s", what, r->root, rel,
+			   detail[0] ? detail : strerror(-rc), shield_kind_name(r->kind), r->root,
+			   r->kind == SHIELD_AUTHENTICATED
+				   ? " (if it was updated on purpose, rebuild its manifest with 'ward fs authenticate')"
+				   : "");
 	else if (err[0] && rc != -ENOENT && rc != -EEXIST && rc != -EISDIR && rc != -ENOTDIR && rc != -ENOTEMPTY &&
 		 rc != -EROFS && rc != -EBADF)
 		ward_debug("%s %s/%s: %s", what, r->root, rel, err);

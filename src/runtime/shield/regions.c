@@ -144,6 +144,10 @@ int shield_classify(int dirfd, const char *path, struct shield_path *out)
 	r = shield_abspath(dirfd, path, out->abs);
 	if (r != 0)
 		return r;
+	{
+		size_t pl = strlen(path);
+		out->dir_only = pl > 0 && (path[pl - 1] == '/' || (pl > 1 && path[pl - 1] == '.' && path[pl - 2] == '/'));
+	}
 	for (int i = 0; i < nregions; i++) {
 		size_t n = regions[i].rootlen;
 		if (strncmp(out->abs, regions[i].root, n) == 0 && (out->abs[n] == 0 || out->abs[n] == '/' || n == 1) &&

@@ -43,6 +43,7 @@ struct shield_path {
 	struct shield_region *region;
 	char abs[PATH_MAX];
 	const char *rel; /* points into abs */
+	int dir_only;    /* the path ended in "/" (or "/."): it must name a directory */
 };
 
 /* A file inside a region, shared by every fd open on it. */
