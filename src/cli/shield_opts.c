@@ -10,7 +10,7 @@
 
 #include "core/log.h"
 #include "core/util.h"
-#include "fs/volume.h"
+#include "cli/engine.h"
 #include "runtime/config.h"
 
 struct spec {
@@ -222,8 +222,7 @@ static int mkdirs(const char *path)
 /* Adds one tree of the engine image, building its manifest on first use. */
 static int image_tree(const char *dir, const char *store)
 {
-	char man[PATH_MAX], name[PATH_MAX], err[WARD_VOL_ERR_LEN] = "", hex[2 * WARD_VOL_TAG_LEN + 1];
-	uint8_t tag[WARD_VOL_TAG_LEN];
+	char man[PATH_MAX], name[PATH_MAX];
 	struct stat st;
 	size_t i;
 	int rc;
@@ -235,14 +234,14 @@ static int image_tree(const char *dir, const char *store)
 	if (snprintf(man, sizeof(man), "%s/%s.manifest", store, name) >= (int)sizeof(man))
 		return -1;
 	if (stat(man, &st) != 0) {
+		/* `ward` itself stays libc-only (docs/runtime.md): ward-tool hashes. */
+		char *argv[] = { (char *)"ward-tool", (char *)"fs", (char *)"authenticate", (char *)dir, (char *)"-o", man, NULL };
 		ward_info("building the engine image for %s (first use; manifest %s)", dir, man);
-		rc = ward_vol_authenticate(dir, man, tag, NULL, NULL, err);
+		rc = ward_tool_run(argv);
 		if (rc != 0) {
-			ward_error("--engine-image: cannot authenticate %s: %s", dir, err[0] ? err : strerror(-rc));
+			ward_error("--engine-image: cannot authenticate %s (ward-tool fs authenticate exited with %d)", dir, rc);
 			return -1;
 		}
-		ward_hex(tag, sizeof(tag), hex);
-		ward_info("engine image %s: tag %s", dir, hex);
 	}
 	return append(&saved, "authenticated", dir, man);
 }
