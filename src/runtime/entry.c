@@ -118,7 +118,6 @@ static void runtime_start(int *argc, char ***argv)
 		ward_rt_fatal(125, "cannot measure the enclave: %s", err);
 	if (ward_rt_config.version)
 		print_version(&ward_rt_config, used, hash);
-	ward_rt_cas_start(&ward_rt_config, used, hash, argc, argv);
 
 	if (ward_rt_limits_apply(&ward_rt_config) != 0)
 		ward_rt_fatal(125, "cannot apply the memory limits");
@@ -126,6 +125,9 @@ static void runtime_start(int *argc, char ***argv)
 	    ward_rt_crypto_load(0, err, sizeof(err)) != 0) /* volumes need OpenSSL */
 		ward_rt_fatal(125, "%s", err);
 	ward_shield_start(); /* regions from WARD_SHIELD; before the program opens anything */
+	/* After the shield: the CAS's volumes and injection files are shield regions.
+	 * It replaces the environment, so WARD_SHIELD must have been read. */
+	ward_rt_cas_start(&ward_rt_config, used, hash, argc, argv);
 	ward_rt_dlopen_policy_start(ward_rt_config.dlopen);
 	if (ward_rt_proc_shield_apply() != 0)
 		ward_rt_fatal(125, "cannot install the process shield (seccomp); the kernel must support seccomp filters");

@@ -106,7 +106,16 @@ int shield_region_open_backend(struct shield_region *r, char *err, size_t errlen
 	shield_inside++;
 	switch (r->kind) {
 	case SHIELD_ENCRYPTED:
-		rc = ward_vol_key_load(r->arg, 0, key, &created, verr);
+		if (r->has_key) {
+			struct stat st;
+			char meta[PATH_MAX + 16];
+			memcpy(key, r->key, sizeof(key));
+			snprintf(meta, sizeof(meta), "%s/" WARD_VOL_META_DIR, r->root);
+			rc = 0;
+			if (r->create && stat(meta, &st) != 0)
+				o.flags |= WARD_VOL_CREATE;
+		} else
+			rc = ward_vol_key_load(r->arg, 0, key, &created, verr);
 		if (rc != 0) {
 			snprintf(err, errlen, "cannot load the key for volume %s from %s: %s", r->root, r->arg,
 				 verr[0] ? verr : strerror(-rc));
@@ -114,11 +123,12 @@ int shield_region_open_backend(struct shield_region *r, char *err, size_t errlen
 		}
 		o.kind = WARD_VOL_ENCRYPTED;
 		o.key = key;
-		o.flags = WARD_VOL_RDWR;
+		o.flags |= WARD_VOL_RDWR;
 		rc = ward_vol_open(r->root, &o, &v, verr);
 		ward_wipe(key, sizeof(key));
 		if (rc == -EKEYREJECTED)
-			snprintf(err, errlen, "cannot open volume %s: wrong key in %s (%s)", r->root, r->arg, verr);
+			snprintf(err, errlen, "cannot open volume %s: wrong key %s%s (%s)", r->root,
+				 r->has_key ? "from the CAS" : "in ", r->has_key ? "" : r->arg, verr);
 		else if (rc == -EBUSY)
 			snprintf(err, errlen, "cannot open volume %s: another process has it open for writing; stop it first",
 				 r->root);
@@ -259,6 +269,8 @@ int shield_be_sync(struct shield_node *n)
 	int rc = VCALL(ward_vf_sync(n->handle, verr));
 	if (rc < 0)
 		report(n->region, n->rel, "sync", rc, verr);
+	else
+		shield_committed(n->region, 1);
 	return rc;
 }
 
@@ -272,6 +284,8 @@ void shield_be_close(struct shield_node *n)
 	n->handle = NULL;
 	if (rc < 0)
 		ward_error("cannot commit %s/%s at close: %s", n->region->root, n->rel, verr[0] ? verr : strerror(-rc));
+	else if (n->writable)
+		shield_committed(n->region, 0);
 }
 
 int shield_be_stat(struct shield_region *r, const char *rel, struct ward_vstat *st)
@@ -289,6 +303,8 @@ int shield_be_unlink(struct shield_region *r, const char *rel)
 	int rc = VCALL(ward_vol_unlink(r->vol, rel, verr));
 	if (rc < 0)
 		report(r, rel, "remove", rc, verr);
+	else
+		shield_committed(r, 0);
 	return rc;
 }
 
@@ -298,6 +314,8 @@ int shield_be_rename(struct shield_region *r, const char *from, const char *to)
 	int rc = VCALL(ward_vol_rename(r->vol, from, to, verr));
 	if (rc < 0)
 		report(r, from, "rename", rc, verr);
+	else
+		shield_committed(r, 0);
 	return rc;
 }
 
@@ -307,6 +325,8 @@ int shield_be_mkdir(struct shield_region *r, const char *rel, mode_t mode)
 	int rc = VCALL(ward_vol_mkdir(r->vol, rel, (unsigned)mode, verr));
 	if (rc < 0)
 		report(r, rel, "create directory", rc, verr);
+	else
+		shield_committed(r, 0);
 	return rc;
 }
 
@@ -316,13 +336,18 @@ int shield_be_rmdir(struct shield_region *r, const char *rel)
 	int rc = VCALL(ward_vol_rmdir(r->vol, rel, verr));
 	if (rc < 0)
 		report(r, rel, "remove directory", rc, verr);
+	else
+		shield_committed(r, 0);
 	return rc;
 }
 
 int shield_be_setattr(struct shield_region *r, const char *rel, int mode, int64_t mtime_ns)
 {
 	char verr[WARD_VOL_ERR_LEN] = "";
-	return VCALL(ward_vol_setattr(r->vol, rel, mode, mtime_ns, verr));
+	int rc = VCALL(ward_vol_setattr(r->vol, rel, mode, mtime_ns, verr));
+	if (rc == 0)
+		shield_committed(r, 0);
+	return rc;
 }
 
 int shield_be_readdir(struct shield_region *r, const char *rel, struct ward_vdirent **out, size_t *n)
@@ -331,5 +356,28 @@ int shield_be_readdir(struct shield_region *r, const char *rel, struct ward_vdir
 	int rc = VCALL(ward_vol_readdir(r->vol, rel, out, n, verr));
 	if (rc < 0)
 		report(r, rel, "list", rc, verr);
+	return rc;
+}
+
+static void (*commit_hook)(struct shield_region *r, int durable);
+
+void shield_set_commit_hook(void (*fn)(struct shield_region *r, int durable))
+{
+	__atomic_store_n(&commit_hook, fn, __ATOMIC_RELEASE);
+}
+
+void shield_committed(struct shield_region *r, int durable)
+{
+	void (*fn)(struct shield_region *, int) = __atomic_load_n(&commit_hook, __ATOMIC_ACQUIRE);
+	if (fn != NULL && r->kind == SHIELD_ENCRYPTED)
+		fn(r, durable);
+}
+
+int shield_region_tag(struct shield_region *r, uint8_t tag[32])
+{
+	int rc;
+	if (r->vol == NULL)
+		return -EBADF;
+	rc = VCALL(ward_vol_tag(r->vol, tag)); /* the volume library is thread-safe */
 	return rc;
 }

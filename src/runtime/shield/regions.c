@@ -16,6 +16,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "core/crypto.h"
 #include "runtime/shield/region.h"
 #include "runtime/shield/shield.h"
 
@@ -170,7 +171,8 @@ int shield_classify(int dirfd, const char *path, struct shield_path *out)
 	return 0;
 }
 
-int shield_region_add(enum shield_kind kind, const char *root, const char *arg, char *err, size_t errlen)
+static int region_add(enum shield_kind kind, const char *root, const char *arg, const uint8_t *key, int create,
+		      char *err, size_t errlen)
 {
 	struct shield_region *r;
 	if (nregions >= SHIELD_MAX_REGIONS) {
@@ -196,10 +198,31 @@ int shield_region_add(enum shield_kind kind, const char *root, const char *arg, 
 			snprintf(err, errlen, "%s is given as a region twice", r->root);
 			return -1;
 		}
-	if (kind != SHIELD_PLAIN && kind != SHIELD_DENIED && shield_region_open_backend(r, err, errlen) != 0)
+	if (key != NULL) {
+		memcpy(r->key, key, sizeof(r->key));
+		r->has_key = 1;
+		r->create = create;
+	}
+	if (kind != SHIELD_PLAIN && kind != SHIELD_DENIED && shield_region_open_backend(r, err, errlen) != 0) {
+		ward_wipe(r->key, sizeof(r->key));
 		return -1;
+	}
+	ward_wipe(r->key, sizeof(r->key));
 	nregions++;
 	return 0;
+}
+
+int shield_region_add(enum shield_kind kind, const char *root, const char *arg, char *err, size_t errlen)
+{
+	return region_add(kind, root, arg, NULL, 0, err, errlen);
+}
+
+struct shield_region *shield_region_add_keyed(const char *root, const uint8_t key[32], int create, char *err,
+					      size_t errlen)
+{
+	if (region_add(SHIELD_ENCRYPTED, root, "", key, create, err, errlen) != 0)
+		return NULL;
+	return &regions[nregions - 1];
 }
 
 void shield_regions_close(void)
