@@ -137,6 +137,23 @@ static void runtime_start(int *argc, char ***argv)
 int __libc_start_main(main_fn main, int argc, char **argv, void (*init)(void), void (*fini)(void),
 		      void (*rtld_fini)(void), void *stack_end);
 
+static main_fn program_main;
+
+/* Some programs treat a read error as the end of a file: CPython runs a
+ * script whose bytes fail verification as if it were empty, and exits 0.
+ * A run that hit integrity failures never reports success. */
+static int guarded_main(int argc, char **argv, char **envp)
+{
+	int rc = program_main(argc, argv, envp);
+	unsigned failures = __atomic_load_n(&shield_integrity_failures, __ATOMIC_SEQ_CST);
+	if (rc == 0 && failures > 0) {
+		ward_error("exiting with status 74 instead of 0: %u read%s failed verification during the run (see above), so its result cannot be trusted",
+			   failures, failures == 1 ? "" : "s");
+		rc = 74; /* EX_IOERR */
+	}
+	return rc;
+}
+
 int __libc_start_main(main_fn main, int argc, char **argv, void (*init)(void), void (*fini)(void),
 		      void (*rtld_fini)(void), void *stack_end)
 {
@@ -144,5 +161,6 @@ int __libc_start_main(main_fn main, int argc, char **argv, void (*init)(void), v
 	if (real == NULL)
 		ward_rt_fatal(125, "cannot find the C library's entry point: %s", dlerror());
 	runtime_start(&argc, &argv);
-	return real(main, argc, argv, init, fini, rtld_fini, stack_end);
+	program_main = main;
+	return real(guarded_main, argc, argv, init, fini, rtld_fini, stack_end);
 }

@@ -91,11 +91,14 @@ def test_tampered_chunk_gives_eio_and_one_line(tmp):
             print('errno', errno.errorcode[e.errno])
     """
     r = ward("run", "--volume", "%s:%s" % (vol, key), "--", PY, "-c", textwrap.dedent(code), vol)
-    assert r.returncode == 0, r.stderr
+    # The program handled the error, but a run that hit an integrity failure
+    # never reports success (tests/e2e/test_integrity_exit.py).
+    assert r.returncode == 74, r.stderr
     assert r.stdout == "errno EIO\n"
     lines = one_line(r.stderr)
-    assert len(lines) == 1, r.stderr
+    assert len(lines) == 2, r.stderr
     assert "big.bin" in lines[0] and "chunk 2" in lines[0], lines[0]
+    assert lines[1].startswith("ward: exiting with status 74 instead of 0")
 
 
 def test_wrong_key_refused_before_start(tmp):
@@ -171,10 +174,11 @@ def test_authenticated_region_reads_checks_and_refuses_writes(tmp):
         f.write(b"X")
     r = ward("run", "--authenticated", spec, "--", PY, "-c",
              "import sys\ntry:\n open(sys.argv[1] + '/blob.bin','rb').read()\nexcept OSError as e: print(e.errno)", lib)
-    assert r.returncode == 0, r.stderr
+    assert r.returncode == 74, r.stderr
     assert r.stdout == "5\n"
     lines = one_line(r.stderr)
-    assert len(lines) == 1 and "blob.bin" in lines[0] and "chunk 2" in lines[0], r.stderr
+    assert len(lines) == 2 and "blob.bin" in lines[0] and "chunk 2" in lines[0], r.stderr
+    assert lines[1].startswith("ward: exiting with status 74 instead of 0")
 
 
 def test_deny_outside(tmp):

@@ -25,6 +25,8 @@
 #include "runtime/shield/region.h"
 #include "runtime/shield/shield.h"
 
+unsigned shield_integrity_failures;
+
 static void report(struct shield_region *r, const char *rel, const char *what, int rc, const char *err)
 {
 	const char *detail = err;
@@ -34,12 +36,25 @@ static void report(struct shield_region *r, const char *rel, const char *what, i
 		if (q != NULL && (q[1] == ' ' || q[1] == ':'))
 			detail = q[1] == ':' ? q + 2 + (q[2] == ' ') : q + 2;
 	}
-	if (rc == -EIO || rc == -EBADMSG)
-		ward_error("cannot %s %s/%s: %s; the %s region %s was changed outside the enclave%s", what, r->root, rel,
-			   detail[0] ? detail : strerror(-rc), shield_kind_name(r->kind), r->root,
-			   r->kind == SHIELD_AUTHENTICATED
-				   ? " (if it was updated on purpose, rebuild its manifest with 'ward fs authenticate')"
-				   : "");
+	if (rc == -EIO || rc == -EBADMSG) {
+		/* Programs retry failed reads; one line per file and reason is enough. */
+		static pthread_mutex_t last_lock = PTHREAD_MUTEX_INITIALIZER;
+		static char last[PATH_MAX + 256];
+		char key[PATH_MAX + 256];
+		int repeat;
+		__atomic_add_fetch(&shield_integrity_failures, 1, __ATOMIC_SEQ_CST);
+		snprintf(key, sizeof(key), "%s/%s %s", r->root, rel, detail);
+		pthread_mutex_lock(&last_lock);
+		repeat = strcmp(key, last) == 0;
+		memcpy(last, key, sizeof(last));
+		pthread_mutex_unlock(&last_lock);
+		if (!repeat)
+			ward_error("cannot %s %s/%s: %s; the %s region %s was changed outside the enclave%s", what, r->root, rel,
+				   detail[0] ? detail : strerror(-rc), shield_kind_name(r->kind), r->root,
+				   r->kind == SHIELD_AUTHENTICATED
+					   ? " (if it was updated on purpose, rebuild its manifest with 'ward fs authenticate')"
+					   : "");
+	}
 	else if (err[0] && rc != -ENOENT && rc != -EEXIST && rc != -EISDIR && rc != -ENOTDIR && rc != -ENOTEMPTY &&
 		 rc != -EROFS && rc != -EBADF)
 		ward_debug("%s %s/%s: %s", what, r->root, rel, err);

@@ -96,6 +96,9 @@ int shield_region_tag(struct shield_region *r, uint8_t tag[32]);
 void shield_set_commit_hook(void (*fn)(struct shield_region *r, int durable));
 void shield_committed(struct shield_region *r, int durable);
 
+/* How many reads or opens failed verification so far (atomic). */
+extern unsigned shield_integrity_failures;
+
 /* landlock.c: the kernel backstop for deny-outside (0 ok, -1 errno). */
 int shield_landlock_apply(void);
 
