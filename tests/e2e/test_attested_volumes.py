@@ -155,3 +155,52 @@ def requests_put(cas, text):
                      headers={"Content-Type": "application/yaml"}, timeout=10)
     assert r.status_code == 200, r.text
     return r
+
+
+def test_encrypted_program_released_only_by_the_cas(cas, tmp):
+    """The issue's end-to-end case: an encrypted Python program whose volume
+    key, arguments and a generated password come only from the CAS."""
+    src = tmp / "src"
+    src.mkdir()
+    (src / "main.py").write_text("import os, sys\nprint('args', sys.argv[1:], 'pw', len(os.environ['PW']))\n")
+    r = ward("fs", "encrypt", src, tmp / "app.vol", "--key-file", tmp / "app.key")
+    assert r.returncode == 0, r.stderr
+    tag = r.stdout.strip()
+    key = (tmp / "app.key").read_text().strip()
+    (tmp / "app.key").unlink()  # from now on only the CAS has it
+    text = f"""name: demo
+version: "0.3"
+services:
+  - name: app
+    mrenclaves: [{ward("measure", PY).stdout.strip()}]
+    command: ["python3", "{tmp}/app.vol/main.py", "--from-policy"]
+    environment:
+      PW: $$WARD::pw$$
+    volumes:
+      - name: app
+        path: {tmp}/app.vol
+        key: "{key}"
+        tag: "{tag}"
+secrets:
+  - name: pw
+    kind: ascii
+    size: 18
+security:
+  attestation:
+    tolerate: [simulation]
+"""
+    create(cas, text)
+    r = run(cas)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "args ['--from-policy'] pw 18\n"
+    # Without the CAS, the program cannot even be read.
+    r = ward("run", PY, tmp / "app.vol" / "main.py")
+    assert r.returncode != 0 and "args" not in r.stdout
+    # A volume that does not match the pinned tag is refused.
+    (src / "main.py").write_text("print('another program')\n")
+    import shutil
+    shutil.rmtree(tmp / "app.vol")
+    assert ward("fs", "encrypt", src, tmp / "app.vol", "--key-file", tmp / "other.key").returncode == 0
+    r = run(cas)
+    assert r.returncode == 125 and r.stdout == ""
+    assert "volume 'app'" in one_line(r.stderr)[0]
