@@ -154,6 +154,11 @@ int wv_create_locked(ward_vol *v, const char *p, uint8_t type, unsigned mode, ch
 /* worker.c: runs fn over [lo, hi) split between the caller and a helper
  * thread (inline when the helper is busy); returns the first non-zero. */
 int wv_parallel(int (*fn)(void *arg, uint64_t lo, uint64_t hi), void *arg, uint64_t lo, uint64_t hi);
+/* worker.c: this thread's scratch buffer of at least len bytes, 64-byte
+ * aligned (kept for the thread's lifetime, freed at its exit; NULL when out
+ * of memory). For ciphertext (or an authenticated volume's public bytes)
+ * only: it is not wiped. */
+uint8_t *wv_scratch(size_t len);
 
 /* file.c */
 int wv_node_commit(ward_vol *v, struct vnode *n, int durable, char *err);

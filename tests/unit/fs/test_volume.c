@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "fs/volume.h"
@@ -178,6 +179,39 @@ int main(void)
 	CHECK(ward_vol_verify(v, NULL, NULL, err) == -EIO);
 	ward_vol_close(v, NULL);
 	flip("d/big.bin", 2 * 4096 + 5);
+
+	/* large reads are split between two threads: a flip in the second half
+	 * is found, the lowest bad chunk is named, and nothing is returned */
+	flip("d/big.bin", 600 * 4096 + 9);
+	v = vopen(WARD_VOL_RDONLY, key, err);
+	CHECK(v != NULL);
+	CHECK(ward_vf_open(v, "d/big.bin", O_RDONLY, 0, &f, err) == 0);
+	memset(b, 0x55, BIG);
+	CHECK(ward_vf_pread(f, b, BIG, 0, err) == -EIO && strstr(err, "chunk 600: authentication failed") != NULL);
+	{
+		int wiped = 1;
+		for (size_t i = 0; i < BIG; i++)
+			wiped &= b[i] == 0;
+		CHECK(wiped);
+	}
+	flip("d/big.bin", 300 * 4096 + 1);
+	CHECK(ward_vf_pread(f, b, BIG, 0, err) == -EIO && strstr(err, "chunk 300:") != NULL);
+	flip("d/big.bin", 300 * 4096 + 1);
+	flip("d/big.bin", 600 * 4096 + 9);
+	/* any alignment of the caller's buffer */
+	CHECK(ward_vf_pread(f, b + 8, BIG - 8, 8, err) == BIG - 8 && memcmp(a + 8, b + 8, BIG - 8) == 0);
+	CHECK(ward_vf_pread(f, b + 3, 5 * 4096, 4096, err) == 5 * 4096 && memcmp(a + 4096, b + 3, 5 * 4096) == 0);
+	/* a forked child (without the parent's helper thread) still reads */
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid == 0) {
+		alarm(20);
+		_exit(ward_vf_pread(f, b, BIG, 0, err) == BIG && memcmp(a, b, BIG) == 0 ? 0 : 1);
+	}
+	int wst = 0;
+	CHECK(pid > 0 && waitpid(pid, &wst, 0) == pid && WIFEXITED(wst) && WEXITSTATUS(wst) == 0);
+	ward_vf_close(f, NULL);
+	ward_vol_close(v, NULL);
 
 	/* tamper: a bit flip in the manifest */
 	flip(".ward-volume/manifest", 200);
