@@ -29,7 +29,7 @@
 #include "fs/internal.h"
 
 #define C WVOL_CHUNK
-#define PAR_MIN_CHUNKS 128 /* 512 KiB: below this one core is quicker than a hand-off */
+#define PAR_MIN_CHUNKS 64 /* 256 KiB: below this one core is quicker than a hand-off */
 #define WBATCH_CHUNKS 4096 /* chunks per seal_chunks call (16 MiB; 116 KiB of nonces and tags) */
 
 /* ---- paths ---- */
@@ -448,7 +448,7 @@ static int read_run(ward_vol *v, struct vnode *n, uint8_t slot, uint8_t *dst, ui
 		return wv_fail(err, -EIO, "'%s/%s' chunk %llu: data missing on disk", v->dir, n->path,
 			       (unsigned long long)i);
 	pthread_mutex_init(&r.mu, NULL);
-	rc = j - i >= PAR_MIN_CHUNKS ? wv_parallel(rrun_part, &r, i, j) : rrun_part(&r, i, j);
+	rc = j - i >= PAR_MIN_CHUNKS ? wv_parallel(rrun_part, &r, i, j, SUB) : rrun_part(&r, i, j);
 	pthread_mutex_destroy(&r.mu);
 	if (rc == 0 && r.bad == UINT64_MAX)
 		return 0;
@@ -700,7 +700,7 @@ static int wrun_fail(struct wrun *r, int eno)
 {
 	pthread_mutex_lock(&r->mu);
 	if (r->eno == 0)
-		r->eno = eno;
+		__atomic_store_n(&r->eno, eno, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&r->mu);
 	return -1;
 }
@@ -719,6 +719,8 @@ static int wrun_part(void *arg, uint64_t lo, uint64_t hi)
 	}
 	for (uint64_t a = lo; a < hi && rc == 0; a += SUB) {
 		uint64_t b = hi - a > SUB ? a + SUB : hi;
+		if (__atomic_load_n(&r->eno, __ATOMIC_RELAXED) != 0)
+			break; /* the write fails anyway */
 		for (uint64_t k = a; k < b; k++) {
 			size_t x = (size_t)(k - r->first), cl = k == r->last ? (size_t)r->last_len : C;
 			const uint8_t *in = r->pt ? r->pt + x * C : zero_chunk;
@@ -785,7 +787,7 @@ static int seal_chunks(ward_vol *v, struct vnode *n, uint64_t i, uint64_t j, con
 	if (main_end > 0 && (rc = note_growth(v, n, main_end, err)) != 0)
 		goto out;
 	pthread_mutex_init(&r.mu, NULL);
-	rc = m >= PAR_MIN_CHUNKS ? wv_parallel(wrun_part, &r, i, j) : wrun_part(&r, i, j);
+	rc = m >= PAR_MIN_CHUNKS ? wv_parallel(wrun_part, &r, i, j, SUB) : wrun_part(&r, i, j);
 	pthread_mutex_destroy(&r.mu);
 	for (uint64_t k = i; k < j; k++) {
 		size_t x = (size_t)(k - i);

@@ -1,5 +1,6 @@
 /* test_volume.c: unit tests of the volume library (src/fs/volume.h). */
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +55,45 @@ static void flip(const char *rel, off_t off)
 	b ^= 1;
 	CHECK(pwrite(fd, &b, 1, off) == 1);
 	close(fd);
+}
+
+/* one thread of the concurrency test: its own file, 1 MiB writes and reads
+ * (large enough to be shared with the helper thread), then a check */
+struct par {
+	ward_vol *v;
+	unsigned seed;
+	char name[16];
+	int ok;
+};
+
+static void *par_main(void *arg)
+{
+	struct par *p = arg;
+	enum { N = 3 * 1024 * 1024 + 77, BLK = 1 << 20 };
+	char err[WARD_VOL_ERR_LEN];
+	uint8_t *x = malloc(N), *y = malloc(N);
+	ward_vfile *f;
+	int ok = x && y && ward_vf_open(p->v, p->name, O_RDWR | O_CREAT, 0600, &f, err) == 0;
+	if (ok) {
+		fill(x, N, p->seed);
+		for (size_t o = 0; o < N && ok; o += BLK) {
+			size_t l = N - o < BLK ? N - o : BLK;
+			ok = ward_vf_pwrite(f, x + o, l, o, err) == (ssize_t)l;
+		}
+		for (int round = 0; round < 3 && ok; round++) {
+			memset(y, 0, N);
+			for (size_t o = 0; o < N && ok; o += BLK) {
+				size_t l = N - o < BLK ? N - o : BLK;
+				ok = ward_vf_pread(f, y + o, l, o, err) == (ssize_t)l;
+			}
+			ok = ok && memcmp(x, y, N) == 0;
+		}
+		ok = ward_vf_close(f, err) == 0 && ok;
+	}
+	p->ok = ok;
+	free(x);
+	free(y);
+	return NULL;
 }
 
 int main(void)
@@ -212,6 +252,26 @@ int main(void)
 	CHECK(pid > 0 && waitpid(pid, &wst, 0) == pid && WIFEXITED(wst) && WEXITSTATUS(wst) == 0);
 	ward_vf_close(f, NULL);
 	ward_vol_close(v, NULL);
+
+	/* several threads with large requests at once share one helper */
+	v = vopen(WARD_VOL_RDWR, key, err);
+	CHECK(v != NULL);
+	{
+		pthread_t th[4];
+		struct par p[4];
+		for (int t = 0; t < 4; t++) {
+			p[t] = (struct par){ .v = v, .seed = (unsigned)t + 40 };
+			snprintf(p[t].name, sizeof(p[t].name), "par%d", t);
+			CHECK(pthread_create(&th[t], NULL, par_main, &p[t]) == 0);
+		}
+		for (int t = 0; t < 4; t++) {
+			CHECK(pthread_join(th[t], NULL) == 0);
+			CHECK(p[t].ok);
+		}
+		for (int t = 0; t < 4; t++)
+			CHECK(ward_vol_unlink(v, p[t].name, err) == 0);
+	}
+	CHECK(ward_vol_close(v, err) == 0);
 
 	/* tamper: a bit flip in the manifest */
 	flip(".ward-volume/manifest", 200);
