@@ -195,9 +195,10 @@ void shield_region_close_backend(struct shield_region *r)
 	int rc;
 	if (r->vol == NULL)
 		return;
+	ward_vol *v = r->vol;
+	__atomic_store_n(&r->vol, NULL, __ATOMIC_SEQ_CST); /* later calls fail with EIO, not on freed memory */
 	shield_inside++;
-	rc = ward_vol_close(r->vol, verr);
-	r->vol = NULL;
+	rc = ward_vol_close(v, verr);
 	if (rc != 0 && r->kind != SHIELD_EPHEMERAL)
 		ward_error("closing volume %s at exit: %s; data written since the last close or fsync may be lost",
 			   r->root, verr[0] ? verr : strerror(-rc));
@@ -233,6 +234,8 @@ int shield_be_open(struct shield_node *n, int flags, mode_t mode)
 
 ssize_t shield_be_pread(struct shield_node *n, void *buf, size_t len, uint64_t off)
 {
+	if (n->region->vol == NULL || n->handle == NULL)
+		return -EIO; /* the volumes were closed at exit */
 	char verr[WARD_VOL_ERR_LEN] = "";
 	ssize_t r = VCALL(ward_vf_pread(n->handle, buf, len, off, verr));
 	if (r < 0)
@@ -242,6 +245,8 @@ ssize_t shield_be_pread(struct shield_node *n, void *buf, size_t len, uint64_t o
 
 ssize_t shield_be_pwrite(struct shield_node *n, const void *buf, size_t len, uint64_t off)
 {
+	if (n->region->vol == NULL || n->handle == NULL)
+		return -EIO; /* the volumes were closed at exit */
 	char verr[WARD_VOL_ERR_LEN] = "";
 	ssize_t r = VCALL(ward_vf_pwrite(n->handle, buf, len, off, verr));
 	if (r < 0)
@@ -251,6 +256,8 @@ ssize_t shield_be_pwrite(struct shield_node *n, const void *buf, size_t len, uin
 
 ssize_t shield_be_append(struct shield_node *n, const void *buf, size_t len, uint64_t *end)
 {
+	if (n->region->vol == NULL || n->handle == NULL)
+		return -EIO; /* the volumes were closed at exit */
 	char verr[WARD_VOL_ERR_LEN] = "";
 	ssize_t r = VCALL(ward_vf_append(n->handle, buf, len, end, verr));
 	if (r < 0)
@@ -260,17 +267,25 @@ ssize_t shield_be_append(struct shield_node *n, const void *buf, size_t len, uin
 
 int shield_be_size(struct shield_node *n, uint64_t *size)
 {
+	if (n->region->vol == NULL || n->handle == NULL) {
+		*size = 0;
+		return -EIO;
+	}
 	*size = VCALL(ward_vf_size(n->handle));
 	return 0;
 }
 
 int shield_be_fstat(struct shield_node *n, struct ward_vstat *st)
 {
+	if (n->region->vol == NULL || n->handle == NULL)
+		return -EIO; /* the volumes were closed at exit */
 	return VCALL(ward_vf_stat(n->handle, st));
 }
 
 int shield_be_truncate(struct shield_node *n, uint64_t size)
 {
+	if (n->region->vol == NULL || n->handle == NULL)
+		return -EIO; /* the volumes were closed at exit */
 	char verr[WARD_VOL_ERR_LEN] = "";
 	int rc = VCALL(ward_vf_truncate(n->handle, size, verr));
 	if (rc < 0)
@@ -280,6 +295,8 @@ int shield_be_truncate(struct shield_node *n, uint64_t size)
 
 int shield_be_sync(struct shield_node *n)
 {
+	if (n->region->vol == NULL || n->handle == NULL)
+		return -EIO; /* the volumes were closed at exit */
 	char verr[WARD_VOL_ERR_LEN] = "";
 	int rc = VCALL(ward_vf_sync(n->handle, verr));
 	if (rc < 0)
@@ -305,6 +322,8 @@ void shield_be_close(struct shield_node *n)
 
 int shield_be_stat(struct shield_region *r, const char *rel, struct ward_vstat *st)
 {
+	if (r->vol == NULL)
+		return -EIO;
 	char verr[WARD_VOL_ERR_LEN] = "";
 	int rc = VCALL(ward_vol_stat(r->vol, rel, st, verr));
 	if (rc < 0)
