@@ -321,7 +321,22 @@ static void release(struct cas_store *st, sqlite3_stmt *s)
 			return;
 		}
 	}
+	sqlite3_finalize(s); /* not cached (cache full): prepared for this use only */
+}
+
+static const char sql_begin[] = "BEGIN;", sql_commit[] = "COMMIT;", sql_rollback[] = "ROLLBACK;";
+
+/* Runs a statement without results through the statement cache (BEGIN,
+ * COMMIT...: sqlite3_exec would parse them again on every attestation). */
+static int run(struct cas_store *st, const char *sql)
+{
+	sqlite3_stmt *s = prep(st, sql);
+	int r;
+	if (s == NULL)
+		return -1;
+	r = sqlite3_step(s) == SQLITE_DONE ? 0 : dbfail(st, sql);
 	release(st, s);
+	return r;
 }
 
 static void bind_text(sqlite3_stmt *s, int i, const char *v)
@@ -858,7 +873,7 @@ int cas_store_attested(struct cas_store *st, const char *keyhash, const char *se
 	sqlite3_stmt *s;
 	int r;
 	pthread_mutex_lock(&st->mu);
-	if (exec(st, "BEGIN;") != 0) {
+	if (run(st, sql_begin) != 0) {
 		pthread_mutex_unlock(&st->mu);
 		return -1;
 	}
@@ -874,8 +889,8 @@ int cas_store_attested(struct cas_store *st, const char *keyhash, const char *se
 	}
 	if (r == 0)
 		r = audit_locked(st, a);
-	if (exec(st, r == 0 ? "COMMIT;" : "ROLLBACK;") != 0) {
-		exec(st, "ROLLBACK;");
+	if (run(st, r == 0 ? sql_commit : sql_rollback) != 0) {
+		run(st, sql_rollback);
 		r = -1;
 	}
 	pthread_mutex_unlock(&st->mu);
