@@ -51,8 +51,10 @@ SSL_CTX *ward_cas_client_ctx_new(void)
 		SSL_CTX_free(ctx);
 		return NULL;
 	}
-	if (ctx != NULL)
+	if (ctx != NULL) {
 		SSL_CTX_set_cert_verify_callback(ctx, skip_chain, NULL);
+		SSL_CTX_set_read_ahead(ctx, 1); /* one read(2) per flight, not two per record */
+	}
 	return ctx;
 }
 

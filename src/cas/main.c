@@ -135,7 +135,14 @@ static int workers_init(struct cas_server *s, struct sockaddr_in a, int n)
 			a.sin_port = b.sin_port;
 		}
 		w->s = s;
-		w->base = event_base_new();
+		/* the changelist folds the add/del pairs bufferevent_openssl makes
+		 * within one loop pass into one epoll_ctl (or none) */
+		struct event_config *cfg = event_config_new();
+		if (cfg != NULL)
+			event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+		w->base = cfg ? event_base_new_with_config(cfg) : NULL;
+		if (cfg != NULL)
+			event_config_free(cfg);
 		w->listener = w->base ? evconnlistener_new(w->base, cas_attest_accept, w, LEV_OPT_CLOSE_ON_FREE, -1, fd) : NULL;
 		if (w->listener == NULL) {
 			close(fd);
