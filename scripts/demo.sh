@@ -41,7 +41,7 @@ echo "flip one byte of main.py outside the enclave, and run again:"
 "$PY" -c 'import sys; p = sys.argv[1]; b = bytearray(open(p, "rb").read()); b[5] ^= 1; open(p, "wb").write(b)' "$T/app.vol/main.py"
 "$W" run --volume "$T/app.vol:$T/app.key" -- "$PY" "$T/app.vol/main.py" || echo "(refused, exit status $?)"
 
-say "5. the CAS: a policy releases arguments, environment and a generated secret only to the measured enclave"
+say "5. the CAS: only the measured enclave gets the encrypted program's key, its arguments and a generated secret"
 "$ROOT/$B/ward-cas" --data-dir "$T/cas" --listen 127.0.0.1:0 --attest-listen 127.0.0.1:0 \
 	--sim-platform-dir "$T/platform" > "$T/cas.out" 2> "$T/cas.err" &
 CAS_PID=$!
@@ -53,7 +53,12 @@ cat "$T/cas.out"
 API=$(sed -n 's/^ward-cas: clients https:\/\///p' "$T/cas.out")
 ATTEST=$(sed -n 's/^ward-cas: enclaves //p' "$T/cas.out")
 FPR=$(sed -n 's/^ward-cas: fingerprint //p' "$T/cas.out")
-sed "s/@MRENCLAVE@/$("$W" measure -- "$PY")/" examples/cas/policy.yaml.in > "$T/policy.yaml"
+mkdir -p "$T/prog"
+cp examples/cas/main.py "$T/prog/main.py"
+TAG=$("$W" fs encrypt "$T/prog" "$T/prog.vol" --key-file "$T/prog.key" 2>/dev/null)
+sed -e "s|@MRENCLAVE@|$("$W" measure -- "$PY")|" -e "s|@VOLUME@|$T/prog.vol|g" \
+	-e "s|@KEY@|$(cat "$T/prog.key")|" -e "s|@TAG@|$TAG|" examples/cas/policy.yaml.in > "$T/policy.yaml"
+rm "$T/prog.key"   # from now on only the CAS holds the program's key
 "$W" session create -f "$T/policy.yaml" --cas "$API"
 echo "\$ WARD_CAS_ADDR=$API WARD_CONFIG_ID=demo/app ward run $PY   (host arguments are ignored)"
 WARD_CAS_ADDR="$API" WARD_CAS_ATTEST_ADDR="$ATTEST" WARD_CAS_FINGERPRINT="$FPR" WARD_CONFIG_ID=demo/app \

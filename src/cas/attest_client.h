@@ -59,6 +59,10 @@ int ward_cas_attest(const struct ward_cas_peer *peer, const char *config_id, siz
 		    ward_cas_evidence_fn evidence, void *evidence_arg, char **config_json, char *err,
 		    size_t errlen);
 
+/* vol_names/vol_tags NULL (with nvol 0): the enclave presents no tags; the
+ * CAS then sends each volume's accepted tags in the configuration ("tag",
+ * "pending") and the enclave must refuse any other state itself. */
+
 /* phase: "prepare" (before the new state is durable) or "commit" (after). */
 int ward_cas_report_tag(const struct ward_cas_peer *peer, const char *phase, const char *volume,
 			const char *tag, char *err, size_t errlen);

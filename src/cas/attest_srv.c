@@ -239,7 +239,7 @@ static void do_attest(struct aconn *c, json_t *msg)
 {
 	const char *cid = json_string_value(json_object_get(msg, "config_id"));
 	const char *ev64 = json_string_value(json_object_get(msg, "evidence"));
-	json_t *vols = json_object_get(msg, "volumes"), *t, *cfg = NULL, *accepted = NULL, *svc, *v;
+	json_t *vols = json_object_get(msg, "volumes"), *t, *cfg = NULL, *accepted = NULL, *pendings = NULL, *svc, *v;
 	const char *names[WARD_CAS_VOLUMES_MAX], *tags[WARD_CAS_VOLUMES_MAX], *k;
 	char session[WARD_CAS_NAME_MAX + 1], service[WARD_CAS_NAME_MAX + 1];
 	char reason[2048], why[1024], meas[97] = "";
@@ -299,12 +299,24 @@ static void do_attest(struct aconn *c, json_t *msg)
 	}
 	svc = cas_session_service(row.doc, service);
 	accepted = json_object();
+	pendings = json_object();
 	json_array_foreach(json_object_get(svc, "volumes"), i, v) {
 		const char *vn = json_string_value(json_object_get(v, "name"));
 		const char *got = json_string_value(json_object_get(vols, vn));
 		const char *vkind = json_string_value(json_object_get(v, "kind"));
+		char cur[129], pend[129];
 		if (vkind != NULL && strcmp(vkind, "ephemeral") == 0)
 			continue; /* in-memory: no tag, no rollback */
+		if (vols == NULL) {
+			/* The enclave checks the tags itself: send what is accepted. */
+			if (cas_store_volume_get(c->s->store, session, vn, cur, pend) < 0) {
+				deny(c, &a, "attestation denied by CAS: internal store error reading volume tags");
+				goto out;
+			}
+			json_object_set_new(accepted, vn, json_string(cur));
+			json_object_set_new(pendings, vn, json_string(pend));
+			continue;
+		}
 		if (got == NULL)
 			got = "";
 		if (check_tag(c, session, vn, got, reason, sizeof(reason)) != 0) {
@@ -313,7 +325,7 @@ static void do_attest(struct aconn *c, json_t *msg)
 		}
 		json_object_set_new(accepted, vn, json_string(got));
 	}
-	cfg = cas_session_config(row.doc, row.state, session, service, row.hash, accepted);
+	cfg = cas_session_config(row.doc, row.state, session, service, row.hash, accepted, pendings);
 	if (cfg == NULL) {
 		deny(c, &a, "attestation denied by CAS: internal error building the configuration");
 		goto out;
@@ -331,6 +343,7 @@ static void do_attest(struct aconn *c, json_t *msg)
 out:
 	json_decref(cfg);
 	json_decref(accepted);
+	json_decref(pendings);
 	if (have_row)
 		cas_session_row_clear(&row);
 }

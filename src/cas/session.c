@@ -672,7 +672,7 @@ static json_t *split_command(const char *cmd)
 }
 
 json_t *cas_session_config(json_t *doc, json_t *state, const char *session, const char *svc,
-			   const char *hash, json_t *tags)
+			   const char *hash, json_t *tags, json_t *pending)
 {
 	json_t *s = cas_session_service(doc, svc), *cmd, *cfg, *vols, *secs, *e, *inj;
 	size_t i;
@@ -694,9 +694,14 @@ json_t *cas_session_config(json_t *doc, json_t *state, const char *session, cons
 		if (k == NULL)
 			k = json_object_get(json_object_get(state, "volume_keys"), name);
 		const char *t = json_string_value(json_object_get(tags, name));
-		json_array_append_new(vols, json_pack("{s:s, s:s, s:O, s:s}", "name", name, "path",
-						      json_string_value(json_object_get(e, "path")), "key", k,
-						      "tag", t ? t : ""));
+		const char *p = json_string_value(json_object_get(pending, name));
+		const char *kind = json_string_value(json_object_get(e, "kind"));
+		json_t *vol = json_pack("{s:s, s:s, s:O, s:s, s:s}", "name", name, "path",
+					json_string_value(json_object_get(e, "path")), "key", k ? k : json_null(),
+					"tag", t ? t : "", "kind", kind ? kind : "encrypted");
+		if (vol != NULL && pending != NULL)
+			json_object_set_new(vol, "pending", json_string(p ? p : ""));
+		json_array_append_new(vols, vol);
 	}
 	json_object_set_new(cfg, "volumes", vols);
 	secs = json_object();

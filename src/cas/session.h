@@ -60,8 +60,9 @@ int cas_session_tolerates(json_t *doc, const char *what);
 int cas_session_match_measurement(json_t *svc, const uint8_t *m, size_t n, char *list, size_t listlen);
 
 /* The "config" message for an attested enclave (see docs/cas-api.md);
- * tags: {"vol": "tag"} as accepted. NULL on failure. */
+ * tags: {"vol": "tag"} as accepted; pending: {"vol": "tag"} or NULL, sent
+ * when the enclave checks its volumes itself. NULL on failure. */
 json_t *cas_session_config(json_t *doc, json_t *state, const char *session, const char *svc,
-			   const char *hash, json_t *tags);
+			   const char *hash, json_t *tags, json_t *pending);
 
 #endif

@@ -91,6 +91,8 @@ int cmd_run(int argc, char **argv)
 	}
 	if (ward_engine_resolve(argv[first], prog, &code, &skipped) != 0)
 		return code;
+	if (ward_shield_engine_image(prog, &c) != 0)
+		return 125;
 	if (ward_runtime_path(rt) != 0) {
 		ward_error("cannot find libward-rt.so next to the ward binary; reinstall ward or run it from its build directory");
 		return 125;

@@ -213,6 +213,46 @@ int ward_engine_resolve(const char *program, char out[PATH_MAX], int *code, int 
 	return -1;
 }
 
+int ward_tool_path(char out[PATH_MAX])
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char *slash;
+	if (n <= 0)
+		return -1;
+	self[n] = 0;
+	slash = strrchr(self, '/');
+	if (slash == NULL)
+		return -1;
+	*slash = 0;
+	return snprintf(out, PATH_MAX, "%s/ward-tool", self) < PATH_MAX ? 0 : -1;
+}
+
+int ward_tool_run(char *const argv[])
+{
+	char tool[PATH_MAX];
+	int status;
+	pid_t pid;
+
+	if (ward_tool_path(tool) != 0)
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_WRONLY);
+		if (devnull >= 0)
+			dup2(devnull, STDOUT_FILENO);
+		execv(tool, argv);
+		ward_error("cannot start %s: %s; reinstall ward (ward and ward-tool belong together)", tool, strerror(errno));
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 int ward_runtime_path(char out[PATH_MAX])
 {
 	static const char *const rel[] = { "libward-rt.so", "../lib/ward/libward-rt.so",

@@ -20,6 +20,13 @@
  * does not find the wrapper again (CPython derives sys.executable from it). */
 int ward_engine_resolve(const char *program, char out[PATH_MAX], int *code, int *skipped_wrapper);
 
+/* Path of ward-tool, the full command set installed next to `ward`. */
+int ward_tool_path(char out[PATH_MAX]);
+
+/* Runs ward-tool with argv (argv[0] ignored) and waits; its stdout is
+ * discarded, its stderr is the user's. Returns its exit status, or -1. */
+int ward_tool_run(char *const argv[]);
+
 /* Path of libward-rt.so that belongs to this ward binary. */
 int ward_runtime_path(char out[PATH_MAX]);
 

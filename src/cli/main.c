@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "cli/engine.h"
 #include "core/log.h"
 
 /*
@@ -39,17 +40,9 @@ static const struct command commands[] = {
 /* Runs the command in ward-tool, found next to this binary. */
 static int hand_over(char **argv)
 {
-	char self[PATH_MAX], tool[PATH_MAX + 16];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	char *slash;
-	if (n <= 0)
+	char tool[PATH_MAX];
+	if (ward_tool_path(tool) != 0)
 		return 1;
-	self[n] = 0;
-	slash = strrchr(self, '/');
-	if (slash == NULL)
-		return 1;
-	*slash = 0;
-	snprintf(tool, sizeof(tool), "%s/ward-tool", self);
 	argv[0] = tool;
 	execv(tool, argv);
 	ward_error("cannot start %s: %s; reinstall ward (ward and ward-tool belong together)", tool, strerror(errno));

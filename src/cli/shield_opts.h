@@ -17,6 +17,14 @@
 
 int ward_shield_opts_take(int *argc, char **argv);
 
+/* With --engine-image: adds authenticated regions over the engine's own
+ * library trees (for python3.X: /usr/lib/python3.X, its dist-packages),
+ * with manifests kept in $XDG_DATA_HOME/ward/engine/ and built on first use,
+ * and makes WARD_ALLOW_DLOPEN=1 the default. Call after the engine is
+ * resolved and before the settings are exported. 0 ok, -1 after one line. */
+struct ward_config;
+int ward_shield_engine_image(const char *engine, struct ward_config *c);
+
 #define WARD_SHIELD_HELP                                                                                 \
 	"  --volume DIR:KEYFILE encrypted region DIR (a volume made by 'ward fs encrypt'); the key\n"       \
 	"                       file is for local development (repeatable)\n"                              \
@@ -26,6 +34,9 @@ int ward_shield_opts_take(int *argc, char **argv);
 	"                       removed at exit (repeatable)\n"                                            \
 	"  --plain DIR          region that is neither encrypted nor checked, but allowed with\n"       \
 	"                       --deny-outside (repeatable)\n"                                             \
+	"  --engine-image       cover the interpreter's stdlib, lib-dynload and dist-packages with\n"  \
+	"                       authenticated regions (manifests built on first use) and make\n"      \
+	"                       --allow-dlopen 1 the default (env WARD_ENGINE_IMAGE=1)\n"               \
 	"  --deny-outside       files outside every region may not be opened; Landlock makes the\n"     \
 	"                       kernel enforce it too (env WARD_SHIELD_DENY=1)\n"
 

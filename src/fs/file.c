@@ -18,8 +18,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/params.h>
 #include <openssl/rand.h>
 
 #include "core/crypto.h"
@@ -27,8 +29,8 @@
 #include "fs/internal.h"
 
 #define C WVOL_CHUNK
-#define PAR_MIN_CHUNKS 128 /* 512 KiB: below this one core is quicker than a hand-off */
-#define WBATCH_CHUNKS 256  /* chunks encrypted per pwrite batch (1 MiB) */
+#define PAR_MIN_CHUNKS 64 /* 256 KiB: below this one core is quicker than a hand-off */
+#define WBATCH_CHUNKS 4096 /* chunks per seal_chunks call (16 MiB; 116 KiB of nonces and tags) */
 
 /* ---- paths ---- */
 
@@ -90,19 +92,23 @@ static void make_aad(const struct vnode *n, uint64_t idx, uint8_t aad[28])
 		aad[20 + i] = (uint8_t)(idx >> (8 * i));
 }
 
-/* GCM with a keyed context: enc=1 seals (tag out), enc=0 opens (tag in). */
+/* GCM with a keyed context: enc=1 seals (tag out), enc=0 opens (tag in).
+ * Only the IV is reset per chunk (the key schedule stays in the context);
+ * the tag moves through a prepared OSSL_PARAM (cheaper than the ctrl call,
+ * which builds one per call). */
 static int gcm_chunk(EVP_CIPHER_CTX *c, int enc, const struct vnode *n, uint64_t idx, const uint8_t nonce[12],
 		     const uint8_t *in, uint8_t *out, size_t len, uint8_t tag[16])
 {
 	uint8_t aad[28];
 	int ol = 0;
+	OSSL_PARAM tp[2] = { OSSL_PARAM_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, tag, 16), OSSL_PARAM_END };
 	make_aad(n, idx, aad);
 	if (EVP_CipherInit_ex(c, NULL, NULL, NULL, nonce, enc) != 1 ||
 	    EVP_CipherUpdate(c, NULL, &ol, aad, sizeof(aad)) != 1 ||
 	    (len > 0 && EVP_CipherUpdate(c, out, &ol, in, (int)len) != 1) ||
-	    (!enc && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, 16, tag) != 1) ||
+	    (!enc && EVP_CIPHER_CTX_set_params(c, tp) != 1) ||
 	    EVP_CipherFinal_ex(c, out + ol, &ol) != 1 ||
-	    (enc && EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, 16, tag) != 1)) {
+	    (enc && EVP_CIPHER_CTX_get_params(c, tp) != 1)) {
 		ERR_clear_error();
 		if (!enc)
 			OPENSSL_cleanse(out, len);
@@ -330,20 +336,24 @@ static size_t clen_of(uint64_t size, uint64_t i)
 	return size - cs < C ? (size_t)(size - cs) : C;
 }
 
-/* verifies (and decrypts in place) chunk i whose bytes are in p */
-static int open_chunk(ward_vol *v, struct vnode *n, EVP_CIPHER_CTX *c, uint64_t i, uint8_t *p, size_t len)
+/* verifies chunk i whose stored bytes are in `in` and puts its plaintext in
+ * `out` (may equal in); on failure out is wiped */
+static int open_chunk(ward_vol *v, struct vnode *n, EVP_CIPHER_CTX *c, uint64_t i, const uint8_t *in, uint8_t *out,
+		      size_t len)
 {
 	const struct cref *r = &n->w[i];
 	if (v->kind == WARD_VOL_ENCRYPTED) {
 		uint8_t tag[16];
 		memcpy(tag, r->v + 12, 16);
-		return gcm_chunk(c, 0, n, i, r->v, p, p, len, tag);
+		return gcm_chunk(c, 0, n, i, r->v, in, out, len, tag);
 	}
 	uint8_t h[32];
-	if (ward_sha256(p, len, h) != 0 || !ward_ct_equal(h, r->v, 32)) {
-		OPENSSL_cleanse(p, len);
+	if (ward_sha256(in, len, h) != 0 || !ward_ct_equal(h, r->v, 32)) {
+		OPENSSL_cleanse(out, len);
 		return -1;
 	}
+	if (out != in)
+		memcpy(out, in, len);
 	return 0;
 }
 
@@ -357,47 +367,112 @@ static int chunk_error(ward_vol *v, struct vnode *n, uint64_t i, char *err)
 		       v->dir, n->path, (unsigned long long)i);
 }
 
-struct run {
+/* A run of whole chunks [lo, hi) in one slot: SUB chunks per pread into the
+ * thread's aligned scratch buffer (where they stay in the L2 cache), then
+ * opened from there straight into the caller's buffer. The kernel's copy is
+ * then fast whatever the caller's alignment, and the caller's buffer only
+ * ever holds verified plaintext. Large runs are split between the caller
+ * and the helper thread. Failures record the lowest failing chunk; the
+ * caller then wipes the buffer and names that chunk. */
+#define SUB 32 /* chunks per pread / pwrite (128 KiB) */
+
+enum { BAD_NONE, BAD_AUTH, BAD_SHORT, BAD_IO };
+
+struct rrun {
 	ward_vol *v;
 	struct vnode *n;
-	uint8_t *buf;	  /* chunk lo's bytes at buf */
-	uint64_t first;	  /* chunk index of buf[0] */
-	const uint8_t *in; /* encryption: plaintext; NULL for reads */
-	uint8_t (*nonces)[12];
-	uint64_t bad;	  /* first failing chunk + 1 (0: none) */
+	int fd;
+	uint8_t *buf;	/* chunk `first` at buf[0] */
+	uint64_t first;
 	pthread_mutex_t mu;
+	uint64_t bad;	/* lowest failing chunk (UINT64_MAX: none) */
+	int kind, eno;
 };
 
-static int run_open(void *arg, uint64_t lo, uint64_t hi)
+static int rrun_fail(struct rrun *r, uint64_t k, int kind, int eno)
 {
-	struct run *r = arg;
-	EVP_CIPHER_CTX *c = r->v->kind == WARD_VOL_ENCRYPTED ? ctx_get(r->n) : NULL;
-	int rc = 0;
-	if (r->v->kind == WARD_VOL_ENCRYPTED && c == NULL)
-		rc = -1;
-	for (uint64_t i = lo; i < hi && rc == 0; i++)
-		if (open_chunk(r->v, r->n, c, i, r->buf + (i - r->first) * C, C) != 0)
-			rc = -1;
-	if (rc != 0) {
-		pthread_mutex_lock(&r->mu);
-		r->bad = 1; /* exact chunk found by the caller's serial re-check */
-		pthread_mutex_unlock(&r->mu);
+	pthread_mutex_lock(&r->mu);
+	if (k < r->bad) {
+		__atomic_store_n(&r->bad, k, __ATOMIC_RELAXED);
+		r->kind = kind;
+		r->eno = eno;
 	}
+	pthread_mutex_unlock(&r->mu);
+	return -1;
+}
+
+static int rrun_part(void *arg, uint64_t lo, uint64_t hi)
+{
+	struct rrun *r = arg;
+	struct vnode *n = r->n;
+	EVP_CIPHER_CTX *c = NULL;
+	int rc = 0;
+
+	uint8_t *sc = wv_scratch((size_t)(hi - lo < SUB ? hi - lo : SUB) * C);
+
+	if (sc == NULL || (r->v->kind == WARD_VOL_ENCRYPTED && (c = ctx_get(n)) == NULL)) {
+		rc = rrun_fail(r, lo, BAD_IO, ENOMEM);
+		goto out;
+	}
+	for (uint64_t a = lo; a < hi && rc == 0; a += SUB) {
+		uint64_t b = hi - a > SUB ? a + SUB : hi;
+		uint8_t *p = r->buf + (a - r->first) * C;
+		size_t want = (size_t)(b - 1 - a) * C + clen_of(n->wsize, b - 1), got = 0;
+		if (__atomic_load_n(&r->bad, __ATOMIC_RELAXED) < a)
+			break; /* a lower chunk failed already */
+		if (read_full(r->fd, sc, want, a * C, &got) != 0) {
+			rc = rrun_fail(r, a, BAD_IO, errno);
+			break;
+		}
+		if (got < want) {
+			rc = rrun_fail(r, a + got / C, BAD_SHORT, 0);
+			break;
+		}
+		for (uint64_t k = a; k < b; k++)
+			if (open_chunk(r->v, n, c, k, sc + (k - a) * C, p + (k - a) * C, clen_of(n->wsize, k)) != 0) {
+				rc = rrun_fail(r, k, BAD_AUTH, 0);
+				break;
+			}
+	}
+out:
 	if (c != NULL)
-		ctx_put(r->n, c);
+		ctx_put(n, c);
 	return rc;
 }
 
-/* Reads [off, off+len) (within wsize) under the node's lock (read or write). */
+static int read_run(ward_vol *v, struct vnode *n, uint8_t slot, uint8_t *dst, uint64_t i, uint64_t j, char *err)
+{
+	struct rrun r = { .v = v, .n = n, .fd = slot_fd(v, n, slot), .buf = dst, .first = i, .bad = UINT64_MAX };
+	int rc;
+	if (r.fd < 0)
+		return wv_fail(err, -EIO, "'%s/%s' chunk %llu: data missing on disk", v->dir, n->path,
+			       (unsigned long long)i);
+	pthread_mutex_init(&r.mu, NULL);
+	rc = j - i >= PAR_MIN_CHUNKS ? wv_parallel(rrun_part, &r, i, j, SUB) : rrun_part(&r, i, j);
+	pthread_mutex_destroy(&r.mu);
+	if (rc == 0 && r.bad == UINT64_MAX)
+		return 0;
+	switch (r.kind) {
+	case BAD_AUTH:
+		return chunk_error(v, n, r.bad, err);
+	case BAD_SHORT:
+		return wv_fail(err, -EIO, "'%s/%s' chunk %llu: file truncated on disk", v->dir, n->path,
+			       (unsigned long long)r.bad);
+	default:
+		return wv_fail(err, r.eno == ENOMEM ? -ENOMEM : -r.eno, "cannot read '%s/%s': %s", v->dir, n->path,
+			       strerror(r.eno));
+	}
+}
+
+/* Reads [off, off+len) (within wsize) under the node's lock (read or write).
+ * On any failure the whole of buf is wiped: no partial plaintext escapes. */
 static int read_range(ward_vol *v, struct vnode *n, uint8_t *buf, uint64_t off, size_t len, char *err)
 {
 	uint64_t end = off + len, i = off / C;
 	EVP_CIPHER_CTX *c = NULL;
 	uint8_t tmp[C];
-	int rc = 0;
+	int rc = 0, used_tmp = 0;
 
-	if (v->kind == WARD_VOL_ENCRYPTED && (c = ctx_get(n)) == NULL)
-		return wv_fail(err, -ENOMEM, "out of memory");
 	while (off < end) {
 		uint64_t cs = i * C;
 		size_t cl = clen_of(n->wsize, i);
@@ -409,63 +484,21 @@ static int read_range(ward_vol *v, struct vnode *n, uint8_t *buf, uint64_t off, 
 		if (slot == WVOL_SLOT_HOLE) {
 			memset(dst, 0, e - s);
 		} else if (s == cs && e == cs + cl) {
-			/* a run of whole chunks in one slot: read straight into buf */
+			/* a run of wholly requested chunks in one slot */
 			uint64_t j = i + 1;
 			while (j * C < end && (v->kind != WARD_VOL_ENCRYPTED || n->w[j].slot == slot) &&
-			       (j + 1) * C <= end && j * C + C <= n->wsize)
+			       j * C + clen_of(n->wsize, j) <= end)
 				j++;
-			int fd = slot_fd(v, n, slot);
-			size_t want = (size_t)((j - i - 1) * C + clen_of(n->wsize, j - 1)), got = 0;
-			if (fd < 0) {
-				rc = wv_fail(err, -EIO, "'%s/%s' chunk %llu: data missing on disk", v->dir, n->path,
-					     (unsigned long long)i);
+			if ((rc = read_run(v, n, slot, dst, i, j, err)) != 0)
 				goto out;
-			}
-			if (read_full(fd, dst, want, cs, &got) != 0) {
-				rc = wv_fail(err, -errno, "cannot read '%s/%s': %s", v->dir, n->path, strerror(errno));
-				goto out;
-			}
-			if (got < want) {
-				uint64_t bad = i + got / C;
-				OPENSSL_cleanse(dst, want);
-				rc = wv_fail(err, -EIO, "'%s/%s' chunk %llu: file truncated on disk", v->dir, n->path,
-					     (unsigned long long)bad);
-				goto out;
-			}
-			if (j - i == 1 || (want % C) != 0) {
-				for (uint64_t k = i; k < j; k++)
-					if (open_chunk(v, n, c, k, dst + (k - i) * C, clen_of(n->wsize, k)) != 0) {
-						OPENSSL_cleanse(dst, want);
-						rc = chunk_error(v, n, k, err);
-						goto out;
-					}
-			} else {
-				struct run ru = { .v = v, .n = n, .buf = dst, .first = i };
-				pthread_mutex_init(&ru.mu, NULL);
-				int pr = j - i >= PAR_MIN_CHUNKS ? wv_parallel(run_open, &ru, i, j) : run_open(&ru, i, j);
-				pthread_mutex_destroy(&ru.mu);
-				if (pr != 0) {
-					/* find the first bad chunk for the message; data is wiped */
-					uint64_t k = i;
-					OPENSSL_cleanse(dst, want);
-					size_t g2 = 0;
-					for (; k < j; k++) {
-						if (read_full(fd, tmp, C, k * C, &g2) != 0 || g2 < C ||
-						    open_chunk(v, n, c, k, tmp, C) != 0)
-							break;
-					}
-					OPENSSL_cleanse(tmp, sizeof(tmp));
-					rc = chunk_error(v, n, k < j ? k : i, err);
-					goto out;
-				}
-			}
-			e = cs + want;
+			e = (j - 1) * C + clen_of(n->wsize, j - 1);
 			i = j;
 			off = e;
 			continue;
 		} else {
 			int fd = slot_fd(v, n, slot);
 			size_t got = 0;
+			used_tmp = 1;
 			if (fd < 0) {
 				rc = wv_fail(err, -EIO, "'%s/%s' chunk %llu: data missing on disk", v->dir, n->path,
 					     (unsigned long long)i);
@@ -480,7 +513,11 @@ static int read_range(ward_vol *v, struct vnode *n, uint8_t *buf, uint64_t off, 
 					     (unsigned long long)i);
 				goto out;
 			}
-			if (open_chunk(v, n, c, i, tmp, cl) != 0) {
+			if (c == NULL && v->kind == WARD_VOL_ENCRYPTED && (c = ctx_get(n)) == NULL) {
+				rc = wv_fail(err, -ENOMEM, "out of memory");
+				goto out;
+			}
+			if (open_chunk(v, n, c, i, tmp, tmp, cl) != 0) {
 				rc = chunk_error(v, n, i, err);
 				goto out;
 			}
@@ -490,7 +527,10 @@ static int read_range(ward_vol *v, struct vnode *n, uint8_t *buf, uint64_t off, 
 		i++;
 	}
 out:
-	OPENSSL_cleanse(tmp, sizeof(tmp));
+	if (used_tmp)
+		OPENSSL_cleanse(tmp, sizeof(tmp));
+	if (rc != 0)
+		OPENSSL_cleanse(buf, len);
 	if (c != NULL)
 		ctx_put(n, c);
 	return rc;
@@ -636,92 +676,148 @@ static int write_all(int fd, const uint8_t *p, size_t n, uint64_t off)
 	return 0;
 }
 
-static int run_seal(void *arg, uint64_t lo, uint64_t hi)
+/* Sealing a run of chunks: each worker encrypts SUB chunks at a time into
+ * its thread's scratch buffer and writes them to their target slots; the
+ * new (nonce, tag) of a chunk enters the working state only after its
+ * ciphertext is written (so a failed write leaves every chunk readable). */
+struct wrun {
+	ward_vol *v;
+	struct vnode *n;
+	uint64_t first;	     /* chunk index of pt[0] and of the arrays' [0] */
+	uint64_t last_len;   /* bytes of the last chunk of the run */
+	uint64_t last;	     /* index of that chunk */
+	const uint8_t *pt;   /* plaintext, NULL: zeros */
+	uint8_t (*nonce)[12];
+	uint8_t (*tag)[16];
+	uint8_t *ok;	     /* 1 when the chunk's ciphertext is on disk */
+	pthread_mutex_t mu;
+	int eno;	     /* first errno (EIO: encryption failed) */
+};
+
+static const uint8_t zero_chunk[C];
+
+static int wrun_fail(struct wrun *r, int eno)
 {
-	struct run *r = arg;
-	EVP_CIPHER_CTX *c = ctx_get(r->n);
-	int rc = c ? 0 : -1;
-	for (uint64_t i = lo; i < hi && rc == 0; i++) {
-		uint64_t k = i - r->first;
-		struct cref *cr = &r->n->w[i];
-		memcpy(cr->v, r->nonces[k], 12);
-		rc = gcm_chunk(c, 1, r->n, i, r->nonces[k], r->in + k * C, r->buf + k * C, C, cr->v + 12);
+	pthread_mutex_lock(&r->mu);
+	if (r->eno == 0)
+		__atomic_store_n(&r->eno, eno, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&r->mu);
+	return -1;
+}
+
+static int wrun_part(void *arg, uint64_t lo, uint64_t hi)
+{
+	struct wrun *r = arg;
+	struct vnode *n = r->n;
+	uint8_t *ct = wv_scratch((size_t)(hi - lo < SUB ? hi - lo : SUB) * C);
+	EVP_CIPHER_CTX *c = ctx_get(n);
+	int rc = 0;
+
+	if (ct == NULL || c == NULL) {
+		rc = wrun_fail(r, ENOMEM);
+		goto out;
 	}
+	for (uint64_t a = lo; a < hi && rc == 0; a += SUB) {
+		uint64_t b = hi - a > SUB ? a + SUB : hi;
+		if (__atomic_load_n(&r->eno, __ATOMIC_RELAXED) != 0)
+			break; /* the write fails anyway */
+		for (uint64_t k = a; k < b; k++) {
+			size_t x = (size_t)(k - r->first), cl = k == r->last ? (size_t)r->last_len : C;
+			const uint8_t *in = r->pt ? r->pt + x * C : zero_chunk;
+			if (gcm_chunk(c, 1, n, k, r->nonce[x], in, ct + (k - a) * C, cl, r->tag[x]) != 0) {
+				rc = wrun_fail(r, EIO);
+				goto out;
+			}
+		}
+		/* runs of equal target slot */
+		for (uint64_t p = a; p < b;) {
+			uint8_t sl = target_slot(n, p);
+			uint64_t q = p + 1;
+			while (q < b && target_slot(n, q) == sl)
+				q++;
+			size_t blen = (size_t)(q - 1 - p) * C + (q - 1 == r->last ? (size_t)r->last_len : C);
+			if (write_all(sl == WVOL_SLOT_MAIN ? n->fd_main : n->fd_alt, ct + (p - a) * C, blen, p * C) != 0) {
+				rc = wrun_fail(r, errno);
+				goto out;
+			}
+			memset(r->ok + (p - r->first), 1, (size_t)(q - p));
+			p = q;
+		}
+	}
+out:
 	if (c != NULL)
-		ctx_put(r->n, c);
+		ctx_put(n, c);
 	return rc;
 }
 
 /* Writes whole new contents of chunks [i, j) (each C bytes, except that the
- * last may be shorter: len) from pt; all chunks go to their target slot. */
+ * last may be shorter: len) from pt (NULL: zeros); all chunks go to their
+ * target slot. */
 static int seal_chunks(ward_vol *v, struct vnode *n, uint64_t i, uint64_t j, const uint8_t *pt, size_t len,
 		       char *err)
 {
-	uint8_t (*nonces)[12] = malloc((size_t)(j - i) * 12);
-	uint8_t *ct = malloc(len);
-	int rc = 0;
+	size_t m = (size_t)(j - i);
+	uint8_t small[16 * 29], *meta = m <= 16 ? small : malloc(m * 29);
+	struct wrun r = { .v = v, .n = n, .first = i, .last = j - 1, .last_len = len - (m - 1) * C, .pt = pt };
+	uint64_t main_end = 0;
+	int need_alt = 0, rc = 0;
 
-	if (nonces == NULL || ct == NULL) {
-		rc = wv_fail(err, -ENOMEM, "out of memory");
-		goto out;
-	}
-	if (ward_random(nonces, (size_t)(j - i) * 12) != 0) {
+	if (meta == NULL)
+		return wv_fail(err, -ENOMEM, "out of memory");
+	r.nonce = (uint8_t(*)[12])meta;
+	r.tag = (uint8_t(*)[16])(meta + m * 12);
+	r.ok = meta + m * 28;
+	memset(r.ok, 0, m);
+	if (ward_random(meta, m * 12) != 0) {
 		rc = wv_fail(err, -EIO, "no randomness for nonces");
 		goto out;
 	}
-	struct run ru = { .v = v, .n = n, .buf = ct, .first = i, .in = pt, .nonces = nonces };
-	pthread_mutex_init(&ru.mu, NULL);
-	if (len % C == 0) {
-		rc = j - i >= PAR_MIN_CHUNKS ? wv_parallel(run_seal, &ru, i, j) : run_seal(&ru, i, j);
-	} else {
-		rc = j - i > 1 ? run_seal(&ru, i, j - 1) : 0;
-		if (rc == 0) {
-			EVP_CIPHER_CTX *c = ctx_get(n);
-			struct cref *cr = &n->w[j - 1];
-			size_t k = (size_t)(j - 1 - i);
-			memcpy(cr->v, nonces[k], 12);
-			rc = c ? gcm_chunk(c, 1, n, j - 1, nonces[k], pt + k * C, ct + k * C, len - k * C, cr->v + 12) : -1;
-			if (c)
-				ctx_put(n, c);
-		}
+	for (uint64_t k = i; k < j; k++) {
+		if (target_slot(n, k) == WVOL_SLOT_ALT)
+			need_alt = 1;
+		else
+			main_end = k * C + (k == j - 1 ? r.last_len : C);
 	}
-	pthread_mutex_destroy(&ru.mu);
-	if (rc != 0) {
-		rc = wv_fail(err, -EIO, "encryption failed");
+	if (need_alt && open_alt(v, n, 1) != 0) {
+		rc = wv_fail(err, -errno, "cannot create the chunk store of '%s/%s': %s", v->dir, n->path,
+			     strerror(errno));
 		goto out;
 	}
-	/* write runs of equal target slot */
-	for (uint64_t a = i; a < j;) {
-		uint8_t s = target_slot(n, a);
-		uint64_t b = a + 1;
-		while (b < j && target_slot(n, b) == s)
-			b++;
-		size_t off = (size_t)(a - i) * C, blen = (b == j ? len : (size_t)(b - i) * C) - off;
-		if (s == WVOL_SLOT_ALT && open_alt(v, n, 1) != 0) {
-			rc = wv_fail(err, -errno, "cannot create the chunk store of '%s/%s': %s", v->dir, n->path,
-				     strerror(errno));
-			goto out;
+	/* invariant 3: the DIRTY record precedes any growth of slot 0 */
+	if (main_end > 0 && (rc = note_growth(v, n, main_end, err)) != 0)
+		goto out;
+	pthread_mutex_init(&r.mu, NULL);
+	rc = m >= PAR_MIN_CHUNKS ? wv_parallel(wrun_part, &r, i, j, SUB) : wrun_part(&r, i, j);
+	pthread_mutex_destroy(&r.mu);
+	for (uint64_t k = i; k < j; k++) {
+		size_t x = (size_t)(k - i);
+		if (!r.ok[x])
+			continue;
+		struct cref *cr = &n->w[k];
+		cr->slot = target_slot(n, k);
+		memcpy(cr->v, r.nonce[x], 12);
+		memcpy(cr->v + 12, r.tag[x], 16);
+		if (mark(n, k) != 0 && rc == 0) {
+			rc = -1;
+			r.eno = ENOMEM;
 		}
-		if (s == WVOL_SLOT_MAIN && (rc = note_growth(v, n, a * C + blen, err)) != 0)
-			goto out;
-		if (write_all(s == WVOL_SLOT_MAIN ? n->fd_main : n->fd_alt, ct + off, blen, a * C) != 0) {
-			rc = wv_fail(err, -errno, "cannot write '%s/%s': %s", v->dir, n->path, strerror(errno));
-			goto out;
+		if (cr->slot == WVOL_SLOT_MAIN) {
+			uint64_t e = k * C + (k == j - 1 ? r.last_len : C);
+			if (e > n->wmain_len)
+				n->wmain_len = e;
 		}
-		for (uint64_t k = a; k < b; k++) {
-			n->w[k].slot = s;
-			if (mark(n, k) != 0) {
-				rc = wv_fail(err, -ENOMEM, "out of memory");
-				goto out;
-			}
-		}
-		if (s == WVOL_SLOT_MAIN && a * C + blen > n->wmain_len)
-			n->wmain_len = a * C + blen;
-		a = b;
+	}
+	if (rc != 0) {
+		if (r.eno == EIO)
+			rc = wv_fail(err, -EIO, "encryption failed");
+		else if (r.eno == ENOMEM)
+			rc = wv_fail(err, -ENOMEM, "out of memory");
+		else
+			rc = wv_fail(err, -r.eno, "cannot write '%s/%s': %s", v->dir, n->path, strerror(r.eno));
 	}
 out:
-	free(nonces);
-	free(ct);
+	if (meta != small)
+		free(meta);
 	return rc;
 }
 
@@ -794,19 +890,10 @@ static int write_locked(ward_vol *v, struct vnode *n, const uint8_t *src, size_t
 			return rc;
 	}
 	/* whole chunks, in batches */
-	static const uint8_t zero[C];
 	for (uint64_t a = first_full; a < after_full;) {
-		uint64_t b = a + WBATCH_CHUNKS < after_full ? a + WBATCH_CHUNKS : after_full;
+		uint64_t b = after_full - a > WBATCH_CHUNKS ? a + WBATCH_CHUNKS : after_full;
 		size_t blen = (size_t)((b - 1 - a) * C + clen_of(newsize, b - 1));
-		if (src) {
-			rc = seal_chunks(v, n, a, b, src + (a * C - off), blen, err);
-		} else {
-			uint8_t *z = calloc(1, blen);
-			rc = z ? seal_chunks(v, n, a, b, z, blen, err) : wv_fail(err, -ENOMEM, "out of memory");
-			free(z);
-		}
-		(void)zero;
-		if (rc != 0)
+		if ((rc = seal_chunks(v, n, a, b, src ? src + (a * C - off) : NULL, blen, err)) != 0)
 			return rc;
 		a = b;
 	}

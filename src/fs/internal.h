@@ -151,9 +151,17 @@ void wb_str(struct wbuf *b, const char *s);
 /* volume.c */
 int wv_create_locked(ward_vol *v, const char *p, uint8_t type, unsigned mode, char *err);
 
-/* worker.c: runs fn over [lo, hi) split between the caller and a helper
- * thread (inline when the helper is busy); returns the first non-zero. */
-int wv_parallel(int (*fn)(void *arg, uint64_t lo, uint64_t hi), void *arg, uint64_t lo, uint64_t hi);
+/* worker.c: runs fn over [lo, hi) in pieces of `grain` shared between the
+ * caller and a helper thread (all inline when the helper is busy); fn may
+ * run concurrently on disjoint pieces, in any order. Returns the first
+ * non-zero result. */
+int wv_parallel(int (*fn)(void *arg, uint64_t lo, uint64_t hi), void *arg, uint64_t lo, uint64_t hi,
+		uint64_t grain);
+/* worker.c: this thread's scratch buffer of at least len bytes, 64-byte
+ * aligned (kept for the thread's lifetime, freed at its exit; NULL when out
+ * of memory). For ciphertext (or an authenticated volume's public bytes)
+ * only: it is not wiped. */
+uint8_t *wv_scratch(size_t len);
 
 /* file.c */
 int wv_node_commit(ward_vol *v, struct vnode *n, int durable, char *err);

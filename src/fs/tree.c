@@ -157,7 +157,7 @@ int ward_vol_import(ward_vol *v, const char *src, void (*progress)(void *, uint6
 		return wv_fail(err, -ENOTDIR, "'%s' is not a directory", src);
 	if ((rc = walk(src, "", &t, err)) != 0)
 		goto out;
-	buf = malloc(IOBUF);
+	buf = aligned_alloc(4096, IOBUF); /* the kernel copies into page-aligned buffers fastest */
 	if (buf == NULL) {
 		rc = wv_fail(err, -ENOMEM, "out of memory");
 		goto out;
@@ -305,7 +305,7 @@ int ward_vol_verify(ward_vol *v, void (*progress)(void *, uint64_t, uint64_t), v
 		if (types[i] == WVOL_T_FILE && ward_vol_stat(v, paths[i], &st, NULL) == 0)
 			total += st.size;
 	}
-	buf = malloc(IOBUF);
+	buf = aligned_alloc(4096, IOBUF); /* the kernel copies into page-aligned buffers fastest */
 	if (buf == NULL) {
 		rc = wv_fail(err, -ENOMEM, "out of memory");
 		goto out;
@@ -375,7 +375,7 @@ int ward_vol_export(ward_vol *v, const char *out_dir, void (*progress)(void *, u
 		if (types[i] == WVOL_T_FILE && ward_vol_stat(v, paths[i], &st, NULL) == 0)
 			total += st.size;
 	}
-	buf = malloc(IOBUF);
+	buf = aligned_alloc(4096, IOBUF); /* the kernel copies into page-aligned buffers fastest */
 	if (buf == NULL) {
 		rc = wv_fail(err, -ENOMEM, "out of memory");
 		goto out;
@@ -496,7 +496,7 @@ int ward_vol_authenticate(const char *dir, const char *manifest_path, uint8_t ta
 	if ((rc = walk(dir, "", &t, err)) != 0)
 		goto out;
 	v = calloc(1, sizeof(*v));
-	buf = malloc(IOBUF);
+	buf = aligned_alloc(4096, IOBUF); /* the kernel copies into page-aligned buffers fastest */
 	if (v == NULL || buf == NULL) {
 		rc = wv_fail(err, -ENOMEM, "out of memory");
 		goto out;

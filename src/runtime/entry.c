@@ -118,7 +118,6 @@ static void runtime_start(int *argc, char ***argv)
 		ward_rt_fatal(125, "cannot measure the enclave: %s", err);
 	if (ward_rt_config.version)
 		print_version(&ward_rt_config, used, hash);
-	ward_rt_cas_start(&ward_rt_config, used, hash, argc, argv);
 
 	if (ward_rt_limits_apply(&ward_rt_config) != 0)
 		ward_rt_fatal(125, "cannot apply the memory limits");
@@ -126,6 +125,9 @@ static void runtime_start(int *argc, char ***argv)
 	    ward_rt_crypto_load(0, err, sizeof(err)) != 0) /* volumes need OpenSSL */
 		ward_rt_fatal(125, "%s", err);
 	ward_shield_start(); /* regions from WARD_SHIELD; before the program opens anything */
+	/* After the shield: the CAS's volumes and injection files are shield regions.
+	 * It replaces the environment, so WARD_SHIELD must have been read. */
+	ward_rt_cas_start(&ward_rt_config, used, hash, argc, argv);
 	ward_rt_dlopen_policy_start(ward_rt_config.dlopen);
 	if (ward_rt_proc_shield_apply() != 0)
 		ward_rt_fatal(125, "cannot install the process shield (seccomp); the kernel must support seccomp filters");
@@ -135,6 +137,23 @@ static void runtime_start(int *argc, char ***argv)
 int __libc_start_main(main_fn main, int argc, char **argv, void (*init)(void), void (*fini)(void),
 		      void (*rtld_fini)(void), void *stack_end);
 
+static main_fn program_main;
+
+/* Some programs treat a read error as the end of a file: CPython runs a
+ * script whose bytes fail verification as if it were empty, and exits 0.
+ * A run that hit integrity failures never reports success. */
+static int guarded_main(int argc, char **argv, char **envp)
+{
+	int rc = program_main(argc, argv, envp);
+	unsigned failures = __atomic_load_n(&shield_integrity_failures, __ATOMIC_SEQ_CST);
+	if (rc == 0 && failures > 0) {
+		ward_error("exiting with status 74 instead of 0: %u read%s failed verification during the run (see above), so its result cannot be trusted",
+			   failures, failures == 1 ? "" : "s");
+		rc = 74; /* EX_IOERR */
+	}
+	return rc;
+}
+
 int __libc_start_main(main_fn main, int argc, char **argv, void (*init)(void), void (*fini)(void),
 		      void (*rtld_fini)(void), void *stack_end)
 {
@@ -142,5 +161,6 @@ int __libc_start_main(main_fn main, int argc, char **argv, void (*init)(void), v
 	if (real == NULL)
 		ward_rt_fatal(125, "cannot find the C library's entry point: %s", dlerror());
 	runtime_start(&argc, &argv);
-	return real(main, argc, argv, init, fini, rtld_fini, stack_end);
+	program_main = main;
+	return real(guarded_main, argc, argv, init, fini, rtld_fini, stack_end);
 }

@@ -21,6 +21,7 @@ them with their reasons.
 Exit status: 0 when every shield difference is listed in known.txt.
 """
 import argparse
+import fnmatch
 import json
 import os
 import pathlib
@@ -144,8 +145,16 @@ def main():
     print("\nenclave vs native (runtime limits, not the shield): %d differences" % len(enclave_diff))
     print("shield vs enclave (the file shield): %d differences" % len(shield_diff))
     unexplained = 0
+    def reason_for(t):
+        if t in known:
+            return known[t]
+        for pat, why in known.items():
+            if fnmatch.fnmatchcase(t, pat):
+                return why
+        return None
+
     for t, a, b in shield_diff:
-        reason = known.get(t)
+        reason = reason_for(t)
         if reason is None:
             unexplained += 1
         print("  %-90s enclave=%s shield=%s%s" % (t, a, b, ("  [%s]" % reason) if reason else "  [NOT LISTED]"))

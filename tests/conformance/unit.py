@@ -5,6 +5,7 @@ Used by run.py both natively and inside `ward run` (no subprocess needed).
 Usage: python3 unit.py OUT.json test_io [test_fileio ...]
 """
 import json
+import os
 import sys
 import time
 import unittest
@@ -52,6 +53,8 @@ class Result(unittest.TestResult):
 
 def main():
     out, names = sys.argv[1], sys.argv[2:]
+    if os.environ.get("TMPDIR"):  # inside a fresh volume it does not exist yet
+        os.makedirs(os.environ["TMPDIR"], exist_ok=True)
     report = {"modules": {}, "tests": {}, "details": {}}
     for name in names:
         t0 = time.monotonic()

@@ -25,11 +25,36 @@
 #include "runtime/shield/region.h"
 #include "runtime/shield/shield.h"
 
+unsigned shield_integrity_failures;
+
 static void report(struct shield_region *r, const char *rel, const char *what, int rc, const char *err)
 {
-	if (rc == -EIO || rc == -EBADMSG)
-		ward_error("cannot %s %s/%s: %s; the %s region %s was changed outside the enclave", what, r->root, rel,
-			   err[0] ? err : strerror(-rc), shield_kind_name(r->kind), r->root);
+	const char *detail = err;
+	/* The library's line starts with the file's name, which ours names already. */
+	if (detail[0] == '\'') {
+		const char *q = strchr(detail + 1, '\'');
+		if (q != NULL && (q[1] == ' ' || q[1] == ':'))
+			detail = q[1] == ':' ? q + 2 + (q[2] == ' ') : q + 2;
+	}
+	if (rc == -EIO || rc == -EBADMSG) {
+		/* Programs retry failed reads; one line per file and reason is enough. */
+		static pthread_mutex_t last_lock = PTHREAD_MUTEX_INITIALIZER;
+		static char last[PATH_MAX + 256];
+		char key[PATH_MAX + 256];
+		int repeat;
+		__atomic_add_fetch(&shield_integrity_failures, 1, __ATOMIC_SEQ_CST);
+		snprintf(key, sizeof(key), "%s/%s %s", r->root, rel, detail);
+		pthread_mutex_lock(&last_lock);
+		repeat = strcmp(key, last) == 0;
+		memcpy(last, key, sizeof(last));
+		pthread_mutex_unlock(&last_lock);
+		if (!repeat)
+			ward_error("cannot %s %s/%s: %s; the %s region %s was changed outside the enclave%s", what, r->root, rel,
+				   detail[0] ? detail : strerror(-rc), shield_kind_name(r->kind), r->root,
+				   r->kind == SHIELD_AUTHENTICATED
+					   ? " (if it was updated on purpose, rebuild its manifest with 'ward fs authenticate')"
+					   : "");
+	}
 	else if (err[0] && rc != -ENOENT && rc != -EEXIST && rc != -EISDIR && rc != -ENOTDIR && rc != -ENOTEMPTY &&
 		 rc != -EROFS && rc != -EBADF)
 		ward_debug("%s %s/%s: %s", what, r->root, rel, err);
@@ -96,7 +121,16 @@ int shield_region_open_backend(struct shield_region *r, char *err, size_t errlen
 	shield_inside++;
 	switch (r->kind) {
 	case SHIELD_ENCRYPTED:
-		rc = ward_vol_key_load(r->arg, 0, key, &created, verr);
+		if (r->has_key) {
+			struct stat st;
+			char meta[PATH_MAX + 16];
+			memcpy(key, r->key, sizeof(key));
+			snprintf(meta, sizeof(meta), "%s/" WARD_VOL_META_DIR, r->root);
+			rc = 0;
+			if (r->create && stat(meta, &st) != 0)
+				o.flags |= WARD_VOL_CREATE;
+		} else
+			rc = ward_vol_key_load(r->arg, 0, key, &created, verr);
 		if (rc != 0) {
 			snprintf(err, errlen, "cannot load the key for volume %s from %s: %s", r->root, r->arg,
 				 verr[0] ? verr : strerror(-rc));
@@ -104,11 +138,12 @@ int shield_region_open_backend(struct shield_region *r, char *err, size_t errlen
 		}
 		o.kind = WARD_VOL_ENCRYPTED;
 		o.key = key;
-		o.flags = WARD_VOL_RDWR;
+		o.flags |= WARD_VOL_RDWR;
 		rc = ward_vol_open(r->root, &o, &v, verr);
 		ward_wipe(key, sizeof(key));
 		if (rc == -EKEYREJECTED)
-			snprintf(err, errlen, "cannot open volume %s: wrong key in %s (%s)", r->root, r->arg, verr);
+			snprintf(err, errlen, "cannot open volume %s: wrong key %s%s (%s)", r->root,
+				 r->has_key ? "from the CAS" : "in ", r->has_key ? "" : r->arg, verr);
 		else if (rc == -EBUSY)
 			snprintf(err, errlen, "cannot open volume %s: another process has it open for writing; stop it first",
 				 r->root);
@@ -160,9 +195,10 @@ void shield_region_close_backend(struct shield_region *r)
 	int rc;
 	if (r->vol == NULL)
 		return;
+	ward_vol *v = r->vol;
+	__atomic_store_n(&r->vol, NULL, __ATOMIC_SEQ_CST); /* later calls fail with EIO, not on freed memory */
 	shield_inside++;
-	rc = ward_vol_close(r->vol, verr);
-	r->vol = NULL;
+	rc = ward_vol_close(v, verr);
 	if (rc != 0 && r->kind != SHIELD_EPHEMERAL)
 		ward_error("closing volume %s at exit: %s; data written since the last close or fsync may be lost",
 			   r->root, verr[0] ? verr : strerror(-rc));
@@ -198,6 +234,8 @@ int shield_be_open(struct shield_node *n, int flags, mode_t mode)
 
 ssize_t shield_be_pread(struct shield_node *n, void *buf, size_t len, uint64_t off)
 {
+	if (n->region->vol == NULL || n->handle == NULL)
+		return -EIO; /* the volumes were closed at exit */
 	char verr[WARD_VOL_ERR_LEN] = "";
 	ssize_t r = VCALL(ward_vf_pread(n->handle, buf, len, off, verr));
 	if (r < 0)
@@ -207,6 +245,8 @@ ssize_t shield_be_pread(struct shield_node *n, void *buf, size_t len, uint64_t o
 
 ssize_t shield_be_pwrite(struct shield_node *n, const void *buf, size_t len, uint64_t off)
 {
+	if (n->region->vol == NULL || n->handle == NULL)
+		return -EIO; /* the volumes were closed at exit */
 	char verr[WARD_VOL_ERR_LEN] = "";
 	ssize_t r = VCALL(ward_vf_pwrite(n->handle, buf, len, off, verr));
 	if (r < 0)
@@ -216,6 +256,8 @@ ssize_t shield_be_pwrite(struct shield_node *n, const void *buf, size_t len, uin
 
 ssize_t shield_be_append(struct shield_node *n, const void *buf, size_t len, uint64_t *end)
 {
+	if (n->region->vol == NULL || n->handle == NULL)
+		return -EIO; /* the volumes were closed at exit */
 	char verr[WARD_VOL_ERR_LEN] = "";
 	ssize_t r = VCALL(ward_vf_append(n->handle, buf, len, end, verr));
 	if (r < 0)
@@ -225,17 +267,25 @@ ssize_t shield_be_append(struct shield_node *n, const void *buf, size_t len, uin
 
 int shield_be_size(struct shield_node *n, uint64_t *size)
 {
+	if (n->region->vol == NULL || n->handle == NULL) {
+		*size = 0;
+		return -EIO;
+	}
 	*size = VCALL(ward_vf_size(n->handle));
 	return 0;
 }
 
 int shield_be_fstat(struct shield_node *n, struct ward_vstat *st)
 {
+	if (n->region->vol == NULL || n->handle == NULL)
+		return -EIO; /* the volumes were closed at exit */
 	return VCALL(ward_vf_stat(n->handle, st));
 }
 
 int shield_be_truncate(struct shield_node *n, uint64_t size)
 {
+	if (n->region->vol == NULL || n->handle == NULL)
+		return -EIO; /* the volumes were closed at exit */
 	char verr[WARD_VOL_ERR_LEN] = "";
 	int rc = VCALL(ward_vf_truncate(n->handle, size, verr));
 	if (rc < 0)
@@ -245,10 +295,14 @@ int shield_be_truncate(struct shield_node *n, uint64_t size)
 
 int shield_be_sync(struct shield_node *n)
 {
+	if (n->region->vol == NULL || n->handle == NULL)
+		return -EIO; /* the volumes were closed at exit */
 	char verr[WARD_VOL_ERR_LEN] = "";
 	int rc = VCALL(ward_vf_sync(n->handle, verr));
 	if (rc < 0)
 		report(n->region, n->rel, "sync", rc, verr);
+	else
+		shield_committed(n->region, 1);
 	return rc;
 }
 
@@ -262,10 +316,14 @@ void shield_be_close(struct shield_node *n)
 	n->handle = NULL;
 	if (rc < 0)
 		ward_error("cannot commit %s/%s at close: %s", n->region->root, n->rel, verr[0] ? verr : strerror(-rc));
+	else if (n->writable)
+		shield_committed(n->region, 0);
 }
 
 int shield_be_stat(struct shield_region *r, const char *rel, struct ward_vstat *st)
 {
+	if (r->vol == NULL)
+		return -EIO;
 	char verr[WARD_VOL_ERR_LEN] = "";
 	int rc = VCALL(ward_vol_stat(r->vol, rel, st, verr));
 	if (rc < 0)
@@ -279,6 +337,8 @@ int shield_be_unlink(struct shield_region *r, const char *rel)
 	int rc = VCALL(ward_vol_unlink(r->vol, rel, verr));
 	if (rc < 0)
 		report(r, rel, "remove", rc, verr);
+	else
+		shield_committed(r, 0);
 	return rc;
 }
 
@@ -288,6 +348,8 @@ int shield_be_rename(struct shield_region *r, const char *from, const char *to)
 	int rc = VCALL(ward_vol_rename(r->vol, from, to, verr));
 	if (rc < 0)
 		report(r, from, "rename", rc, verr);
+	else
+		shield_committed(r, 0);
 	return rc;
 }
 
@@ -297,6 +359,8 @@ int shield_be_mkdir(struct shield_region *r, const char *rel, mode_t mode)
 	int rc = VCALL(ward_vol_mkdir(r->vol, rel, (unsigned)mode, verr));
 	if (rc < 0)
 		report(r, rel, "create directory", rc, verr);
+	else
+		shield_committed(r, 0);
 	return rc;
 }
 
@@ -306,13 +370,18 @@ int shield_be_rmdir(struct shield_region *r, const char *rel)
 	int rc = VCALL(ward_vol_rmdir(r->vol, rel, verr));
 	if (rc < 0)
 		report(r, rel, "remove directory", rc, verr);
+	else
+		shield_committed(r, 0);
 	return rc;
 }
 
 int shield_be_setattr(struct shield_region *r, const char *rel, int mode, int64_t mtime_ns)
 {
 	char verr[WARD_VOL_ERR_LEN] = "";
-	return VCALL(ward_vol_setattr(r->vol, rel, mode, mtime_ns, verr));
+	int rc = VCALL(ward_vol_setattr(r->vol, rel, mode, mtime_ns, verr));
+	if (rc == 0)
+		shield_committed(r, 0);
+	return rc;
 }
 
 int shield_be_readdir(struct shield_region *r, const char *rel, struct ward_vdirent **out, size_t *n)
@@ -321,5 +390,28 @@ int shield_be_readdir(struct shield_region *r, const char *rel, struct ward_vdir
 	int rc = VCALL(ward_vol_readdir(r->vol, rel, out, n, verr));
 	if (rc < 0)
 		report(r, rel, "list", rc, verr);
+	return rc;
+}
+
+static void (*commit_hook)(struct shield_region *r, int durable);
+
+void shield_set_commit_hook(void (*fn)(struct shield_region *r, int durable))
+{
+	__atomic_store_n(&commit_hook, fn, __ATOMIC_RELEASE);
+}
+
+void shield_committed(struct shield_region *r, int durable)
+{
+	void (*fn)(struct shield_region *, int) = __atomic_load_n(&commit_hook, __ATOMIC_ACQUIRE);
+	if (fn != NULL && r->kind == SHIELD_ENCRYPTED)
+		fn(r, durable);
+}
+
+int shield_region_tag(struct shield_region *r, uint8_t tag[32])
+{
+	int rc;
+	if (r->vol == NULL)
+		return -EBADF;
+	rc = VCALL(ward_vol_tag(r->vol, tag)); /* the volume library is thread-safe */
 	return rc;
 }

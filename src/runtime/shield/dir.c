@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "fs/volume.h"
@@ -146,6 +147,14 @@ static int hidden(struct watched *w, const char *name)
 	shield_inside++;
 	int rc = shield_be_stat(w->r, rel, &st);
 	shield_inside--;
+	if (rc != 0) {
+		/* Sockets bound inside a region live on disk only (stat shows them). */
+		char abs[PATH_MAX];
+		struct stat ls;
+		if (snprintf(abs, sizeof(abs), "%s/%s", w->r->root, rel) < (int)sizeof(abs) &&
+		    REAL(lstat64)(abs, &ls) == 0 && S_ISSOCK(ls.st_mode))
+			return 0;
+	}
 	return rc != 0;
 }
 

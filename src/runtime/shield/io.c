@@ -44,6 +44,10 @@ int shield_deny(const char *abs, const char *what)
 			return 0;
 	if (strncmp(abs, "/proc/self/", 11) == 0 || strncmp(abs, "/dev/fd/", 8) == 0)
 		return 0;
+	/* Probing for a file that does not exist (Python looks for pyvenv.cfg
+	 * and the like) is answered as the disk would, without a message. */
+	if (REAL(faccessat)(AT_FDCWD, abs, F_OK, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT)
+		return -ENOENT;
 	ward_error("cannot %s %s: it is outside every region and the configuration denies files outside regions (--deny-outside); add a region for it",
 		   what, abs);
 	return -EACCES;
@@ -72,11 +76,18 @@ static int region_open(struct shield_path *sp, int flags, mode_t mode)
 	if ((flags & O_TMPFILE) == O_TMPFILE)
 		return -EOPNOTSUPP; /* callers fall back to a named temporary file */
 	rc = shield_be_stat(r, sp->rel, &st);
+	if (sp->dir_only && !(rc == 0 && S_ISDIR(st.mode)))
+		return rc == 0 ? -ENOTDIR : (flags & O_CREAT) ? -EISDIR : rc;
 	if (sp->rel[0] == 0 || (flags & O_DIRECTORY) || (rc == 0 && S_ISDIR(st.mode))) {
 		if (rc != 0 && sp->rel[0] != 0)
 			return rc;
-		/* Directories are real directories. */
-		fd = REAL(open64)(sp->abs, flags, mode);
+		if (flags & O_CREAT)
+			return (flags & O_EXCL) ? -EEXIST : -EISDIR;
+		if (acc != O_RDONLY)
+			return -EISDIR;
+		/* Directories are real directories (O_DIRECTORY: never a FIFO or
+		 * device placed behind the volume's back). */
+		fd = REAL(open64)(sp->abs, flags | O_DIRECTORY, mode);
 		return fd < 0 ? -errno : fd;
 	}
 	if (r->kind == SHIELD_AUTHENTICATED && (acc != O_RDONLY || (flags & (O_CREAT | O_TRUNC)))) {
@@ -90,6 +101,19 @@ static int region_open(struct shield_path *sp, int flags, mode_t mode)
 		return rc;
 	if (rc == -ENOENT && !(flags & O_CREAT))
 		return -ENOENT;
+	if (rc == -ENOENT) {
+		/* The parent must be a directory of the volume. */
+		char parent[PATH_MAX];
+		const char *slash = strrchr(sp->rel, '/');
+		size_t pl = slash ? (size_t)(slash - sp->rel) : 0;
+		memcpy(parent, sp->rel, pl);
+		parent[pl] = 0;
+		rc = shield_be_stat(r, parent, &st);
+		if (rc != 0)
+			return rc;
+		if (!S_ISDIR(st.mode))
+			return -ENOTDIR;
+	}
 	n = shield_node_get(r, sp->rel, &created);
 	if (n == NULL)
 		return -ENOMEM;
@@ -100,9 +124,19 @@ static int region_open(struct shield_path *sp, int flags, mode_t mode)
 	}
 	/* Reserve the fd number on the file itself (locks, poll, fstat's
 	 * device and inode), or on /dev/null when it cannot be opened. */
-	fd = REAL(open64)(sp->abs, (acc == O_RDONLY ? O_RDONLY : O_RDWR) | O_NOFOLLOW | O_NOCTTY | (flags & O_CLOEXEC));
+	fd = REAL(open64)(sp->abs, (acc == O_RDONLY ? O_RDONLY : O_RDWR) | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK |
+					   (flags & O_CLOEXEC));
 	if (fd < 0 && acc != O_RDONLY)
-		fd = REAL(open64)(sp->abs, O_RDONLY | O_NOFOLLOW | O_NOCTTY | (flags & O_CLOEXEC));
+		fd = REAL(open64)(sp->abs, O_RDONLY | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK | (flags & O_CLOEXEC));
+	if (fd >= 0) {
+		struct stat rst;
+		if (REAL(fstat64)(fd, &rst) != 0 || !S_ISREG(rst.st_mode)) {
+			REAL(close)(fd); /* not the volume's file: do not keep it */
+			fd = -1;
+		} else {
+			(void)REAL(fcntl64)(fd, F_SETFL, (void *)(long)(flags & O_NONBLOCK));
+		}
+	}
 	if (fd < 0)
 		fd = REAL(open64)("/dev/null", O_RDWR | (flags & O_CLOEXEC));
 	if (fd < 0) {
@@ -601,4 +635,15 @@ ssize_t copy_file_range(int in, off_t *inoff, int out, off_t *outoff, size_t cou
 		return -1;
 	}
 	return copy_fds(in, inoff, out, outoff, count);
+}
+
+ssize_t splice(int in, off_t *inoff, int out, off_t *outoff, size_t len, unsigned flags)
+{
+	typedef ssize_t (*fn)(int, off_t *, int, off_t *, size_t, unsigned);
+	static fn real;
+	if (real == NULL)
+		real = (fn)dlsym_next("splice");
+	if (shield_inside || (!shield_fd_is(in) && !shield_fd_is(out)))
+		return real(in, inoff, out, outoff, len, flags);
+	return copy_fds(in, inoff, out, outoff, len);
 }

@@ -84,6 +84,12 @@ static int do_unlink(int dirfd, const char *path, int flags)
 	if (sp.rel[0] == 0)
 		return fail(-EBUSY);
 	c = (flags & AT_REMOVEDIR) ? shield_be_rmdir(sp.region, sp.rel) : shield_be_unlink(sp.region, sp.rel);
+	if (c == -ENOENT && !(flags & AT_REMOVEDIR)) {
+		/* A socket bound inside the region is on disk only (stat shows it). */
+		struct stat st;
+		if (REAL(lstat64)(sp.abs, &st) == 0 && S_ISSOCK(st.st_mode))
+			return REAL(unlinkat)(AT_FDCWD, sp.abs, 0);
+	}
 	return c < 0 ? fail(c) : 0;
 }
 
@@ -325,4 +331,93 @@ int symlinkat(const char *target, int dirfd, const char *path)
 	if (no_links(dirfd, path) != 0)
 		return -1;
 	return REAL(symlinkat)(target, dirfd, path);
+}
+
+/* Volumes hold directories and regular files only. */
+int mknodat(int dirfd, const char *path, mode_t mode, dev_t dev)
+{
+	typedef int (*fn)(int, const char *, mode_t, dev_t);
+	static fn real;
+	struct shield_path sp;
+	int c;
+	if (real == NULL)
+		real = (fn)dlsym_next("mknodat");
+	c = classify(dirfd, path, &sp, "create");
+	if (c < 0)
+		return -1;
+	if (c > 0) {
+		if (S_ISREG(mode) || (mode & S_IFMT) == 0) {
+			int fd = shield_openat(dirfd, path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, mode & 07777);
+			return fd < 0 ? -1 : close(fd);
+		}
+		return fail(-EPERM);
+	}
+	return real(dirfd, path, mode, dev);
+}
+
+int mknod(const char *path, mode_t mode, dev_t dev)
+{
+	return mknodat(AT_FDCWD, path, mode, dev);
+}
+
+int mkfifoat(int dirfd, const char *path, mode_t mode)
+{
+	return mknodat(dirfd, path, S_IFIFO | (mode & 07777), 0);
+}
+
+int mkfifo(const char *path, mode_t mode)
+{
+	return mknodat(AT_FDCWD, path, S_IFIFO | (mode & 07777), 0);
+}
+
+/* fd forms of chmod and utimensat: the volume keeps mode and mtime. */
+static int fd_setattr(int fd, int mode, int64_t mtime_ns)
+{
+	struct shield_ofd *o = shield_fd_get(fd);
+	int rc;
+	if (o == NULL)
+		return 1;
+	rc = shield_be_setattr(o->node->region, o->node->rel, mode, mtime_ns);
+	shield_ofd_put(o);
+	return rc < 0 ? fail(rc) : 0;
+}
+
+int fchmod(int fd, mode_t mode)
+{
+	typedef int (*fn)(int, mode_t);
+	static fn real;
+	int rc;
+	if (real == NULL)
+		real = (fn)dlsym_next("fchmod");
+	if (shield_inside || !shield_fd_is(fd))
+		return real(fd, mode);
+	rc = fd_setattr(fd, (int)(mode & 07777), -1);
+	if (rc == 0)
+		(void)real(fd, mode);
+	return rc == 1 ? real(fd, mode) : rc;
+}
+
+int futimens(int fd, const struct timespec ts[2])
+{
+	typedef int (*fn)(int, const struct timespec *);
+	static fn real;
+	struct timespec now;
+	int64_t ns;
+	int rc;
+	if (real == NULL)
+		real = (fn)dlsym_next("futimens");
+	if (shield_inside || !shield_fd_is(fd))
+		return real(fd, ts);
+	if (ts == NULL || ts[1].tv_nsec == UTIME_NOW) {
+		clock_gettime(CLOCK_REALTIME, &now);
+		ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+	} else if (ts[1].tv_nsec == UTIME_OMIT) {
+		return real(fd, ts);
+	} else {
+		ns = (int64_t)ts[1].tv_sec * 1000000000 + ts[1].tv_nsec;
+	}
+	rc = fd_setattr(fd, -1, ns);
+	if (rc == 0)
+		(void)real(fd, ts);
+	return rc == 1 ? real(fd, ts) : rc;
 }

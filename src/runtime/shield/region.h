@@ -7,6 +7,7 @@
 
 #include <limits.h>
 #include <pthread.h>
+#include <stdint.h>
 
 #include "runtime/shield/shield.h"
 
@@ -20,6 +21,9 @@ struct shield_region {
 	void *vol;               /* the volume library's handle */
 	pthread_mutex_t vlock;   /* serialises calls into the volume */
 	int dirty;               /* writes not yet committed */
+	uint8_t key[32];         /* a key given directly (the CAS's), wiped once opened */
+	int has_key;
+	int create;              /* with has_key: create the volume if the directory holds none */
 };
 
 int shield_abspath(int dirfd, const char *path, char out[PATH_MAX]);

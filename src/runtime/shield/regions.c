@@ -16,6 +16,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "core/crypto.h"
 #include "runtime/shield/region.h"
 #include "runtime/shield/shield.h"
 
@@ -144,6 +145,10 @@ int shield_classify(int dirfd, const char *path, struct shield_path *out)
 	r = shield_abspath(dirfd, path, out->abs);
 	if (r != 0)
 		return r;
+	{
+		size_t pl = strlen(path);
+		out->dir_only = pl > 0 && (path[pl - 1] == '/' || (pl > 1 && path[pl - 1] == '.' && path[pl - 2] == '/'));
+	}
 	for (int i = 0; i < nregions; i++) {
 		size_t n = regions[i].rootlen;
 		if (strncmp(out->abs, regions[i].root, n) == 0 && (out->abs[n] == 0 || out->abs[n] == '/' || n == 1) &&
@@ -166,7 +171,8 @@ int shield_classify(int dirfd, const char *path, struct shield_path *out)
 	return 0;
 }
 
-int shield_region_add(enum shield_kind kind, const char *root, const char *arg, char *err, size_t errlen)
+static int region_add(enum shield_kind kind, const char *root, const char *arg, const uint8_t *key, int create,
+		      char *err, size_t errlen)
 {
 	struct shield_region *r;
 	if (nregions >= SHIELD_MAX_REGIONS) {
@@ -192,10 +198,31 @@ int shield_region_add(enum shield_kind kind, const char *root, const char *arg, 
 			snprintf(err, errlen, "%s is given as a region twice", r->root);
 			return -1;
 		}
-	if (kind != SHIELD_PLAIN && kind != SHIELD_DENIED && shield_region_open_backend(r, err, errlen) != 0)
+	if (key != NULL) {
+		memcpy(r->key, key, sizeof(r->key));
+		r->has_key = 1;
+		r->create = create;
+	}
+	if (kind != SHIELD_PLAIN && kind != SHIELD_DENIED && shield_region_open_backend(r, err, errlen) != 0) {
+		ward_wipe(r->key, sizeof(r->key));
 		return -1;
+	}
+	ward_wipe(r->key, sizeof(r->key));
 	nregions++;
 	return 0;
+}
+
+int shield_region_add(enum shield_kind kind, const char *root, const char *arg, char *err, size_t errlen)
+{
+	return region_add(kind, root, arg, NULL, 0, err, errlen);
+}
+
+struct shield_region *shield_region_add_keyed(const char *root, const uint8_t key[32], int create, char *err,
+					      size_t errlen)
+{
+	if (region_add(SHIELD_ENCRYPTED, root, "", key, create, err, errlen) != 0)
+		return NULL;
+	return &regions[nregions - 1];
 }
 
 void shield_regions_close(void)

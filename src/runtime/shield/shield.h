@@ -43,6 +43,7 @@ struct shield_path {
 	struct shield_region *region;
 	char abs[PATH_MAX];
 	const char *rel; /* points into abs */
+	int dir_only;    /* the path ended in "/" (or "/."): it must name a directory */
 };
 
 /* A file inside a region, shared by every fd open on it. */
@@ -81,6 +82,22 @@ void shield_regions_close(void);
 /* Called by regions.c once per region: the backend opens it. */
 int shield_region_open_backend(struct shield_region *r, char *err, size_t errlen);
 void shield_region_close_backend(struct shield_region *r);
+
+/* Regions whose key comes from the CAS rather than a key file (the attested
+ * start, src/runtime/cas_start.c): opens, or with create makes, the volume
+ * at root. The key is copied and wiped once the volume is open. */
+struct shield_region *shield_region_add_keyed(const char *root, const uint8_t key[32], int create, char *err,
+					      size_t errlen);
+/* The committed tag of an encrypted region (0 or -errno). */
+int shield_region_tag(struct shield_region *r, uint8_t tag[32]);
+/* fn runs after each commit in an encrypted region (close of a written
+ * file, fsync, namespace changes), on the committing thread; durable is 1
+ * for fsync/fdatasync, whose caller expects the state to be final. */
+void shield_set_commit_hook(void (*fn)(struct shield_region *r, int durable));
+void shield_committed(struct shield_region *r, int durable);
+
+/* How many reads or opens failed verification so far (atomic). */
+extern unsigned shield_integrity_failures;
 
 /* landlock.c: the kernel backstop for deny-outside (0 ok, -1 errno). */
 int shield_landlock_apply(void);

@@ -49,8 +49,12 @@ static int region_stat(struct shield_path *sp, struct stat *st)
 	if (shield_reserved_name(sp->rel))
 		return -ENOENT;
 	rc = shield_be_stat(sp->region, sp->rel, &v);
+	if (rc == -ENOENT && REAL(lstat64)(sp->abs, st) == 0 && S_ISSOCK(st->st_mode))
+		return 0; /* a socket bound inside a region: it holds no data */
 	if (rc != 0)
 		return rc;
+	if (sp->dir_only && !S_ISDIR(v.mode))
+		return -ENOTDIR;
 	have = REAL(stat64)(sp->abs, st) == 0;
 	apply(st, &v, have);
 	return 0;

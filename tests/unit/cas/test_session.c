@@ -103,7 +103,7 @@ int main(void)
 	      strstr(reason, "simulation evidence not tolerated") != NULL);
 
 	json_t *tags = json_object();
-	json_t *cfg = cas_session_config(d, st, "myapp", "web", h1, tags);
+	json_t *cfg = cas_session_config(d, st, "myapp", "web", h1, tags, NULL);
 	CHECK(cfg != NULL && json_array_size(json_object_get(cfg, "argv")) == 3);
 	CHECK(strcmp(json_string_value(json_object_get(json_object_get(json_object_get(cfg, "secrets"), "pw"), "value")), pw) == 0);
 	json_decref(cfg);

@@ -1,0 +1,206 @@
+"""Volumes and injection files released by the CAS: the key never leaves the
+CAS and the enclave, an older copy of the volume is refused at the next start,
+and injected secrets never reach the disk in the clear."""
+import json
+import re
+import shutil
+
+import pytest
+
+from conftest import PY, base_env, one_line, ward
+from test_attested_run import attested_env, cas, create  # noqa: F401  (fixture)
+
+pytestmark = pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
+
+# Appends one line per run to data/log.txt and prints what it found.
+PROGRAM = ("import os, sys; d = sys.argv[1]; p = d + '/log.txt'; "
+           "old = open(p).read() if os.path.exists(p) else ''; "
+           "open(p, 'w').write(old + 'run\\n'); "
+           "print(len(old.splitlines()), open(sys.argv[2]).read().strip())")
+
+
+def policy(measurement, data, cfg):
+    return f"""name: demo
+version: "0.3"
+services:
+  - name: app
+    mrenclaves: [{measurement}]
+    command: ["python3", "-c", {json.dumps(PROGRAM)}, "{data}", "{cfg}/settings.ini"]
+    volumes:
+      - name: data
+        path: {data}
+      - name: cfg
+        path: {cfg}
+        kind: ephemeral
+    injection_files:
+      - path: {cfg}/settings.ini
+        content: "token=$$WARD::token$$"
+        mode: 0600
+secrets:
+  - name: token
+    kind: ascii
+    value: "s3cr3t-value"
+security:
+  attestation:
+    tolerate: [simulation]
+"""
+
+
+def make_session(cas, tmp):
+    data, cfg = tmp / "data", tmp / "cfg"
+    create(cas, policy(ward("measure", PY).stdout.strip(), data, cfg))
+    return data, cfg
+
+
+def run(cas):
+    return ward("run", PY, env=attested_env(cas))
+
+
+def test_volume_persists_encrypted_and_injection_is_ephemeral(cas, tmp):
+    data, cfg = make_session(cas, tmp)
+    r = run(cas)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "0 token=s3cr3t-value\n"
+    # The volume exists, encrypted: no plaintext on disk.
+    assert (data / ".ward-volume").is_dir()
+    assert b"run" not in (data / "log.txt").read_bytes()
+    # The injection file is gone with its key.
+    assert not (cfg / "settings.ini").exists() or b"s3cr3t" not in (cfg / "settings.ini").read_bytes()
+    r = run(cas)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "1 token=s3cr3t-value\n"
+
+
+def test_rollback_of_the_volume_is_refused(cas, tmp):
+    data, cfg = make_session(cas, tmp)
+    assert run(cas).returncode == 0
+    old = tmp / "old-copy"
+    shutil.copytree(data, old)
+    r = run(cas)
+    assert r.returncode == 0 and r.stdout.startswith("1 "), r.stderr
+    # Put the older copy back: the next start is refused, nothing runs.
+    shutil.rmtree(data)
+    shutil.copytree(old, data)
+    r = run(cas)
+    assert r.returncode == 125 and r.stdout == ""
+    lines = one_line(r.stderr)
+    assert len(lines) == 1
+    assert re.match(r"ward: volume 'data' at .* has tag [0-9a-f]{16}\.\.\., but the CAS expects [0-9a-f]{16}\.\.\.", lines[0]), lines[0]
+    assert "older or foreign copy" in lines[0] and "pin its tag with a session update" in lines[0]
+
+
+def test_missing_volume_is_refused(cas, tmp):
+    data, cfg = make_session(cas, tmp)
+    assert run(cas).returncode == 0
+    shutil.rmtree(data)
+    r = run(cas)
+    assert r.returncode == 125 and r.stdout == ""
+    assert "volume 'data' is missing" in one_line(r.stderr)[0]
+
+
+def test_tampered_volume_is_refused(cas, tmp):
+    data, cfg = make_session(cas, tmp)
+    assert run(cas).returncode == 0
+    f = data / "log.txt"
+    b = bytearray(f.read_bytes())
+    b[0] ^= 1
+    f.write_bytes(bytes(b))
+    r = run(cas)
+    assert r.returncode != 0
+    assert any("log.txt" in l and "chunk 0" in l for l in one_line(r.stderr)), r.stderr
+
+
+def test_injection_outside_a_volume_is_refused(cas, tmp):
+    text = policy(ward("measure", PY).stdout.strip(), tmp / "data", tmp / "cfg")
+    text = text.replace(f"path: {tmp / 'cfg'}/settings.ini", f"path: {tmp}/elsewhere.ini")
+    create(cas, text)
+    r = run(cas)
+    assert r.returncode == 125 and r.stdout == ""
+    assert "outside every ephemeral or encrypted volume" in one_line(r.stderr)[0]
+    assert not (tmp / "elsewhere.ini").exists()
+
+
+def test_kill_after_fsync_keeps_the_volume_usable(cas, tmp):
+    """What a program fsynced is what the CAS expects after a kill -9."""
+    import subprocess
+    import signal
+    from conftest import WARD
+    data, cfg = make_session(cas, tmp)
+    assert run(cas).returncode == 0
+    # The policy's command is fixed; give this run its own session and program.
+    code = ("import os, sys, time; f = open(sys.argv[1] + '/log.txt', 'a'); f.write('more\\n'); f.flush(); "
+            "os.fsync(f.fileno()); print('synced', flush=True); time.sleep(60)")
+    text = policy(ward("measure", PY).stdout.strip(), data, cfg).replace(json.dumps(PROGRAM), json.dumps(code))
+    r = requests_put(cas, text)
+    p = subprocess.Popen([str(WARD), "run", PY], env=attested_env(cas), stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline() == "synced\n", p.stderr.read() if p.poll() is not None else ""
+        p.send_signal(signal.SIGKILL)
+        p.wait(timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    requests_put(cas, policy(ward("measure", PY).stdout.strip(), data, cfg))
+    r = run(cas)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "2 token=s3cr3t-value\n"  # run + more: both lines survived
+
+
+def requests_put(cas, text):
+    import requests
+    cur = requests.get(cas.url + "/v1/sessions/demo", cert=cas.client, verify=False, timeout=10).json()
+    body = text.replace('version: "0.3"', f'version: "0.3"\npredecessor: {cur["hash"]}')
+    r = requests.put(cas.url + "/v1/sessions/demo", data=body.encode(), cert=cas.client, verify=False,
+                     headers={"Content-Type": "application/yaml"}, timeout=10)
+    assert r.status_code == 200, r.text
+    return r
+
+
+def test_encrypted_program_released_only_by_the_cas(cas, tmp):
+    """The issue's end-to-end case: an encrypted Python program whose volume
+    key, arguments and a generated password come only from the CAS."""
+    src = tmp / "src"
+    src.mkdir()
+    (src / "main.py").write_text("import os, sys\nprint('args', sys.argv[1:], 'pw', len(os.environ['PW']))\n")
+    r = ward("fs", "encrypt", src, tmp / "app.vol", "--key-file", tmp / "app.key")
+    assert r.returncode == 0, r.stderr
+    tag = r.stdout.strip()
+    key = (tmp / "app.key").read_text().strip()
+    (tmp / "app.key").unlink()  # from now on only the CAS has it
+    text = f"""name: demo
+version: "0.3"
+services:
+  - name: app
+    mrenclaves: [{ward("measure", PY).stdout.strip()}]
+    command: ["python3", "{tmp}/app.vol/main.py", "--from-policy"]
+    environment:
+      PW: $$WARD::pw$$
+    volumes:
+      - name: app
+        path: {tmp}/app.vol
+        key: "{key}"
+        tag: "{tag}"
+secrets:
+  - name: pw
+    kind: ascii
+    size: 18
+security:
+  attestation:
+    tolerate: [simulation]
+"""
+    create(cas, text)
+    r = run(cas)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "args ['--from-policy'] pw 18\n"
+    # Without the CAS, the program cannot even be read.
+    r = ward("run", PY, tmp / "app.vol" / "main.py")
+    assert r.returncode != 0 and "args" not in r.stdout
+    # A volume that does not match the pinned tag is refused.
+    (src / "main.py").write_text("print('another program')\n")
+    import shutil
+    shutil.rmtree(tmp / "app.vol")
+    assert ward("fs", "encrypt", src, tmp / "app.vol", "--key-file", tmp / "other.key").returncode == 0
+    r = run(cas)
+    assert r.returncode == 125 and r.stdout == ""
+    assert "volume 'app'" in one_line(r.stderr)[0]

@@ -1,0 +1,296 @@
+"""File shield end to end: real `ward run /usr/bin/python3 ...` processes on
+encrypted, authenticated, ephemeral and denied regions."""
+import os
+import pathlib
+import subprocess
+import textwrap
+
+import pytest
+
+from conftest import PY, WARD, base_env, needs_runtime, one_line, ward
+
+pytestmark = needs_runtime
+
+SECRET = b"attack at dawn; the password is swordfish\n"
+
+
+def make_volume(tmp, files):
+    src = tmp / "src"
+    src.mkdir(exist_ok=True)
+    for name, data in files.items():
+        p = src / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(data if isinstance(data, bytes) else data.encode())
+    vol, key = tmp / "app.vol", tmp / "app.key"
+    r = ward("fs", "encrypt", src, vol, "--key-file", key)
+    assert r.returncode == 0, r.stderr
+    return vol, key
+
+
+def run_py(code, *opts, cwd=None, env=None):
+    return ward("run", *opts, "--", PY, "-c", textwrap.dedent(code), cwd=cwd, env=env)
+
+
+def test_encrypted_program_runs_and_disk_holds_ciphertext(tmp):
+    vol, key = make_volume(tmp, {"main.py": "import data\nprint('hello from', data.WHO)\n",
+                                 "data.py": "WHO = 'the volume'\n",
+                                 "secret.txt": SECRET})
+    assert SECRET not in (vol / "secret.txt").read_bytes()
+    r = ward("run", "--volume", "%s:%s" % (vol, key), "--", PY, vol / "main.py")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "hello from the volume\n"
+
+
+def test_read_write_stat_listdir_roundtrip(tmp):
+    vol, key = make_volume(tmp, {"secret.txt": SECRET})
+    code = """
+        import os, sys
+        v = sys.argv[1]
+        assert open(v + '/secret.txt', 'rb').read() == %r
+        with open(v + '/out.bin', 'wb') as f:
+            f.write(b'x' * 10000)
+            f.seek(5000); f.write(b'middle')
+        st = os.stat(v + '/out.bin')
+        assert st.st_size == 10000, st
+        os.mkdir(v + '/d')
+        with open(v + '/d/a.txt', 'w') as f: f.write('a' * 123)
+        os.rename(v + '/d/a.txt', v + '/d/b.txt')
+        print(sorted(os.listdir(v)), sorted(os.listdir(v + '/d')), os.path.getsize(v + '/d/b.txt'))
+        with open(v + '/log.txt', 'a') as f: f.write('one\\n')
+        with open(v + '/log.txt', 'a') as f: f.write('two\\n')
+        print(open(v + '/log.txt').read().split())
+    """ % SECRET
+    r = ward("run", "--volume", "%s:%s" % (vol, key), "--", PY, "-c", textwrap.dedent(code), vol)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.splitlines() == ["['d', 'out.bin', 'secret.txt'] ['b.txt'] 123",
+                                     "['one', 'two']"]
+    # On disk: ciphertext only; the metadata entry exists but is hidden above.
+    assert b"middle" not in (vol / "out.bin").read_bytes()
+    assert (vol / ".ward-volume").is_dir()
+    # A second run reads back what the first wrote.
+    r = ward("run", "--volume", "%s:%s" % (vol, key), "--", PY, "-c",
+             "import sys; d = open(sys.argv[1] + '/out.bin','rb').read(); print(len(d), d[5000:5006])", vol)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "10000 b'middle'\n"
+
+
+def test_tampered_chunk_gives_eio_and_one_line(tmp):
+    vol, key = make_volume(tmp, {"big.bin": os.urandom(3 * 4096 + 100)})
+    with open(vol / "big.bin", "r+b") as f:
+        f.seek(2 * 4096 + 7)
+        b = f.read(1)
+        f.seek(2 * 4096 + 7)
+        f.write(bytes([b[0] ^ 1]))
+    code = """
+        import sys, errno
+        f = open(sys.argv[1] + '/big.bin', 'rb', buffering=0)
+        assert len(f.read(4096)) == 4096  # chunk 0 is intact
+        try:
+            f.read()
+        except OSError as e:
+            print('errno', errno.errorcode[e.errno])
+    """
+    r = ward("run", "--volume", "%s:%s" % (vol, key), "--", PY, "-c", textwrap.dedent(code), vol)
+    # The program handled the error, but a run that hit an integrity failure
+    # never reports success (tests/e2e/test_integrity_exit.py).
+    assert r.returncode == 74, r.stderr
+    assert r.stdout == "errno EIO\n"
+    lines = one_line(r.stderr)
+    assert len(lines) == 2, r.stderr
+    assert "big.bin" in lines[0] and "chunk 2" in lines[0], lines[0]
+    assert lines[1].startswith("ward: exiting with status 74 instead of 0")
+
+
+def test_wrong_key_refused_before_start(tmp):
+    vol, key = make_volume(tmp, {"a.txt": "a"})
+    other = tmp / "other.key"
+    other.write_text("11" * 32 + "\n")
+    other.chmod(0o600)
+    r = run_py("print('started')", "--volume", "%s:%s" % (vol, other))
+    assert r.returncode == 125
+    assert "started" not in r.stdout
+    lines = one_line(r.stderr)
+    assert len(lines) == 1 and "wrong key" in lines[0] and str(vol) in lines[0], r.stderr
+
+
+def test_bad_volume_option(tmp):
+    r = run_py("print(1)", "--volume", str(tmp / "missing.vol"))
+    assert r.returncode == 125
+    assert one_line(r.stderr) == ["ward: --volume %s: expected DIR:KEYFILE (the volume directory and its key file)"
+                                  % (tmp / "missing.vol")]
+    r = run_py("print(1)", "--volume", "%s:%s" % (tmp / "missing.vol", tmp / "k"))
+    assert r.returncode == 125
+    assert "No such file or directory" in r.stderr
+
+
+def test_ephemeral_region_is_private_and_removed(tmp):
+    eph = tmp / "scratch"
+    code = """
+        import os, sys
+        d = sys.argv[1]
+        with open(d + '/t.txt', 'w') as f: f.write('temporary secret')
+        print(open(d + '/t.txt').read(), os.listdir(d))
+    """
+    r = ward("run", "--ephemeral", eph, "--", PY, "-c", textwrap.dedent(code), eph)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "temporary secret ['t.txt']\n"
+    assert not eph.exists()
+
+
+def test_ephemeral_refuses_a_directory_with_user_data(tmp):
+    eph = tmp / "data"
+    eph.mkdir()
+    (eph / "keep.txt").write_text("mine")
+    r = run_py("print(1)", "--ephemeral", eph)
+    assert r.returncode == 125
+    assert "is not empty and is not a Ward volume" in r.stderr
+    assert (eph / "keep.txt").read_text() == "mine"
+
+
+def test_authenticated_region_reads_checks_and_refuses_writes(tmp):
+    lib = tmp / "lib"
+    lib.mkdir()
+    (lib / "mod.py").write_text("VALUE = 42\n")
+    (lib / "blob.bin").write_bytes(os.urandom(20000))
+    man = tmp / "lib.manifest"
+    r = ward("fs", "authenticate", lib, "-o", man)
+    assert r.returncode == 0, r.stderr
+    spec = "%s:%s" % (lib, man)
+    code = """
+        import sys, errno
+        sys.path.insert(0, sys.argv[1])
+        import mod
+        print(mod.VALUE)
+        try:
+            open(sys.argv[1] + '/mod.py', 'a')
+        except OSError as e:
+            print(errno.errorcode[e.errno])
+    """
+    r = ward("run", "--authenticated", spec, "--", PY, "-B", "-c", textwrap.dedent(code), lib)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "42\nEROFS\n"
+    with open(lib / "blob.bin", "r+b") as f:
+        f.seek(10000)
+        f.write(b"X")
+    r = ward("run", "--authenticated", spec, "--", PY, "-c",
+             "import sys\ntry:\n open(sys.argv[1] + '/blob.bin','rb').read()\nexcept OSError as e: print(e.errno)", lib)
+    assert r.returncode == 74, r.stderr
+    assert r.stdout == "5\n"
+    lines = one_line(r.stderr)
+    assert len(lines) == 2 and "blob.bin" in lines[0] and "chunk 2" in lines[0], r.stderr
+    assert lines[1].startswith("ward: exiting with status 74 instead of 0")
+
+
+def test_deny_outside(tmp):
+    vol, key = make_volume(tmp, {"a.txt": "inside"})
+    outside = tmp / "outside.txt"
+    outside.write_text("x")
+    code = """
+        import sys
+        print(open(sys.argv[1] + '/a.txt').read())
+        try:
+            open(sys.argv[2])
+        except PermissionError:
+            print('denied')
+    """
+    code += textwrap.indent(textwrap.dedent('''
+        import ctypes, errno
+        libc = ctypes.CDLL(None, use_errno=True)
+        fd = libc.syscall(257, -100, sys.argv[2].encode(), 0)  # openat, around the C library
+        print('kernel', fd, errno.errorcode[ctypes.get_errno()])
+    '''), "        ")
+    # The interpreter's own files must be readable: /usr is given as a plain region.
+    r = ward("run", "--volume", "%s:%s" % (vol, key), "--plain", "/usr", "--deny-outside", "--", PY, "-S", "-c",
+             textwrap.dedent(code), vol, outside, cwd=vol)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "inside\ndenied\nkernel -1 EACCES\n"
+    assert [l for l in one_line(r.stderr) if "warning" not in l] == [
+        "ward: cannot open %s: it is outside every region and the configuration denies files outside regions "
+        "(--deny-outside); add a region for it" % outside], r.stderr
+
+
+def test_mmap_read_and_refused_shared_write(tmp):
+    vol, key = make_volume(tmp, {"m.bin": b"0123456789" * 1000})
+    code = """
+        import mmap, sys
+        f = open(sys.argv[1] + '/m.bin', 'r+b')
+        m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        print(m[10:20], len(m))
+        c = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)
+        c[0:1] = b'X'
+        print(c[0:3])
+        try:
+            mmap.mmap(f.fileno(), 0)
+        except OSError as e:
+            print('refused', e.errno)
+    """
+    r = ward("run", "--volume", "%s:%s" % (vol, key), "--", PY, "-c", textwrap.dedent(code), vol)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "b'0123456789' 10000\nb'X12'\nrefused 19\n"
+    assert any("shared and writable" in l for l in one_line(r.stderr)), r.stderr
+
+
+def test_sqlite_shutil_tempfile_threads_in_volume(tmp):
+    vol, key = make_volume(tmp, {"seed.txt": "seed"})
+    code = """
+        import os, shutil, sqlite3, sys, tempfile, threading
+        v = sys.argv[1]
+        db = sqlite3.connect(v + '/app.db')
+        db.execute('create table t (k integer primary key, v text)')
+        db.executemany('insert into t (v) values (?)', [('row %d' % i,) for i in range(500)])
+        db.commit(); db.close()
+        db = sqlite3.connect(v + '/app.db')
+        print(db.execute('select count(*), max(v) from t').fetchone())
+        db.close()
+        shutil.copyfile(v + '/seed.txt', v + '/copy.txt')   # sendfile
+        print(open(v + '/copy.txt').read())
+        tempfile.tempdir = v
+        with tempfile.TemporaryFile() as t:
+            t.write(b'abc'); t.seek(0); print(t.read())
+        f = open(v + '/shared.bin', 'w+b', buffering=0)
+        f.truncate(64 * 4096)
+        def worker(i):
+            for j in range(50):
+                os.pwrite(f.fileno(), bytes([i]) * 4096, (i * 8 + j % 8) * 4096)
+                assert os.pread(f.fileno(), 4096, (i * 8 + j % 8) * 4096) == bytes([i]) * 4096
+        ts = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+        [t.start() for t in ts]; [t.join() for t in ts]
+        print(sorted(set(os.pread(f.fileno(), 64 * 4096, 0))))
+    """
+    r = ward("run", "--volume", "%s:%s" % (vol, key), "--", PY, "-c", textwrap.dedent(code), vol)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "(500, 'row 99')\nseed\nb'abc'\n[0, 1, 2, 3, 4, 5, 6, 7]\n"
+    assert b"row 99" not in (vol / "app.db").read_bytes()
+
+
+EXT_C = r"""
+#include <Python.h>
+int dep_answer(void);
+static PyObject *answer(PyObject *self, PyObject *args) { return PyLong_FromLong(dep_answer()); }
+static PyMethodDef methods[] = {{"answer", answer, METH_NOARGS, NULL}, {NULL, NULL, 0, NULL}};
+static struct PyModuleDef mod = {PyModuleDef_HEAD_INIT, "wardext", NULL, -1, methods};
+PyMODINIT_FUNC PyInit_wardext(void) { return PyModule_Create(&mod); }
+"""
+
+
+def test_dlopen_extension_from_encrypted_region_with_its_dependency(tmp):
+    src = tmp / "src"
+    (src / "libs").mkdir(parents=True)
+    (tmp / "ext.c").write_text(EXT_C)
+    (tmp / "dep.c").write_text("int dep_answer(void) { return 4242; }\n")
+    subprocess.run(["cc", "-shared", "-fPIC", "-o", src / "libs" / "libwarddep.so", "-Wl,-soname,libwarddep.so",
+                    tmp / "dep.c"], check=True)
+    subprocess.run(["cc", "-shared", "-fPIC", "-I/usr/include/python3.11", "-o", src / "wardext.so", tmp / "ext.c",
+                    "-L", src / "libs", "-lwarddep", "-Wl,-rpath,$ORIGIN/libs"], check=True)
+    vol, key = tmp / "ext.vol", tmp / "ext.key"
+    assert ward("fs", "encrypt", src, vol, "--key-file", key).returncode == 0
+    code = "import sys; sys.path.insert(0, sys.argv[1]); import wardext; print(wardext.answer())"
+    for policy in ("2", "1"):
+        r = ward("run", "--allow-dlopen", policy, "--volume", "%s:%s" % (vol, key), "--", PY, "-c", code, vol)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout == "4242\n"
+    # Policy 1 refuses a library outside every region.
+    r = ward("run", "--allow-dlopen", "1", "--", PY, "-c", code, src)
+    assert r.returncode == 1
+    assert any("WARD_ALLOW_DLOPEN=1 allows only libraries in an authenticated or encrypted region" in l
+               for l in one_line(r.stderr)), r.stderr
