@@ -70,11 +70,12 @@ def startup(cas, cert, reps):
            "security": {"attestation": {"tolerate": ["simulation"]}}}
     create(cas, cert, doc)
     local = base_env()
-    attested = base_env(WARD_CAS_ADDR=cas.attest_addr, WARD_CONFIG_ID="startup/py",
+    attested = base_env(WARD_CAS_ADDR=cas.http, WARD_CAS_ATTEST_ADDR=cas.attest_addr, WARD_CONFIG_ID="startup/py",
                         WARD_CAS_FINGERPRINT=cas.fpr, WARD_SIM_PLATFORM_DIR=str(cas.simdir))
     n0 = audit_len(cas, cert, "startup")
     r = subprocess.run([str(WARD), "run", PY, "-c", "pass"], env=attested, capture_output=True, text=True)
     if r.returncode != 0 or audit_len(cas, cert, "startup") == n0:
+        print(f"attested start-up failed: {r.stderr.strip()}", file=sys.stderr)
         return None
     t = {"local": [], "attested": []}
     for _ in range(reps):

@@ -149,15 +149,15 @@ static void answer_now(struct aconn *c, int durable)
 	if (durable < 0) {
 		ward_error("cannot make an attestation decision durable: %s", cas_store_error(c->s->store));
 		json_decref(msg);
-		if (c->answer_allowed) {
-			c->s->m.attest_allowed--;
-			c->s->m.attest_denied++;
-		}
 		msg = json_pack("{s:s, s:s}", "type", "denied", "reason",
 				"attestation denied by CAS: cannot record the decision in the store");
 		c->answer_allowed = 0;
 	}
 	send_frame(c, msg);
+	if (c->answer_allowed)
+		c->s->m.attest_allowed++; /* counted when answered */
+	else
+		c->s->m.attest_denied++;
 	if (!c->answer_allowed) {
 		c->closing = 1;
 		bufferevent_disable(c->bev, EV_READ);
@@ -202,7 +202,6 @@ static void deny(struct aconn *c, struct cas_audit *a, const char *reason)
 	uint64_t seq = 0;
 	a->allowed = 0;
 	a->reason = reason;
-	c->s->m.attest_denied++;
 	ward_info("%s", reason);
 	if (cas_store_audit(c->s->store, a, &seq) != 0) {
 		/* a denial grants nothing: it is sent even when unrecorded */
@@ -337,7 +336,6 @@ static void do_attest(struct aconn *c, json_t *msg)
 		deny(c, &a, "attestation denied by CAS: cannot record the decision in the store");
 		goto out;
 	}
-	c->s->m.attest_allowed++;
 	answer_when_durable(c, cfg, seq, 1);
 	cfg = NULL; /* transferred */
 out:

@@ -59,6 +59,7 @@ struct cas_store {
 	pthread_cond_t work, done;
 	void (*notify)(void *);
 	void *notify_arg;
+	int notifying; /* the syncer is inside notify (mutex released) */
 	/* Decoded sessions, shared read-only with callers through jansson's
 	 * atomic reference counts; every write of a session drops its entry. */
 	struct cas_session_row rows[ROW_CACHE];
@@ -470,10 +471,13 @@ static void *syncer_main(void *arg)
 		pthread_cond_broadcast(&st->done);
 		void (*fn)(void *) = st->notify;
 		void *fa = st->notify_arg;
+		st->notifying = fn != NULL;
 		pthread_mutex_unlock(&st->mu);
 		if (fn != NULL)
 			fn(fa);
 		pthread_mutex_lock(&st->mu);
+		st->notifying = 0;
+		pthread_cond_broadcast(&st->done);
 	}
 	pthread_mutex_unlock(&st->mu);
 	return NULL;
@@ -484,6 +488,8 @@ void cas_store_on_durable(struct cas_store *st, void (*fn)(void *), void *arg)
 	pthread_mutex_lock(&st->mu);
 	st->notify = fn;
 	st->notify_arg = arg;
+	while (st->notifying) /* a call to the old hook may be running: let it end */
+		pthread_cond_wait(&st->done, &st->mu);
 	pthread_mutex_unlock(&st->mu);
 }
 

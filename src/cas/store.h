@@ -105,7 +105,8 @@ int cas_store_attested(struct cas_store *st, const char *keyhash, const char *se
 /* 1 durable, 0 not yet, -1 never (the store is broken). */
 int cas_store_durable(struct cas_store *st, uint64_t seq);
 /* fn(arg) runs on the store's sync thread after each batch is resolved;
- * it must only wake the waiters (e.g. event_active). NULL clears it. */
+ * it must only wake the waiters (e.g. event_active). NULL clears it; the
+ * call returns once no call to the previous hook is running. */
 void cas_store_on_durable(struct cas_store *st, void (*fn)(void *), void *arg);
 int cas_store_enclave_get(struct cas_store *st, const char *keyhash, char session[129],
 			  char service[129]);
