@@ -7,7 +7,8 @@
  * (2) a configuration is sent only after the evidence verified, its report
  * data bound this TLS key + this connection's challenge + config id + volume
  * tags, the measurement and flags matched the policy and every volume tag
- * was accepted; (3) every decision is audited before the reply is queued.
+ * was accepted; (3) every decision is audited, and an allowed one is sent
+ * only once its audit record is durable (fsync'ed; store.h, group commit).
  */
 #include "cas/cas.h"
 
@@ -43,6 +44,9 @@ struct aconn {
 	int ready;    /* handshake done, hello sent */
 	int attested; /* config sent on this connection */
 	int closing;
+	json_t *answer;      /* decided, waiting for its audit record to be durable */
+	uint64_t answer_seq; /* the store batch holding that record */
+	int answer_allowed;
 	struct timespec t0;
 	struct event *deadline;
 	struct aconn *prev, *next; /* the worker's list */
@@ -67,6 +71,7 @@ static void aconn_free(struct aconn *c)
 		c->next->prev = c->prev;
 	if (c->deadline != NULL)
 		event_free(c->deadline);
+	json_decref(c->answer); /* never sent: the peer went away */
 	bufferevent_free(c->bev);
 	free(c);
 }
@@ -131,19 +136,82 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Denies, audits and sends the reason; the connection closes after it. */
+static void on_read(struct bufferevent *bev, void *arg);
+
+/* Sends a decided answer whose audit record is now durable (or, if the
+ * store could not make it durable, a denial instead of a configuration).
+ * A denial closes the connection; a configuration keeps it for tags. */
+static void answer_now(struct aconn *c, int durable)
+{
+	json_t *msg = c->answer;
+	c->answer = NULL;
+	c->s->m.attest_usec_sum += usec_since(&c->t0);
+	if (durable < 0) {
+		ward_error("cannot make an attestation decision durable: %s", cas_store_error(c->s->store));
+		json_decref(msg);
+		msg = json_pack("{s:s, s:s}", "type", "denied", "reason",
+				"attestation denied by CAS: cannot record the decision in the store");
+		c->answer_allowed = 0;
+	}
+	send_frame(c, msg);
+	if (c->answer_allowed)
+		c->s->m.attest_allowed++; /* counted when answered */
+	else
+		c->s->m.attest_denied++;
+	if (!c->answer_allowed) {
+		c->closing = 1;
+		bufferevent_disable(c->bev, EV_READ);
+		return;
+	}
+	c->attested = 1;
+	bufferevent_enable(c->bev, EV_READ);
+	on_read(c->bev, c); /* frames that came while we waited */
+}
+
+/* Holds msg until store batch seq is durable (cas_attest_wake). */
+static void answer_when_durable(struct aconn *c, json_t *msg, uint64_t seq, int allowed)
+{
+	c->answer = msg;
+	c->answer_seq = seq;
+	c->answer_allowed = allowed;
+	bufferevent_disable(c->bev, EV_READ); /* one decision at a time */
+	int d = cas_store_durable(c->s->store, seq);
+	if (d != 0)
+		answer_now(c, d);
+}
+
+void cas_attest_wake(evutil_socket_t fd, short what, void *arg)
+{
+	struct cas_attest_worker *w = arg;
+	(void)fd;
+	(void)what;
+	for (struct aconn *c = w->conns; c != NULL; c = c->next) {
+		if (c->answer == NULL)
+			continue;
+		int d = cas_store_durable(c->s->store, c->answer_seq);
+		if (d != 0)
+			answer_now(c, d);
+	}
+}
+
+/* Denies, audits and sends the reason once the record is durable; the
+ * connection closes after it. */
 static void deny(struct aconn *c, struct cas_audit *a, const char *reason)
 {
+	json_t *msg = json_pack("{s:s, s:s}", "type", "denied", "reason", reason);
+	uint64_t seq = 0;
 	a->allowed = 0;
 	a->reason = reason;
-	if (cas_store_audit(c->s->store, a) != 0)
-		ward_error("cannot write audit record: %s", cas_store_error(c->s->store));
-	c->s->m.attest_denied++;
-	c->s->m.attest_usec_sum += usec_since(&c->t0);
 	ward_info("%s", reason);
-	send_frame(c, json_pack("{s:s, s:s}", "type", "denied", "reason", reason));
-	c->closing = 1;
-	bufferevent_disable(c->bev, EV_READ);
+	if (cas_store_audit(c->s->store, a, &seq) != 0) {
+		/* a denial grants nothing: it is sent even when unrecorded */
+		ward_error("cannot write audit record: %s", cas_store_error(c->s->store));
+		c->answer = msg;
+		c->answer_allowed = 0;
+		answer_now(c, 1);
+		return;
+	}
+	answer_when_durable(c, msg, seq, 0);
 }
 
 /* Checks (and advances) the stored tag of one volume. 0 accepted, -1 with reason. */
@@ -263,14 +331,12 @@ static void do_attest(struct aconn *c, json_t *msg)
 	}
 	a.allowed = 1;
 	a.reason = row.hash;
-	if (cas_store_attested(c->s->store, c->peer, session, service, &a) != 0) {
+	uint64_t seq;
+	if (cas_store_attested(c->s->store, c->peer, session, service, &a, &seq) != 0) {
 		deny(c, &a, "attestation denied by CAS: cannot record the decision in the store");
 		goto out;
 	}
-	c->s->m.attest_allowed++;
-	c->s->m.attest_usec_sum += usec_since(&c->t0);
-	c->attested = 1;
-	send_frame(c, cfg);
+	answer_when_durable(c, cfg, seq, 1);
 	cfg = NULL; /* transferred */
 out:
 	json_decref(cfg);
@@ -319,7 +385,7 @@ static void on_read(struct bufferevent *bev, void *arg)
 	struct aconn *c = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
 
-	while (!c->closing && c->ready) {
+	while (!c->closing && c->ready && c->answer == NULL) {
 		uint8_t hdr[WARD_CAS_FRAME_HDR];
 		uint32_t len;
 		char *body;
@@ -352,7 +418,8 @@ static void on_read(struct bufferevent *bev, void *arg)
 			refuse(c, "unexpected message '%.32s'", type);
 		json_decref(msg);
 	}
-	if (!c->closing && c->ready && evbuffer_get_length(in) > WARD_CAS_FRAME_HDR + WARD_CAS_FRAME_MAX_IN)
+	if (!c->closing && c->ready && c->answer == NULL &&
+	    evbuffer_get_length(in) > WARD_CAS_FRAME_HDR + WARD_CAS_FRAME_MAX_IN)
 		refuse(c, "too much data");
 }
 

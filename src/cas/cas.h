@@ -38,6 +38,7 @@ struct cas_attest_worker {
 	struct cas_server *s;
 	struct event_base *base;
 	struct evconnlistener *listener;
+	struct event *wake; /* made active when a store batch became durable */
 	pthread_t thread;
 	long open_conns; /* this worker's connections (its thread only) */
 	struct aconn *conns; /* list of them, freed at shutdown */
@@ -77,6 +78,9 @@ struct aconn;
 /* attest_srv.c: frees the worker's remaining connections (its thread, after
  * its loop has stopped). */
 void cas_attest_worker_close_all(struct cas_attest_worker *w);
+/* The worker's wake event: sends the answers whose audit records became
+ * durable (arg: the worker). */
+void cas_attest_wake(evutil_socket_t fd, short what, void *arg);
 
 /* attest_srv.c: the accept callback for a worker's listener (arg: the
  * struct cas_attest_worker). */

@@ -135,8 +135,16 @@ static int workers_init(struct cas_server *s, struct sockaddr_in a, int n)
 			a.sin_port = b.sin_port;
 		}
 		w->s = s;
-		w->base = event_base_new();
-		w->listener = w->base ? evconnlistener_new(w->base, cas_attest_accept, w, LEV_OPT_CLOSE_ON_FREE, -1, fd) : NULL;
+		/* the changelist folds the add/del pairs bufferevent_openssl makes
+		 * within one loop pass into one epoll_ctl (or none) */
+		struct event_config *cfg = event_config_new();
+		if (cfg != NULL)
+			event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+		w->base = cfg ? event_base_new_with_config(cfg) : NULL;
+		if (cfg != NULL)
+			event_config_free(cfg);
+		w->wake = w->base ? event_new(w->base, -1, 0, cas_attest_wake, w) : NULL;
+		w->listener = w->wake ? evconnlistener_new(w->base, cas_attest_accept, w, LEV_OPT_CLOSE_ON_FREE, -1, fd) : NULL;
 		if (w->listener == NULL) {
 			close(fd);
 			return -1;
@@ -144,6 +152,14 @@ static int workers_init(struct cas_server *s, struct sockaddr_in a, int n)
 		s->nworkers = i + 1;
 	}
 	return 0;
+}
+
+/* The store's sync thread: a batch of decisions became durable. */
+static void wake_workers(void *arg)
+{
+	struct cas_server *s = arg;
+	for (int i = 0; i < s->nworkers; i++)
+		event_active(s->workers[i].wake, 0, 0);
 }
 
 static int port_of(evutil_socket_t fd)
@@ -307,6 +323,7 @@ int main(int argc, char **argv)
 	}
 	printf("ward-cas: ready (data %s)\n", dir);
 	fflush(stdout);
+	cas_store_on_durable(s.store, wake_workers, &s);
 	for (int i = 0; i < s.nworkers; i++) {
 		if (pthread_create(&s.workers[i].thread, NULL, worker_main, &s.workers[i]) != 0) {
 			ward_error("cannot start attestation worker threads");
@@ -319,6 +336,8 @@ int main(int argc, char **argv)
 	ward_info("ward-cas stopped");
 	ret = 0;
 out:
+	if (s.store != NULL)
+		cas_store_on_durable(s.store, NULL, NULL); /* before the loops go */
 	for (int i = 0; i < s.nworkers; i++) {
 		struct cas_attest_worker *w = &s.workers[i];
 		if (w->started) {
@@ -327,6 +346,8 @@ out:
 		}
 		if (w->listener)
 			evconnlistener_free(w->listener);
+		if (w->wake)
+			event_free(w->wake);
 		if (w->base)
 			event_base_free(w->base);
 	}

@@ -47,6 +47,19 @@ struct cas_store {
 	} cache[STMT_CACHE];
 	pthread_mutex_t mu;
 	uint8_t key[WARD_AES256_KEY_LEN];
+	/* Group commit of attestation decisions (see "Durability" below). */
+	int walfd;                 /* cas.db-wal, for fdatasync outside the mutex */
+	int batch_open;            /* a batch transaction is open on db */
+	uint64_t open_seq;         /* its number */
+	uint64_t committed_seq;    /* last batch committed (written to the WAL) */
+	uint64_t durable_seq;      /* last batch whose WAL write was fsync'ed */
+	int broken;                /* a batch could not be committed or synced */
+	int stop, syncer_started;
+	pthread_t syncer;
+	pthread_cond_t work, done;
+	void (*notify)(void *);
+	void *notify_arg;
+	int notifying; /* the syncer is inside notify (mutex released) */
 	/* Decoded sessions, shared read-only with callers through jansson's
 	 * atomic reference counts; every write of a session drops its entry. */
 	struct cas_session_row rows[ROW_CACHE];
@@ -208,6 +221,7 @@ static int exec(struct cas_store *st, const char *sql)
 
 static int meta_get_locked(struct cas_store *st, const char *key, uint8_t **val, size_t *len);
 static int meta_put_locked(struct cas_store *st, const char *key, const void *val, size_t len);
+static void *syncer_main(void *arg);
 
 int cas_store_open(const char *dir, struct cas_store **out, char *err, size_t errlen)
 {
@@ -232,6 +246,9 @@ int cas_store_open(const char *dir, struct cas_store **out, char *err, size_t er
 		return -1;
 	}
 	pthread_mutex_init(&st->mu, NULL);
+	pthread_cond_init(&st->work, NULL);
+	pthread_cond_init(&st->done, NULL);
+	st->walfd = -1;
 	r = ward_hkdf_sha256(master, sizeof(master), NULL, 0, (const uint8_t *)"ward-cas store v1",
 			     17, st->key, sizeof(st->key));
 	ward_wipe(master, sizeof(master));
@@ -266,6 +283,17 @@ int cas_store_open(const char *dir, struct cas_store **out, char *err, size_t er
 		goto bad;
 	}
 	free_wiped(v, vl);
+	snprintf(path, sizeof(path), "%s/%s-wal", dir, DB_FILE);
+	st->walfd = open(path, O_RDONLY | O_CLOEXEC);
+	if (st->walfd < 0) {
+		snprintf(err, errlen, "cannot open the CAS store's write-ahead log '%s': %s", path, strerror(errno));
+		goto bad;
+	}
+	if (pthread_create(&st->syncer, NULL, syncer_main, st) != 0) {
+		snprintf(err, errlen, "cannot start the store's sync thread");
+		goto bad;
+	}
+	st->syncer_started = 1;
 	*out = st;
 	return 0;
 bad:
@@ -277,6 +305,17 @@ void cas_store_close(struct cas_store *st)
 {
 	if (st == NULL)
 		return;
+	if (st->syncer_started) {
+		/* the syncer commits and syncs what is pending, then exits */
+		pthread_mutex_lock(&st->mu);
+		st->stop = 1;
+		st->notify = NULL;
+		pthread_cond_signal(&st->work);
+		pthread_mutex_unlock(&st->mu);
+		pthread_join(st->syncer, NULL);
+	}
+	if (st->walfd >= 0)
+		close(st->walfd);
 	for (size_t i = 0; i < STMT_CACHE; i++)
 		sqlite3_finalize(st->cache[i].stmt);
 	for (size_t i = 0; i < ROW_CACHE; i++)
@@ -287,6 +326,8 @@ void cas_store_close(struct cas_store *st)
 	}
 	ward_wipe(st->key, sizeof(st->key));
 	pthread_mutex_destroy(&st->mu);
+	pthread_cond_destroy(&st->work);
+	pthread_cond_destroy(&st->done);
 	free(st);
 }
 
@@ -321,7 +362,143 @@ static void release(struct cas_store *st, sqlite3_stmt *s)
 			return;
 		}
 	}
+	sqlite3_finalize(s); /* not cached (cache full): prepared for this use only */
+}
+
+static const char sql_begin[] = "BEGIN;", sql_commit[] = "COMMIT;", sql_rollback[] = "ROLLBACK;";
+static const char sql_savepoint[] = "SAVEPOINT one;", sql_release[] = "RELEASE one;",
+		  sql_rollback_to[] = "ROLLBACK TO one;";
+
+/* Runs a statement without results through the statement cache (BEGIN,
+ * COMMIT...: sqlite3_exec would parse them again on every attestation). */
+static int run(struct cas_store *st, const char *sql)
+{
+	sqlite3_stmt *s = prep(st, sql);
+	int r;
+	if (s == NULL)
+		return -1;
+	r = sqlite3_step(s) == SQLITE_DONE ? 0 : dbfail(st, sql);
 	release(st, s);
+	return r;
+}
+
+/*
+ * Durability of attestation decisions (group commit). An attestation's
+ * audit record (and, when allowed, its enclave key) is written into the open
+ * "batch" transaction under a savepoint; a syncer thread commits the batch
+ * (synchronous=NORMAL: the WAL frames are written, not yet synced), then
+ * fdatasync()s the WAL file outside the mutex, then marks the batch durable
+ * and calls the notify hook. Callers send the decision only once their
+ * batch is durable. In WAL mode, synchronous=FULL differs from NORMAL only
+ * by that sync of the WAL after the commit, so a durable batch survives a
+ * power loss exactly as a FULL transaction would; batches are whatever
+ * arrived during the previous sync, so one fsync serves many attestations.
+ * Every other write (sessions, volume tags, metadata) first commits the
+ * open batch, then runs its own FULL transaction, which also syncs the
+ * batch. A failed commit or sync marks the store broken: pending and later
+ * decisions are refused, nothing is answered as if recorded.
+ */
+static int batch_close_locked(struct cas_store *st)
+{
+	if (!st->batch_open)
+		return 0;
+	st->batch_open = 0;
+	if (run(st, sql_commit) != 0) {
+		run(st, sql_rollback);
+		st->broken = 1;
+		pthread_cond_broadcast(&st->done);
+		return -1;
+	}
+	st->committed_seq = st->open_seq;
+	pthread_cond_signal(&st->work);
+	return 0;
+}
+
+/* Opens (or joins) the batch and a savepoint for one decision. */
+static int batch_join_locked(struct cas_store *st, uint64_t *seq)
+{
+	if (st->broken)
+		return fail(st, "store: an earlier decision could not be made durable (disk full or failing?); fix the disk and restart ward-cas");
+	if (!st->batch_open) {
+		if (run(st, sql_begin) != 0)
+			return -1;
+		st->batch_open = 1;
+		st->open_seq = st->committed_seq + 1;
+		pthread_cond_signal(&st->work);
+	}
+	*seq = st->open_seq;
+	return run(st, sql_savepoint);
+}
+
+static int batch_leave_locked(struct cas_store *st, int ok)
+{
+	if (ok && run(st, sql_release) == 0)
+		return 0;
+	run(st, sql_rollback_to);
+	run(st, sql_release);
+	return -1;
+}
+
+/* Blocks until batch seq is durable (callers without an event loop). */
+static int batch_wait_locked(struct cas_store *st, uint64_t seq)
+{
+	while (!st->broken && st->durable_seq < seq)
+		pthread_cond_wait(&st->done, &st->mu);
+	return st->durable_seq >= seq ? 0 : -1;
+}
+
+static void *syncer_main(void *arg)
+{
+	struct cas_store *st = arg;
+	pthread_mutex_lock(&st->mu);
+	for (;;) {
+		if (st->batch_open)
+			batch_close_locked(st);
+		if (st->broken || st->committed_seq == st->durable_seq) {
+			if (st->stop)
+				break;
+			pthread_cond_wait(&st->work, &st->mu);
+			continue;
+		}
+		uint64_t target = st->committed_seq;
+		pthread_mutex_unlock(&st->mu);
+		int r = fdatasync(st->walfd);
+		pthread_mutex_lock(&st->mu);
+		if (r == 0)
+			st->durable_seq = target;
+		else
+			st->broken = 1;
+		pthread_cond_broadcast(&st->done);
+		void (*fn)(void *) = st->notify;
+		void *fa = st->notify_arg;
+		st->notifying = fn != NULL;
+		pthread_mutex_unlock(&st->mu);
+		if (fn != NULL)
+			fn(fa);
+		pthread_mutex_lock(&st->mu);
+		st->notifying = 0;
+		pthread_cond_broadcast(&st->done);
+	}
+	pthread_mutex_unlock(&st->mu);
+	return NULL;
+}
+
+void cas_store_on_durable(struct cas_store *st, void (*fn)(void *), void *arg)
+{
+	pthread_mutex_lock(&st->mu);
+	st->notify = fn;
+	st->notify_arg = arg;
+	while (st->notifying) /* a call to the old hook may be running: let it end */
+		pthread_cond_wait(&st->done, &st->mu);
+	pthread_mutex_unlock(&st->mu);
+}
+
+int cas_store_durable(struct cas_store *st, uint64_t seq)
+{
+	pthread_mutex_lock(&st->mu);
+	int r = st->durable_seq >= seq ? 1 : st->broken ? -1 : 0;
+	pthread_mutex_unlock(&st->mu);
+	return r;
 }
 
 static void bind_text(sqlite3_stmt *s, int i, const char *v)
@@ -391,6 +568,7 @@ int cas_store_meta_get(struct cas_store *st, const char *key, uint8_t **val, siz
 int cas_store_meta_put(struct cas_store *st, const char *key, const void *val, size_t len)
 {
 	pthread_mutex_lock(&st->mu);
+	batch_close_locked(st);
 	exec(st, "PRAGMA synchronous=FULL;");
 	int r = meta_put_locked(st, key, val, len);
 	exec(st, "PRAGMA synchronous=NORMAL;");
@@ -562,7 +740,7 @@ static int current_hash(struct cas_store *st, const char *name, char out[CAS_HAS
 
 static int begin(struct cas_store *st)
 {
-	if (exec(st, "PRAGMA synchronous=FULL;") != 0)
+	if (batch_close_locked(st) != 0 || exec(st, "PRAGMA synchronous=FULL;") != 0)
 		return -1;
 	return exec(st, "BEGIN IMMEDIATE;");
 }
@@ -837,6 +1015,7 @@ int cas_store_enclave_put(struct cas_store *st, const char *keyhash, const char 
 	sqlite3_stmt *s;
 	int r;
 	pthread_mutex_lock(&st->mu);
+	batch_close_locked(st);
 	s = prep(st, "INSERT OR REPLACE INTO enclaves(keyhash, session, service, time) VALUES(?,?,?,?)");
 	if (s == NULL) {
 		pthread_mutex_unlock(&st->mu);
@@ -853,12 +1032,13 @@ int cas_store_enclave_put(struct cas_store *st, const char *keyhash, const char 
 }
 
 int cas_store_attested(struct cas_store *st, const char *keyhash, const char *session,
-		       const char *service, const struct cas_audit *a)
+		       const char *service, const struct cas_audit *a, uint64_t *seq)
 {
 	sqlite3_stmt *s;
+	uint64_t n;
 	int r;
 	pthread_mutex_lock(&st->mu);
-	if (exec(st, "BEGIN;") != 0) {
+	if (batch_join_locked(st, &n) != 0) {
 		pthread_mutex_unlock(&st->mu);
 		return -1;
 	}
@@ -874,10 +1054,11 @@ int cas_store_attested(struct cas_store *st, const char *keyhash, const char *se
 	}
 	if (r == 0)
 		r = audit_locked(st, a);
-	if (exec(st, r == 0 ? "COMMIT;" : "ROLLBACK;") != 0) {
-		exec(st, "ROLLBACK;");
-		r = -1;
-	}
+	r = batch_leave_locked(st, r == 0);
+	if (r == 0 && seq == NULL)
+		r = batch_wait_locked(st, n);
+	if (seq != NULL)
+		*seq = n;
 	pthread_mutex_unlock(&st->mu);
 	return r;
 }
@@ -907,10 +1088,17 @@ int cas_store_enclave_get(struct cas_store *st, const char *keyhash, char sessio
 	return r;
 }
 
-int cas_store_audit(struct cas_store *st, const struct cas_audit *a)
+int cas_store_audit(struct cas_store *st, const struct cas_audit *a, uint64_t *seq)
 {
+	uint64_t n;
 	pthread_mutex_lock(&st->mu);
-	int r = audit_locked(st, a);
+	int r = batch_join_locked(st, &n);
+	if (r == 0)
+		r = batch_leave_locked(st, audit_locked(st, a) == 0);
+	if (r == 0 && seq == NULL)
+		r = batch_wait_locked(st, n);
+	if (seq != NULL)
+		*seq = n;
 	pthread_mutex_unlock(&st->mu);
 	return r;
 }

@@ -11,7 +11,8 @@
  * Contract: functions return 0 on success, -1 on error (reason in st->err via
  * cas_store_error()), and some return 1 for "not found" / "conflict" as
  * documented. Writes are transactions; session and volume-tag writes are
- * synchronous (fsync) before they return. Thread-safe: every call takes the
+ * synchronous (fsync) before they return; attestation decisions are
+ * group-committed (below). Thread-safe: every call takes the
  * store's mutex. Returned JSON objects are owned by the caller (json_decref).
  */
 #ifndef WARD_CAS_STORE_H
@@ -93,14 +94,25 @@ int cas_store_volume_report(struct cas_store *st, const char *session, const cha
 /* Enclave TLS keys attested for a session/service (for later tag reports). */
 int cas_store_enclave_put(struct cas_store *st, const char *keyhash, const char *session,
 			  const char *service);
-/* An allowed attestation: the enclave key and the audit record, in one
- * transaction. */
+/* Attestation decisions are group-committed (store.c, "Durability"): the
+ * record joins the open batch and *seq names that batch; the decision may
+ * be sent once cas_store_durable(st, *seq) is 1 (its WAL write fsync'ed),
+ * never when it is -1 (the store could not commit or sync). With seq NULL
+ * the call itself waits until the record is durable. */
+/* An allowed attestation: the enclave key and the audit record, together. */
 int cas_store_attested(struct cas_store *st, const char *keyhash, const char *session,
-		       const char *service, const struct cas_audit *a);
+		       const char *service, const struct cas_audit *a, uint64_t *seq);
+/* 1 durable, 0 not yet, -1 never (the store is broken). */
+int cas_store_durable(struct cas_store *st, uint64_t seq);
+/* fn(arg) runs on the store's sync thread after each batch is resolved;
+ * it must only wake the waiters (e.g. event_active). NULL clears it; the
+ * call returns once no call to the previous hook is running. */
+void cas_store_on_durable(struct cas_store *st, void (*fn)(void *), void *arg);
 int cas_store_enclave_get(struct cas_store *st, const char *keyhash, char session[129],
 			  char service[129]);
 
-int cas_store_audit(struct cas_store *st, const struct cas_audit *a);
+/* A denied attestation's record: batched like cas_store_attested. */
+int cas_store_audit(struct cas_store *st, const struct cas_audit *a, uint64_t *seq);
 int cas_store_audit_list(struct cas_store *st, const char *session, int limit, json_t **out);
 
 /* Counts for /metrics. */

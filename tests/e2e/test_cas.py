@@ -341,6 +341,34 @@ def test_restart_keeps_everything(tmp_path, alice):
     assert oct((c.data / "master.key").stat().st_mode & 0o777) == "0o600"
 
 
+def test_answered_decisions_survive_sigkill(tmp_path, alice):
+    """Every decision the CAS answered is in the store after a hard kill:
+    answers wait for their group-committed audit record to be durable."""
+    cert, _ = alice
+    c = Cas(tmp_path)
+    c.start()
+    create(c, cert, session_doc())
+    key = str(tmp_path / "enclave.pem")
+    assert c.attest("myapp/web", M1, "data=", key=key).returncode == 0
+    # 8 concurrent enclaves, 40 attestations: they share commit batches
+    r = subprocess.run([str(PROBE), "bench", c.attest_addr, c.fpr, "myapp/web", M1, "8", "60", "40"],
+                       capture_output=True, text=True, env=c.env(), timeout=120)
+    assert r.returncode == 0 and json.loads(r.stdout)["count"] == 40, r.stderr
+    r = c.attest("myapp/web", M2, "data=")
+    assert r.returncode == 1 and "enclave hash" in r.stderr
+    c.stop(signal.SIGKILL)
+    c.start()
+    try:
+        entries = c.req("GET", "/v1/sessions/myapp/audit?limit=1000", cert=cert).json()["entries"]
+        att = [e for e in entries if e["event"] == "attest"]
+        assert sum(1 for e in att if e["allowed"]) == 41
+        assert [e["measurement"] for e in att if not e["allowed"]] == [M2]
+        # the enclave key recorded with the first decision still reports tags
+        assert c.probe("tag", "--key", key, "commit", "data", "aa01").returncode == 0
+    finally:
+        c.stop()
+
+
 def test_sigterm_loses_no_write(tmp_path, alice):
     cert, _ = alice
     c = Cas(tmp_path)

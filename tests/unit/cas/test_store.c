@@ -1,5 +1,7 @@
 /* test_store.c: sealing at rest, tamper detection, wrong master key,
- * master key permissions, conflicts, persistence across reopen. */
+ * master key permissions, conflicts, persistence across reopen, group
+ * commit of attestation decisions (durable before answered; a failed
+ * decision leaves its batch-mates intact). */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,10 +9,36 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <stdatomic.h>
+
 #include <sqlite3.h>
 
 #include "../test.h"
 #include "cas/store.h"
+
+static atomic_int notified;
+static void on_durable(void *arg)
+{
+	(void)arg;
+	notified++;
+}
+
+/* Waits (bounded, not timed) until batch seq is resolved. */
+static int wait_durable(struct cas_store *st, uint64_t seq)
+{
+	int d = 0;
+	for (int i = 0; i < 20000 && (d = cas_store_durable(st, seq)) == 0; i++)
+		usleep(500);
+	return d;
+}
+
+static int audit_count(struct cas_store *st, const char *session)
+{
+	json_t *e = NULL;
+	int n = cas_store_audit_list(st, session, 1000, &e) == 0 ? (int)json_array_size(e) : -1;
+	json_decref(e);
+	return n;
+}
 
 static int file_contains(const char *path, const char *needle)
 {
@@ -61,6 +89,28 @@ int main(void)
 	CHECK(cas_store_volume_report(st, "s1", "v", 1, "05") == 0);            /* commit */
 	CHECK(cas_store_volume_accept(st, "s1", "v", "05", t, pd) == 0);
 	CHECK(cas_store_volume_accept(st, "s1", "v", "02", t, pd) == 1);
+
+	/* group commit: decisions join a batch, become durable, then notify */
+	struct cas_audit ok = { .event = "attest", .session = "g", .service = "web", .allowed = 1, .reason = "h" };
+	struct cas_audit no = { .event = "attest", .session = "g", .service = "web", .reason = "denied: x" };
+	struct cas_audit bad = { .event = NULL, .session = "g" }; /* violates NOT NULL */
+	uint64_t s1, s2, s3;
+	char se[129], sv[129];
+	cas_store_on_durable(st, on_durable, NULL);
+	CHECK(cas_store_attested(st, "k1", "g", "web", &ok, NULL) == 0);   /* waits itself */
+	CHECK(cas_store_enclave_get(st, "k1", se, sv) == 0 && strcmp(se, "g") == 0);
+	CHECK(cas_store_audit(st, &no, &s1) == 0);
+	CHECK(cas_store_attested(st, "k2", "g", "web", &bad, &s2) == -1); /* rolled back alone */
+	CHECK(cas_store_attested(st, "k3", "g", "web", &ok, &s3) == 0 && s3 >= s1);
+	CHECK(wait_durable(st, s1) == 1 && wait_durable(st, s3) == 1);
+	CHECK(notified > 0);
+	CHECK(cas_store_enclave_get(st, "k2", se, sv) == 1 && cas_store_enclave_get(st, "k3", se, sv) == 0);
+	CHECK(audit_count(st, "g") == 3);
+	/* a session write commits the open batch first (and syncs it) */
+	CHECK(cas_store_audit(st, &no, &s1) == 0);
+	CHECK(cas_store_volume_set(st, "s1", "w", "aa", "") == 0);
+	CHECK(wait_durable(st, s1) == 1 && audit_count(st, "g") == 4);
+	cas_store_on_durable(st, NULL, NULL);
 	cas_store_close(st);
 	st = NULL;
 
@@ -75,6 +125,7 @@ int main(void)
 	cas_session_row_clear(&got);
 	char tag[129], pend[129];
 	CHECK(cas_store_volume_get(st, "s1", "data", tag, pend) == 0 && strcmp(tag, "0011") == 0 && strcmp(pend, "2233") == 0);
+	CHECK(audit_count(st, "g") == 4 && cas_store_enclave_get(st, "k3", se, sv) == 0);
 	cas_store_close(st);
 	st = NULL;
 
