@@ -64,8 +64,12 @@ static void spin_until(int *flag, int want, long us)
 	}
 }
 
+#ifndef HELPER_SPIN_US
 #define HELPER_SPIN_US 200 /* the helper, between jobs */
+#endif
+#ifndef CALLER_SPIN_US
 #define CALLER_SPIN_US 500 /* the caller, for the helper's last grain (~100 us) */
+#endif
 
 static void *helper(void *unused)
 {
