@@ -213,18 +213,26 @@ int ward_engine_resolve(const char *program, char out[PATH_MAX], int *code, int 
 	return -1;
 }
 
-int ward_tool_path(char out[PATH_MAX])
+/* The directory of the running ward binary. */
+static int self_dir(char out[PATH_MAX])
 {
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	ssize_t n = readlink("/proc/self/exe", out, PATH_MAX - 1);
 	char *slash;
 	if (n <= 0)
 		return -1;
-	self[n] = 0;
-	slash = strrchr(self, '/');
+	out[n] = 0;
+	slash = strrchr(out, '/');
 	if (slash == NULL)
 		return -1;
 	*slash = 0;
+	return 0;
+}
+
+int ward_tool_path(char out[PATH_MAX])
+{
+	char self[PATH_MAX];
+	if (self_dir(self) != 0)
+		return -1;
 	return snprintf(out, PATH_MAX, "%s/ward-tool", self) < PATH_MAX ? 0 : -1;
 }
 
@@ -259,16 +267,9 @@ int ward_runtime_path(char out[PATH_MAX])
 					   "../lib/x86_64-linux-gnu/ward/libward-rt.so",
 					   "../lib64/ward/libward-rt.so" };
 	char self[PATH_MAX], cand[PATH_MAX * 2];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	char *slash;
 
-	if (n <= 0)
+	if (self_dir(self) != 0)
 		return -1;
-	self[n] = 0;
-	slash = strrchr(self, '/');
-	if (slash == NULL)
-		return -1;
-	*slash = 0;
 	for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
 		snprintf(cand, sizeof(cand), "%s/%s", self, rel[i]);
 		if (access(cand, R_OK) == 0 && realpath(cand, out) != NULL)

@@ -144,7 +144,7 @@ void ward_hex(const uint8_t *in, size_t len, char *out)
 	out[2 * len] = 0;
 }
 
-static int hexval(char c)
+int ward_hex_digit(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -160,7 +160,7 @@ int ward_unhex(const char *in, uint8_t *out, size_t len)
 	if (strlen(in) != 2 * len)
 		return -1;
 	for (size_t i = 0; i < len; i++) {
-		int hi = hexval(in[2 * i]), lo = hexval(in[2 * i + 1]);
+		int hi = ward_hex_digit(in[2 * i]), lo = ward_hex_digit(in[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return -1;
 		out[i] = (uint8_t)(hi << 4 | lo);

@@ -24,6 +24,9 @@ int ward_write_file_atomic(const char *path, const void *data, size_t len, unsig
 /* Lower-case hex of len bytes into out (2*len+1 bytes). */
 void ward_hex(const uint8_t *in, size_t len, char *out);
 
+/* The value of one hex digit (either case), or -1. */
+int ward_hex_digit(char c);
+
 /* Parses exactly 2*len hex digits (either case). Returns -1 on any other input. */
 int ward_unhex(const char *in, uint8_t *out, size_t len);
 

@@ -50,16 +50,6 @@ static void buf_wipe(struct buf *b)
 	b->len = b->cap = 0;
 }
 
-static int nibble(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* Decodes the wire form of an ascii/hex/binary secret into raw bytes. */
 static int raw_bytes(const struct ward_secret_value *v, struct buf *raw)
@@ -71,7 +61,7 @@ static int raw_bytes(const struct ward_secret_value *v, struct buf *raw)
 		if (n % 2)
 			return -1;
 		for (size_t i = 0; i < n; i += 2) {
-			int hi = nibble(v->value[i]), lo = nibble(v->value[i + 1]);
+			int hi = ward_hex_digit(v->value[i]), lo = ward_hex_digit(v->value[i + 1]);
 			uint8_t b = (uint8_t)(hi * 16 + lo);
 			if (hi < 0 || lo < 0 || buf_add(raw, &b, 1) < 0)
 				return -1;
