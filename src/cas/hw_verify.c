@@ -254,7 +254,8 @@ static int load_certs(struct cas_hw *hw, const char *path, char *err, size_t err
 	if (r == 0 && n == 0)
 		r = fail(err, errlen, "--snp-vcek %s: the directory holds no certificate", path);
 	if (r == 0)
-		qsort(names, n, sizeof(*names), cmp_name);
+		if (n > 1)
+			qsort(names, n, sizeof(*names), cmp_name);
 	for (size_t i = 0; r == 0 && i < n; i++)
 		r = add_cert(hw, names[i], err, errlen);
 	for (size_t i = 0; i < n; i++)

@@ -676,7 +676,8 @@ static struct vnode **sorted_nodes(ward_vol *v)
 	for (size_t b = 0; b < v->tcap; b++)
 		for (struct vnode *x = v->tab[b]; x; x = x->hnext)
 			list[k++] = x;
-	qsort(list, k, sizeof(*list), cmp_nodes);
+	if (k > 1)
+		qsort(list, k, sizeof(*list), cmp_nodes);
 	return list;
 }
 

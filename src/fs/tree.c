@@ -100,7 +100,8 @@ static int walk(const char *root, const char *rel, struct tree *t, char *err)
 		}
 		nn++;
 	}
-	qsort(names, nn, sizeof(*names), cmp_names);
+	if (nn > 1)
+		qsort(names, nn, sizeof(*names), cmp_names);
 	for (size_t i = 0; i < nn && rc == 0; i++) {
 		char r2[WVOL_MAX_PATH + 1], full[PATH_MAX];
 		struct stat st;
@@ -242,7 +243,8 @@ static int list_paths(ward_vol *v, char ***out, uint8_t **types, size_t *n)
 			k++;
 		}
 	pthread_mutex_unlock(&v->mu);
-	qsort(l, k, sizeof(*l), cmp_str);
+	if (k > 1)
+		qsort(l, k, sizeof(*l), cmp_str);
 	for (size_t i = 0; i < k; i++) {
 		struct ward_vstat st;
 		ty[i] = ward_vol_stat(v, l[i], &st, NULL) == 0 && S_ISDIR(st.mode) ? WVOL_T_DIR : WVOL_T_FILE;

@@ -712,7 +712,8 @@ int ward_vol_readdir(ward_vol *v, const char *path, struct ward_vdirent **out, s
 			}
 		}
 	pthread_mutex_unlock(&v->mu);
-	qsort(e, cnt, sizeof(*e), cmp_dirent);
+	if (cnt > 1)
+		qsort(e, cnt, sizeof(*e), cmp_dirent);
 	*out = e;
 	*nout = cnt;
 	return 0;

@@ -14,6 +14,7 @@
  */
 #include <pthread.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "fs/internal.h"
 
@@ -41,15 +42,45 @@ static int claim_loop(int (*fn)(void *, uint64_t, uint64_t), void *arg, uint64_t
 	}
 }
 
+/* Waiting: spin for up to `us` microseconds until *flag == want (read
+ * without the lock), so that back-to-back requests (a program reading or
+ * writing a big file in 1 MiB calls) do not pay a futex sleep and wake-up
+ * per request; the caller then re-checks under the lock and sleeps. */
+static void spin_until(int *flag, int want, long us)
+{
+	struct timespec t0, t;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (unsigned i = 1;; i++) {
+		if (__atomic_load_n(flag, __ATOMIC_ACQUIRE) == want)
+			return;
+#if defined(__x86_64__) || defined(__i386__)
+		__builtin_ia32_pause();
+#endif
+		if ((i & 63) == 0) {
+			clock_gettime(CLOCK_MONOTONIC, &t);
+			if ((t.tv_sec - t0.tv_sec) * 1000000L + (t.tv_nsec - t0.tv_nsec) / 1000 >= us)
+				return;
+		}
+	}
+}
+
+#define HELPER_SPIN_US 200 /* the helper, between jobs */
+#define CALLER_SPIN_US 500 /* the caller, for the helper's last grain (~100 us) */
+
 static void *helper(void *unused)
 {
 	(void)unused;
 	pthread_mutex_lock(&mu);
 	for (;;) {
+		if (!posted) {
+			pthread_mutex_unlock(&mu);
+			spin_until(&posted, 1, HELPER_SPIN_US);
+			pthread_mutex_lock(&mu);
+		}
 		while (!posted)
 			pthread_cond_wait(&cv_job, &mu);
-		posted = 0;
-		helper_in = 1;
+		__atomic_store_n(&posted, 0, __ATOMIC_RELAXED);
+		__atomic_store_n(&helper_in, 1, __ATOMIC_RELAXED);
 		int (*fn)(void *, uint64_t, uint64_t) = job_fn;
 		void *arg = job_arg;
 		uint64_t hi = job_hi, grain = job_grain;
@@ -57,7 +88,7 @@ static void *helper(void *unused)
 		int rc = claim_loop(fn, arg, hi, grain);
 		pthread_mutex_lock(&mu);
 		job_rc = rc;
-		helper_in = 0;
+		__atomic_store_n(&helper_in, 0, __ATOMIC_RELEASE);
 		pthread_cond_signal(&cv_done);
 	}
 	return NULL;
@@ -151,7 +182,7 @@ int wv_parallel(int (*fn)(void *arg, uint64_t lo, uint64_t hi), void *arg, uint6
 	job_hi = hi;
 	job_grain = grain;
 	job_rc = 0;
-	posted = 1;
+	__atomic_store_n(&posted, 1, __ATOMIC_RELEASE);
 	pthread_cond_signal(&cv_job);
 	pthread_mutex_unlock(&mu);
 
@@ -159,8 +190,13 @@ int wv_parallel(int (*fn)(void *arg, uint64_t lo, uint64_t hi), void *arg, uint6
 
 	pthread_mutex_lock(&mu);
 	if (posted) {
-		posted = 0; /* the helper never picked it up: nothing left for it */
+		__atomic_store_n(&posted, 0, __ATOMIC_RELAXED); /* never picked up: nothing left for it */
 	} else {
+		if (helper_in) {
+			pthread_mutex_unlock(&mu);
+			spin_until(&helper_in, 0, CALLER_SPIN_US);
+			pthread_mutex_lock(&mu);
+		}
 		while (helper_in)
 			pthread_cond_wait(&cv_done, &mu);
 		if (rc == 0)

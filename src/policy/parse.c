@@ -646,7 +646,8 @@ static int parse_service(struct st *st, const struct ward_doc *d, const char *pa
 			    check_placeholders(st, x->items[i], ep, s->env[i].value) < 0)
 				return -1;
 		}
-		qsort(s->env, s->n_env, sizeof(*s->env), cmp_env);
+		if (s->n_env > 1)
+			qsort(s->env, s->n_env, sizeof(*s->env), cmp_env);
 	}
 	if (opt_text(c, d, path, "pwd", &s->pwd) < 0)
 		return -1;

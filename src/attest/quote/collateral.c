@@ -345,7 +345,8 @@ static int load_dir(struct ward_collateral *c, const char *path, char *err, size
 		n++;
 	}
 	closedir(d);
-	qsort(names, n, sizeof(names[0]), cmpstr);
+	if (n > 1)
+		qsort(names, n, sizeof(names[0]), cmpstr);
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		char full[4096];
 		struct stat st;
