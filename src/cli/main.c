@@ -67,7 +67,9 @@ static void usage(FILE *f)
 		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f, "\nRun 'ward COMMAND --help' for a command's options.\n"
 		   "Environment: WARD_MODE (hw|sim|auto), WARD_HEAP, WARD_STACK, WARD_ALLOW_DLOPEN,\n"
-		   "WARD_LOG (error|warn|info|debug), WARD_VERSION=1. See docs/runtime.md.\n");
+		   "WARD_LOG (error|warn|info|debug), WARD_VERSION=1; with a CAS: WARD_CAS_ADDR,\n"
+		   "WARD_CONFIG_ID=SESSION/SERVICE, WARD_CAS_FINGERPRINT. See docs/runtime.md.\n"
+		   "The CAS itself is ward-cas (ward-cas --help, docs/cas.md).\n");
 }
 
 int cli_wants_help(int argc, char **argv)
