@@ -213,29 +213,37 @@ static void mount_volumes(json_t *vols)
 				ward_rt_fatal(125, "volume '%s': %s", name, err);
 			continue;
 		}
-		if (kind != NULL && strcmp(kind, "encrypted") != 0)
-			ward_rt_fatal(125, "volume '%s' is of kind '%s', which the attested start does not mount yet; use encrypted or ephemeral",
-				      name, kind);
-		if (keyhex == NULL || ward_unhex(keyhex, key, sizeof(key)) != 0)
-			ward_rt_fatal(125, "the CAS sent no usable key for volume '%s'", name);
+		if (kind != NULL && strcmp(kind, "encrypted") != 0 && strcmp(kind, "authenticated") != 0)
+			ward_rt_fatal(125, "volume '%s' is of unknown kind '%s'", name, kind);
 		if (st.nvols == MAX_CAS_VOLUMES)
 			ward_rt_fatal(125, "too many volumes (at most %d)", MAX_CAS_VOLUMES);
 		if (want == NULL)
 			want = "";
 		if (pending == NULL)
 			pending = "";
+		cv = &st.vols[st.nvols];
+		ward_strlcpy(cv->name, name, sizeof(cv->name));
+		if (kind != NULL && strcmp(kind, "authenticated") == 0) {
+			/* Plaintext, every byte checked against its manifest (inside the
+			 * volume); the tag pins the manifest, read-only. */
+			cv->region = shield_region_add_authenticated(path, err, sizeof(err));
+			if (cv->region == NULL)
+				ward_rt_fatal(125, "volume '%s': %s", name, err);
+			goto check_tag;
+		}
+		if (keyhex == NULL || ward_unhex(keyhex, key, sizeof(key)) != 0)
+			ward_rt_fatal(125, "the CAS sent no usable key for volume '%s'", name);
 		if (want[0] != 0 && stat(path, &sb) != 0)
 			ward_rt_fatal(125, "volume '%s' is missing at %s, but the CAS expects tag %.16s...; restore it, or pin a new state with a session update",
 				      name, path, want);
 		if (want[0] == 0 && mkdir(path, 0700) != 0 && errno != EEXIST)
 			ward_rt_fatal(125, "cannot create volume '%s' at %s: %s", name, path, strerror(errno));
-		cv = &st.vols[st.nvols];
-		ward_strlcpy(cv->name, name, sizeof(cv->name));
 		/* First use (no tag stored yet): an empty directory becomes the volume. */
 		cv->region = shield_region_add_keyed(path, key, want[0] == 0, err, sizeof(err));
 		ward_wipe(key, sizeof(key));
 		if (cv->region == NULL)
 			ward_rt_fatal(125, "volume '%s': %s", name, err);
+check_tag:
 		if (shield_region_tag(cv->region, tag) != 0)
 			ward_rt_fatal(125, "volume '%s': cannot compute its tag", name);
 		ward_hex(tag, 32, hex);

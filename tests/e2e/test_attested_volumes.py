@@ -204,3 +204,44 @@ security:
     r = run(cas)
     assert r.returncode == 125 and r.stdout == ""
     assert "volume 'app'" in one_line(r.stderr)[0]
+
+
+def test_authenticated_volume_from_the_policy(cas, tmp):
+    """Plaintext library code pinned by the policy's tag: readable, and any
+    change to it is refused at start (tag) or at read (manifest)."""
+    lib = tmp / "lib"
+    (lib / ".ward-volume").mkdir(parents=True)
+    (lib / "mod.py").write_text("VALUE = 42\n")
+    r = ward("fs", "authenticate", lib, "-o", lib / ".ward-volume" / "manifest")
+    assert r.returncode == 0, r.stderr
+    tag = r.stdout.strip()
+    text = f"""name: demo
+version: "0.3"
+services:
+  - name: app
+    mrenclaves: [{ward("measure", PY).stdout.strip()}]
+    command: ["python3", "-B", "-c", "import sys; sys.path.insert(0, '{lib}'); import mod; print(mod.VALUE)"]
+    volumes:
+      - name: lib
+        path: {lib}
+        kind: authenticated
+        tag: "{tag}"
+security:
+  attestation:
+    tolerate: [simulation]
+"""
+    create(cas, text)
+    r = run(cas)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "42\n"
+    # Changed in place: the manifest no longer matches, the read fails.
+    (lib / "mod.py").write_text("VALUE = 43\n")
+    r = run(cas)
+    assert r.returncode != 0 and "43" not in r.stdout
+    assert any("mod.py" in l and "changed outside the enclave" in l for l in one_line(r.stderr)), r.stderr
+    # Re-authenticated by someone else: a different tag, refused at start.
+    r2 = ward("fs", "authenticate", lib, "-o", lib / ".ward-volume" / "manifest")
+    assert r2.returncode == 0
+    r = run(cas)
+    assert r.returncode == 125 and r.stdout == ""
+    assert "volume 'lib'" in one_line(r.stderr)[0] and "but the CAS expects" in one_line(r.stderr)[0]

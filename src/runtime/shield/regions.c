@@ -225,6 +225,13 @@ struct shield_region *shield_region_add_keyed(const char *root, const uint8_t ke
 	return &regions[nregions - 1];
 }
 
+struct shield_region *shield_region_add_authenticated(const char *root, char *err, size_t errlen)
+{
+	if (region_add(SHIELD_AUTHENTICATED, root, "", NULL, 0, err, errlen) != 0)
+		return NULL;
+	return &regions[nregions - 1];
+}
+
 void shield_regions_close(void)
 {
 	for (int i = 0; i < nregions; i++)

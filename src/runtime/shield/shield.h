@@ -88,6 +88,9 @@ void shield_region_close_backend(struct shield_region *r);
  * at root. The key is copied and wiped once the volume is open. */
 struct shield_region *shield_region_add_keyed(const char *root, const uint8_t key[32], int create, char *err,
 					      size_t errlen);
+/* An authenticated region whose manifest lives inside it (for the CAS's
+ * authenticated volumes); NULL with err on failure. */
+struct shield_region *shield_region_add_authenticated(const char *root, char *err, size_t errlen);
 /* The committed tag of an encrypted region (0 or -errno). */
 int shield_region_tag(struct shield_region *r, uint8_t tag[32]);
 /* fn runs after each commit in an encrypted region (close of a written
