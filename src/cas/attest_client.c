@@ -102,16 +102,7 @@ static void sigpipe_restore(struct sigpipe_guard *g)
 	pthread_sigmask(SIG_SETMASK, &g->old, NULL);
 }
 
-static int cerr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int cerr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	ERR_clear_error();
-	return -1;
-}
+#define cerr ward_fail_ossl /* src/core/crypto.h */
 
 int ward_cas_key_hash(EVP_PKEY *key, uint8_t out[32])
 {

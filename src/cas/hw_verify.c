@@ -1,5 +1,6 @@
 /* hw_verify.c: see hw_verify.h. */
 #include "cas/hw_verify.h"
+#include "core/crypto.h"
 
 #include <dirent.h>
 #include <stdarg.h>
@@ -43,16 +44,7 @@ struct cas_hw {
 	struct ward_verify_cache *cache; /* shared by every verification */
 };
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	ERR_clear_error();
-	return -1;
-}
+#define fail ward_fail_ossl /* src/core/crypto.h */
 
 void cas_hw_free(struct cas_hw *hw)
 {

@@ -20,15 +20,7 @@
 
 #define SECRET_SIZE_MAX 4096
 
-static int bad(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int bad(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
+#define bad ward_fail /* src/core/util.h */
 
 static int is_hex64(const char *s)
 {

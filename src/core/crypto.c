@@ -2,6 +2,8 @@
 #include "core/crypto.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -150,4 +152,16 @@ int ward_aes256gcm_open(const uint8_t key[32], const uint8_t iv[12], const void 
 			const void *in, size_t len, void *out, const uint8_t tag[16])
 {
 	return gcm(0, key, iv, aad, aadlen, in, len, out, (uint8_t *)tag);
+}
+
+int ward_fail_ossl(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+	ERR_clear_error();
+	if (err == NULL || errlen == 0)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
 }

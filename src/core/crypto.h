@@ -30,6 +30,10 @@ int ward_ct_equal(const void *a, const void *b, size_t len);
 
 void ward_wipe(void *p, size_t len);
 
+/* ward_fail() that also clears OpenSSL's error queue (its details are in
+ * the reason already, or irrelevant). Returns -1. */
+int ward_fail_ossl(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* HKDF-SHA256 (RFC 5869). */
 int ward_hkdf_sha256(const uint8_t *key, size_t keylen, const uint8_t *salt, size_t saltlen,
 		     const uint8_t *info, size_t infolen, uint8_t *out, size_t outlen);

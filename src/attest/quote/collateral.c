@@ -28,15 +28,7 @@
 #define MAX_COLLATERAL_FILE (1u << 20)
 #define MAX_DIR_FILES 64
 
-static int setf(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int setf(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
+#define setf ward_fail /* src/core/util.h */
 
 /* Skips a JSON string starting at body[i] == '"'; returns the index after
  * the closing quote, or len when unterminated. */

@@ -31,17 +31,7 @@
 #define TEE_TYPE_SGX 0x00000000u
 #define TEE_TYPE_TDX 0x00000081u
 
-static int fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	if (err && errlen) {
-		va_start(ap, fmt);
-		vsnprintf(err, errlen, fmt, ap);
-		va_end(ap);
-	}
-	return -1;
-}
+#define fail ward_fail /* src/core/util.h */
 
 static void read_sgx_report(struct ward_rd *r, struct ward_sgx_report *b)
 {

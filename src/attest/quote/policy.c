@@ -13,15 +13,7 @@
 #include "core/crypto.h"
 #include "core/util.h"
 
-static int deny(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int deny(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -1;
-}
+#define deny ward_fail /* src/core/util.h */
 
 static int pin(const char *name, const uint8_t *want, const uint8_t *got, size_t n, char *err, size_t errlen)
 {

@@ -20,17 +20,7 @@
 #define TSM_DIR "/sys/kernel/config/tsm/report"
 #define SMALL_MAX 64
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
+#define seterr(...) ((void)ward_fail(__VA_ARGS__)) /* src/core/util.h */
 
 static int mkpath(char *out, const struct ward_hw_opts *o, const char *a, const char *b)
 {

@@ -1,6 +1,7 @@
 /* quote_fields.c: see quote_fields.h; offsets from the Intel DCAP quote
  * library headers and the AMD SEV-SNP ABI (tables in docs/ratls.md). */
 #include "attest/ratls/quote_fields.h"
+#include "core/util.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -13,17 +14,7 @@
 #define SNP_REPORT_LEN 1184
 #define QUOTE_MAX (1u << 20)
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
+#define seterr(...) ((void)ward_fail(__VA_ARGS__)) /* src/core/util.h */
 
 static uint16_t le16(const uint8_t *p)
 {

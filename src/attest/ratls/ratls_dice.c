@@ -1,5 +1,6 @@
 /* ratls_dice.c: see ratls_dice.h. */
 #include "attest/ratls/ratls_dice.h"
+#include "core/util.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,17 +13,7 @@
 #define CLAIMS_MAX 65536
 #define NONCE_MAX 1024
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
+#define seterr(...) ((void)ward_fail(__VA_ARGS__)) /* src/core/util.h */
 
 static int serialize(cbor_item_t *item, uint8_t **out, size_t *outlen)
 {

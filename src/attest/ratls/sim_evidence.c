@@ -70,17 +70,7 @@ struct ward_sim_platform {
 	uint8_t fpr[WARD_SIM_FPR_LEN];
 };
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-	if (err == NULL || errlen == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
+#define seterr(...) ((void)ward_fail(__VA_ARGS__)) /* src/core/util.h */
 
 static void put16(uint8_t *p, uint16_t v)
 {
