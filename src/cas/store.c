@@ -890,32 +890,42 @@ int cas_store_session_list(struct cas_store *st, json_t **out)
 	return r;
 }
 
-int cas_store_volume_get(struct cas_store *st, const char *session, const char *vol,
-			 char tag[129], char pending[129])
+/* One row of two text columns selected by one or two keys: 0 found (out1,
+ * out2 filled, 129 bytes each), 1 no row, -1 error. */
+static int get_two_texts(struct cas_store *st, const char *sql, const char *k1, const char *k2, char *out1,
+			 char *out2, const char *what)
 {
 	sqlite3_stmt *s;
 	int r;
 
 	pthread_mutex_lock(&st->mu);
-	s = prep(st, "SELECT tag, pending FROM volumes WHERE session=? AND name=?");
+	s = prep(st, sql);
 	if (s == NULL) {
 		pthread_mutex_unlock(&st->mu);
 		return -1;
 	}
-	bind_text(s, 1, session);
-	bind_text(s, 2, vol);
-	tag[0] = pending[0] = 0;
+	bind_text(s, 1, k1);
+	if (k2 != NULL)
+		bind_text(s, 2, k2);
+	out1[0] = out2[0] = 0;
 	r = sqlite3_step(s);
 	if (r == SQLITE_ROW) {
-		ward_strlcpy(tag, (const char *)sqlite3_column_text(s, 0), 129);
-		ward_strlcpy(pending, (const char *)sqlite3_column_text(s, 1), 129);
+		ward_strlcpy(out1, (const char *)sqlite3_column_text(s, 0), 129);
+		ward_strlcpy(out2, (const char *)sqlite3_column_text(s, 1), 129);
 		r = 0;
 	} else {
-		r = r == SQLITE_DONE ? 1 : dbfail(st, "read volume tag");
+		r = r == SQLITE_DONE ? 1 : dbfail(st, what);
 	}
 	release(st, s);
 	pthread_mutex_unlock(&st->mu);
 	return r;
+}
+
+int cas_store_volume_get(struct cas_store *st, const char *session, const char *vol,
+			 char tag[129], char pending[129])
+{
+	return get_two_texts(st, "SELECT tag, pending FROM volumes WHERE session=? AND name=?", session, vol, tag,
+			     pending, "read volume tag");
 }
 
 int cas_store_volume_set(struct cas_store *st, const char *session, const char *vol,
@@ -1066,26 +1076,8 @@ int cas_store_attested(struct cas_store *st, const char *keyhash, const char *se
 int cas_store_enclave_get(struct cas_store *st, const char *keyhash, char session[129],
 			  char service[129])
 {
-	sqlite3_stmt *s;
-	int r;
-	pthread_mutex_lock(&st->mu);
-	s = prep(st, "SELECT session, service FROM enclaves WHERE keyhash=?");
-	if (s == NULL) {
-		pthread_mutex_unlock(&st->mu);
-		return -1;
-	}
-	bind_text(s, 1, keyhash);
-	r = sqlite3_step(s);
-	if (r == SQLITE_ROW) {
-		ward_strlcpy(session, (const char *)sqlite3_column_text(s, 0), 129);
-		ward_strlcpy(service, (const char *)sqlite3_column_text(s, 1), 129);
-		r = 0;
-	} else {
-		r = r == SQLITE_DONE ? 1 : dbfail(st, "read enclave key");
-	}
-	release(st, s);
-	pthread_mutex_unlock(&st->mu);
-	return r;
+	return get_two_texts(st, "SELECT session, service FROM enclaves WHERE keyhash=?", keyhash, NULL, session,
+			     service, "read enclave key");
 }
 
 int cas_store_audit(struct cas_store *st, const struct cas_audit *a, uint64_t *seq)

@@ -262,6 +262,18 @@ oom:
 	return -1;
 }
 
+/* Plaintext bytes of the files among paths (for progress reports). */
+static uint64_t files_size(ward_vol *v, char **paths, const uint8_t *types, size_t n)
+{
+	uint64_t total = 0;
+	for (size_t i = 0; i < n; i++) {
+		struct ward_vstat st;
+		if (types[i] == WVOL_T_FILE && ward_vol_stat(v, paths[i], &st, NULL) == 0)
+			total += st.size;
+	}
+	return total;
+}
+
 /* An encrypted volume holds nothing on disk that its manifest does not name. */
 static int check_extra(ward_vol *v, const char *rel, char *err)
 {
@@ -302,11 +314,7 @@ int ward_vol_verify(ward_vol *v, void (*progress)(void *, uint64_t, uint64_t), v
 
 	if (list_paths(v, &paths, &types, &n) != 0)
 		return wv_fail(err, -ENOMEM, "out of memory");
-	for (size_t i = 0; i < n; i++) {
-		struct ward_vstat st;
-		if (types[i] == WVOL_T_FILE && ward_vol_stat(v, paths[i], &st, NULL) == 0)
-			total += st.size;
-	}
+	total = files_size(v, paths, types, n);
 	buf = aligned_alloc(4096, IOBUF); /* the kernel copies into page-aligned buffers fastest */
 	if (buf == NULL) {
 		rc = wv_fail(err, -ENOMEM, "out of memory");
@@ -372,11 +380,7 @@ int ward_vol_export(ward_vol *v, const char *out_dir, void (*progress)(void *, u
 	closedir(d);
 	if (list_paths(v, &paths, &types, &n) != 0)
 		return wv_fail(err, -ENOMEM, "out of memory");
-	for (size_t i = 0; i < n; i++) {
-		struct ward_vstat st;
-		if (types[i] == WVOL_T_FILE && ward_vol_stat(v, paths[i], &st, NULL) == 0)
-			total += st.size;
-	}
+	total = files_size(v, paths, types, n);
 	buf = aligned_alloc(4096, IOBUF); /* the kernel copies into page-aligned buffers fastest */
 	if (buf == NULL) {
 		rc = wv_fail(err, -ENOMEM, "out of memory");
