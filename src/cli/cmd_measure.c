@@ -3,10 +3,12 @@
  * it would load. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/commands.h"
 #include "cli/engine.h"
+#include "cli/engine_image.h"
 #include "cli/settings_opts.h"
 #include "core/log.h"
 #include "core/crypto.h"
@@ -18,6 +20,9 @@ static void help(void)
 	       "Prints the enclave hash (64 hex digits) that 'ward run' with the same options\n"
 	       "reports for PROGRAM, without running it. Pin this value in a policy.\n\n"
 	       "Options:\n" WARD_SETTINGS_HELP
+	       "  --no-engine-image    measure as 'ward run --no-engine-image' does (the engine\n"
+	       "                       image of CPython and PyPy is measured by default, and built\n"
+	       "                       on first use like 'ward run' does; env WARD_ENGINE_IMAGE=0)\n"
 	       "  --files              also list every measured file with its SHA-256\n"
 	       "  -h, --help           show this help\n\n"
 	       "The definition of the hash is in docs/measurement.md.\n");
@@ -29,20 +34,37 @@ int cmd_measure(int argc, char **argv)
 	struct ward_measure_input in;
 	char prog[PATH_MAX], rt[PATH_MAX], err[512], hex[65];
 	uint8_t hash[32];
-	int first, code, skipped, files = 0;
+	int first, code, skipped, files = 0, image = -1, nimages = 0;
+	static struct ward_image_tree trees[WARD_IMAGE_MAX_TREES];
+	const char *env = getenv("WARD_ENGINE_IMAGE");
 
 	if (cli_wants_help(argc, argv)) {
 		help();
 		return 0;
 	}
-	for (int i = 1; i < argc; i++)
-		if (strcmp(argv[i], "--files") == 0) {
-			files = 1;
-			for (int j = i; j < argc; j++)
-				argv[j] = argv[j + 1];
-			argc--;
-			break;
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0;) {
+		int *flag = strcmp(argv[i], "--files") == 0 ? &files : NULL;
+		int val = 1;
+		if (strcmp(argv[i], "--engine-image") == 0 || strcmp(argv[i], "--no-engine-image") == 0) {
+			flag = &image;
+			val = argv[i][2] != 'n';
 		}
+		if (flag == NULL) {
+			i++;
+			continue;
+		}
+		*flag = val;
+		for (int j = i; j < argc; j++)
+			argv[j] = argv[j + 1];
+		argc--;
+	}
+	if (image < 0 && env != NULL && env[0] != 0) {
+		if (strcmp(env, "0") != 0 && strcmp(env, "1") != 0) {
+			ward_error("invalid WARD_ENGINE_IMAGE '%s': expected 0 or 1", env);
+			return 2;
+		}
+		image = env[0] == '1';
+	}
 	first = ward_parse_settings(argc, argv, &c, "measure");
 	if (first < 0)
 		return 2;
@@ -61,9 +83,24 @@ int cmd_measure(int argc, char **argv)
 		ward_error("cannot find libward-rt.so next to the ward binary; reinstall ward or run it from its build directory");
 		return 1;
 	}
+	if (image != 0 && ward_engine_image_known(prog)) {
+		nimages = ward_engine_image_trees(prog, 0, trees);
+		if (nimages < 0)
+			return 1;
+		if (!(c.explicit_mask & (1u << WARD_SET_DLOPEN)))
+			c.dlopen = 1;
+	} else if (image == 1) {
+		ward_error("--engine-image: no engine image is known for %s (CPython and PyPy have one)", prog);
+		return 2;
+	}
 	ward_measure_input_init(&in);
 	in.runtime = rt;
 	in.engine = prog;
+	for (int i = 0; i < nimages; i++) {
+		in.image_dirs[i] = trees[i].dir;
+		in.image_manifests[i] = trees[i].manifest;
+	}
+	in.nimages = (size_t)nimages;
 	if (ward_engine_libraries(prog, rt, &in, err, sizeof(err)) != 0) {
 		ward_error("cannot measure %s: %s", prog, err);
 		return 1;
@@ -94,6 +131,16 @@ int cmd_measure(int argc, char **argv)
 			}
 			ward_hex(h, 32, hex);
 			printf("%-11s %s %s\n", i < nfixed ? roles[i] : "library", hex, p);
+		}
+		for (int i = 0; i < nimages; i++) {
+			uint8_t h[32];
+			if (ward_sha256_file(trees[i].manifest, h) != 0) {
+				ward_error("cannot read %s: %s", trees[i].manifest, strerror(errno));
+				ward_engine_free(&in);
+				return 1;
+			}
+			ward_hex(h, 32, hex);
+			printf("%-11s %s %s (manifest %s)\n", "image", hex, trees[i].dir, trees[i].manifest);
 		}
 		printf("settings heap=%llu stack=%llu dlopen=%d\n", (unsigned long long)c.heap,
 		       (unsigned long long)c.stack, c.dlopen);

@@ -21,7 +21,7 @@ static void help(void)
 	       "enclave: the runtime takes control before main, measures the enclave, applies\n"
 	       "the limits (no fork or exec, bounded heap and stack, dlopen policy) and runs\n"
 	       "the program unmodified.\n\nOptions:\n" WARD_SETTINGS_HELP WARD_SHIELD_HELP
-	       "  -h, --help           show this help\n\n"
+	       "  -h, --help           show this help\n\n" WARD_ENGINE_IMAGE_HELP "\n"
 	       "Environment: WARD_VERSION=1 prints the effective settings, the mode and the\n"
 	       "enclave hash before the program starts.\n\n"
 	       "Exit status: the program's own; 125 when a setting is invalid or the mode is\n"

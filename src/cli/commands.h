@@ -10,6 +10,7 @@
 
 int cmd_run(int argc, char **argv);
 int cmd_measure(int argc, char **argv);
+int cmd_engine_image(int argc, char **argv);
 int cmd_fs(int argc, char **argv);
 int cmd_evidence(int argc, char **argv);
 int cmd_ratls(int argc, char **argv);

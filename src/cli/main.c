@@ -31,6 +31,7 @@ struct command {
 static const struct command commands[] = {
 	{ "run", cmd_run, "run a program inside an enclave" },
 	{ "measure", TOOL(cmd_measure), "print the enclave hash of a program without running it" },
+	{ "engine-image", TOOL(cmd_engine_image), "show or rebuild the interpreter's authenticated engine image" },
 	{ "fs", TOOL(cmd_fs), "create, inspect and verify encrypted and authenticated volumes" },
 	{ "evidence", TOOL(cmd_evidence), "show and verify attestation evidence (SGX, TDX, SEV-SNP, sim)" },
 	{ "ratls", TOOL(cmd_ratls), "show and verify RA-TLS certificates" },
@@ -64,7 +65,7 @@ static void usage(FILE *f)
 		   "secrets and configuration released only after remote attestation.\n\n"
 		   "Commands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+		fprintf(f, "  %-13s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f, "\nRun 'ward COMMAND --help' for a command's options.\n"
 		   "Environment: WARD_MODE (hw|sim|auto), WARD_HEAP, WARD_STACK, WARD_ALLOW_DLOPEN,\n"
 		   "WARD_LOG (error|warn|info|debug), WARD_VERSION=1; with a CAS: WARD_CAS_ADDR,\n"

@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "cli/engine.h"
+#include "cli/engine_image.h"
 #include "runtime/config.h"
 
 struct spec {
@@ -95,7 +96,7 @@ static int clean(const char *opt, const char *v)
 	return 0;
 }
 
-static int engine_image;
+static int engine_image = -1; /* --engine-image 1, --no-engine-image 0, else the default */
 static struct spec saved;
 
 int ward_shield_opts_take(int *argc, char **argv)
@@ -112,8 +113,8 @@ int ward_shield_opts_take(int *argc, char **argv)
 			deny = 1;
 			continue;
 		}
-		if (strcmp(a, "--engine-image") == 0) {
-			engine_image = 1;
+		if (strcmp(a, "--engine-image") == 0 || strcmp(a, "--no-engine-image") == 0) {
+			engine_image = a[2] != 'n';
 			continue;
 		}
 		for (const char *const *o = (const char *const[]){ "--volume", "--authenticated", "--ephemeral", "--plain", NULL }; *o;
@@ -178,8 +179,6 @@ int ward_shield_opts_take(int *argc, char **argv)
 	*argc = out;
 	if (any && setenv("WARD_SHIELD", s.buf, 1) != 0)
 		goto out;
-	if (getenv("WARD_ENGINE_IMAGE") != NULL && strcmp(getenv("WARD_ENGINE_IMAGE"), "1") == 0)
-		engine_image = 1;
 	saved = s;
 	s.buf = NULL;
 	if (deny && setenv("WARD_SHIELD_DENY", "1", 1) != 0)
@@ -190,92 +189,47 @@ out:
 	return rc;
 }
 
-/* Where the engine image's manifests live. */
-static int image_dir(char out[PATH_MAX])
-{
-	const char *xdg = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
-	int n;
-	if (xdg != NULL && xdg[0] == '/')
-		n = snprintf(out, PATH_MAX, "%s/ward/engine", xdg);
-	else if (home != NULL && home[0] == '/')
-		n = snprintf(out, PATH_MAX, "%s/.local/share/ward/engine", home);
-	else
-		return -1;
-	return n > 0 && n < PATH_MAX ? 0 : -1;
-}
-
-static int mkdirs(const char *path)
-{
-	char tmp[PATH_MAX];
-	if (ward_strlcpy(tmp, path, sizeof(tmp)) != 0)
-		return -1;
-	for (char *p = tmp + 1; *p; p++)
-		if (*p == '/') {
-			*p = 0;
-			if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
-				return -1;
-			*p = '/';
-		}
-	return mkdir(tmp, 0700) != 0 && errno != EEXIST ? -1 : 0;
-}
-
-/* Adds one tree of the engine image, building its manifest on first use. */
-static int image_tree(const char *dir, const char *store)
-{
-	char man[PATH_MAX], name[PATH_MAX];
-	struct stat st;
-	size_t i;
-	int rc;
-	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode))
-		return 0; /* not on this system */
-	for (i = 0; dir[i + 1] && i < sizeof(name) - 1; i++)
-		name[i] = dir[i + 1] == '/' ? '_' : dir[i + 1];
-	name[i] = 0;
-	if (snprintf(man, sizeof(man), "%s/%s.manifest", store, name) >= (int)sizeof(man))
-		return -1;
-	if (stat(man, &st) != 0) {
-		/* `ward` itself stays libc-only (docs/runtime.md): ward-tool hashes. */
-		char *argv[] = { (char *)"ward-tool", (char *)"fs", (char *)"authenticate", (char *)dir, (char *)"-o", man, NULL };
-		ward_info("building the engine image for %s (first use; manifest %s)", dir, man);
-		rc = ward_tool_run(argv);
-		if (rc != 0) {
-			ward_error("--engine-image: cannot authenticate %s (ward-tool fs authenticate exited with %d)", dir, rc);
-			return -1;
-		}
-	}
-	return append(&saved, "authenticated", dir, man);
-}
-
 int ward_shield_engine_image(const char *engine, struct ward_config *c)
 {
-	char store[PATH_MAX], dir[PATH_MAX], real[PATH_MAX];
-	const char *base;
-	unsigned major, minor;
-	int rc = -1;
+	struct ward_image_tree t[WARD_IMAGE_MAX_TREES];
+	const char *env = getenv("WARD_ENGINE_IMAGE");
+	int want = engine_image, n, rc = -1;
 
-	if (!engine_image)
-		return 0;
-	if (realpath(engine, real) == NULL)
-		ward_strlcpy(real, engine, sizeof(real));
-	base = strrchr(real, '/');
-	base = base ? base + 1 : real;
-	if (sscanf(base, "python%u.%u", &major, &minor) != 2 || major != 3) {
-		ward_error("--engine-image: no engine image is known for %s; cover its library directories with --authenticated DIR:MANIFEST",
-			   engine);
+	if (want < 0 && env != NULL && env[0] != 0) {
+		if (strcmp(env, "0") != 0 && strcmp(env, "1") != 0) {
+			ward_error("invalid WARD_ENGINE_IMAGE '%s': expected 0 or 1", env);
+			goto out;
+		}
+		want = env[0] == '1';
+	}
+	if (want == 0) {
+		rc = 0;
 		goto out;
 	}
-	if (image_dir(store) != 0 || mkdirs(store) != 0) {
-		ward_error("--engine-image: cannot create the manifest store (set XDG_DATA_HOME or HOME): %s",
-			   strerror(errno));
+	if (!ward_engine_image_known(engine)) {
+		if (want == 1)
+			ward_error("--engine-image: no engine image is known for %s (CPython and PyPy have one); cover its library directories with --authenticated DIR:MANIFEST",
+				   engine);
+		else
+			rc = 0; /* the default applies to the engines that have an image */
 		goto out;
 	}
-	snprintf(dir, sizeof(dir), "/usr/lib/python%u.%u", major, minor);
-	if (image_tree(dir, store) != 0 || image_tree("/usr/lib/python3/dist-packages", store) != 0)
+	n = ward_engine_image_trees(engine, 0, t);
+	if (n < 0)
 		goto out;
-	snprintf(dir, sizeof(dir), "/usr/local/lib/python%u.%u/dist-packages", major, minor);
-	if (image_tree(dir, store) != 0)
-		goto out;
-	if (setenv("WARD_SHIELD", saved.buf, 1) != 0)
+	for (int i = 0; i < n; i++) {
+		/* a region the user gave explicitly for the same tree wins */
+		int given = 0;
+		for (const char *p = saved.buf; p != NULL && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+			const char *t1 = strchr(p, '\t');
+			size_t dl = strlen(t[i].dir);
+			if (t1 != NULL && strncmp(t1 + 1, t[i].dir, dl) == 0 && t1[1 + dl] == '\t')
+				given = 1;
+		}
+		if (!given && append(&saved, "engine", t[i].dir, t[i].manifest) != 0)
+			goto out;
+	}
+	if (saved.buf != NULL && setenv("WARD_SHIELD", saved.buf, 1) != 0)
 		goto out;
 	if (!(c->explicit_mask & (1u << WARD_SET_DLOPEN)))
 		c->dlopen = 1;

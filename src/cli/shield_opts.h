@@ -17,11 +17,12 @@
 
 int ward_shield_opts_take(int *argc, char **argv);
 
-/* With --engine-image: adds authenticated regions over the engine's own
- * library trees (for python3.X: /usr/lib/python3.X, its dist-packages),
- * with manifests kept in $XDG_DATA_HOME/ward/engine/ and built on first use,
- * and makes WARD_ALLOW_DLOPEN=1 the default. Call after the engine is
- * resolved and before the settings are exported. 0 ok, -1 after one line. */
+/* The engine image (engine_image.h), on by default for CPython and PyPy
+ * (off with --no-engine-image or WARD_ENGINE_IMAGE=0): adds authenticated
+ * regions of kind "engine" (measured into the enclave hash) over the
+ * engine's own library trees and makes WARD_ALLOW_DLOPEN=1 the default.
+ * Call after the engine is resolved and before the settings are exported.
+ * 0 ok, -1 after one line. */
 struct ward_config;
 int ward_shield_engine_image(const char *engine, struct ward_config *c);
 
@@ -34,10 +35,17 @@ int ward_shield_engine_image(const char *engine, struct ward_config *c);
 	"                       removed at exit (repeatable)\n"                                            \
 	"  --plain DIR          region that is neither encrypted nor checked, but allowed with\n"       \
 	"                       --deny-outside (repeatable)\n"                                             \
-	"  --engine-image       cover the interpreter's stdlib, lib-dynload and dist-packages with\n"  \
-	"                       authenticated regions (manifests built on first use) and make\n"      \
-	"                       --allow-dlopen 1 the default (env WARD_ENGINE_IMAGE=1)\n"               \
+	"  --no-engine-image    do not cover the interpreter's own trees (see below); then\n"       \
+	"                       --allow-dlopen 2 stays the default (env WARD_ENGINE_IMAGE=0)\n"        \
+	"  --engine-image       require the engine image (an error for engines without one)\n"       \
 	"  --deny-outside       files outside every region may not be opened; Landlock makes the\n"     \
 	"                       kernel enforce it too (env WARD_SHIELD_DENY=1)\n"
+
+#define WARD_ENGINE_IMAGE_HELP                                                                   \
+	"Engine image (default for CPython and PyPy): the interpreter's stdlib, lib-dynload\n"    \
+	"and dist-packages are authenticated regions whose manifests are built on first use\n"   \
+	"(in $XDG_DATA_HOME/ward/engine) and measured into the enclave hash; every byte read\n"    \
+	"is verified and --allow-dlopen 1 is the default. After upgrading Python packages on\n"   \
+	"purpose, rebuild it: 'ward engine-image --rebuild PROGRAM'.\n"
 
 #endif

@@ -31,7 +31,7 @@ void ward_rt_dlopen_policy_start(int p)
 
 static int allowed(const char *file, int in_region, void *(*loaded)(const char *, int))
 {
-	if (!atomic_load(&started) || file == NULL || in_region)
+	if (!atomic_load(&started) || file == NULL || (in_region && policy != 0))
 		return 1;
 	if (policy == 1) {
 		if (loaded(file, RTLD_LAZY | RTLD_NOLOAD) != NULL)

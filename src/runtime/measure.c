@@ -19,7 +19,7 @@
 #define CACHE_MAX_RESULTS 32
 #define CACHE_MAX_BYTES (512 * 1024)
 #define ID_LEN 112 /* five decimal 64-bit numbers with separators */
-#define KEY_MAX ((WARD_MEASURE_MAX_LIBS + WARD_MEASURE_NDEPS + 2) * ID_LEN + 128)
+#define KEY_MAX ((WARD_MEASURE_MAX_LIBS + WARD_MEASURE_NDEPS + 2) * ID_LEN + WARD_MEASURE_MAX_IMAGES * (ID_LEN + PATH_MAX) + 128)
 
 struct file_id {
 	unsigned long long dev, ino, size, mtime_ns, ctime_ns;
@@ -278,6 +278,15 @@ static char *result_key(const struct ward_measure_input *in, const struct ward_c
 			       (unsigned long long)cfg->stack, cfg->dlopen);
 	for (size_t i = 0; i < n && off < KEY_MAX; i++)
 		off += (size_t)snprintf(key + off, KEY_MAX - off, ",%s", ids[i]);
+	/* The engine image: each tree with its manifest's identity, in order. */
+	for (size_t i = 0; i < in->nimages && off < KEY_MAX; i++) {
+		if (in->nimages > WARD_MEASURE_MAX_IMAGES || identify(in->image_manifests[i], &id) != 0) {
+			off = KEY_MAX;
+			break;
+		}
+		off += (size_t)snprintf(key + off, KEY_MAX - off, ",i:%llu:%llu:%llu:%llu:%llu:%s", id.dev, id.ino, id.size,
+					id.mtime_ns, id.ctime_ns, in->image_dirs[i]);
+	}
 	if (off >= KEY_MAX) {
 		free(key);
 		key = NULL;
@@ -389,6 +398,35 @@ int ward_measure(const struct ward_measure_input *in, const struct ward_config *
 	qsort(libhex, in->nlibs, sizeof(*libhex), cmp_hex);
 	for (size_t i = 0; i < in->nlibs; i++) {
 		snprintf(line, sizeof(line), "library %s\n", libhex[i]);
+		ADD(line);
+	}
+	if (in->nimages > WARD_MEASURE_MAX_IMAGES) {
+		snprintf(err, errlen, "too many engine image trees (%zu, limit %d)", in->nimages, WARD_MEASURE_MAX_IMAGES);
+		goto out;
+	}
+	for (size_t k = 0; k < in->nimages; k++) {
+		/* sorted by directory: the image is a set of trees */
+		size_t i = 0;
+		for (size_t j = 0; j < in->nimages; j++) {
+			size_t rank = 0;
+			for (size_t m = 0; m < in->nimages; m++)
+				rank += strcmp(in->image_dirs[m], in->image_dirs[j]) < 0;
+			if (rank == k)
+				i = j;
+		}
+		if (hash_file(c, in->image_manifests[i], h) != 0) {
+			snprintf(err, errlen, "cannot measure the engine image manifest %s: %s", in->image_manifests[i],
+				 strerror(errno));
+			goto out;
+		}
+		ward_hex(h, 32, hex);
+		if (strchr(in->image_dirs[i], '\n') != NULL) {
+			snprintf(err, errlen, "engine image tree %s: newline in path", in->image_dirs[i]);
+			goto out;
+		}
+		ADD("image ");
+		ADD(in->image_dirs[i]);
+		snprintf(line, sizeof(line), " %s\n", hex);
 		ADD(line);
 	}
 	snprintf(line, sizeof(line), "heap %llu\nstack %llu\ndlopen %d\n", (unsigned long long)cfg->heap,

@@ -8,6 +8,8 @@
  *       runtime loads on demand (always measured, loaded or not),
  *     "engine <sha256 of the executable>\n",
  *     "library <sha256>\n" for every other object loaded at start, sorted,
+ *     "image <dir> <sha256 of its manifest>\n" for every tree of the engine
+ *       image, sorted by dir (none without an engine image),
  *     "heap <bytes>\nstack <bytes>\ndlopen <0|1|2>\n".
  *
  * Contract: the same inputs give the same hash whether computed inside the
@@ -28,6 +30,7 @@
 #include "runtime/config.h"
 
 #define WARD_MEASURE_MAX_LIBS 256
+#define WARD_MEASURE_MAX_IMAGES 8
 
 #define WARD_MEASURE_RUNTIME_DEPS { WARD_LIBCRYPTO_PATH, WARD_LIBSSL_PATH }
 #define WARD_MEASURE_NDEPS 2
@@ -38,6 +41,10 @@ struct ward_measure_input {
 	const char *engine;
 	const char *libs[WARD_MEASURE_MAX_LIBS];
 	size_t nlibs;
+	/* the engine image: authenticated trees and their manifests */
+	const char *image_dirs[WARD_MEASURE_MAX_IMAGES];
+	const char *image_manifests[WARD_MEASURE_MAX_IMAGES];
+	size_t nimages;
 };
 
 /* Zeroes in and sets the runtime dependencies. */

@@ -4,6 +4,7 @@
 #include <link.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -35,6 +36,38 @@ static int add_object(struct dl_phdr_info *info, size_t size, void *data)
 	return 0;
 }
 
+/* The engine image's trees, from the "engine" lines of WARD_SHIELD
+ * (KIND<TAB>DIR<TAB>MANIFEST, set by ward run; start.c checks the rest). */
+static int add_images(struct ward_measure_input *in, char *err, size_t errlen)
+{
+	static char paths[WARD_MEASURE_MAX_IMAGES][2][PATH_MAX];
+	const char *p = getenv("WARD_SHIELD");
+
+	while (p != NULL && *p) {
+		const char *end = strchr(p, '\n'), *t1, *t2;
+		if (end == NULL)
+			end = p + strlen(p);
+		t1 = memchr(p, '\t', (size_t)(end - p));
+		t2 = t1 ? memchr(t1 + 1, '\t', (size_t)(end - t1 - 1)) : NULL;
+		if (t1 != NULL && t2 != NULL && t1 - p == 6 && strncmp(p, "engine", 6) == 0) {
+			size_t dl = (size_t)(t2 - t1 - 1), ml = (size_t)(end - t2 - 1);
+			if (in->nimages >= WARD_MEASURE_MAX_IMAGES || dl >= PATH_MAX || ml >= PATH_MAX) {
+				snprintf(err, errlen, "invalid engine image in WARD_SHIELD (too many trees or a path too long)");
+				return -1;
+			}
+			memcpy(paths[in->nimages][0], t1 + 1, dl);
+			paths[in->nimages][0][dl] = 0;
+			memcpy(paths[in->nimages][1], t2 + 1, ml);
+			paths[in->nimages][1][ml] = 0;
+			in->image_dirs[in->nimages] = paths[in->nimages][0];
+			in->image_manifests[in->nimages] = paths[in->nimages][1];
+			in->nimages++;
+		}
+		p = *end ? end + 1 : end;
+	}
+	return 0;
+}
+
 int ward_rt_measure_self(const struct ward_config *cfg, uint8_t out[32], char *err, size_t errlen)
 {
 	static struct ward_measure_input in;
@@ -62,6 +95,8 @@ int ward_rt_measure_self(const struct ward_config *cfg, uint8_t out[32], char *e
 		snprintf(err, errlen, "more than %d libraries loaded at start", WARD_MEASURE_MAX_LIBS);
 		return -1;
 	}
+	if (add_images(&in, err, errlen) != 0)
+		return -1;
 	/* A warm start needs neither hashing nor OpenSSL. */
 	if (ward_measure_lookup(&in, cfg, out) == 0)
 		return 0;

@@ -26,6 +26,9 @@ def base_env(**extra):
     env["WARD_MODE"] = "sim"
     # A private hash cache per test session keeps runs independent of $HOME.
     env.setdefault("XDG_CACHE_HOME", str(BUILD / "test-cache"))
+    # The engine image (on by default for python3 and pypy3) is built once
+    # per test session, not per $HOME.
+    env.setdefault("XDG_DATA_HOME", str(BUILD / "test-data"))
     env.update({k: str(v) for k, v in extra.items()})
     return env
 

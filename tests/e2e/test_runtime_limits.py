@@ -102,7 +102,8 @@ def test_not_dumpable_and_no_ptrace_from_same_user(tmp):
         pytest.skip("the build directory is not readable by nobody")
     demote = _as_nobody()
     os.chmod(tmp, 0o777)
-    env = base_env(XDG_CACHE_HOME=str(tmp / "cache"), HOME=str(tmp))
+    # nobody cannot write below pytest's private tmp: no engine image store.
+    env = base_env(XDG_CACHE_HOME=str(tmp / "cache"), HOME=str(tmp), WARD_ENGINE_IMAGE="0")
     sleeper = "import time, sys; print('up', flush=True); time.sleep(60)"
     # Baseline: the same user can attach to a native process.
     native = subprocess.Popen([PY, "-c", sleeper], preexec_fn=demote, stdout=subprocess.PIPE, text=True)
@@ -195,6 +196,7 @@ def test_dlopen_policy_1_refuses_unauthenticated_libraries():
     code = ("try:\n    import _ssl\n    print('loaded')\nexcept ImportError as e:\n"
             "    print('ImportError', 'only libraries in an authenticated or encrypted region' in str(e),"
             " 'WARD_ALLOW_DLOPEN=1' in str(e))\n")
-    r = py(code, "--allow-dlopen", "1")
+    # Without the engine image, lib-dynload is an unauthenticated directory.
+    r = py(code, "--no-engine-image", "--allow-dlopen", "1")
     assert r.returncode == 0, r.stderr
     assert r.stdout == "ImportError True True\n"

@@ -51,7 +51,8 @@ static void report(struct shield_region *r, const char *rel, const char *what, i
 		if (!repeat)
 			ward_error("cannot %s %s/%s: %s; the %s region %s was changed outside the enclave%s", what, r->root, rel,
 				   detail[0] ? detail : strerror(-rc), shield_kind_name(r->kind), r->root,
-				   r->kind == SHIELD_AUTHENTICATED
+				   r->engine ? " (if the interpreter's packages were updated on purpose, rebuild the engine image: 'ward engine-image --rebuild')"
+				   : r->kind == SHIELD_AUTHENTICATED
 					   ? " (if it was updated on purpose, rebuild its manifest with 'ward fs authenticate')"
 					   : "");
 	}

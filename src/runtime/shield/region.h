@@ -24,6 +24,7 @@ struct shield_region {
 	uint8_t key[32];         /* a key given directly (the CAS's), wiped once opened */
 	int has_key;
 	int create;              /* with has_key: create the volume if the directory holds none */
+	int engine;              /* authenticated region of the engine image */
 };
 
 int shield_abspath(int dirfd, const char *path, char out[PATH_MAX]);
