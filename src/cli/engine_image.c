@@ -48,15 +48,7 @@ int ward_engine_image_known(const char *engine)
 /* Where the engine image's manifests live. */
 static int image_dir(char out[PATH_MAX])
 {
-	const char *xdg = getenv("XDG_DATA_HOME"), *home = getenv("HOME");
-	int n;
-	if (xdg != NULL && xdg[0] == '/')
-		n = snprintf(out, PATH_MAX, "%s/ward/engine", xdg);
-	else if (home != NULL && home[0] == '/')
-		n = snprintf(out, PATH_MAX, "%s/.local/share/ward/engine", home);
-	else
-		return -1;
-	return n > 0 && n < PATH_MAX ? 0 : -1;
+	return ward_xdg_dir("XDG_DATA_HOME", ".local/share", "ward/engine", out, PATH_MAX) == 0 ? 0 : -1;
 }
 
 static int mkdirs(const char *path)

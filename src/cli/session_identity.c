@@ -38,18 +38,12 @@ static int mkdir_p(const char *path, unsigned mode)
 
 static int config_dir(char *out, size_t len)
 {
-	const char *x = getenv("XDG_CONFIG_HOME");
-	const char *home = getenv("HOME");
-	int n;
-	if (x && x[0] == '/')
-		n = snprintf(out, len, "%s/ward", x);
-	else if (home && home[0] == '/')
-		n = snprintf(out, len, "%s/.config/ward", home);
-	else {
+	int n = ward_xdg_dir("XDG_CONFIG_HOME", ".config", "ward", out, len);
+	if (n == -1) {
 		ward_error("cannot find a config directory for the CAS client key: neither XDG_CONFIG_HOME nor HOME is an absolute path; set one of them");
 		return -1;
 	}
-	if (n < 0 || (size_t)n >= len) {
+	if (n != 0) {
 		ward_error("config directory path is too long");
 		return -1;
 	}

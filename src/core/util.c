@@ -235,6 +235,19 @@ void ward_format_size(uint64_t v, char *out, size_t outlen)
 		snprintf(out, outlen, "%llu%c", (unsigned long long)v, suffix[idx]);
 }
 
+int ward_xdg_dir(const char *var, const char *home_rel, const char *sub, char *out, size_t outlen)
+{
+	const char *x = getenv(var), *home = getenv("HOME");
+	int n;
+	if (x != NULL && x[0] == '/')
+		n = snprintf(out, outlen, "%s/%s", x, sub);
+	else if (home != NULL && home[0] == '/')
+		n = snprintf(out, outlen, "%s/%s/%s", home, home_rel, sub);
+	else
+		return -1;
+	return n > 0 && (size_t)n < outlen ? 0 : -2;
+}
+
 int ward_strlcpy(char *dst, const char *src, size_t size)
 {
 	size_t n = strlen(src);

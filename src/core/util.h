@@ -48,4 +48,10 @@ int ward_parse_u64(const char *s, uint64_t *out);
 /* Like strlcpy: always NUL-terminates, returns -1 when truncated. */
 int ward_strlcpy(char *dst, const char *src, size_t size);
 
+/* A per-user directory in the XDG layout: "$VAR/SUB" when the variable
+ * (XDG_DATA_HOME, XDG_CACHE_HOME, XDG_CONFIG_HOME) is an absolute path,
+ * else "$HOME/HOME_REL/SUB" (HOME_REL: .local/share, .cache, .config).
+ * Returns 0, -1 when neither is an absolute path, -2 when too long. */
+int ward_xdg_dir(const char *var, const char *home_rel, const char *sub, char *out, size_t outlen);
+
 #endif

@@ -53,16 +53,7 @@ void ward_measure_input_init(struct ward_measure_input *in)
 
 int ward_measure_cache_path(char *out, size_t outlen)
 {
-	const char *xdg = getenv("XDG_CACHE_HOME");
-	const char *home = getenv("HOME");
-	int r;
-	if (xdg != NULL && xdg[0] == '/')
-		r = snprintf(out, outlen, "%s/ward/hashes", xdg);
-	else if (home != NULL && home[0] == '/')
-		r = snprintf(out, outlen, "%s/.cache/ward/hashes", home);
-	else
-		return -1;
-	return r > 0 && (size_t)r < outlen ? 0 : -1;
+	return ward_xdg_dir("XDG_CACHE_HOME", ".cache", "ward/hashes", out, outlen) == 0 ? 0 : -1;
 }
 
 static void cache_free(struct cache *c)

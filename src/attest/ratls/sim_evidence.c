@@ -103,17 +103,13 @@ int ward_sim_platform_dir(char *out, size_t outlen, char *err, size_t errlen)
 	int n;
 
 	if (d != NULL && d[0] != 0)
-		n = snprintf(out, outlen, "%s", d);
-	else if ((d = getenv("XDG_DATA_HOME")) != NULL && d[0] == '/')
-		n = snprintf(out, outlen, "%s/ward", d);
-	else if ((d = getenv("HOME")) != NULL && d[0] == '/')
-		n = snprintf(out, outlen, "%s/.local/share/ward", d);
-	else {
+		n = ward_strlcpy(out, d, outlen) == 0 ? 0 : -2;
+	else if ((n = ward_xdg_dir("XDG_DATA_HOME", ".local/share", "ward", out, outlen)) == -1) {
 		seterr(err, errlen,
 		       "no directory for the simulation platform key: set WARD_SIM_PLATFORM_DIR or HOME");
 		return -1;
 	}
-	if (n < 0 || (size_t)n >= outlen) {
+	if (n != 0) {
 		seterr(err, errlen, "simulation platform key directory name is too long");
 		return -1;
 	}
