@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <setjmp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -197,6 +198,9 @@ void wv_node_unload(struct vnode *n)
 	if (n->fd_alt >= 0)
 		close(n->fd_alt);
 	n->fd_main = n->fd_alt = -1;
+	wv_map_drop(n, WVOL_SLOT_MAIN);
+	wv_map_drop(n, WVOL_SLOT_ALT);
+	n->nomap = 0;
 	if (n->w != n->c)
 		free(n->w);
 	n->w = NULL;
@@ -382,6 +386,7 @@ struct rrun {
 	ward_vol *v;
 	struct vnode *n;
 	int fd;
+	const uint8_t *map; /* the slot's mapping when it covers the run, else NULL */
 	uint8_t *buf;	/* chunk `first` at buf[0] */
 	uint64_t first;
 	pthread_mutex_t mu;
@@ -401,16 +406,53 @@ static int rrun_fail(struct rrun *r, uint64_t k, int kind, int eno)
 	return -1;
 }
 
+/* Opens chunks [lo, hi) from the slot's mapping into the caller's buffer.
+ * A fault (the file shortened outside the enclave) fails the read as a
+ * short pread would; the context may be mid-call then and is dropped. */
+static int rrun_mapped(struct rrun *r, EVP_CIPHER_CTX **cp, uint64_t lo, uint64_t hi)
+{
+	struct vnode *n = r->n;
+	sigjmp_buf jb;
+	volatile uint64_t k = lo;
+
+	if (sigsetjmp(jb, 0) != 0) {
+		EVP_CIPHER_CTX_free(*cp);
+		*cp = NULL;
+		return rrun_fail(r, k, BAD_SHORT, 0);
+	}
+	wv_map_guard = &jb;
+	for (; k < hi; k++) {
+		uint64_t i = k;
+		if (i + 1 < hi) /* the page cache is not contiguous: the hardware prefetcher stops at each page */
+			for (size_t o = 0; o < C; o += 64)
+				__builtin_prefetch(r->map + (i + 1) * C + o);
+		if (open_chunk(r->v, n, *cp, i, r->map + i * C, r->buf + (i - r->first) * C, clen_of(n->wsize, i)) != 0) {
+			wv_map_guard = NULL;
+			return rrun_fail(r, i, BAD_AUTH, 0);
+		}
+	}
+	wv_map_guard = NULL;
+	return 0;
+}
+
 static int rrun_part(void *arg, uint64_t lo, uint64_t hi)
 {
 	struct rrun *r = arg;
 	struct vnode *n = r->n;
 	EVP_CIPHER_CTX *c = NULL;
 	int rc = 0;
+	uint8_t *sc = NULL;
 
-	uint8_t *sc = wv_scratch((size_t)(hi - lo < SUB ? hi - lo : SUB) * C);
-
-	if (sc == NULL || (r->v->kind == WARD_VOL_ENCRYPTED && (c = ctx_get(n)) == NULL)) {
+	if (r->v->kind == WARD_VOL_ENCRYPTED && (c = ctx_get(n)) == NULL) {
+		rc = rrun_fail(r, lo, BAD_IO, ENOMEM);
+		goto out;
+	}
+	if (r->map != NULL) {
+		rc = rrun_mapped(r, &c, lo, hi);
+		goto out;
+	}
+	sc = wv_scratch((size_t)(hi - lo < SUB ? hi - lo : SUB) * C);
+	if (sc == NULL) {
 		rc = rrun_fail(r, lo, BAD_IO, ENOMEM);
 		goto out;
 	}
@@ -444,6 +486,12 @@ static int read_run(ward_vol *v, struct vnode *n, uint8_t slot, uint8_t *dst, ui
 {
 	struct rrun r = { .v = v, .n = n, .fd = slot_fd(v, n, slot), .buf = dst, .first = i, .bad = UINT64_MAX };
 	int rc;
+	/* small runs decrypt from the mapping (no pread, no copy); large ones
+	 * read through the scratch buffer, which measured faster for them
+	 * (the kernel's copy streams from memory better than the cipher does
+	 * from scattered page-cache pages) */
+	if (n->map[slot] != NULL && j * C <= n->maplen[slot] && j - i < PAR_MIN_CHUNKS)
+		r.map = n->map[slot];
 	if (r.fd < 0)
 		return wv_fail(err, -EIO, "'%s/%s' chunk %llu: data missing on disk", v->dir, n->path,
 			       (unsigned long long)i);
@@ -462,6 +510,24 @@ static int read_run(ward_vol *v, struct vnode *n, uint8_t slot, uint8_t *dst, ui
 		return wv_fail(err, r.eno == ENOMEM ? -ENOMEM : -r.eno, "cannot read '%s/%s': %s", v->dir, n->path,
 			       strerror(r.eno));
 	}
+}
+
+/* Opens chunk i (cl bytes) from the slot's mapping into out: 0, -1 when
+ * it fails authentication, -2 on a fault (file shortened on disk). */
+static int open_mapped1(ward_vol *v, struct vnode *n, EVP_CIPHER_CTX **cp, uint8_t slot, uint64_t i, uint8_t *out,
+			size_t cl)
+{
+	sigjmp_buf jb;
+	int rc;
+	if (sigsetjmp(jb, 0) != 0) {
+		EVP_CIPHER_CTX_free(*cp);
+		*cp = NULL;
+		return -2;
+	}
+	wv_map_guard = &jb;
+	rc = open_chunk(v, n, *cp, i, n->map[slot] + i * C, out, cl);
+	wv_map_guard = NULL;
+	return rc;
 }
 
 /* Reads [off, off+len) (within wsize) under the node's lock (read or write).
@@ -499,6 +565,23 @@ static int read_range(ward_vol *v, struct vnode *n, uint8_t *buf, uint64_t off, 
 			int fd = slot_fd(v, n, slot);
 			size_t got = 0;
 			used_tmp = 1;
+			if (c == NULL && v->kind == WARD_VOL_ENCRYPTED && (c = ctx_get(n)) == NULL) {
+				rc = wv_fail(err, -ENOMEM, "out of memory");
+				goto out;
+			}
+			if (n->map[slot] != NULL && (i + 1) * C <= n->maplen[slot]) {
+				int m = open_mapped1(v, n, &c, slot, i, tmp, cl);
+				if (m != 0) {
+					rc = m == -2 ? wv_fail(err, -EIO, "'%s/%s' chunk %llu: file truncated on disk", v->dir,
+							      n->path, (unsigned long long)i)
+						     : chunk_error(v, n, i, err);
+					goto out;
+				}
+				memcpy(dst, tmp + (s - cs), e - s);
+				off = e;
+				i++;
+				continue;
+			}
 			if (fd < 0) {
 				rc = wv_fail(err, -EIO, "'%s/%s' chunk %llu: data missing on disk", v->dir, n->path,
 					     (unsigned long long)i);
@@ -511,10 +594,6 @@ static int read_range(ward_vol *v, struct vnode *n, uint8_t *buf, uint64_t off, 
 			if (got < cl) {
 				rc = wv_fail(err, -EIO, "'%s/%s' chunk %llu: file truncated on disk", v->dir, n->path,
 					     (unsigned long long)i);
-				goto out;
-			}
-			if (c == NULL && v->kind == WARD_VOL_ENCRYPTED && (c = ctx_get(n)) == NULL) {
-				rc = wv_fail(err, -ENOMEM, "out of memory");
 				goto out;
 			}
 			if (open_chunk(v, n, c, i, tmp, tmp, cl) != 0) {
@@ -552,21 +631,35 @@ ssize_t ward_vf_pread(ward_vfile *f, void *buf, size_t len, uint64_t off, char *
 	}
 	if (len > n->wsize - off)
 		len = (size_t)(n->wsize - off);
-	if (n->fd_alt < 0 && f->v->kind == WARD_VOL_ENCRYPTED) {
-		int need = 0;
-		for (uint64_t i = off / C; i <= (off + len - 1) / C && !need; i++)
-			need = n->w[i].slot == WVOL_SLOT_ALT;
-		if (need) {
-			pthread_rwlock_unlock(&n->rw);
-			pthread_rwlock_wrlock(&n->rw);
+	/* slots the request reads from; the alt store and the mappings are
+	 * made under the write lock (the alt store on first need, a mapping
+	 * when it does not cover the request) */
+	uint64_t endb = ((off + len - 1) / C + 1) * C;
+	unsigned used = 1u << WVOL_SLOT_MAIN;
+	if (f->v->kind == WARD_VOL_ENCRYPTED) {
+		used = 0;
+		for (uint64_t i = off / C; i <= (off + len - 1) / C && used != 7; i++)
+			used |= 1u << n->w[i].slot;
+	}
+	int need_alt = (used & (1u << WVOL_SLOT_ALT)) && n->fd_alt < 0;
+	int remap = 0;
+	for (uint8_t s = WVOL_SLOT_MAIN; s <= WVOL_SLOT_ALT; s++)
+		if ((used & (1u << s)) && n->maplen[s] < endb && !n->nomap && wv_map_enabled())
+			remap = 1;
+	if (need_alt || remap) {
+		pthread_rwlock_unlock(&n->rw);
+		pthread_rwlock_wrlock(&n->rw);
+		if (n->fd_alt < 0 && (used & (1u << WVOL_SLOT_ALT)))
 			(void)open_alt(f->v, n, 0);
-			if (off >= n->wsize) {
-				pthread_rwlock_unlock(&n->rw);
-				return 0;
-			}
-			if (len > n->wsize - off)
-				len = (size_t)(n->wsize - off);
+		for (uint8_t s = WVOL_SLOT_MAIN; s <= WVOL_SLOT_ALT; s++)
+			if ((used & (1u << s)) && n->maplen[s] < endb && !n->nomap)
+				wv_map_slot(n, s, endb);
+		if (off >= n->wsize) {
+			pthread_rwlock_unlock(&n->rw);
+			return 0;
 		}
+		if (len > n->wsize - off)
+			len = (size_t)(n->wsize - off);
 	}
 	rc = read_range(f->v, n, buf, off, len, err);
 	pthread_rwlock_unlock(&n->rw);

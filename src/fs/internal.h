@@ -9,6 +9,7 @@
 #define WARD_FS_INTERNAL_H
 
 #include <pthread.h>
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -60,6 +61,11 @@ struct vnode {
 	pthread_mutex_t pool_mu;
 	EVP_CIPHER_CTX *pool[4];
 	int npool;
+	/* read-only shared mappings of slot 0 and slot 1 (map.c); changed
+	 * under the write lock, used under the read lock */
+	uint8_t *map[2];
+	uint64_t maplen[2];
+	uint8_t nomap;	 /* a mapping failed: this file uses pread */
 };
 
 struct ward_vol {
@@ -162,6 +168,16 @@ int wv_parallel(int (*fn)(void *arg, uint64_t lo, uint64_t hi), void *arg, uint6
  * of memory). For ciphertext (or an authenticated volume's public bytes)
  * only: it is not wiped. */
 uint8_t *wv_scratch(size_t len);
+
+/* map.c: wv_map_enabled() installs the SIGBUS guard on first use (0 when
+ * mappings are off or the guard could not be installed); wv_map_slot()
+ * (re)maps a slot to cover at least `need` bytes (keeps no mapping on
+ * failure: reads then use pread); a guarded access sets wv_map_guard to a
+ * sigsetjmp buffer of the same thread and clears it after. */
+extern __thread sigjmp_buf *wv_map_guard;
+int wv_map_enabled(void);
+void wv_map_slot(struct vnode *n, uint8_t slot, uint64_t need);
+void wv_map_drop(struct vnode *n, uint8_t slot);
 
 /* file.c */
 int wv_node_commit(ward_vol *v, struct vnode *n, int durable, char *err);

@@ -101,6 +101,41 @@ def test_tampered_chunk_gives_eio_and_one_line(tmp):
     assert lines[1].startswith("ward: exiting with status 74 instead of 0")
 
 
+@pytest.mark.parametrize("faulthandler", [False, True])
+def test_file_shortened_on_disk_while_mapped_gives_eio(tmp, faulthandler):
+    # Small reads decrypt from a mapping of the chunk file; shortening the
+    # file on disk while the program runs makes that mapping fault (SIGBUS),
+    # which the shield turns into EIO and the line, with or without
+    # Python's faulthandler (which installs its own SIGBUS handler).
+    vol, key = make_volume(tmp, {"big.bin": os.urandom(16 * 4096)})
+    code = """
+        import sys, errno, os
+        f = open(sys.argv[1] + '/big.bin', 'rb', buffering=0)
+        assert len(os.pread(f.fileno(), 4096, 0)) == 4096
+        print('ready', flush=True)
+        sys.stdin.readline()
+        for off, n in ((8 * 4096, 4096), (9 * 4096 + 5, 100)):
+            try:
+                os.pread(f.fileno(), n, off)
+                print('read')
+            except OSError as e:
+                print('errno', errno.errorcode[e.errno])
+        print(len(os.pread(f.fileno(), 4096, 4096)))
+    """
+    opts = ["-X", "faulthandler"] if faulthandler else []
+    p = subprocess.Popen([str(WARD), "run", "--volume", "%s:%s" % (vol, key), "--", PY, *opts, "-c",
+                          textwrap.dedent(code), str(vol)], env=base_env(), stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert p.stdout.readline() == "ready\n"
+    os.truncate(vol / "big.bin", 2 * 4096)
+    out, err = p.communicate("go\n", timeout=60)
+    assert p.returncode == 74, err
+    assert out == "errno EIO\nerrno EIO\n4096\n", err
+    lines = one_line(err)
+    assert lines[0].startswith(f"ward: cannot read {vol}/big.bin: chunk 8: file truncated on disk;"), err
+    assert lines[1].startswith(f"ward: cannot read {vol}/big.bin: chunk 9: file truncated on disk;"), err
+
+
 def test_wrong_key_refused_before_start(tmp):
     vol, key = make_volume(tmp, {"a.txt": "a"})
     other = tmp / "other.key"

@@ -29,38 +29,48 @@
 
 #define DL_MAX_SIZE ((size_t)1 << 30)
 
-/* Reads the whole file through the shield. */
-static int slurp(const char *path, unsigned char **out, size_t *len)
+/* Reads the whole file through the shield straight into a new memfd (a
+ * shared mapping of it, populated at once: no intermediate buffer, no copy,
+ * no page fault per page). Returns the memfd, with *img its contents mapped
+ * writable (the caller unmaps it before sealing), or -errno. */
+static int slurp_memfd(const char *path, const char *name, unsigned char **img, size_t *len)
 {
-	int fd = shield_openat(AT_FDCWD, path, O_RDONLY | O_CLOEXEC, 0);
+	int fd = shield_openat(AT_FDCWD, path, O_RDONLY | O_CLOEXEC, 0), mfd, e;
 	struct stat st;
-	unsigned char *buf;
-	size_t done = 0;
+	unsigned char *p = NULL;
+	size_t size, done = 0;
 	if (fd < 0)
 		return -errno;
-	if (fstat(fd, &st) != 0 || st.st_size < 0 || (size_t)st.st_size > DL_MAX_SIZE) {
+	if (fstat(fd, &st) != 0 || st.st_size <= 0 || (size_t)st.st_size > DL_MAX_SIZE) {
+		e = st.st_size == 0 ? ENOEXEC : EFBIG;
 		close(fd);
-		return -EFBIG;
+		return -e;
 	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (buf == NULL) {
+	size = (size_t)st.st_size;
+	mfd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (mfd < 0 || ftruncate(mfd, (off_t)size) != 0 ||
+	    (p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, mfd, 0)) == MAP_FAILED) {
+		e = errno;
+		if (mfd >= 0)
+			close(mfd);
 		close(fd);
-		return -ENOMEM;
+		return -e;
 	}
-	while (done < (size_t)st.st_size) {
-		ssize_t r = read(fd, buf + done, (size_t)st.st_size - done);
+	while (done < size) {
+		ssize_t r = read(fd, p + done, size - done);
 		if (r <= 0) {
-			int e = r < 0 ? errno : EIO;
-			free(buf);
+			e = r < 0 ? errno : EIO;
+			munmap(p, size);
+			close(mfd);
 			close(fd);
 			return -e;
 		}
 		done += (size_t)r;
 	}
 	close(fd);
-	*out = buf;
-	*len = done;
-	return 0;
+	*img = p;
+	*len = size;
+	return mfd;
 }
 
 /* The DT_NEEDED names and the $ORIGIN-relative search dirs of an ELF
@@ -160,32 +170,12 @@ static int prepare(const char *path, char out[64], int depth)
 		return 0;
 	if (depth > 8)
 		return 0;
-	rc = slurp(sp.abs, &img, &len);
-	if (rc != 0) {
+	base = strrchr(sp.abs, '/') + 1;
+	mfd = rc = slurp_memfd(sp.abs, base, &img, &len);
+	if (rc < 0) {
 		ward_error("cannot load the library %s from the %s region %s: %s", sp.abs, shield_kind_name(sp.kind),
 			   shield_region_root(sp.region), strerror(-rc));
 		errno = -rc;
-		return -1;
-	}
-	base = strrchr(sp.abs, '/') + 1;
-	mfd = memfd_create(base, MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (mfd < 0) {
-		free(img);
-		return -1;
-	}
-	for (size_t done = 0; done < len;) {
-		ssize_t w = write(mfd, img + done, len - done);
-		if (w <= 0) {
-			free(img);
-			close(mfd);
-			errno = EIO;
-			return -1;
-		}
-		done += (size_t)w;
-	}
-	if (fcntl(mfd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
-		free(img);
-		close(mfd);
 		return -1;
 	}
 	snprintf(origin, sizeof(origin), "%s", sp.abs);
@@ -193,7 +183,11 @@ static int prepare(const char *path, char out[64], int depth)
 	*slash = 0;
 	load_depth = depth;
 	each_needed(img, len, origin, load_dep);
-	free(img);
+	munmap(img, len); /* no writable mapping may remain for the seal */
+	if (fcntl(mfd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
+		close(mfd);
+		return -1;
+	}
 	snprintf(out, 64, "/proc/self/fd/%d", mfd);
 	ward_debug("loading %s from a sealed copy (%s)", sp.abs, out);
 	return 1;

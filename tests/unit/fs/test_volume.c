@@ -271,6 +271,37 @@ int main(void)
 		for (int t = 0; t < 4; t++)
 			CHECK(ward_vol_unlink(v, p[t].name, err) == 0);
 	}
+	/* reads decrypt small requests from a mapping of the file: a file
+	 * that grows past the mapping is remapped, and one shortened on disk
+	 * while mapped gives EIO naming the chunk (not SIGBUS) */
+	{
+		char dp[600];
+		fill(a, 3 << 20, 9);
+		CHECK(ward_vf_open(v, "grow.bin", O_RDWR | O_CREAT, 0600, &f, err) == 0);
+		CHECK(ward_vf_pwrite(f, a, 4096, 0, err) == 4096);
+		CHECK(ward_vf_pread(f, b, 4096, 0, err) == 4096 && memcmp(a, b, 4096) == 0);
+		CHECK(ward_vf_pwrite(f, a + 4096, (3 << 20) - 4096, 4096, err) == (3 << 20) - 4096);
+		CHECK(ward_vf_pread(f, b, 4096, 3u << 20 >> 1, err) == 4096 && memcmp(a + (3 << 19), b, 4096) == 0);
+		CHECK(ward_vf_pread(f, b, 100, (3 << 20) - 100, err) == 100 && memcmp(a + (3 << 20) - 100, b, 100) == 0);
+		CHECK(ward_vf_close(f, err) == 0);
+
+		CHECK(ward_vf_open(v, "grow.bin", O_RDONLY, 0, &f, err) == 0);
+		CHECK(ward_vf_pread(f, b, 4096, 0, err) == 4096 && memcmp(a, b, 4096) == 0);
+		snprintf(dp, sizeof(dp), "%s/grow.bin", dir);
+		CHECK(truncate(dp, 8192) == 0);
+		memset(b, 0x55, 8192);
+		CHECK(ward_vf_pread(f, b, 4096, 32768, err) == -EIO);
+		CHECK(strstr(err, "grow.bin' chunk 8: file truncated on disk") != NULL);
+		CHECK(b[0] == 0 && b[4095] == 0);
+		CHECK(ward_vf_pread(f, b, 100, 40005, err) == -EIO && strstr(err, "chunk 9: file truncated") != NULL);
+		CHECK(ward_vf_pread(f, b, 16384, 4096, err) == -EIO && strstr(err, "chunk 2: file truncated") != NULL);
+		CHECK(b[0] == 0 && b[4095] == 0 && b[16383] == 0);
+		/* a large read (through pread) says the same */
+		CHECK(ward_vf_pread(f, b, 1 << 20, 0, err) == -EIO && strstr(err, "chunk 2: file truncated") != NULL);
+		CHECK(ward_vf_pread(f, b, 4096, 4096, err) == 4096 && memcmp(a + 4096, b, 4096) == 0);
+		ward_vf_close(f, NULL);
+		CHECK(ward_vol_unlink(v, "grow.bin", err) == 0);
+	}
 	CHECK(ward_vol_close(v, err) == 0);
 
 	/* tamper: a bit flip in the manifest */
