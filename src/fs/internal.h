@@ -33,7 +33,8 @@ struct vnode {
 	uint32_t mode;	 /* permission bits */
 	uint8_t id[WVOL_ID_LEN];
 	struct vnode *hnext; /* hash chain (vol->mu) */
-	uint64_t nchild;     /* directories: entries directly below */
+	uint64_t nchild;     /* directories: entries directly below (not kept
+				for a lazy volume, which is never written) */
 
 	/* committed state (vol->mu for the table; node->rw while open) */
 	int64_t mtime;
@@ -68,6 +69,28 @@ struct vnode {
 	uint8_t nomap;	 /* a mapping failed: this file uses pread */
 };
 
+/*
+ * A read-only volume whose manifest is one snapshot (ENTRY records in path
+ * order, nothing appended) is opened lazily: the manifest is read into
+ * private memory once, every MAC and entry is checked as the eager loader
+ * would, and only an index of the entries is built. A node is materialised
+ * from its record on first lookup and then cached in the table; listings,
+ * path lists and the tag are served from the index.
+ */
+struct lazy {
+	uint8_t *buf;	/* the verified manifest, in private memory */
+	size_t len;
+	void *map;	/* buf's anonymous mapping (NULL: buf is malloc'ed) */
+	size_t maplen;
+	uint32_t *rec;	/* offset of entry i's record; entries sorted by path */
+	uint32_t n;
+	uint32_t *hash;	/* open addressing by path: entry index + 1, 0 = free */
+	size_t hmask;
+	int index_in_map; /* rec and hash live in map, after buf */
+	int have_tag;	/* the tag, once computed (the volume never changes) */
+	uint8_t tag[32];
+};
+
 struct ward_vol {
 	char *dir;
 	char *meta;	 /* DIR/.ward-volume */
@@ -87,7 +110,9 @@ struct ward_vol {
 	uint64_t snap_len;	/* bytes of its snapshot part */
 	EVP_MAC_CTX *mac;	/* keyed HMAC template (encrypted) */
 
-	struct vnode **tab;	/* hash chains, by path */
+	struct lazy *lz;	/* lazy read-only snapshot, or NULL */
+	struct vnode **tab;	/* hash chains, by path (for a lazy volume: the
+				   nodes materialised so far) */
 	size_t tcap, tcount;
 	/* the last record read at open: its disk operation may be unfinished */
 	char *alias_from, *alias_to; /* read-only open after an interrupted rename */
@@ -118,6 +143,14 @@ void wv_node_free(struct vnode *n);
 uint64_t wv_nchunks(uint64_t size);
 
 /* manifest.c */
+/* lazy volumes (see struct lazy): the node of path, materialised and cached
+ * (NULL when missing or out of memory); caller holds v->mu */
+struct vnode *wv_lazy_node(ward_vol *v, const char *path);
+/* the children of directory dir ("" = root), sorted by name; 0 or -ENOMEM */
+int wv_lazy_readdir(ward_vol *v, const char *dir, struct ward_vdirent **out, size_t *n);
+void wv_lazy_free(struct lazy *lz);
+/* every path of the volume, sorted (strdup'ed); caller holds v->mu */
+int wv_all_paths(ward_vol *v, char ***out, size_t *n);
 int wv_apply(ward_vol *v, uint32_t type, const uint8_t *p, size_t len, int loading, char *why, size_t whylen);
 struct rd {
 	const uint8_t *p;

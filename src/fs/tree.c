@@ -222,29 +222,21 @@ out:
 
 /* ---- verify ---- */
 
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* Paths of all entries (sorted), so that no lock is held while reading. */
 static int list_paths(ward_vol *v, char ***out, uint8_t **types, size_t *n)
 {
-	pthread_mutex_lock(&v->mu);
+	char **l = NULL;
 	size_t k = 0;
-	char **l = malloc((v->tcount ? v->tcount : 1) * sizeof(*l));
-	uint8_t *ty = malloc(v->tcount ? v->tcount : 1);
-	if (l == NULL || ty == NULL)
-		goto oom;
-	for (size_t b = 0; b < v->tcap; b++)
-		for (struct vnode *x = v->tab[b]; x; x = x->hnext) {
-			if ((l[k] = strdup(x->path)) == NULL)
-				goto oom;
-			k++;
-		}
+	pthread_mutex_lock(&v->mu);
+	int rc = wv_all_paths(v, &l, &k);
 	pthread_mutex_unlock(&v->mu);
-	if (k > 1)
-		qsort(l, k, sizeof(*l), cmp_str);
+	uint8_t *ty = rc == 0 ? malloc(k ? k : 1) : NULL;
+	if (ty == NULL) {
+		for (size_t i = 0; l && i < k; i++)
+			free(l[i]);
+		free(l);
+		return -1;
+	}
 	for (size_t i = 0; i < k; i++) {
 		struct ward_vstat st;
 		ty[i] = ward_vol_stat(v, l[i], &st, NULL) == 0 && S_ISDIR(st.mode) ? WVOL_T_DIR : WVOL_T_FILE;
@@ -253,13 +245,6 @@ static int list_paths(ward_vol *v, char ***out, uint8_t **types, size_t *n)
 	*types = ty;
 	*n = k;
 	return 0;
-oom:
-	pthread_mutex_unlock(&v->mu);
-	for (size_t i = 0; l && i < k; i++)
-		free(l[i]);
-	free(l);
-	free(ty);
-	return -1;
 }
 
 /* Plaintext bytes of the files among paths (for progress reports). */

@@ -30,12 +30,11 @@ static uint64_t hash_str(const char *s)
 
 struct vnode *wv_lookup(ward_vol *v, const char *path)
 {
-	if (v->tcap == 0)
-		return NULL;
-	for (struct vnode *n = v->tab[hash_str(path) & (v->tcap - 1)]; n; n = n->hnext)
-		if (strcmp(n->path, path) == 0)
-			return n;
-	return NULL;
+	if (v->tcap != 0)
+		for (struct vnode *n = v->tab[hash_str(path) & (v->tcap - 1)]; n; n = n->hnext)
+			if (strcmp(n->path, path) == 0)
+				return n;
+	return v->lz != NULL ? wv_lazy_node(v, path) : NULL;
 }
 
 int wv_insert(ward_vol *v, struct vnode *n)
@@ -117,6 +116,7 @@ static void vol_free(ward_vol *v)
 			wv_node_free(x);
 		}
 	free(v->tab);
+	wv_lazy_free(v->lz);
 	if (v->jfd >= 0)
 		close(v->jfd);
 	if (v->lockfd >= 0)
@@ -679,6 +679,11 @@ int ward_vol_readdir(ward_vol *v, const char *path, struct ward_vdirent **out, s
 			return d ? wv_fail(err, -ENOTDIR, "'%s' is not a directory", p)
 				 : wv_fail(err, -ENOENT, "'%s': no such directory", p);
 		}
+	}
+	if (v->lz != NULL) {
+		rc = wv_lazy_readdir(v, p, out, nout);
+		pthread_mutex_unlock(&v->mu);
+		return rc == 0 ? 0 : wv_fail(err, rc, "out of memory");
 	}
 	size_t pl = strlen(p), cnt = 0, names = 0;
 	for (size_t b = 0; b < v->tcap; b++)
