@@ -120,11 +120,16 @@ int ward_engine_image_trees(const char *engine, int rebuild, struct ward_image_t
 	/* The interpreter's own tree PREFIX/lib/NAME3.X (its site-packages
 	 * inside); for Debian's /usr, also the local dist-packages pip installs
 	 * into and the shared dist-packages, in sys.path order. */
-	const char *const fmt[] = { "%s/lib/%s3.%u", "/usr/local/lib/%.0s%s3.%u/dist-packages",
-				    "/usr/lib/python3/dist-packages%.0s%.0s" };
-	int debian = strcmp(prefix, "/usr") == 0;
-	for (size_t i = 0; i < (debian ? sizeof(fmt) / sizeof(fmt[0]) : 1); i++) {
-		if (snprintf(dir, sizeof(dir), fmt[i], prefix, family, minor) >= (int)sizeof(dir))
+	int ntrees = strcmp(prefix, "/usr") == 0 ? 3 : 1;
+	for (int i = 0; i < ntrees; i++) {
+		int len;
+		if (i == 0)
+			len = snprintf(dir, sizeof(dir), "%s/lib/%s3.%u", prefix, family, minor);
+		else if (i == 1)
+			len = snprintf(dir, sizeof(dir), "/usr/local/lib/%s3.%u/dist-packages", family, minor);
+		else
+			len = snprintf(dir, sizeof(dir), "/usr/lib/python3/dist-packages");
+		if (len < 0 || len >= (int)sizeof(dir))
 			return -1;
 		r = tree(dir, store, rebuild, &out[n]);
 		if (r < 0)
