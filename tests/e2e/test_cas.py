@@ -260,13 +260,22 @@ def test_tampered_replayed_misbound_evidence(cas, alice, tmp_path):
     r = cas.attest("myapp/web", M1, extra=["--tamper"])
     assert r.returncode == 1 and "signature does not verify" in r.stderr
     r = cas.attest("myapp/web", M1, extra=["--wrong-key"])
-    assert r.returncode == 1 and "does not bind this TLS key" in r.stderr
+    assert r.returncode == 1 and "does not bind this TLS connection" in r.stderr
     ev = tmp_path / "ev.bin"
     key = str(tmp_path / "enclave.pem")
     assert cas.attest("myapp/web", M1, key=key, extra=["--save-evidence", ev]).returncode == 0
     # same key, same evidence, new connection: the challenge differs
     r = cas.attest("myapp/web", M1, key=key, extra=["--use-evidence", ev])
-    assert r.returncode == 1 and "replayed or forged" in r.stderr
+    assert r.returncode == 1 and "replayed or relayed from another connection" in r.stderr
+    # evidence made on another TLS connection (its exporter), presented with
+    # this connection's challenge and the same key: a relay; refused
+    r = cas.probe("relay", "myapp/web", M1)
+    assert r.returncode == 1, r.stderr
+    assert "does not bind this TLS connection (channel and challenge)" in r.stderr
+    assert "relayed from another connection" in r.stderr
+    # the same hand-made exchange bound to its own channel is accepted
+    r = cas.probe("relay", "myapp/web", M1, "--honest")
+    assert r.returncode == 0 and r.stdout.strip() == "allowed", r.stderr
     # evidence signed by another machine's platform key
     other = Cas(tmp_path / "other")
     other.simdir.mkdir(parents=True)
