@@ -465,6 +465,9 @@ int ward_rt_cas_start(const struct ward_config *c, enum ward_mode used, const ui
 	if (ward_cas_identity_new(&st.key, err, sizeof(err)) != 0)
 		ward_rt_fatal(125, "cannot create the enclave's key: %s", err);
 	peer->key = st.key;
+	/* one TLS context for the attestation and every later tag report (NULL:
+	 * the client library makes one per connection) */
+	peer->ctx = ward_cas_client_ctx_new();
 	r = ward_cas_attest(peer, id, 0, NULL, NULL, make_evidence, &ev, &config, err, sizeof(err));
 	ward_sim_platform_free(ev.plat);
 	if (r == 1)
