@@ -308,6 +308,12 @@ def test_volume_tags_rollback_and_crash(cas, alice, tmp_path):
     assert cas.probe("tag", "--key", key, "prepare", "data", "cc03").returncode == 0
     assert cas.attest("myapp/web", M1, "data=bb02").returncode == 0
     assert cas.attest("myapp/web", M1, "data=cc03").returncode == 1  # pending dropped
+    # a report signed by the attested key, but over another connection's
+    # challenge and exporter, is refused; the same bound to its own is not
+    r = cas.probe("tag-relay", "--key", key, "prepare", "data", "dd04")
+    assert r.returncode == 1 and "signature does not verify with the attested enclave key for this connection" in r.stderr
+    r = cas.probe("tag-relay", "--key", key, "--honest", "prepare", "data", "cc03")
+    assert r.returncode == 0, r.stderr
     # a key that never attested cannot report tags
     r = cas.probe("tag", "--key", str(tmp_path / "stranger.pem"), "commit", "data", "dd04")
     assert r.returncode == 1 and "no attested enclave" in r.stderr

@@ -13,6 +13,9 @@
  *       challenge) is presented on B, as a relay would; --honest binds B's
  *   cas-probe bench ADDR FPR CONFIG_ID MEASUREMENT CLIENTS SECONDS MAXCOUNT [--baseline HTTPADDR]
  *       own channel instead (the control: the same code path is accepted)
+ *   cas-probe tag-relay ADDR FPR --key FILE PHASE VOLUME TAG [--honest]
+ *       the same for a tag report: signed over A's challenge and exporter,
+ *       sent on B (--honest: over B's)
  * Exit: 0 ok, 1 denied/refused (reason on stderr), 2 usage or other error.
  */
 #include <arpa/inet.h>
@@ -203,6 +206,69 @@ out:
 	return r;
 }
 
+static int send_json(SSL *ssl, json_t *req)
+{
+	uint8_t hdr[4];
+	char *txt = req ? json_dumps(req, JSON_COMPACT) : NULL;
+	int ok = txt != NULL;
+	if (ok) {
+		ward_cas_frame_header((uint32_t)strlen(txt), hdr);
+		ok = SSL_write(ssl, hdr, 4) == 4 && SSL_write(ssl, txt, (int)strlen(txt)) == (int)strlen(txt);
+	}
+	free(txt);
+	return ok ? 0 : -1;
+}
+
+static int tag_relay(struct ward_cas_peer *peer, EVP_PKEY *k, const char *phase, const char *vol,
+		     const char *tag, int honest)
+{
+	SSL_CTX *ctx = ward_cas_client_ctx_new();
+	struct raw a = { .fd = -1 }, b = { .fd = -1 };
+	uint8_t msg[WARD_CAS_TAG_MSG_MAX], spki[WARD_CAS_SPKI_MAX], sig[WARD_CAS_TAG_SIG_MAX];
+	char spki64[2000], sig64[400];
+	size_t msglen, spkilen, siglen = sizeof(sig);
+	struct raw *signer;
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	json_t *req = NULL, *ans = NULL;
+	int r = 2;
+
+	if (ctx == NULL || md == NULL || raw_open(peer->addr, ctx, &a) != 0 || raw_open(peer->addr, ctx, &b) != 0)
+		goto out;
+	signer = honest ? &b : &a;
+	if (ward_cas_tag_message(signer->challenge, signer->exporter, phase, vol, tag, msg, &msglen) != 0 ||
+	    ward_cas_key_spki(k, spki, sizeof(spki), &spkilen) != 0 ||
+	    EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, k) != 1 || EVP_DigestSign(md, sig, &siglen, msg, msglen) != 1)
+		goto out;
+	EVP_EncodeBlock((unsigned char *)spki64, spki, (int)spkilen);
+	EVP_EncodeBlock((unsigned char *)sig64, sig, (int)siglen);
+	req = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "type", "tag", "phase", phase, "volume", vol, "tag", tag,
+			"key", spki64, "signature", sig64);
+	if (send_json(b.ssl, req) != 0 || raw_frame(b.ssl, &ans) != 0)
+		goto out;
+	if (strcmp(json_string_value(json_object_get(ans, "type")), "ok") == 0) {
+		printf("ok\n");
+		r = 0;
+	} else {
+		const char *why = json_string_value(json_object_get(ans, "reason"));
+		fprintf(stderr, "%s\n", why ? why : "?");
+		r = 1;
+	}
+out:
+	if (r == 2)
+		fprintf(stderr, "cas-probe: tag-relay failed\n");
+	json_decref(req);
+	json_decref(ans);
+	EVP_MD_CTX_free(md);
+	SSL_free(a.ssl);
+	SSL_free(b.ssl);
+	if (a.fd >= 0)
+		close(a.fd);
+	if (b.fd >= 0)
+		close(b.fd);
+	SSL_CTX_free(ctx);
+	return r;
+}
+
 /* --- bench --- */
 struct bench {
 	struct ward_cas_peer peer;
@@ -347,6 +413,13 @@ int main(int argc, char **argv)
 	}
 	peer.addr = pos[1];
 	peer.fingerprint = fpr;
+	if (strcmp(pos[0], "tag-relay") == 0) {
+		if (npos != 6 || keyfile == NULL || load_or_make_key(keyfile, &k) != 0)
+			return 2;
+		int r = tag_relay(&peer, k, pos[3], pos[4], pos[5], honest);
+		EVP_PKEY_free(k);
+		return r;
+	}
 	if (strcmp(pos[0], "tag") == 0) {
 		if (npos != 6 || keyfile == NULL || load_or_make_key(keyfile, &k) != 0)
 			return 2;
