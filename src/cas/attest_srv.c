@@ -11,8 +11,9 @@
  * exporter and challenge + config id + volume tags, the measurement and
  * flags matched the policy and every volume tag was accepted; (2b) a tag
  * report is accepted only with a signature by an attested enclave key over
- * this connection's exporter and challenge; (3) every decision is audited, and an allowed one is sent
- * only once its audit record is durable (fsync'ed; store.h, group commit).
+ * this connection's exporter and challenge; (3) every decision is audited,
+ * and an allowed one is sent only once its audit record is durable
+ * (fsync'ed; store.h, group commit).
  */
 #include "cas/cas.h"
 
