@@ -4,11 +4,15 @@
 Starts a private ward-cas (temporary data directory, ephemeral ports),
 creates one session, then runs the stand-in enclave load generator
 (build/tests/unit/cas/cas-probe bench) with 1, 8 and 64 concurrent clients.
-Every attestation is a full one: fresh enclave key, TLS 1.3 handshake with a
-client certificate, challenge, simulation evidence signed and verified
-(Ed25519), policy decision, audit record, configuration returned.
-Baseline in the same run: a TLS 1.3 handshake with a client certificate and
-GET /healthz on the same server (the transport cost alone).
+Every attestation is a full one: an enclave key from a pool made before the
+clock starts (an enclave makes its key once), TLS 1.3 handshake (no
+resumption; the CAS is authenticated, the enclave by its evidence, which
+binds the connection's TLS exporter), challenge, simulation evidence signed
+and verified (Ed25519), policy decision, audit record made durable,
+configuration returned.
+Baseline in the same run: a TLS 1.3 handshake (no client certificate, as on
+the attestation port) and GET /healthz on the same server (the transport cost
+alone).
 
 Then, when the runtime in this build attests to a CAS (WARD_CAS_ADDR), the
 start-up time of a CAS-attested `ward run python3 -c pass` against a local

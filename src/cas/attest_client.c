@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
@@ -30,6 +31,7 @@ struct conn {
 	SSL_CTX *ctx; /* owned unless borrowed */
 	int borrowed;
 	SSL *ssl;
+	uint8_t exporter[WARD_CAS_EXPORTER_LEN]; /* this connection's channel binding */
 };
 
 /* The CAS is authenticated by the SHA-256 of its key (pinned fingerprint,
@@ -45,9 +47,13 @@ static int skip_chain(X509_STORE_CTX *x, void *arg)
 SSL_CTX *ward_cas_client_ctx_new(void)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
-	/* X25519 first: one key share, no HelloRetryRequest, the cheapest ECDHE */
+	/* X25519 first: one key share, no HelloRetryRequest, the cheapest ECDHE.
+	 * AES-128-GCM with SHA-256 first: the key schedule's HMACs run on the
+	 * CPU's SHA extensions, SHA-384 (OpenSSL's default first suite) has none. */
 	if (ctx != NULL && (SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) != 1 ||
-			    SSL_CTX_set1_groups_list(ctx, "X25519:P-256") != 1)) {
+			    SSL_CTX_set1_groups_list(ctx, "X25519:P-256") != 1 ||
+			    SSL_CTX_set_ciphersuites(ctx, "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:"
+							  "TLS_CHACHA20_POLY1305_SHA256") != 1)) {
 		SSL_CTX_free(ctx);
 		return NULL;
 	}
@@ -104,15 +110,52 @@ static void sigpipe_restore(struct sigpipe_guard *g)
 
 #define cerr ward_fail_ossl /* src/core/crypto.h */
 
+/* DER SubjectPublicKeyInfo of a P-256 key up to its 65-byte uncompressed
+ * point (RFC 5480): SEQUENCE { SEQUENCE { id-ecPublicKey, prime256v1 },
+ * BIT STRING { 0 unused bits, point } }. */
+static const uint8_t p256_spki_prefix[26] = {
+	0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01,
+	0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+};
+
+int ward_cas_key_spki(EVP_PKEY *key, uint8_t *out, size_t max, size_t *len)
+{
+	char group[32];
+	size_t gl = 0, pl = 0;
+	unsigned char *der = NULL;
+	int n;
+
+	if (key == NULL)
+		return -1;
+	if (EVP_PKEY_is_a(key, "EC") &&
+	    EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, group, sizeof(group), &gl) == 1 &&
+	    strcmp(group, "prime256v1") == 0 && max >= sizeof(p256_spki_prefix) + 65 &&
+	    EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, out + sizeof(p256_spki_prefix),
+					    65, &pl) == 1 &&
+	    pl == 65 && out[sizeof(p256_spki_prefix)] == 0x04) {
+		memcpy(out, p256_spki_prefix, sizeof(p256_spki_prefix));
+		*len = sizeof(p256_spki_prefix) + 65;
+		return 0;
+	}
+	ERR_clear_error();
+	n = i2d_PUBKEY(key, &der); /* any other key: OpenSSL's encoder */
+	if (n <= 0 || (size_t)n > max) {
+		OPENSSL_free(der);
+		return -1;
+	}
+	memcpy(out, der, (size_t)n);
+	*len = (size_t)n;
+	OPENSSL_free(der);
+	return 0;
+}
+
 int ward_cas_key_hash(EVP_PKEY *key, uint8_t out[32])
 {
-	unsigned char *der = NULL;
-	int n = i2d_PUBKEY(key, &der), r;
-	if (n <= 0)
+	uint8_t der[WARD_CAS_SPKI_MAX];
+	size_t n;
+	if (ward_cas_key_spki(key, der, sizeof(der), &n) != 0)
 		return -1;
-	r = ward_sha256(der, (size_t)n, out);
-	OPENSSL_free(der);
-	return r;
+	return ward_sha256(der, n, out);
 }
 
 int ward_cas_parse_fingerprint(const char *s, uint8_t out[32])
@@ -122,24 +165,12 @@ int ward_cas_parse_fingerprint(const char *s, uint8_t out[32])
 	return strlen(s) == 64 ? ward_unhex(s, out, 32) : -1;
 }
 
-int ward_cas_identity_new(EVP_PKEY **key, X509 **cert, char *err, size_t errlen)
+int ward_cas_identity_new(EVP_PKEY **key, char *err, size_t errlen)
 {
 	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
-	X509 *x = X509_new();
-
-	if (k == NULL || x == NULL || ASN1_INTEGER_set(X509_get_serialNumber(x), 1) != 1 ||
-	    X509_set_version(x, 2) != 1 || X509_gmtime_adj(X509_getm_notBefore(x), -3600) == NULL ||
-	    X509_gmtime_adj(X509_getm_notAfter(x), 30L * 86400) == NULL ||
-	    X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
-				       (const unsigned char *)"ward-enclave", -1, -1, 0) != 1 ||
-	    X509_set_issuer_name(x, X509_get_subject_name(x)) != 1 || X509_set_pubkey(x, k) != 1 ||
-	    X509_sign(x, k, EVP_sha256()) <= 0) {
-		EVP_PKEY_free(k);
-		X509_free(x);
-		return cerr(err, errlen, "cannot create the enclave's TLS key pair");
-	}
+	if (k == NULL)
+		return cerr(err, errlen, "cannot create the enclave's key pair");
 	*key = k;
-	*cert = x;
 	return 0;
 }
 
@@ -199,9 +230,7 @@ static int conn_open(const struct ward_cas_peer *p, struct conn *c, char *err, s
 			    strerror(errno));
 	c->borrowed = p->ctx != NULL;
 	c->ctx = p->ctx != NULL ? p->ctx : ward_cas_client_ctx_new();
-	if (c->ctx == NULL || (c->ssl = SSL_new(c->ctx)) == NULL ||
-	    SSL_use_certificate(c->ssl, p->cert) != 1 || SSL_use_PrivateKey(c->ssl, p->key) != 1 ||
-	    SSL_set_fd(c->ssl, c->fd) != 1) {
+	if (c->ctx == NULL || (c->ssl = SSL_new(c->ctx)) == NULL || SSL_set_fd(c->ssl, c->fd) != 1) {
 		conn_close(c);
 		return cerr(err, errlen, "cannot set up TLS to the CAS");
 	}
@@ -223,6 +252,10 @@ static int conn_open(const struct ward_cas_peer *p, struct conn *c, char *err, s
 			return cerr(err, errlen, "the CAS at %s has fingerprint sha256:%s, not the pinned one (a different CAS, or its identity changed)",
 				    p->addr, got);
 		}
+	}
+	if (ward_cas_exporter(c->ssl, c->exporter) != 0) {
+		conn_close(c);
+		return cerr(err, errlen, "cannot derive the TLS channel binding with the CAS at %s", p->addr);
 	}
 	return 0;
 }
@@ -328,7 +361,7 @@ static int attest(const struct ward_cas_peer *peer, const char *config_id, size_
 	struct conn c;
 	uint8_t challenge[32], rd[64], *ev = NULL;
 	size_t evlen = 0;
-	char *b64 = NULL, *txt = NULL;
+	char *b64 = NULL, *txt = NULL, keyhex[65];
 	json_t *req = NULL, *vols = NULL, *m = NULL;
 	const char *type;
 	int ret = -1;
@@ -339,8 +372,8 @@ static int attest(const struct ward_cas_peer *peer, const char *config_id, size_
 		return -1;
 	if (expect_hello(&c, challenge, err, errlen) != 0)
 		goto out;
-	if (cert_key_hash(peer->cert, rd) != 0 ||
-	    ward_cas_binding(challenge, config_id, nvol, vol_names, vol_tags, rd + 32) != 0) {
+	if (ward_cas_key_hash(peer->key, rd) != 0 ||
+	    ward_cas_binding(challenge, c.exporter, config_id, nvol, vol_names, vol_tags, rd + 32) != 0) {
 		cerr(err, errlen, "cannot compute the report data (volume names must be sorted and unique)");
 		goto out;
 	}
@@ -360,7 +393,9 @@ static int attest(const struct ward_cas_peer *peer, const char *config_id, size_
 	vols = json_object();
 	for (size_t i = 0; i < nvol; i++)
 		json_object_set_new(vols, vol_names[i], json_string(vol_tags[i]));
-	req = json_pack("{s:s, s:s, s:s}", "type", "attest", "config_id", config_id, "evidence", b64);
+	ward_hex(rd, 32, keyhex);
+	req = json_pack("{s:s, s:s, s:s, s:s}", "type", "attest", "config_id", config_id, "key", keyhex, "evidence",
+			b64);
 	/* vol_names NULL: the enclave checks its volumes' tags itself against
 	 * the ones the configuration carries (docs/cas-api.md). */
 	if (req != NULL && vol_names != NULL && json_object_set(req, "volumes", vols) != 0) {
@@ -403,16 +438,32 @@ static int report_tag(const struct ward_cas_peer *peer, const char *phase, const
 		      const char *tag, char *err, size_t errlen)
 {
 	struct conn c;
-	uint8_t challenge[32];
+	uint8_t challenge[32], msg[WARD_CAS_TAG_MSG_MAX], spki[WARD_CAS_SPKI_MAX], sig[WARD_CAS_TAG_SIG_MAX];
+	char spki64[(WARD_CAS_SPKI_MAX + 2) / 3 * 4 + 1], sig64[(WARD_CAS_TAG_SIG_MAX + 2) / 3 * 4 + 1];
+	size_t msglen, spkilen, siglen = sizeof(sig);
 	char *txt = NULL;
 	json_t *req, *m = NULL;
+	EVP_MD_CTX *md = NULL;
 	int ret = -1;
 
 	if (conn_open(peer, &c, err, errlen) != 0)
 		return -1;
 	if (expect_hello(&c, challenge, err, errlen) != 0)
 		goto out;
-	req = json_pack("{s:s, s:s, s:s, s:s}", "type", "tag", "phase", phase, "volume", volume, "tag", tag);
+	/* proof that this is the attested enclave: its key signs the report,
+	 * bound to this connection (exporter) and its challenge */
+	md = EVP_MD_CTX_new();
+	if (ward_cas_tag_message(challenge, c.exporter, phase, volume, tag, msg, &msglen) != 0 ||
+	    ward_cas_key_spki(peer->key, spki, sizeof(spki), &spkilen) != 0 || md == NULL ||
+	    EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, peer->key) != 1 ||
+	    EVP_DigestSign(md, sig, &siglen, msg, msglen) != 1) {
+		cerr(err, errlen, "cannot sign the volume tag report with the enclave's key");
+		goto out;
+	}
+	EVP_EncodeBlock((unsigned char *)spki64, spki, (int)spkilen);
+	EVP_EncodeBlock((unsigned char *)sig64, sig, (int)siglen);
+	req = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "type", "tag", "phase", phase, "volume", volume, "tag", tag,
+			"key", spki64, "signature", sig64);
 	if (req == NULL || send_msg(&c, req, err, errlen) != 0) {
 		json_decref(req);
 		goto out;
@@ -426,6 +477,7 @@ static int report_tag(const struct ward_cas_peer *peer, const char *phase, const
 		cerr(err, errlen, "the CAS refused the volume tag: %s",
 		     json_string_value(json_object_get(m, "reason")) ? json_string_value(json_object_get(m, "reason")) : "?");
 out:
+	EVP_MD_CTX_free(md);
 	free(txt);
 	json_decref(m);
 	conn_close(&c);

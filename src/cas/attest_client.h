@@ -3,12 +3,14 @@
  * (docs/cas-api.md), for libward-rt.so and tools. OpenSSL + jansson only,
  * blocking sockets with a timeout, no global state: thread-safe.
  *
- * Flow: ward_cas_identity_new() makes the enclave's key pair and a
- * self-signed certificate; ward_cas_attest() connects, receives the
- * challenge, asks the caller's evidence callback for evidence over the
- * report data it computed (SHA-256 of the key || binding), and returns the
- * CAS's answer. ward_cas_report_tag() reports volume tags afterwards with the
- * same identity.
+ * Flow: ward_cas_identity_new() makes the enclave's key pair (no
+ * certificate: the TLS channel authenticates the CAS only);
+ * ward_cas_attest() connects, receives the challenge, asks the caller's
+ * evidence callback for evidence over the report data it computed (SHA-256
+ * of the key's SubjectPublicKeyInfo || binding of the challenge, this TLS
+ * connection's exporter, config id and volume tags), and returns the CAS's
+ * answer. ward_cas_report_tag() reports volume tags afterwards, signed with
+ * the same key.
  *
  * Returns: 0 configuration received (*config_json: malloc'ed NUL-terminated
  * JSON the caller wipes and frees), 1 denied by the CAS (its reason, already
@@ -23,7 +25,6 @@
 
 #include <openssl/evp.h>
 #include <openssl/ssl.h>
-#include <openssl/x509.h>
 
 /* Produces evidence whose report data is exactly report_data (64 bytes).
  * Writes at most max bytes into out and the length into *len; 0 or -1. */
@@ -33,8 +34,8 @@ typedef int (*ward_cas_evidence_fn)(void *arg, const uint8_t report_data[64], ui
 struct ward_cas_peer {
 	const char *addr;             /* "host:port" of the attestation port */
 	const uint8_t *fingerprint;   /* 32 bytes: SHA-256 of the CAS's SPKI; NULL = not pinned */
-	EVP_PKEY *key;                /* the enclave's TLS key (borrowed) */
-	X509 *cert;                   /* its certificate (borrowed) */
+	EVP_PKEY *key;                /* the enclave's key (borrowed): its hash is bound by
+					 the evidence, it signs tag reports */
 	int timeout_ms;               /* per socket operation; 0 = 10 s */
 	SSL_CTX *ctx;                 /* optional, from ward_cas_client_ctx_new(), shared
 					 between calls and threads; NULL: one per call */
@@ -45,8 +46,12 @@ struct ward_cas_peer {
  * and long-lived runtimes keep one. */
 SSL_CTX *ward_cas_client_ctx_new(void);
 
-/* Fresh P-256 key and a self-signed certificate for it. */
-int ward_cas_identity_new(EVP_PKEY **key, X509 **cert, char *err, size_t errlen);
+/* Fresh P-256 key. */
+int ward_cas_identity_new(EVP_PKEY **key, char *err, size_t errlen);
+
+/* The key's DER SubjectPublicKeyInfo (at most max bytes): 0 or -1. A P-256
+ * key is encoded directly (OpenSSL 3's encoders cost ~100 us a call). */
+int ward_cas_key_spki(EVP_PKEY *key, uint8_t *out, size_t max, size_t *len);
 
 /* SHA-256 of the key's DER SubjectPublicKeyInfo. */
 int ward_cas_key_hash(EVP_PKEY *key, uint8_t out[32]);

@@ -1,14 +1,19 @@
 /*
  * attest_srv.c: the attestation port (docs/cas-api.md, "Attestation
- * protocol"): TLS 1.3 with a client certificate, then length-prefixed JSON
- * frames. One connection = one struct aconn on the loop thread.
+ * protocol"): TLS 1.3 authenticating the CAS only (no client certificate:
+ * decoding one costs OpenSSL 3.0 more than the rest of the handshake), then
+ * length-prefixed JSON frames. One connection = one struct aconn on the loop
+ * thread.
  *
  * Invariants: (1) no frame longer than WARD_CAS_FRAME_MAX_IN is buffered;
  * (2) a configuration is sent only after the evidence verified, its report
- * data bound this TLS key + this connection's challenge + config id + volume
- * tags, the measurement and flags matched the policy and every volume tag
- * was accepted; (3) every decision is audited, and an allowed one is sent
- * only once its audit record is durable (fsync'ed; store.h, group commit).
+ * data bound the enclave key named in the request + this connection's TLS
+ * exporter and challenge + config id + volume tags, the measurement and
+ * flags matched the policy and every volume tag was accepted; (2b) a tag
+ * report is accepted only with a signature by an attested enclave key over
+ * this connection's exporter and challenge; (3) every decision is audited,
+ * and an allowed one is sent only once its audit record is durable
+ * (fsync'ed; store.h, group commit).
  */
 #include "cas/cas.h"
 
@@ -22,7 +27,9 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 #include <event2/bufferevent_ssl.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/x509.h>
 
 #include "cas/evidence_check.h"
 #include "cas/proto.h"
@@ -40,7 +47,8 @@ struct aconn {
 	struct cas_attest_worker *w;
 	struct bufferevent *bev;
 	uint8_t challenge[WARD_CAS_CHALLENGE_LEN];
-	char peer[65];
+	uint8_t exporter[WARD_CAS_EXPORTER_LEN]; /* TLS channel binding */
+	char peer[65]; /* enclave key hash (hex), once an attest or tag frame named it */
 	int ready;    /* handshake done, hello sent */
 	int attested; /* config sent on this connection */
 	int closing;
@@ -137,6 +145,23 @@ static int cmp_str(const void *a, const void *b)
 }
 
 static void on_read(struct bufferevent *bev, void *arg);
+
+/* 0 when sig is the enclave key's ECDSA/SHA-256 signature of msg. The key
+ * (DER SubjectPublicKeyInfo) must be an EC key and nothing may follow it. */
+static int tag_signature_ok(const uint8_t *spki, size_t spkilen, const uint8_t *sig, size_t siglen,
+			    const uint8_t *msg, size_t msglen)
+{
+	const unsigned char *p = spki;
+	EVP_PKEY *k = d2i_PUBKEY(NULL, &p, (long)spkilen);
+	EVP_MD_CTX *md = NULL;
+	int ok = k != NULL && p == spki + spkilen && EVP_PKEY_is_a(k, "EC") && (md = EVP_MD_CTX_new()) != NULL &&
+		 EVP_DigestVerifyInit(md, NULL, EVP_sha256(), NULL, k) == 1 &&
+		 EVP_DigestVerify(md, sig, siglen, msg, msglen) == 1;
+	EVP_MD_CTX_free(md);
+	EVP_PKEY_free(k);
+	ERR_clear_error();
+	return ok ? 0 : -1;
+}
 
 /* Sends a decided answer whose audit record is now durable (or, if the
  * store could not make it durable, a denial instead of a configuration).
@@ -245,12 +270,16 @@ static void do_attest(struct aconn *c, json_t *msg)
 	uint8_t ev[WARD_CAS_EVIDENCE_MAX + 3], bind[32], keyh[32], rd[64];
 	struct cas_evidence e;
 	struct cas_session_row row;
+	const char *keyhex = json_string_value(json_object_get(msg, "key"));
 	struct cas_audit a = { .event = "attest", .client = c->peer };
 	size_t evlen = 0, nvol = 0, i;
 	int have_row = 0;
 
 	if (cid == NULL || ward_cas_config_id_split(cid, session, service) != 0)
 		return refuse(c, "attest: config_id must be 'session/service' (names of letters, digits, '_', '.', '-')");
+	if (keyhex == NULL || strlen(keyhex) != 64 || ward_unhex(keyhex, keyh, 32) != 0)
+		return refuse(c, "attest: key must be the SHA-256 of the enclave's public key (64 hex digits)");
+	ward_hex(keyh, 32, c->peer); /* lower case, as the store keeps it */
 	a.session = session;
 	a.service = service;
 	if (ev64 == NULL || strlen(ev64) > (WARD_CAS_EVIDENCE_MAX + 2) / 3 * 4 ||
@@ -267,8 +296,9 @@ static void do_attest(struct aconn *c, json_t *msg)
 	for (i = 0; i < nvol; i++)
 		tags[i] = json_string_value(json_object_get(vols, names[i]));
 
-	/* the report data this connection expects: TLS key hash || binding */
-	if (ward_unhex(c->peer, keyh, 32) != 0 || ward_cas_binding(c->challenge, cid, nvol, names, tags, bind) != 0)
+	/* the report data this connection expects: enclave key hash || binding
+	 * of this TLS channel (exporter), its challenge, config id, volumes */
+	if (ward_cas_binding(c->challenge, c->exporter, cid, nvol, names, tags, bind) != 0)
 		return refuse(c, "attest: internal error computing the binding");
 	memcpy(rd, keyh, 32);
 	memcpy(rd + 32, bind, 32);
@@ -280,7 +310,7 @@ static void do_attest(struct aconn *c, json_t *msg)
 		a.measurement = meas;
 	}
 	if (er == CAS_EVIDENCE_UNBOUND || (er == 0 && !ward_ct_equal(e.report_data, rd, 64)))
-		return deny(c, &a, "attestation denied by CAS: evidence report data does not bind this TLS key, challenge, config id and volume tags (replayed or forged evidence)");
+		return deny(c, &a, "attestation denied by CAS: evidence report data does not bind this TLS connection (channel and challenge), the enclave key, config id and volume tags (evidence replayed or relayed from another connection, or forged)");
 	if (er != 0) {
 		snprintf(reason, sizeof(reason), "attestation denied by CAS: %s", why);
 		return deny(c, &a, reason);
@@ -351,7 +381,11 @@ static void do_tag(struct aconn *c, json_t *msg)
 	const char *phase = json_string_value(json_object_get(msg, "phase"));
 	const char *vol = json_string_value(json_object_get(msg, "volume"));
 	const char *tag = json_string_value(json_object_get(msg, "tag"));
+	const char *key64 = json_string_value(json_object_get(msg, "key"));
+	const char *sig64 = json_string_value(json_object_get(msg, "signature"));
 	char session[129], service[129];
+	uint8_t spki[WARD_CAS_SPKI_MAX + 3], sig[WARD_CAS_TAG_SIG_MAX + 3], tm[WARD_CAS_TAG_MSG_MAX], h[32];
+	size_t spkilen = 0, siglen = 0, tmlen = 0;
 	struct cas_session_row row;
 	json_t *v, *svc;
 	size_t i;
@@ -360,9 +394,20 @@ static void do_tag(struct aconn *c, json_t *msg)
 	if (phase == NULL || (strcmp(phase, "prepare") != 0 && strcmp(phase, "commit") != 0) ||
 	    !ward_cas_name_ok(vol) || !ward_cas_tag_ok(tag) || tag[0] == 0)
 		return refuse(c, "tag: needs phase 'prepare' or 'commit', a volume name and a non-empty hex tag");
+	if (key64 == NULL || sig64 == NULL || strlen(key64) > (WARD_CAS_SPKI_MAX + 2) / 3 * 4 ||
+	    strlen(sig64) > (WARD_CAS_TAG_SIG_MAX + 2) / 3 * 4 || b64_decode(key64, spki, sizeof(spki), &spkilen) != 0 ||
+	    b64_decode(sig64, sig, sizeof(sig), &siglen) != 0 || spkilen > WARD_CAS_SPKI_MAX ||
+	    siglen > WARD_CAS_TAG_SIG_MAX)
+		return refuse(c, "tag: needs the enclave's public key and its signature of the report (base64)");
+	if (ward_sha256(spki, spkilen, h) != 0)
+		return refuse(c, "tag: internal error");
+	ward_hex(h, 32, c->peer);
 	r = cas_store_enclave_get(c->s->store, c->peer, session, service);
 	if (r != 0)
-		return refuse(c, "tag: this TLS key belongs to no attested enclave (attest first)");
+		return refuse(c, "tag: this key belongs to no attested enclave (attest first)");
+	if (ward_cas_tag_message(c->challenge, c->exporter, phase, vol, tag, tm, &tmlen) != 0 ||
+	    tag_signature_ok(spki, spkilen, sig, siglen, tm, tmlen) != 0)
+		return refuse(c, "tag: the signature does not verify with the attested enclave key for this connection (a report made on another connection, or not by the enclave)");
 	if (cas_store_session_get(c->s->store, session, &row) != 0)
 		return refuse(c, "tag: session '%s' no longer exists", session);
 	svc = cas_session_service(row.doc, service);
@@ -435,13 +480,12 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 	struct aconn *c = arg;
 	(void)bev;
 	if (what & BEV_EVENT_CONNECTED) {
-		if (cas_tls_peer_id(bufferevent_openssl_get_ssl(c->bev), c->peer) != 0) {
+		if (ward_cas_exporter(bufferevent_openssl_get_ssl(c->bev), c->exporter) != 0 ||
+		    ward_random(c->challenge, sizeof(c->challenge)) != 0) {
 			c->ready = 1;
 			c->s->m.attest_errors++;
-			return refuse(c, "no TLS client certificate: the enclave must present the key bound in its evidence");
+			return refuse(c, "cannot derive this connection's channel binding");
 		}
-		if (ward_random(c->challenge, sizeof(c->challenge)) != 0)
-			return refuse(c, "no randomness");
 		char hex[2 * WARD_CAS_CHALLENGE_LEN + 1];
 		ward_hex(c->challenge, sizeof(c->challenge), hex);
 		clock_gettime(CLOCK_MONOTONIC, &c->t0);
@@ -490,6 +534,8 @@ void cas_attest_accept(struct evconnlistener *l, evutil_socket_t fd, struct sock
 		return;
 	}
 	ssl = SSL_new(s->ssl);
+	if (ssl != NULL) /* no CertificateRequest: the evidence binds the channel */
+		SSL_set_verify(ssl, SSL_VERIFY_NONE, NULL);
 	c->s = s;
 	c->w = w;
 	c->bev = ssl ? bufferevent_openssl_socket_new(w->base, fd, ssl, BUFFEREVENT_SSL_ACCEPTING,

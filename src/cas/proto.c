@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include <openssl/evp.h>
+#include <openssl/ssl.h>
 
 void ward_cas_frame_header(uint32_t len, uint8_t hdr[WARD_CAS_FRAME_HDR])
 {
@@ -77,11 +78,22 @@ int ward_cas_config_id_split(const char *id, char session[WARD_CAS_NAME_MAX + 1]
 	return 0;
 }
 
-int ward_cas_binding(const uint8_t challenge[WARD_CAS_CHALLENGE_LEN], const char *config_id,
+int ward_cas_exporter(SSL *ssl, uint8_t out[WARD_CAS_EXPORTER_LEN])
+{
+	static const char label[] = WARD_CAS_EXPORTER_LABEL;
+	if (ssl == NULL || SSL_version(ssl) != TLS1_3_VERSION)
+		return -1;
+	return SSL_export_keying_material(ssl, out, WARD_CAS_EXPORTER_LEN, label, sizeof(label) - 1, NULL, 0, 0) == 1
+		       ? 0
+		       : -1;
+}
+
+int ward_cas_binding(const uint8_t challenge[WARD_CAS_CHALLENGE_LEN],
+		     const uint8_t exporter[WARD_CAS_EXPORTER_LEN], const char *config_id,
 		     size_t nvol, const char *const *names, const char *const *tags,
 		     uint8_t out[32])
 {
-	static const char label[] = "ward-cas-attest-v1";
+	static const char label[] = "ward-cas-attest-v2";
 	EVP_MD_CTX *md;
 	unsigned int olen = 0;
 	int ok;
@@ -95,6 +107,7 @@ int ward_cas_binding(const uint8_t challenge[WARD_CAS_CHALLENGE_LEN], const char
 	ok = EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
 	     EVP_DigestUpdate(md, label, sizeof(label)) == 1 && /* includes the NUL */
 	     EVP_DigestUpdate(md, challenge, WARD_CAS_CHALLENGE_LEN) == 1 &&
+	     EVP_DigestUpdate(md, exporter, WARD_CAS_EXPORTER_LEN) == 1 &&
 	     EVP_DigestUpdate(md, config_id, strlen(config_id) + 1) == 1;
 	for (size_t i = 0; ok && i < nvol; i++)
 		ok = EVP_DigestUpdate(md, names[i], strlen(names[i]) + 1) == 1 &&
@@ -102,4 +115,34 @@ int ward_cas_binding(const uint8_t challenge[WARD_CAS_CHALLENGE_LEN], const char
 	ok = ok && EVP_DigestFinal_ex(md, out, &olen) == 1 && olen == 32;
 	EVP_MD_CTX_free(md);
 	return ok ? 0 : -1;
+}
+
+static int put(uint8_t *out, size_t *off, const void *p, size_t n)
+{
+	if (*off + n > WARD_CAS_TAG_MSG_MAX)
+		return -1;
+	memcpy(out + *off, p, n);
+	*off += n;
+	return 0;
+}
+
+int ward_cas_tag_message(const uint8_t challenge[WARD_CAS_CHALLENGE_LEN],
+			 const uint8_t exporter[WARD_CAS_EXPORTER_LEN], const char *phase,
+			 const char *volume, const char *tag, uint8_t out[WARD_CAS_TAG_MSG_MAX],
+			 size_t *len)
+{
+	static const char label[] = "ward-cas-tag-v2";
+	size_t off = 0;
+
+	if (phase == NULL || volume == NULL || tag == NULL || strlen(phase) > 7 ||
+	    strlen(volume) > WARD_CAS_NAME_MAX || strlen(tag) > WARD_CAS_TAG_HEX_MAX)
+		return -1;
+	if (put(out, &off, label, sizeof(label)) != 0 || /* includes the NUL */
+	    put(out, &off, challenge, WARD_CAS_CHALLENGE_LEN) != 0 ||
+	    put(out, &off, exporter, WARD_CAS_EXPORTER_LEN) != 0 ||
+	    put(out, &off, phase, strlen(phase) + 1) != 0 || put(out, &off, volume, strlen(volume) + 1) != 0 ||
+	    put(out, &off, tag, strlen(tag) + 1) != 0)
+		return -1;
+	*len = off;
+	return 0;
 }

@@ -12,7 +12,6 @@
 
 #include <jansson.h>
 #include <openssl/evp.h>
-#include <openssl/x509.h>
 
 #include "attest/ratls/hw_attester.h"
 #include "attest/ratls/sim_evidence.h"
@@ -90,7 +89,6 @@ struct cas_volume {
 static struct {
 	struct ward_cas_peer peer;
 	EVP_PKEY *key;
-	X509 *cert;
 	uint8_t fpr[32];
 	struct cas_volume vols[MAX_CAS_VOLUMES];
 	size_t nvols;
@@ -464,10 +462,12 @@ int ward_rt_cas_start(const struct ward_config *c, enum ward_mode used, const ui
 	}
 	if (used == WARD_MODE_SIM && ward_sim_platform_load(NULL, &ev.plat, err, sizeof(err)) != 0)
 		ward_rt_fatal(125, "cannot load the simulation platform key: %s", err);
-	if (ward_cas_identity_new(&st.key, &st.cert, err, sizeof(err)) != 0)
+	if (ward_cas_identity_new(&st.key, err, sizeof(err)) != 0)
 		ward_rt_fatal(125, "cannot create the enclave's key: %s", err);
 	peer->key = st.key;
-	peer->cert = st.cert;
+	/* one TLS context for the attestation and every later tag report (NULL:
+	 * the client library makes one per connection) */
+	peer->ctx = ward_cas_client_ctx_new();
 	r = ward_cas_attest(peer, id, 0, NULL, NULL, make_evidence, &ev, &config, err, sizeof(err));
 	ward_sim_platform_free(ev.plat);
 	if (r == 1)

@@ -260,13 +260,22 @@ def test_tampered_replayed_misbound_evidence(cas, alice, tmp_path):
     r = cas.attest("myapp/web", M1, extra=["--tamper"])
     assert r.returncode == 1 and "signature does not verify" in r.stderr
     r = cas.attest("myapp/web", M1, extra=["--wrong-key"])
-    assert r.returncode == 1 and "does not bind this TLS key" in r.stderr
+    assert r.returncode == 1 and "does not bind this TLS connection" in r.stderr
     ev = tmp_path / "ev.bin"
     key = str(tmp_path / "enclave.pem")
     assert cas.attest("myapp/web", M1, key=key, extra=["--save-evidence", ev]).returncode == 0
     # same key, same evidence, new connection: the challenge differs
     r = cas.attest("myapp/web", M1, key=key, extra=["--use-evidence", ev])
-    assert r.returncode == 1 and "replayed or forged" in r.stderr
+    assert r.returncode == 1 and "replayed or relayed from another connection" in r.stderr
+    # evidence made on another TLS connection (its exporter), presented with
+    # this connection's challenge and the same key: a relay; refused
+    r = cas.probe("relay", "myapp/web", M1)
+    assert r.returncode == 1, r.stderr
+    assert "does not bind this TLS connection (channel and challenge)" in r.stderr
+    assert "relayed from another connection" in r.stderr
+    # the same hand-made exchange bound to its own channel is accepted
+    r = cas.probe("relay", "myapp/web", M1, "--honest")
+    assert r.returncode == 0 and r.stdout.strip() == "allowed", r.stderr
     # evidence signed by another machine's platform key
     other = Cas(tmp_path / "other")
     other.simdir.mkdir(parents=True)
@@ -299,6 +308,12 @@ def test_volume_tags_rollback_and_crash(cas, alice, tmp_path):
     assert cas.probe("tag", "--key", key, "prepare", "data", "cc03").returncode == 0
     assert cas.attest("myapp/web", M1, "data=bb02").returncode == 0
     assert cas.attest("myapp/web", M1, "data=cc03").returncode == 1  # pending dropped
+    # a report signed by the attested key, but over another connection's
+    # challenge and exporter, is refused; the same bound to its own is not
+    r = cas.probe("tag-relay", "--key", key, "prepare", "data", "dd04")
+    assert r.returncode == 1 and "signature does not verify with the attested enclave key for this connection" in r.stderr
+    r = cas.probe("tag-relay", "--key", key, "--honest", "prepare", "data", "cc03")
+    assert r.returncode == 0, r.stderr
     # a key that never attested cannot report tags
     r = cas.probe("tag", "--key", str(tmp_path / "stranger.pem"), "commit", "data", "dd04")
     assert r.returncode == 1 and "no attested enclave" in r.stderr

@@ -17,8 +17,9 @@ pytestmark = [pytest.mark.skipif(not VECTORS.is_dir(), reason="shared test vecto
 SGX_MRENCLAVE = "33d8736db756ed4997e04ba358d27833188f1932ff7b1d156904d3f560452fbb"
 TDX_MRTD = "91eb2b44d141d4ece09f0c75c2c53d247a3c68edd7fafe8a3520c942a604a407de03ae6dc5f87f27428b2538873118b7"
 SNP_MEAS = "b07af9620f3b839b47996422ddec6058338951d984e312115131ea82705eaf5b6bdf8a9ece31a5a608eb0cf2e4872b01"
-UNBOUND = ("attestation denied by CAS: evidence report data does not bind this TLS key, challenge, "
-           "config id and volume tags (replayed or forged evidence)")
+UNBOUND = ("attestation denied by CAS: evidence report data does not bind this TLS connection (channel and "
+           "challenge), the enclave key, config id and volume tags (evidence replayed or relayed from another "
+           "connection, or forged)")
 
 HW_OPTS = ["--collateral", str(VECTORS / "sgx/qvl_sgx_quote_collateral.json"),
            "--collateral", str(VECTORS / "tdx/qvl_tdx_quote_collateral.json"),

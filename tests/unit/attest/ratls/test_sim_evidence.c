@@ -5,7 +5,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
 #include "attest/ratls/sim_evidence.h"
+#include "core/crypto.h"
 #include "../../test.h"
 
 static char dir_a[64], dir_b[64];
@@ -18,6 +23,10 @@ static void rm_dir(const char *dir)
 	snprintf(path, sizeof(path), "%s/sub/%s", dir, WARD_SIM_KEY_FILE);
 	unlink(path);
 	snprintf(path, sizeof(path), "%s/sub", dir);
+	rmdir(path);
+	snprintf(path, sizeof(path), "%s/crlf/%s", dir, WARD_SIM_KEY_FILE);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/crlf", dir);
 	rmdir(path);
 	rmdir(dir);
 }
@@ -131,6 +140,56 @@ int main(void)
 	c = NULL;
 	CHECK(ward_sim_platform_load(dir_b, &c, err, sizeof(err)) == -1 && c == NULL);
 	CHECK(strstr(err, "too open") != NULL);
+	/* The key file as written is read without OpenSSL's decoders; the
+	 * fingerprint is still SHA-256 of i2d_PUBKEY of the key the generic PEM
+	 * decoder reads, and the same file with CRLF line ends (the generic
+	 * path) loads to the same key. A P-256 key in the same PEM form is refused. */
+	{
+		char pa[300], pc[300], line[128];
+		snprintf(pa, sizeof(pa), "%s/sub/%s", dir_a, WARD_SIM_KEY_FILE);
+		FILE *f = fopen(pa, "r");
+		EVP_PKEY *k = f ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : NULL;
+		unsigned char *der = NULL;
+		int dl = k ? i2d_PUBKEY(k, &der) : -1;
+		uint8_t h[32], fx[32];
+		CHECK(dl > 0 && ward_sha256(der, (size_t)dl, h) == 0 && memcmp(h, fa, 32) == 0);
+		OPENSSL_free(der);
+		EVP_PKEY_free(k);
+		if (f)
+			rewind(f);
+		snprintf(pc, sizeof(pc), "%s/crlf", dir_a);
+		CHECK(mkdir(pc, 0700) == 0);
+		snprintf(pc, sizeof(pc), "%s/crlf/%s", dir_a, WARD_SIM_KEY_FILE);
+		FILE *g = fopen(pc, "w");
+		while (f && g && fgets(line, sizeof(line), f) != NULL) {
+			line[strcspn(line, "\n")] = 0;
+			fprintf(g, "%s\r\n", line);
+		}
+		if (f)
+			fclose(f);
+		if (g)
+			fclose(g);
+		CHECK(chmod(pc, 0600) == 0);
+		struct ward_sim_platform *x = NULL;
+		snprintf(pc, sizeof(pc), "%s/crlf", dir_a);
+		CHECK(ward_sim_platform_load(pc, &x, err, sizeof(err)) == 0 && x != NULL);
+		if (x) {
+			ward_sim_platform_fingerprint(x, fx);
+			CHECK(memcmp(fx, fa, 32) == 0);
+		}
+		ward_sim_platform_free(x);
+		x = NULL;
+		EVP_PKEY *ec = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+		snprintf(pc, sizeof(pc), "%s/crlf/%s", dir_a, WARD_SIM_KEY_FILE);
+		g = fopen(pc, "w");
+		CHECK(ec != NULL && g != NULL && PEM_write_PrivateKey(g, ec, NULL, NULL, 0, NULL, NULL) == 1);
+		if (g)
+			fclose(g);
+		EVP_PKEY_free(ec);
+		snprintf(pc, sizeof(pc), "%s/crlf", dir_a);
+		CHECK(ward_sim_platform_load(pc, &x, err, sizeof(err)) == -1 && x == NULL);
+		CHECK(strstr(err, "not an Ed25519 private key") != NULL);
+	}
 	/* A garbage key file is refused. */
 	{
 		FILE *f = fopen(path, "w");
