@@ -46,6 +46,8 @@ struct cas_pg {
 	pthread_cond_t freed;
 	PGconn *conn[POOL];
 	int busy[POOL];
+	unsigned gen[POOL]; /* the value of lost when the slot connected */
+	unsigned lost; /* bumped whenever a connection is found broken */
 	int n; /* slots in use (connected or being connected) */
 	atomic_uint_fast64_t seq; /* decisions committed (store.h: seq) */
 };
@@ -70,28 +72,46 @@ static const char *one_line(const char *msg)
 {
 	static _Thread_local char buf[400];
 	size_t o = 0;
-	int space = 0;
+	int space = 0, newline = 0;
 	for (const char *p = msg ? msg : ""; *p && o + 1 < sizeof(buf); p++) {
 		if (*p == '\n' || *p == '\t' || *p == '\r' || *p == ' ') {
 			space = o > 0;
+			newline |= *p == '\n';
 			continue;
 		}
+		if (space && newline && *p >= 'A' && *p <= 'Z' && strchr(".:;,?!", buf[o - 1]) == NULL &&
+		    o + 3 < sizeof(buf))
+			buf[o++] = ';'; /* "failed: Connection refused; Is the server running..." */
 		if (space && o + 2 < sizeof(buf))
 			buf[o++] = ' ';
-		space = 0;
+		space = newline = 0;
 		buf[o++] = *p;
 	}
 	buf[o] = 0;
 	return buf;
 }
 
+static int conn_setup(PGconn *c);
+
 /* One statement with parameters (text unless fmt says binary; NULL value
- * = SQL NULL). Returns the result, or NULL with the error set. */
+ * = SQL NULL). Returns the result, or NULL with the error set. A read or a
+ * BEGIN outside a transaction that finds the connection lost (a server
+ * restart, a fail-over) reconnects and runs once more: nothing was done. */
 static PGresult *run(PGconn *c, const char *what, const char *sql, int n, const char *const *v,
 		     const int *len, const int *fmt, int binary)
 {
+	int idle = PQtransactionStatus(c) == PQTRANS_IDLE;
 	PGresult *res = PQexecParams(c, sql, n, NULL, v, len, fmt, binary);
 	ExecStatusType s = PQresultStatus(res);
+	if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK && idle && PQstatus(c) == CONNECTION_BAD &&
+	    (strncmp(sql, "SELECT ", 7) == 0 || strcmp(sql, "BEGIN") == 0)) {
+		PQreset(c);
+		if (PQstatus(c) == CONNECTION_OK && conn_setup(c) == 0) {
+			PQclear(res);
+			res = PQexecParams(c, sql, n, NULL, v, len, fmt, binary);
+			s = PQresultStatus(res);
+		}
+	}
 	if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK)
 		return res;
 	cas_store_fail("store: %s: %s", what,
@@ -152,9 +172,14 @@ static void no_notice(void *arg, const char *msg)
 static int conn_setup(PGconn *c)
 {
 	PQsetNoticeProcessor(c, no_notice, NULL);
-	return run_ok(c, "connection settings",
-		      "SELECT set_config('synchronous_commit', 'on', false)"
-		      " WHERE current_setting('synchronous_commit') = 'off'", 0, NULL);
+	/* PQexec, not run(): no reconnect from here */
+	PGresult *res = PQexec(c, "SELECT set_config('synchronous_commit', 'on', false)"
+				  " WHERE current_setting('synchronous_commit') = 'off'");
+	int ok = PQresultStatus(res) == PGRES_TUPLES_OK;
+	if (!ok)
+		cas_store_fail("store: connection settings: %s", one_line(PQerrorMessage(c)));
+	PQclear(res);
+	return ok ? 0 : -1;
 }
 
 static PGconn *conn_new(const char *conninfo)
@@ -176,9 +201,13 @@ static PGconn *conn_new(const char *conninfo)
 	return c;
 }
 
-/* A connection for one call (a slot index), reconnecting a broken one. */
+/* A connection for one call (a slot index), reconnecting a broken one.
+ * Once one connection was found broken (a server restart, a fail-over),
+ * every other one reconnects on its next use too, so that a write that
+ * cannot be retried (run) fails at most once per lost server. */
 static int acquire(struct cas_pg *pg)
 {
+	unsigned lost;
 	int i;
 	pthread_mutex_lock(&pg->mu);
 	for (;;) {
@@ -191,9 +220,10 @@ static int acquire(struct cas_pg *pg)
 	if (i == pg->n)
 		pg->conn[pg->n++] = NULL;
 	pg->busy[i] = 1;
+	lost = pg->lost;
 	pthread_mutex_unlock(&pg->mu);
 	PGconn *c = pg->conn[i];
-	if (c != NULL && PQstatus(c) != CONNECTION_OK) {
+	if (c != NULL && (PQstatus(c) != CONNECTION_OK || pg->gen[i] != lost)) {
 		PQreset(c);
 		if (PQstatus(c) != CONNECTION_OK || conn_setup(c) != 0) {
 			if (PQstatus(c) != CONNECTION_OK)
@@ -207,6 +237,7 @@ static int acquire(struct cas_pg *pg)
 	}
 	if (c == NULL && (pg->conn[i] = conn_new(pg->conninfo)) == NULL)
 		goto bad;
+	pg->gen[i] = lost;
 	return i;
 bad:
 	pthread_mutex_lock(&pg->mu);
@@ -222,6 +253,8 @@ static void release(struct cas_pg *pg, int i)
 	if (c != NULL && PQtransactionStatus(c) != PQTRANS_IDLE)
 		rollback(c); /* never leave a transaction open on a pooled connection */
 	pthread_mutex_lock(&pg->mu);
+	if (c != NULL && PQstatus(c) != CONNECTION_OK && pg->gen[i] == pg->lost)
+		pg->lost++;
 	pg->busy[i] = 0;
 	pthread_cond_signal(&pg->freed);
 	pthread_mutex_unlock(&pg->mu);

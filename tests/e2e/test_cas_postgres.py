@@ -312,3 +312,20 @@ def test_newer_schema_is_refused(tmp_path, pg, db):
     err = c.start(expect_ok=False)
     lines = one_ward_line(err)
     assert c.proc.returncode == 1 and len(lines) == 1 and "schema version 99" in lines[0], err
+
+
+def test_database_restart_is_survived(cas, pg, alice):
+    """A restarted server (or a fail-over) is not seen by clients: a read or
+    a transaction that finds its connection lost reconnects and runs again."""
+    cert, _ = alice
+    h = test_cas.create(cas, cert, session_doc())
+    assert cas.attest("myapp/web", M1).returncode == 0
+    r = pg.server("pg_ctl", "-D", pg.dir / "data", "-l", pg.dir / "log", "-m", "fast", "-w", "restart")
+    assert r.returncode == 0, r.stderr
+    first = cas.req("GET", "/v1/sessions/myapp", cert=cert)
+    # every pooled connection finds its connection lost and reconnects
+    for _ in range(3):
+        assert cas.req("GET", "/v1/sessions/myapp", cert=cert).json()["hash"] == h
+        assert cas.attest("myapp/web", M1).returncode == 0
+    h2 = cas.req("PUT", "/v1/sessions/myapp", cert=cert, json=session_doc(predecessor=h)).json()["hash"]
+    assert cas.req("GET", "/v1/sessions/myapp", cert=cert).json()["hash"] == h2
