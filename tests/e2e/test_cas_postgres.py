@@ -314,7 +314,7 @@ def test_newer_schema_is_refused(tmp_path, pg, db):
     assert c.proc.returncode == 1 and len(lines) == 1 and "schema version 99" in lines[0], err
 
 
-def test_database_restart_is_survived(cas, pg, alice):
+def test_database_restart_is_survived(cas, pg, db, alice):
     """A restarted server (or a fail-over) is not seen by clients: a read or
     a transaction that finds its connection lost reconnects and runs again."""
     cert, _ = alice
@@ -322,6 +322,11 @@ def test_database_restart_is_survived(cas, pg, alice):
     assert cas.attest("myapp/web", M1).returncode == 0
     r = pg.server("pg_ctl", "-D", pg.dir / "data", "-l", pg.dir / "log", "-m", "fast", "-w", "restart")
     assert r.returncode == 0, r.stderr
+    assert cas.req("GET", "/v1/sessions/myapp", cert=cert).json()["hash"] == h
+    # the CAS's connections killed under it (a fail-over, an administrator)
+    killed = pg.sql(db, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                        f" WHERE datname = '{db}' AND pid <> pg_backend_pid()")
+    assert int(killed) >= 1
     first = cas.req("GET", "/v1/sessions/myapp", cert=cert)
     # every pooled connection finds its connection lost and reconnects
     for _ in range(3):
