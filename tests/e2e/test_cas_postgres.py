@@ -133,7 +133,8 @@ def cas(tmp_path, pg, db):
     c.start()
     yield c
     if c.proc:
-        c.stop()
+        rc, err = c.stop()
+        assert rc == 0, err  # a clean exit (and no leak under AddressSanitizer)
 
 
 @pytest.fixture
