@@ -17,6 +17,7 @@ import pytest
 
 import test_attested_run
 import test_cas
+import test_cas_robust
 from test_cas import M1, Cas, _stop_leftover_servers, make_client_cert, session_doc  # noqa: F401 (autouse fixture)
 
 pytestmark = pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
@@ -149,11 +150,17 @@ def one_ward_line(err):
 # The flows of the SQLite tests, unchanged, against a PostgreSQL store.
 @pytest.mark.parametrize("flow", [test_cas.test_session_lifecycle, test_cas.test_attest_allowed_returns_config,
                                   test_cas.test_attest_denials, test_cas.test_volume_tags_rollback_and_crash,
-                                  test_cas.test_metrics_count_decisions],
+                                  test_cas.test_metrics_count_decisions, test_cas_robust.test_malformed_documents,
+                                  test_cas_robust.test_attest_port_protocol_violations],
                          ids=lambda f: f.__name__[5:])
 def test_flows(flow, cas, alice, tmp_path):
     args = {"cas": cas, "alice": alice, "tmp_path": tmp_path}
-    flow(*[args[n] for n in flow.__code__.co_varnames[:flow.__code__.co_argcount]])
+    names = flow.__code__.co_varnames[:flow.__code__.co_argcount]
+    if "seeded" in names:  # test_cas_robust's fixture: one session, one attestation
+        test_cas.create(cas, alice[0], session_doc())
+        assert cas.attest("myapp/web", M1).returncode == 0
+        args["seeded"] = (cas, alice[0])
+    flow(*[args[n] for n in names])
     assert not (cas.data / "cas.db").exists()  # nothing of the store in the data directory
     assert sorted(p.name for p in cas.data.iterdir()) == ["master.key"]
 
