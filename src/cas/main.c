@@ -1,7 +1,7 @@
 /*
  * main.c: ward-cas, the configuration and attestation service.
  *
- *   ward-cas --data-dir DIR [--listen 127.0.0.1:8081] [--attest-listen 127.0.0.1:8082]
+ *   ward-cas --data-dir DIR [--postgres CONNINFO] [--listen 127.0.0.1:8081] [--attest-listen 127.0.0.1:8082]
  *            [--sim-platform-dir DIR | --no-sim]
  *            [--collateral DIR|FILE.json ...] [--snp-vcek CERT|DIR ...] [--snp-chain PEM ...]
  *
@@ -39,12 +39,15 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: ward-cas --data-dir DIR [--listen ADDR:PORT] [--attest-listen ADDR:PORT]\n"
+		"usage: ward-cas --data-dir DIR [--postgres CONNINFO] [--listen ADDR:PORT] [--attest-listen ADDR:PORT]\n"
 		"                [--sim-platform-dir DIR | --no-sim] [--attest-threads N] [--log LEVEL]\n"
 		"                [--collateral DIR|FILE.json]... [--snp-vcek CERT|DIR]... [--snp-chain PEM]...\n"
 		"\n"
 		"The Ward configuration and attestation service.\n"
 		"  --data-dir DIR         store (cas.db) and master key (master.key, back it up)\n"
+		"  --postgres CONNINFO    keep the store in PostgreSQL instead of cas.db (libpq\n"
+		"                         string or postgresql:// URI; default $WARD_CAS_POSTGRES);\n"
+		"                         several instances may share it (same master.key in each)\n"
 		"  --listen A:P           REST API for clients (default 127.0.0.1:8081; port 0 = any)\n"
 		"  --attest-listen A:P    attestation port for enclaves (default 127.0.0.1:8082)\n"
 		"  --sim-platform-dir DIR simulation platform key to accept (default: this machine's)\n"
@@ -175,6 +178,7 @@ int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "data-dir", required_argument, NULL, 'd' },
+		{ "postgres", required_argument, NULL, 'P' },
 		{ "listen", required_argument, NULL, 'l' },
 		{ "attest-listen", required_argument, NULL, 'a' },
 		{ "sim-platform-dir", required_argument, NULL, 's' },
@@ -187,7 +191,7 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *dir = NULL, *listen = "127.0.0.1:8081", *alisten = "127.0.0.1:8082", *simdir = NULL;
+	const char *dir = NULL, *pg = getenv("WARD_CAS_POSTGRES"), *listen = "127.0.0.1:8081", *alisten = "127.0.0.1:8082", *simdir = NULL;
 	struct cas_server s;
 	struct sockaddr_in la, aa;
 	struct evhttp_bound_socket *hb;
@@ -204,6 +208,7 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd': dir = optarg; break;
+		case 'P': pg = optarg; break;
 		case 'l': listen = optarg; break;
 		case 'a': alisten = optarg; break;
 		case 's': simdir = optarg; break;
@@ -258,7 +263,10 @@ int main(int argc, char **argv)
 		ward_error("cannot enable libevent threads");
 		return 1;
 	}
-	if (cas_store_open(dir, &s.store, err, sizeof(err)) != 0) {
+	if (pg != NULL && pg[0] == 0)
+		pg = NULL; /* WARD_CAS_POSTGRES= : SQLite */
+	if ((pg ? cas_store_open_pg(dir, pg, &s.store, err, sizeof(err))
+		: cas_store_open(dir, &s.store, err, sizeof(err))) != 0) {
 		ward_error("%s", err);
 		return 1;
 	}
@@ -321,7 +329,7 @@ int main(int argc, char **argv)
 		cas_hw_describe(s.hw, d, sizeof(d));
 		printf("ward-cas: hardware evidence: %s\n", d);
 	}
-	printf("ward-cas: ready (data %s)\n", dir);
+	printf("ward-cas: ready (data %s%s)\n", dir, pg ? ", store in PostgreSQL" : "");
 	fflush(stdout);
 	cas_store_on_durable(s.store, wake_workers, &s);
 	for (int i = 0; i < s.nworkers; i++) {

@@ -12,8 +12,12 @@
  * Invariants: (1) a fresh random IV per seal; (2) nothing sealed is used
  * before its tag verifies; (3) a session row and its audit entry commit in
  * one transaction.
+ *
+ * With cas_store_open_pg() the same tables and sealing live in PostgreSQL
+ * (store_pg.c): each public function below first hands the call to it.
  */
 #include "cas/store.h"
+#include "cas/store_pg.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -63,6 +67,7 @@ struct cas_store {
 	/* Decoded sessions, shared read-only with callers through jansson's
 	 * atomic reference counts; every write of a session drops its entry. */
 	struct cas_session_row rows[ROW_CACHE];
+	struct cas_pg *pg; /* the PostgreSQL backend (store_pg.c), NULL for SQLite */
 };
 
 /* The last error of this thread: workers share the store. */
@@ -196,7 +201,7 @@ static int unseal(struct cas_store *st, const char *aad, const uint8_t *b, size_
 	if (ward_aes256gcm_open(st->key, b, aad, strlen(aad), b + WARD_GCM_IV_LEN, len, p,
 				b + WARD_GCM_IV_LEN + len) != 0) {
 		free(p);
-		return fail(st, "store: sealed value '%s' does not verify under the master key (wrong master.key or a modified cas.db)", aad);
+		return fail(st, "store: sealed value '%s' does not verify under the master key (wrong master.key or a modified database)", aad);
 	}
 	p[len] = 0;
 	*pt = p;
@@ -223,7 +228,8 @@ static int meta_get_locked(struct cas_store *st, const char *key, uint8_t **val,
 static int meta_put_locked(struct cas_store *st, const char *key, const void *val, size_t len);
 static void *syncer_main(void *arg);
 
-int cas_store_open(const char *dir, struct cas_store **out, char *err, size_t errlen)
+/* conninfo NULL: SQLite in dir; else PostgreSQL (the master key stays in dir). */
+static int store_open(const char *dir, const char *conninfo, struct cas_store **out, char *err, size_t errlen)
 {
 	static const char check[] = "ward-cas master key check v1";
 	struct cas_store *st;
@@ -255,6 +261,12 @@ int cas_store_open(const char *dir, struct cas_store **out, char *err, size_t er
 	if (r != 0) {
 		snprintf(err, errlen, "cannot derive the store key");
 		goto bad;
+	}
+	if (conninfo != NULL) {
+		if (cas_pg_open(st, dir, conninfo, &st->pg, err, errlen) != 0)
+			goto bad;
+		*out = st;
+		return 0;
 	}
 	snprintf(path, sizeof(path), "%s/%s", dir, DB_FILE);
 	if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
@@ -301,6 +313,16 @@ bad:
 	return -1;
 }
 
+int cas_store_open(const char *dir, struct cas_store **out, char *err, size_t errlen)
+{
+	return store_open(dir, NULL, out, err, errlen);
+}
+
+int cas_store_open_pg(const char *dir, const char *conninfo, struct cas_store **out, char *err, size_t errlen)
+{
+	return store_open(dir, conninfo, out, err, errlen);
+}
+
 void cas_store_close(struct cas_store *st)
 {
 	if (st == NULL)
@@ -314,6 +336,7 @@ void cas_store_close(struct cas_store *st)
 		pthread_mutex_unlock(&st->mu);
 		pthread_join(st->syncer, NULL);
 	}
+	cas_pg_close(st->pg);
 	if (st->walfd >= 0)
 		close(st->walfd);
 	for (size_t i = 0; i < STMT_CACHE; i++)
@@ -485,6 +508,8 @@ static void *syncer_main(void *arg)
 
 void cas_store_on_durable(struct cas_store *st, void (*fn)(void *), void *arg)
 {
+	if (st->pg != NULL)
+		return; /* decisions are durable when recorded: nothing to wake */
 	pthread_mutex_lock(&st->mu);
 	st->notify = fn;
 	st->notify_arg = arg;
@@ -495,6 +520,8 @@ void cas_store_on_durable(struct cas_store *st, void (*fn)(void *), void *arg)
 
 int cas_store_durable(struct cas_store *st, uint64_t seq)
 {
+	if (st->pg != NULL)
+		return 1;
 	pthread_mutex_lock(&st->mu);
 	int r = st->durable_seq >= seq ? 1 : st->broken ? -1 : 0;
 	pthread_mutex_unlock(&st->mu);
@@ -559,6 +586,8 @@ static int meta_put_locked(struct cas_store *st, const char *key, const void *va
 
 int cas_store_meta_get(struct cas_store *st, const char *key, uint8_t **val, size_t *len)
 {
+	if (st->pg != NULL)
+		return cas_pg_meta_get(st->pg, key, val, len);
 	pthread_mutex_lock(&st->mu);
 	int r = meta_get_locked(st, key, val, len);
 	pthread_mutex_unlock(&st->mu);
@@ -567,6 +596,8 @@ int cas_store_meta_get(struct cas_store *st, const char *key, uint8_t **val, siz
 
 int cas_store_meta_put(struct cas_store *st, const char *key, const void *val, size_t len)
 {
+	if (st->pg != NULL)
+		return cas_pg_meta_put(st->pg, key, val, len);
 	pthread_mutex_lock(&st->mu);
 	batch_close_locked(st);
 	exec(st, "PRAGMA synchronous=FULL;");
@@ -622,6 +653,8 @@ static void row_forget(struct cas_store *st, const char *name)
 
 int cas_store_session_get(struct cas_store *st, const char *name, struct cas_session_row *row)
 {
+	if (st->pg != NULL)
+		return cas_pg_session_get(st->pg, name, row);
 	struct cas_session_row *cached;
 	sqlite3_stmt *s;
 	char aad[160];
@@ -758,6 +791,8 @@ int cas_store_session_put(struct cas_store *st, const struct cas_session_row *ro
 			  const char *expect_hash, json_t *pin_tags, const struct cas_audit *a,
 			  char current[CAS_HASH_HEX])
 {
+	if (st->pg != NULL)
+		return cas_pg_session_put(st->pg, row, expect_hash, pin_tags, a, current);
 	char aad[160];
 	uint8_t *db = NULL, *sb = NULL;
 	size_t dl = 0, sl = 0;
@@ -825,6 +860,8 @@ out:
 
 int cas_store_session_delete(struct cas_store *st, const char *name, const struct cas_audit *a)
 {
+	if (st->pg != NULL)
+		return cas_pg_session_delete(st->pg, name, a);
 	static const char *const sql[] = { "DELETE FROM sessions WHERE name=?",
 					   "DELETE FROM volumes WHERE session=?",
 					   "DELETE FROM enclaves WHERE session=?" };
@@ -861,6 +898,8 @@ int cas_store_session_delete(struct cas_store *st, const char *name, const struc
 
 int cas_store_session_list(struct cas_store *st, json_t **out)
 {
+	if (st->pg != NULL)
+		return cas_pg_session_list(st->pg, out);
 	sqlite3_stmt *s;
 	json_t *arr = json_array();
 	int r;
@@ -924,6 +963,8 @@ static int get_two_texts(struct cas_store *st, const char *sql, const char *k1, 
 int cas_store_volume_get(struct cas_store *st, const char *session, const char *vol,
 			 char tag[129], char pending[129])
 {
+	if (st->pg != NULL)
+		return cas_pg_volume_get(st->pg, session, vol, tag, pending);
 	return get_two_texts(st, "SELECT tag, pending FROM volumes WHERE session=? AND name=?", session, vol, tag,
 			     pending, "read volume tag");
 }
@@ -931,6 +972,8 @@ int cas_store_volume_get(struct cas_store *st, const char *session, const char *
 int cas_store_volume_set(struct cas_store *st, const char *session, const char *vol,
 			 const char *tag, const char *pending)
 {
+	if (st->pg != NULL)
+		return cas_pg_volume_set(st->pg, session, vol, tag, pending);
 	int r;
 	pthread_mutex_lock(&st->mu);
 	r = begin(st);
@@ -946,6 +989,8 @@ int cas_store_volume_set(struct cas_store *st, const char *session, const char *
 int cas_store_volume_accept(struct cas_store *st, const char *session, const char *vol,
 			    const char *got, char tag[129], char pending[129])
 {
+	if (st->pg != NULL)
+		return cas_pg_volume_accept(st->pg, session, vol, got, tag, pending);
 	const char *settag = NULL;
 	sqlite3_stmt *s;
 	int r = 0, found;
@@ -995,6 +1040,8 @@ int cas_store_volume_accept(struct cas_store *st, const char *session, const cha
 int cas_store_volume_report(struct cas_store *st, const char *session, const char *vol,
 			    int commit, const char *newtag)
 {
+	if (st->pg != NULL)
+		return cas_pg_volume_report(st->pg, session, vol, commit, newtag);
 	sqlite3_stmt *s;
 	int r;
 	pthread_mutex_lock(&st->mu);
@@ -1022,6 +1069,8 @@ int cas_store_volume_report(struct cas_store *st, const char *session, const cha
 int cas_store_enclave_put(struct cas_store *st, const char *keyhash, const char *session,
 			  const char *service)
 {
+	if (st->pg != NULL)
+		return cas_pg_enclave_put(st->pg, keyhash, session, service);
 	sqlite3_stmt *s;
 	int r;
 	pthread_mutex_lock(&st->mu);
@@ -1044,6 +1093,8 @@ int cas_store_enclave_put(struct cas_store *st, const char *keyhash, const char 
 int cas_store_attested(struct cas_store *st, const char *keyhash, const char *session,
 		       const char *service, const struct cas_audit *a, uint64_t *seq)
 {
+	if (st->pg != NULL)
+		return cas_pg_attested(st->pg, keyhash, session, service, a, seq);
 	sqlite3_stmt *s;
 	uint64_t n;
 	int r;
@@ -1076,12 +1127,16 @@ int cas_store_attested(struct cas_store *st, const char *keyhash, const char *se
 int cas_store_enclave_get(struct cas_store *st, const char *keyhash, char session[129],
 			  char service[129])
 {
+	if (st->pg != NULL)
+		return cas_pg_enclave_get(st->pg, keyhash, session, service);
 	return get_two_texts(st, "SELECT session, service FROM enclaves WHERE keyhash=?", keyhash, NULL, session,
 			     service, "read enclave key");
 }
 
 int cas_store_audit(struct cas_store *st, const struct cas_audit *a, uint64_t *seq)
 {
+	if (st->pg != NULL)
+		return cas_pg_audit(st->pg, a, seq);
 	uint64_t n;
 	pthread_mutex_lock(&st->mu);
 	int r = batch_join_locked(st, &n);
@@ -1103,6 +1158,8 @@ static json_t *col_json(sqlite3_stmt *s, int i)
 
 int cas_store_audit_list(struct cas_store *st, const char *session, int limit, json_t **out)
 {
+	if (st->pg != NULL)
+		return cas_pg_audit_list(st->pg, session, limit, out);
 	sqlite3_stmt *s;
 	json_t *arr = json_array();
 	int r;
@@ -1145,6 +1202,8 @@ int cas_store_audit_list(struct cas_store *st, const char *session, int limit, j
 
 int cas_store_counts(struct cas_store *st, long *sessions, long *audit)
 {
+	if (st->pg != NULL)
+		return cas_pg_counts(st->pg, sessions, audit);
 	sqlite3_stmt *s;
 	int r = -1;
 	pthread_mutex_lock(&st->mu);
@@ -1157,4 +1216,38 @@ int cas_store_counts(struct cas_store *st, long *sessions, long *audit)
 	release(st, s);
 	pthread_mutex_unlock(&st->mu);
 	return r;
+}
+
+/* Shared with the PostgreSQL backend (store_pg.h). */
+int cas_store_fail(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(store_err, sizeof(store_err), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int cas_store_seal(struct cas_store *st, const char *aad, const void *pt, size_t n, uint8_t **blob,
+		   size_t *bloblen)
+{
+	return seal(st, aad, pt, n, blob, bloblen);
+}
+
+int cas_store_unseal(struct cas_store *st, const char *aad, const uint8_t *b, size_t bl, uint8_t **pt,
+		     size_t *n)
+{
+	return unseal(st, aad, b, bl, pt, n);
+}
+
+int cas_store_seal_json(struct cas_store *st, const char *aad, json_t *j, uint8_t **b, size_t *bl)
+{
+	return seal_json(st, aad, j, b, bl);
+}
+
+int cas_store_unseal_json(struct cas_store *st, const char *aad, const void *b, size_t bl, json_t **out)
+{
+	if (bl > BLOB_MAX)
+		return fail(st, "store: sealed value '%s' is too large", aad);
+	return unseal_json(st, aad, b, (int)bl, out);
 }

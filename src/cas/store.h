@@ -1,6 +1,7 @@
 /*
  * store.h: the CAS's persistent state: one SQLite file (cas.db) and the CAS
- * master key (master.key, 32 random bytes, mode 0600) in the data directory.
+ * master key (master.key, 32 random bytes, mode 0600) in the data directory,
+ * or the same tables in PostgreSQL (cas_store_open_pg, store_pg.c).
  *
  * Every secret, key and volume key is sealed with AES-256-GCM under a key
  * derived from the master key (HKDF-SHA256, info "ward-cas store v1"); the
@@ -46,6 +47,15 @@ struct cas_audit {
  * master key that is not a private regular file of 32 bytes, or that does
  * not open the store. Writes the reason into err. */
 int cas_store_open(const char *dir, struct cas_store **out, char *err, size_t errlen);
+/* The same store in PostgreSQL (docs/cas.md, "PostgreSQL"): conninfo is a
+ * libpq connection string or postgresql:// URI; the master key stays in
+ * DIR/master.key and everything secret is sealed under it exactly as in
+ * SQLite. Creates the schema on first start; refuses a database whose check
+ * value another master key sealed. Several ward-cas processes may share the
+ * database (store_pg.h). Every write commits synchronously, so decisions
+ * are durable when recorded. */
+int cas_store_open_pg(const char *dir, const char *conninfo, struct cas_store **out, char *err,
+		      size_t errlen);
 void cas_store_close(struct cas_store *st);
 const char *cas_store_error(struct cas_store *st);
 
