@@ -986,6 +986,20 @@ int cas_store_volume_set(struct cas_store *st, const char *session, const char *
 	return r;
 }
 
+int cas_store_accept_decision(const char *tag, const char *pending, const char *got, const char **settag)
+{
+	*settag = NULL;
+	if (tag[0] == 0 && pending[0] == 0)
+		*settag = got[0] ? got : NULL;		   /* trust on first use */
+	else if (strcasecmp(got, tag) == 0)
+		*settag = pending[0] ? tag : NULL;	   /* crash before the write: drop pending */
+	else if (pending[0] && strcasecmp(got, pending) == 0)
+		*settag = pending;			   /* crash after the write: promote */
+	else
+		return 1;
+	return 0;
+}
+
 int cas_store_volume_accept(struct cas_store *st, const char *session, const char *vol,
 			    const char *got, char tag[129], char pending[129])
 {
@@ -1015,14 +1029,8 @@ int cas_store_volume_accept(struct cas_store *st, const char *session, const cha
 	release(st, s);
 	if (found != SQLITE_ROW && found != SQLITE_DONE)
 		r = dbfail(st, "read volume tag");
-	else if (tag[0] == 0 && pending[0] == 0)
-		settag = got[0] ? got : NULL;              /* trust on first use */
-	else if (strcasecmp(got, tag) == 0)
-		settag = pending[0] ? tag : NULL;          /* crash before the write: drop pending */
-	else if (pending[0] && strcasecmp(got, pending) == 0)
-		settag = pending;                          /* crash after the write: promote */
 	else
-		r = 1;
+		r = cas_store_accept_decision(tag, pending, got, &settag);
 	if (r == 0 && settag != NULL) {
 		char keep[129];
 		ward_strlcpy(keep, settag, sizeof(keep));

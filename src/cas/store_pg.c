@@ -679,15 +679,7 @@ int cas_pg_volume_accept(struct cas_pg *pg, const char *session, const char *vol
 		ward_strlcpy(pending, PQgetvalue(res, 0, 1), 129);
 	}
 	PQclear(res);
-	r = 0;
-	if (tag[0] == 0 && pending[0] == 0)
-		settag = got[0] ? got : NULL;              /* trust on first use */
-	else if (strcasecmp(got, tag) == 0)
-		settag = pending[0] ? tag : NULL;          /* crash before the write: drop pending */
-	else if (pending[0] && strcasecmp(got, pending) == 0)
-		settag = pending;                          /* crash after the write: promote */
-	else
-		r = 1;
+	r = cas_store_accept_decision(tag, pending, got, &settag);
 	if (r == 0 && settag != NULL) {
 		char keep[129];
 		ward_strlcpy(keep, settag, sizeof(keep));

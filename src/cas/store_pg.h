@@ -50,6 +50,11 @@ int cas_pg_audit(struct cas_pg *pg, const struct cas_audit *a, uint64_t *seq);
 int cas_pg_audit_list(struct cas_pg *pg, const char *session, int limit, json_t **out);
 int cas_pg_counts(struct cas_pg *pg, long *sessions, long *audit);
 
+/* From store.c: whether a volume found with tag `got` may start, given the
+ * stored committed tag and pending tag (cas_store_volume_accept's rule): 0
+ * with *settag the tag to store as committed (NULL: no change), 1 refused. */
+int cas_store_accept_decision(const char *tag, const char *pending, const char *got, const char **settag);
+
 /* From store.c: the error of this thread (returns -1), and sealing under
  * the store key (store.h: iv || ciphertext || tag, AAD names row and
  * column). *pt is NUL-terminated; the caller wipes and frees it. */
