@@ -1,13 +1,14 @@
 #!/usr/bin/python3
 """File-shield benchmarks from Python, with ratios measured in the same run.
 
-  bench/bench_shield.py [--mib 256] [--runs 3] [--no-gocryptfs]
+  bench/bench_shield.py [--mib 256] [--runs 3] [--passes 1] [--no-gocryptfs]
 
 Configurations: plain files natively; plain files under `ward run`; an
 encrypted volume under `ward run --volume`; gocryptfs (FUSE) natively, when
 installed and /dev/fuse works. Workloads (bench/shield_worker.py):
 sequential write and read of one large file (page cache warm), 4 KiB random
-preads, 10,000 small files (create + write + close), SQLite (200
+preads (--passes N: N passes over the same open file, the first and the
+steady state reported separately in a second table), 10,000 small files (create + write + close), SQLite (200
 transactions of 100 inserts), and `import numpy` from an encrypted copy of
 Debian's numpy. The AES-256-GCM limit is measured with `openssl speed`.
 Prints a Markdown table (paste into docs/benchmarks.md).
@@ -45,8 +46,8 @@ def run(cmd, **kw):
     return p
 
 
-def worker(prefix, d, mib):
-    p = run(prefix + [PY, WORKER, d, mib])
+def worker(prefix, d, mib, passes=1):
+    p = run(prefix + [PY, WORKER, d, mib, "--passes", passes])
     return json.loads(p.stdout.strip().splitlines()[-1])
 
 
@@ -94,6 +95,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--mib", type=int, default=256)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--passes", type=int, default=1, help="passes of the 4 KiB random reads")
     ap.add_argument("--no-gocryptfs", action="store_true")
     args = ap.parse_args()
 
@@ -119,7 +121,7 @@ def main():
                 configs["gocryptfs"] = ([], gc_mnt)
         res = {}
         for name, (prefix, d) in configs.items():
-            res[name] = best([worker(prefix, d, args.mib) for _ in range(args.runs)])
+            res[name] = best([worker(prefix, d, args.mib, args.passes) for _ in range(args.runs)])
             print(name, json.dumps({k: round(v, 4) for k, v in res[name].items()}), file=sys.stderr)
 
         # import numpy from an encrypted copy
@@ -168,6 +170,14 @@ def main():
         if "gocryptfs" in res:
             row += " %.1fx |" % (res["gocryptfs"][k] / res["ward encrypted"][k])
         print(row)
+    if args.passes > 1:
+        print("\n| 4 KiB random reads (%d passes of 20,000) | " % args.passes + " | ".join(names) +
+              " | encrypted / plain |")
+        print("|---" * (len(names) + 2) + "|")
+        for k, label in (("rand_4k", "first pass"), ("rand_4k_steady", "later passes (median)")):
+            row = "| %s | " % label + " | ".join(
+                "%.2f µs (CPU %.2f)" % (res[n][k] / 20000 * 1e6, res[n][k + "_cpu"] / 20000 * 1e6) for n in names)
+            print(row + " | %.2f |" % (base[k] / res["ward encrypted"][k]))
     if limit:
         enc_read = mib * 1048576 / res["ward encrypted"]["seq_read"] / 1e9
         print("\nAES-256-GCM single-core limit (openssl speed, 1 MiB blocks): %.2f GB/s; "

@@ -490,7 +490,8 @@ static int read_run(ward_vol *v, struct vnode *n, uint8_t slot, uint8_t *dst, ui
 	 * read through the scratch buffer, which measured faster for them
 	 * (the kernel's copy streams from memory better than the cipher does
 	 * from scattered page-cache pages) */
-	if (n->map[slot] != NULL && j * C <= n->maplen[slot] && j - i < PAR_MIN_CHUNKS)
+	if (n->map[slot] != NULL && j * C <= n->maplen[slot] && j - i < PAR_MIN_CHUNKS &&
+	    wv_map_hot(n, slot, i * C, (j - 1) * C + clen_of(n->wsize, j - 1)))
 		r.map = n->map[slot];
 	if (r.fd < 0)
 		return wv_fail(err, -EIO, "'%s/%s' chunk %llu: data missing on disk", v->dir, n->path,
@@ -569,7 +570,8 @@ static int read_range(ward_vol *v, struct vnode *n, uint8_t *buf, uint64_t off, 
 				rc = wv_fail(err, -ENOMEM, "out of memory");
 				goto out;
 			}
-			if (n->map[slot] != NULL && (i + 1) * C <= n->maplen[slot]) {
+			if (n->map[slot] != NULL && (i + 1) * C <= n->maplen[slot] &&
+			    wv_map_hot(n, slot, i * C, i * C + cl)) {
 				int m = open_mapped1(v, n, &c, slot, i, tmp, cl);
 				if (m != 0) {
 					rc = m == -2 ? wv_fail(err, -EIO, "'%s/%s' chunk %llu: file truncated on disk", v->dir,

@@ -66,6 +66,7 @@ struct vnode {
 	 * under the write lock, used under the read lock */
 	uint8_t *map[2];
 	uint64_t maplen[2];
+	struct wmap *wm[2]; /* map[slot]'s warm-up state (map.c), or NULL */
 	uint8_t nomap;	 /* a mapping failed: this file uses pread */
 };
 
@@ -211,6 +212,23 @@ extern __thread sigjmp_buf *wv_map_guard;
 int wv_map_enabled(void);
 void wv_map_slot(struct vnode *n, uint8_t slot, uint64_t need);
 void wv_map_drop(struct vnode *n, uint8_t slot);
+/* map.c: whether bytes [a, b) of slot's mapping (which covers them) should
+ * be read from it now (1) or through pread (0: a page of the range has not
+ * been touched in this process yet, and its first touch costs more than a
+ * pread; see "Warm-up" in map.c). Called under the node's read lock; the
+ * first call for a mapping starts its warm-up. */
+int wv_map_hot(struct vnode *n, uint8_t slot, uint64_t a, uint64_t b);
+/* map.c, for tests: warm-up jobs finished, stopped early because their
+ * file dropped the mapping, and stopped by a fault (file shortened on
+ * disk); wv_map_warm_test() holds the warm-up thread before each job
+ * (hold) and makes it ignore page-cache residency (all: touch every page
+ * of the file); wv_map_warm_wait() waits until no job is queued or
+ * running, then fills the counters. */
+struct wv_warm_stats {
+	uint64_t done, stopped, faulted;
+};
+void wv_map_warm_test(int hold, int all);
+void wv_map_warm_wait(struct wv_warm_stats *st);
 
 /* file.c */
 int wv_node_commit(ward_vol *v, struct vnode *n, int durable, char *err);

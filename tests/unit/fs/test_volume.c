@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fs/internal.h"
 #include "fs/volume.h"
 #include "test.h"
 
@@ -55,6 +56,21 @@ static void flip(const char *rel, off_t off)
 	b ^= 1;
 	CHECK(pwrite(fd, &b, 1, off) == 1);
 	close(fd);
+}
+
+/* whether this process maps the file at path (/proc/self/maps) */
+static int mapped(const char *path)
+{
+	char line[1024];
+	int found = 0;
+	FILE *m = fopen("/proc/self/maps", "r");
+	if (m == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), m) != NULL)
+		if (strstr(line, path) != NULL)
+			found = 1;
+	fclose(m);
+	return found;
 }
 
 /* one thread of the concurrency test: its own file, 1 MiB writes and reads
@@ -301,6 +317,70 @@ int main(void)
 		CHECK(ward_vf_pread(f, b, 4096, 4096, err) == 4096 && memcmp(a + 4096, b, 4096) == 0);
 		ward_vf_close(f, NULL);
 		CHECK(ward_vol_unlink(v, "grow.bin", err) == 0);
+	}
+	/* warm-up of a mapping (map.c): a background thread touches the
+	 * pages of a mapping after its first small read; it stops when the
+	 * file drops the mapping, and a file shortened on disk while it runs
+	 * stops it with a fault it survives, and reads then fail with EIO */
+	{
+		char dp[600];
+		struct wv_warm_stats s0, s1;
+		snprintf(dp, sizeof(dp), "%s/warm.bin", dir);
+		fill(a, 3 << 20, 11);
+		CHECK(ward_vf_open(v, "warm.bin", O_RDWR | O_CREAT, 0600, &f, err) == 0);
+		CHECK(ward_vf_pwrite(f, a, 3 << 20, 0, err) == 3 << 20);
+		CHECK(ward_vf_close(f, err) == 0);
+		wv_map_warm_wait(&s0);
+
+		/* closed before the warm-up starts: it stops, and unmaps */
+		wv_map_warm_test(1, 0);
+		CHECK(ward_vf_open(v, "warm.bin", O_RDONLY, 0, &f, err) == 0);
+		CHECK(ward_vf_pread(f, b, 4096, 1 << 20, err) == 4096 && memcmp(a + (1 << 20), b, 4096) == 0);
+		CHECK(mapped(dp) == 1);
+		CHECK(ward_vf_close(f, err) == 0);
+		CHECK(mapped(dp) == 1); /* the warm-up thread still holds it */
+		wv_map_warm_test(0, 0);
+		wv_map_warm_wait(&s1);
+		CHECK(s1.stopped == s0.stopped + 1 && s1.done == s0.done && s1.faulted == s0.faulted);
+		CHECK(mapped(dp) == 0);
+
+		/* warmed (the file is in the page cache): reads come from the
+		 * mapping, and one shortened on disk fails with EIO there */
+		CHECK(ward_vf_open(v, "warm.bin", O_RDONLY, 0, &f, err) == 0);
+		CHECK(ward_vf_pread(f, b, 4096, 8192, err) == 4096 && memcmp(a + 8192, b, 4096) == 0);
+		wv_map_warm_wait(&s0);
+		CHECK(s0.done == s1.done + 1);
+		for (uint64_t o = 0; o < (3u << 20); o += 200000) {
+			CHECK(ward_vf_pread(f, b, 5000, o, err) == 5000);
+			CHECK(memcmp(a + o, b, 5000) == 0);
+		}
+		CHECK(truncate(dp, 1 << 20) == 0);
+		memset(b, 0x55, 8192);
+		CHECK(ward_vf_pread(f, b, 4096, 2 << 20, err) == -EIO);
+		CHECK(strstr(err, "warm.bin' chunk 512: file truncated on disk") != NULL);
+		CHECK(b[0] == 0 && b[4095] == 0);
+		CHECK(ward_vf_pread(f, b, 100, (2 << 20) + 5, err) == -EIO && strstr(err, "chunk 512: file truncated"));
+		CHECK(ward_vf_pread(f, b, 4096, 4096, err) == 4096 && memcmp(a + 4096, b, 4096) == 0);
+		CHECK(ward_vf_close(f, err) == 0);
+		CHECK(ward_vol_unlink(v, "warm.bin", err) == 0);
+
+		/* shortened on disk while the warm-up runs: it faults (touching
+		 * every page of the file as it was), survives, and stops */
+		CHECK(ward_vf_open(v, "warm.bin", O_RDWR | O_CREAT, 0600, &f, err) == 0);
+		CHECK(ward_vf_pwrite(f, a, 3 << 20, 0, err) == 3 << 20);
+		CHECK(ward_vf_close(f, err) == 0);
+		wv_map_warm_test(1, 1);
+		CHECK(ward_vf_open(v, "warm.bin", O_RDONLY, 0, &f, err) == 0);
+		CHECK(ward_vf_pread(f, b, 4096, 0, err) == 4096 && memcmp(a, b, 4096) == 0);
+		CHECK(truncate(dp, 1 << 20) == 0);
+		wv_map_warm_test(0, 1);
+		wv_map_warm_wait(&s1);
+		wv_map_warm_test(0, 0);
+		CHECK(s1.faulted == s0.faulted + 1 && s1.done == s0.done);
+		CHECK(ward_vf_pread(f, b, 4096, 2 << 20, err) == -EIO && strstr(err, "chunk 512: file truncated"));
+		CHECK(ward_vf_pread(f, b, 4096, 4096, err) == 4096 && memcmp(a + 4096, b, 4096) == 0);
+		CHECK(ward_vf_close(f, err) == 0);
+		CHECK(ward_vol_unlink(v, "warm.bin", err) == 0);
 	}
 	CHECK(ward_vol_close(v, err) == 0);
 
