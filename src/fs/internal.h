@@ -222,7 +222,8 @@ int wv_map_hot(struct vnode *n, uint8_t slot, uint64_t a, uint64_t b);
  * file dropped the mapping, and stopped by a fault (file shortened on
  * disk); wv_map_warm_test() holds the warm-up thread before each job
  * (hold) and makes it ignore page-cache residency (all: touch every page
- * of the file); wv_map_warm_wait() waits until no job is queued or
+ * of the file), and queues a mapping at its first cold read instead of
+ * after WARM_AFTER; wv_map_warm_wait() waits until no job is queued or
  * running, then fills the counters. */
 struct wv_warm_stats {
 	uint64_t done, stopped, faulted;

@@ -19,8 +19,10 @@
  * help there: only a touch does). So a mapping is read from in 64 KiB
  * windows, each in one of two states: cold (a read of it goes through
  * pread, at most COLD_PREADS times, after which the reader touches the
- * window itself) or warm (reads decrypt from the mapping). The first small
- * read of a mapping queues it for a warm-up thread (one per process,
+ * window itself) or warm (reads decrypt from the mapping). A mapping that
+ * has served WARM_AFTER cold reads is being read at random, much: it is
+ * then queued for a warm-up thread (one per process; a file read a few
+ * times never pays for warming all of it),
  * SCHED_BATCH), which touches every page of each window whose pages are
  * all in the page cache (mincore: a file not in memory is not read from
  * disk by the warm-up), 2 MiB at a time, and marks it warm. The thread
@@ -54,7 +56,8 @@ static struct sigaction prev;
 #define WIN_SHIFT 16		       /* 64 KiB windows: the kernel's fault-around */
 #define WIN_WARM 0xff		       /* window state: warm; below: cold reads so far */
 #ifndef COLD_PREADS
-#define COLD_PREADS 4		       /* reads of a cold window through pread before a reader touches it */
+#define COLD_PREADS 4
+#define WARM_AFTER 256		       /* cold reads of a mapping before it is queued for warm-up */		       /* reads of a cold window through pread before a reader touches it */
 #endif
 #ifndef WARM_THREAD
 #define WARM_THREAD 1
@@ -66,6 +69,7 @@ struct wmap {
 	int refs;	/* the file's, and the warm-up thread's while queued or running */
 	int stop;	/* the file dropped the mapping */
 	int queued;	/* the warm-up was started (once per mapping) */
+	unsigned cold;	/* cold reads so far (queued at warm_after) */
 	uint8_t *base;
 	size_t len;
 	uint64_t end;	/* bytes worth warming: the file's size when mapped, within nwin windows */
@@ -187,6 +191,7 @@ void wv_map_drop(struct vnode *n, uint8_t slot)
 static pthread_mutex_t qmu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t qcv = PTHREAD_COND_INITIALIZER, qidle = PTHREAD_COND_INITIALIZER;
 static struct wmap *qhead, *qtail, *qcur;
+static unsigned warm_after = WARM_AFTER;
 static int qstarted, qfailed, qhold, qall;
 static struct wv_warm_stats qstats;
 static pthread_once_t qonce = PTHREAD_ONCE_INIT;
@@ -341,8 +346,6 @@ int wv_map_hot(struct vnode *n, uint8_t slot, uint64_t a, uint64_t b)
 	int hot = 1;
 	if (w == NULL || w->nwin == 0 || b <= a || (a >> WIN_SHIFT) >= w->nwin)
 		return 1;
-	if (!__atomic_load_n(&w->queued, __ATOMIC_RELAXED) && !__atomic_exchange_n(&w->queued, 1, __ATOMIC_ACQ_REL))
-		enqueue(w);
 	for (uint64_t x = a >> WIN_SHIFT; x <= (b - 1) >> WIN_SHIFT && x < w->nwin; x++) {
 		uint8_t s = __atomic_load_n(&w->win[x], __ATOMIC_RELAXED);
 		if (s == WIN_WARM)
@@ -355,11 +358,15 @@ int wv_map_hot(struct vnode *n, uint8_t slot, uint64_t a, uint64_t b)
 		__atomic_store_n(&w->win[x], (uint8_t)(s + 1), __ATOMIC_RELAXED); /* a lost count only delays it */
 		hot = 0;
 	}
+	if (!hot && __atomic_add_fetch(&w->cold, 1, __ATOMIC_RELAXED) >= __atomic_load_n(&warm_after, __ATOMIC_RELAXED) &&
+	    !__atomic_load_n(&w->queued, __ATOMIC_RELAXED) && !__atomic_exchange_n(&w->queued, 1, __ATOMIC_ACQ_REL))
+		enqueue(w);
 	return hot;
 }
 
 void wv_map_warm_test(int hold, int all)
 {
+	__atomic_store_n(&warm_after, 1u, __ATOMIC_RELAXED);
 	pthread_mutex_lock(&qmu);
 	qhold = hold;
 	__atomic_store_n(&qall, all, __ATOMIC_RELAXED);
