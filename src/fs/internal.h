@@ -111,6 +111,11 @@ struct ward_vol {
 	EVP_MAC_CTX *mac;	/* keyed HMAC template (encrypted) */
 
 	struct lazy *lz;	/* lazy read-only snapshot, or NULL */
+	/* the manifest file as read at open (ward_vol_manifest_id) */
+	struct ward_vol_file_id mid;
+	int mid_ok;		/* mid did not change while the file was read */
+	const struct ward_vol_file_id *want_trusted; /* opts.trusted_manifest, during open */
+	int trusted;		/* the chain check was skipped (see volume.h) */
 	struct vnode **tab;	/* hash chains, by path (for a lazy volume: the
 				   nodes materialised so far) */
 	size_t tcap, tcount;
