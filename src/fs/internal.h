@@ -151,6 +151,9 @@ uint64_t wv_nchunks(uint64_t size);
 /* lazy volumes (see struct lazy): the node of path, materialised and cached
  * (NULL when missing or out of memory); caller holds v->mu */
 struct vnode *wv_lazy_node(ward_vol *v, const char *path);
+/* stat of path from its record, without materialising a node (0 or
+ * -ENOENT); caller holds v->mu and found no node in the table */
+int wv_lazy_stat(ward_vol *v, const char *path, struct ward_vstat *st);
 /* the children of directory dir ("" = root), sorted by name; 0 or -ENOMEM */
 int wv_lazy_readdir(ward_vol *v, const char *dir, struct ward_vdirent **out, size_t *n);
 void wv_lazy_free(struct lazy *lz);

@@ -1303,6 +1303,26 @@ fail:
 	return NULL;
 }
 
+int wv_lazy_stat(ward_vol *v, const char *path, struct ward_vstat *st)
+{
+	struct lazy *lz = v->lz;
+	size_t plen;
+	struct ent e;
+	uint64_t ino = 0;
+	int64_t i = lz_find(lz, (const uint8_t *)path, strlen(path));
+	if (i < 0)
+		return -ENOENT;
+	const uint8_t *p = lz_payload(lz, (uint32_t)i, &plen);
+	if (ent_parse(v, p, plen, &e) != 0)
+		return -ENOENT; /* checked at open */
+	memcpy(&ino, e.id, sizeof(ino));
+	st->mode = (e.type == WVOL_T_DIR ? S_IFDIR : S_IFREG) | e.mode;
+	st->ino = ino | 1; /* as volume.c's ino_of */
+	st->size = e.size;
+	st->mtime_ns = e.mtime;
+	return 0;
+}
+
 int wv_lazy_readdir(ward_vol *v, const char *dir, struct ward_vdirent **out, size_t *nout)
 {
 	struct lazy *lz = v->lz;

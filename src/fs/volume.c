@@ -28,12 +28,20 @@ static uint64_t hash_str(const char *s)
 	return h;
 }
 
-struct vnode *wv_lookup(ward_vol *v, const char *path)
+static struct vnode *table_find(ward_vol *v, const char *path)
 {
 	if (v->tcap != 0)
 		for (struct vnode *n = v->tab[hash_str(path) & (v->tcap - 1)]; n; n = n->hnext)
 			if (strcmp(n->path, path) == 0)
 				return n;
+	return NULL;
+}
+
+struct vnode *wv_lookup(ward_vol *v, const char *path)
+{
+	struct vnode *n = table_find(v, path);
+	if (n != NULL)
+		return n;
 	return v->lz != NULL ? wv_lazy_node(v, path) : NULL;
 }
 
@@ -461,11 +469,15 @@ int ward_vol_stat(ward_vol *v, const char *path, struct ward_vstat *st, char *er
 		return 0;
 	}
 	pthread_mutex_lock(&v->mu);
-	struct vnode *n = wv_lookup(v, p);
+	struct vnode *n = table_find(v, p);
 	if (n != NULL)
 		fill_stat(n, st);
+	else if (v->lz != NULL)
+		rc = wv_lazy_stat(v, p, st); /* a stat does not materialise a node */
+	else
+		rc = -ENOENT;
 	pthread_mutex_unlock(&v->mu);
-	return n ? 0 : wv_fail(err, -ENOENT, "'%s': no such file in volume '%s'", p, v->dir);
+	return n != NULL || rc == 0 ? 0 : wv_fail(err, -ENOENT, "'%s': no such file in volume '%s'", p, v->dir);
 }
 
 static int parent_check(ward_vol *v, const char *p, char *err)
