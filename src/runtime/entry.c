@@ -14,7 +14,6 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "runtime/cas_start.h"
-#include "runtime/crypto_load.h"
 #include "runtime/runtime.h"
 #include "runtime/shield/shield.h"
 #include "runtime/tee_detect.h"

@@ -251,22 +251,7 @@ static struct shield_ec *ec_load(const uint8_t sha[32], const struct ward_measur
 	size_t len = 0;
 
 	ward_hex(sha, 32, hex);
-	if (ward_xdg_dir("XDG_CACHE_HOME", ".cache", "ward", path, sizeof(path)) != 0)
-		return NULL;
-	/* create $XDG_CACHE_HOME (one level), ward/ and ward/engine/ as needed */
-	{
-		char *slash = strrchr(path, '/');
-		if (slash != NULL && slash != path) {
-			*slash = 0;
-			(void)mkdir(path, 0700);
-			*slash = '/';
-		}
-	}
-	(void)mkdir(path, 0700);
 	snprintf(sub, sizeof(sub), "ward/engine/%s", hex);
-	if (ward_xdg_dir("XDG_CACHE_HOME", ".cache", "ward/engine", path, sizeof(path)) != 0)
-		return NULL;
-	(void)mkdir(path, 0700);
 	if (ward_xdg_dir("XDG_CACHE_HOME", ".cache", sub, path, sizeof(path)) != 0)
 		return NULL;
 	if ((ec = calloc(1, sizeof(*ec))) == NULL)
@@ -279,6 +264,24 @@ static struct shield_ec *ec_load(const uint8_t sha[32], const struct ward_measur
 	ec->mid.ctime_ns = mid->ctime_ns;
 	ec->writable = 1;
 	ec->fd = REAL(open64)(path, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (ec->fd < 0 && errno == ENOENT) {
+		/* the first time: create $XDG_CACHE_HOME (one level), ward/, ward/engine/ */
+		char *s1 = strrchr(path, '/'), *s2, *s3;
+		*s1 = 0;
+		s2 = strrchr(path, '/');
+		*s2 = 0;
+		s3 = strrchr(path, '/');
+		if (s3 != NULL && s3 != path) {
+			*s3 = 0;
+			(void)mkdir(path, 0700);
+			*s3 = '/';
+		}
+		(void)mkdir(path, 0700);
+		*s2 = '/';
+		(void)mkdir(path, 0700);
+		*s1 = '/';
+		ec->fd = REAL(open64)(path, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	}
 	if (ec->fd < 0) {
 		ec->writable = 0;
 		ec->fd = REAL(open64)(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
