@@ -1,13 +1,16 @@
 #!/usr/bin/python3
 """Engine image start-up: `python3 -c pass` and `-c 'import numpy'`, native
-vs `ward run` vs `ward run --engine-image` (and optionally the engine image
-of another build, e.g. an older commit, as a before/after comparison).
+vs `ward run --no-engine-image` ("ward") vs `ward run --engine-image` with its
+warm-start cache (simulation mode; "engine") and without it
+(WARD_ENGINE_CACHE=0: every check, as in hardware mode; "engine, no cache"),
+and optionally the engine image of another build, e.g. an older commit, as a
+before/after comparison.
 
 Runs of the variants are interleaved so that machine noise hits them alike;
 the medians of wall time and of CPU time (user + system of the whole
-process tree, from wait4) are printed, with ratios against `ward run`
-measured in the same run. The engine image's manifests are built first
-(first use) and not timed.
+process tree, from wait4) are printed, with ratios against "ward" measured
+in the same run. The engine image's manifests are built first (first use)
+and the caches filled; neither is timed.
 
     /usr/bin/python3 bench/bench_engine.py [--build build] [--baseline OTHER_BUILD] [--reps 20]
 """
@@ -24,6 +27,8 @@ CODES = [("pass", "pass"), ("import numpy", "import numpy")]
 
 
 def run(cmd, env):
+    env = dict(env, **cmd[0]) if isinstance(cmd[0], dict) else env
+    cmd = cmd[1:] if isinstance(cmd[0], dict) else cmd
     t = time.perf_counter()
     p = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, ru = os.wait4(p.pid, 0)
@@ -44,12 +49,15 @@ def main():
     a = ap.parse_args()
     ward = str(pathlib.Path(a.build).resolve() / "ward")
     env = dict(os.environ, WARD_MODE="sim")
-    variants = [("native", [PY]), ("ward", [ward, "run", PY]), ("engine", [ward, "run", "--engine-image", PY])]
+    variants = [("native", [PY]), ("ward", [ward, "run", "--no-engine-image", PY]),
+                ("engine", [ward, "run", "--engine-image", PY]),
+                ("engine, no cache", [{"WARD_ENGINE_CACHE": "0"}, ward, "run", "--engine-image", PY])]
     if a.baseline:
         variants.append(("engine (baseline)", [str(pathlib.Path(a.baseline).resolve() / "ward"), "run",
                                                "--engine-image", PY]))
-    for _, cmd in variants:  # warm the page cache, build the manifests
-        run(cmd + ["-c", "pass"], env)
+    for _, cmd in variants:  # warm the page cache, build the manifests, fill the caches
+        for code in CODES:
+            run(cmd + ["-c", code[1]], env)
     for title, code in CODES:
         wall = {n: [] for n, _ in variants}
         cpu = {n: [] for n, _ in variants}

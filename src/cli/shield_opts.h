@@ -46,6 +46,8 @@ int ward_shield_engine_image(const char *engine, struct ward_config *c);
 	"and dist-packages are authenticated regions whose manifests are built on first use\n"   \
 	"(in $XDG_DATA_HOME/ward/engine) and measured into the enclave hash; every byte read\n"    \
 	"is verified and --allow-dlopen 1 is the default. After upgrading Python packages on\n"   \
-	"purpose, rebuild it: 'ward engine-image --rebuild PROGRAM'.\n"
+	"purpose, rebuild it: 'ward engine-image --rebuild PROGRAM'. In simulation mode, what\n"  \
+	"was checked and has not changed since is remembered in $XDG_CACHE_HOME/ward/engine\n"   \
+	"(warm start; WARD_ENGINE_CACHE=0 turns it off); hardware mode checks everything.\n"
 
 #endif

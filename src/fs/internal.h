@@ -112,6 +112,11 @@ struct ward_vol {
 	EVP_MAC_CTX *mac;	/* keyed HMAC template (encrypted) */
 
 	struct lazy *lz;	/* lazy read-only snapshot, or NULL */
+	/* the manifest file as read at open (ward_vol_manifest_id) */
+	struct ward_vol_file_id mid;
+	int mid_ok;		/* mid did not change while the file was read */
+	const struct ward_vol_file_id *want_trusted; /* opts.trusted_manifest, during open */
+	int trusted;		/* the chain check was skipped (see volume.h) */
 	struct vnode **tab;	/* hash chains, by path (for a lazy volume: the
 				   nodes materialised so far) */
 	size_t tcap, tcount;
@@ -147,6 +152,9 @@ uint64_t wv_nchunks(uint64_t size);
 /* lazy volumes (see struct lazy): the node of path, materialised and cached
  * (NULL when missing or out of memory); caller holds v->mu */
 struct vnode *wv_lazy_node(ward_vol *v, const char *path);
+/* stat of path from its record, without materialising a node (0 or
+ * -ENOENT); caller holds v->mu and found no node in the table */
+int wv_lazy_stat(ward_vol *v, const char *path, struct ward_vstat *st);
 /* the children of directory dir ("" = root), sorted by name; 0 or -ENOMEM */
 int wv_lazy_readdir(ward_vol *v, const char *dir, struct ward_vdirent **out, size_t *n);
 void wv_lazy_free(struct lazy *lz);

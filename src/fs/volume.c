@@ -28,12 +28,20 @@ static uint64_t hash_str(const char *s)
 	return h;
 }
 
-struct vnode *wv_lookup(ward_vol *v, const char *path)
+static struct vnode *table_find(ward_vol *v, const char *path)
 {
 	if (v->tcap != 0)
 		for (struct vnode *n = v->tab[hash_str(path) & (v->tcap - 1)]; n; n = n->hnext)
 			if (strcmp(n->path, path) == 0)
 				return n;
+	return NULL;
+}
+
+struct vnode *wv_lookup(ward_vol *v, const char *path)
+{
+	struct vnode *n = table_find(v, path);
+	if (n != NULL)
+		return n;
 	return v->lz != NULL ? wv_lazy_node(v, path) : NULL;
 }
 
@@ -123,9 +131,14 @@ static void vol_free(ward_vol *v)
 		close(v->lockfd);
 	if (v->dirfd >= 0)
 		close(v->dirfd);
-	EVP_MAC_CTX_free(v->mac);
-	ward_wipe(v->kmeta, sizeof(v->kmeta));
-	ward_wipe(v->kfile, sizeof(v->kfile));
+	/* No OpenSSL call for a volume that never had keys (volume.h,
+	 * "Trusted manifests"). */
+	if (v->mac != NULL)
+		EVP_MAC_CTX_free(v->mac);
+	if (v->kind == WARD_VOL_ENCRYPTED) {
+		ward_wipe(v->kmeta, sizeof(v->kmeta));
+		ward_wipe(v->kfile, sizeof(v->kfile));
+	}
 	pthread_mutex_destroy(&v->mu);
 	free(v->last_payload);
 	free(v->alias_from);
@@ -249,6 +262,8 @@ int ward_vol_open(const char *dir, const struct ward_vol_opts *o, ward_vol **out
 		return wv_fail(err, -EINVAL, "volume '%s': an encrypted volume needs a key", dir);
 	if (o->kind == WARD_VOL_AUTHENTICATED && (o->flags & (WARD_VOL_RDWR | WARD_VOL_CREATE)))
 		return wv_fail(err, -EROFS, "volume '%s': authenticated volumes are read-only (build them with 'ward fs authenticate')", dir);
+	if (o->trusted_manifest != NULL && o->kind != WARD_VOL_AUTHENTICATED)
+		return wv_fail(err, -EINVAL, "volume '%s': a trusted manifest applies to authenticated volumes only", dir);
 	v = calloc(1, sizeof(*v));
 	if (v == NULL)
 		return wv_fail(err, -ENOMEM, "out of memory");
@@ -256,6 +271,7 @@ int ward_vol_open(const char *dir, const struct ward_vol_opts *o, ward_vol **out
 	pthread_mutex_init(&v->mu, NULL);
 	v->kind = o->kind;
 	v->writable = (o->flags & (WARD_VOL_RDWR | WARD_VOL_CREATE)) != 0;
+	v->want_trusted = o->trusted_manifest;
 	v->dir = strdup(dir);
 	v->meta = join(dir, WARD_VOL_META_DIR);
 	v->manifest = o->manifest ? strdup(o->manifest) : join(v->meta ? v->meta : "", "manifest");
@@ -305,7 +321,9 @@ int ward_vol_open(const char *dir, const struct ward_vol_opts *o, ward_vol **out
 			rc = wv_fail(err, -ENOTDIR, "'%s' is not a directory", dir);
 			goto fail;
 		}
-		if ((rc = wv_manifest_load(v, o->key, err)) != 0)
+		rc = wv_manifest_load(v, o->key, err);
+		v->want_trusted = NULL; /* the caller's pointer is not kept */
+		if (rc != 0)
 			goto fail;
 		if (v->writable) {
 			v->jfd = open(v->manifest, O_RDWR | O_CLOEXEC);
@@ -362,6 +380,16 @@ int ward_vol_tag(ward_vol *v, uint8_t out[WARD_VOL_TAG_LEN])
 	pthread_mutex_unlock(&v->mu);
 	return rc;
 }
+
+int ward_vol_manifest_id(const ward_vol *v, struct ward_vol_file_id *id)
+{
+	if (!v->mid_ok)
+		return -ESTALE;
+	*id = v->mid;
+	return 0;
+}
+
+int ward_vol_opened_trusted(const ward_vol *v) { return v->trusted; }
 
 enum ward_vol_kind ward_vol_kind_of(const ward_vol *v) { return v->kind; }
 int ward_vol_writable(const ward_vol *v) { return v->writable; }
@@ -441,11 +469,15 @@ int ward_vol_stat(ward_vol *v, const char *path, struct ward_vstat *st, char *er
 		return 0;
 	}
 	pthread_mutex_lock(&v->mu);
-	struct vnode *n = wv_lookup(v, p);
+	struct vnode *n = table_find(v, p);
 	if (n != NULL)
 		fill_stat(n, st);
+	else if (v->lz != NULL)
+		rc = wv_lazy_stat(v, p, st); /* a stat does not materialise a node */
+	else
+		rc = -ENOENT;
 	pthread_mutex_unlock(&v->mu);
-	return n ? 0 : wv_fail(err, -ENOENT, "'%s': no such file in volume '%s'", p, v->dir);
+	return n != NULL || rc == 0 ? 0 : wv_fail(err, -ENOENT, "'%s': no such file in volume '%s'", p, v->dir);
 }
 
 static int parent_check(ward_vol *v, const char *p, char *err)

@@ -79,6 +79,13 @@ enum ward_vol_kind {
 #define WARD_VOL_RDWR 0x1
 #define WARD_VOL_CREATE 0x2 /* create a new volume: DIR must not exist or be empty (-ENOTEMPTY) */
 
+/* The identity of a file on disk, as the kernel reports it (stat): any write
+ * changes ctime, which no unprivileged process can set, and a replacement
+ * by rename changes the inode. */
+struct ward_vol_file_id {
+	uint64_t dev, ino, size, mtime_ns, ctime_ns;
+};
+
 struct ward_vol_opts {
 	enum ward_vol_kind kind;
 	const uint8_t *key;	       /* WARD_VOL_KEY_LEN bytes (encrypted); NULL (authenticated) */
@@ -86,13 +93,49 @@ struct ward_vol_opts {
 	int flags;		       /* WARD_VOL_RDONLY, WARD_VOL_RDWR, | WARD_VOL_CREATE */
 	const uint8_t *expect_tag;     /* optional WARD_VOL_TAG_LEN bytes: refuse (-EBADMSG) unless the
 					* state on disk has exactly this tag */
+	/* Optional, authenticated read-only volumes only (else -EINVAL): a
+	 * manifest the caller has seen pass the full check before, by its file
+	 * identity. See "Trusted manifests" below. */
+	const struct ward_vol_file_id *trusted_manifest;
 };
+
+/*
+ * Trusted manifests. With opts.trusted_manifest, ward_vol_open() skips the
+ * manifest's SHA-256 chain (the header check and every record's) when the
+ * manifest file it reads has exactly that identity, both before and after
+ * reading it. Everything else still runs: the bytes are parsed as untrusted
+ * input (magic, version, kind, every record's length and bounds, every
+ * entry's path form, type, mode, sizes and chunk list, their order and
+ * parents), so a manifest that does not match its identity's history can
+ * make the open fail, never read out of bounds. The skip applies only to a
+ * manifest that qualifies for the lazy open (one snapshot, see
+ * docs/volume-format.md); when the identity differs or the manifest does
+ * not qualify, the open fails with -ESTALE and the caller opens again
+ * without the option (the full check). The caller's contract: the manifest
+ * with this identity passed a full check by this library before, and no
+ * one the caller does not trust can change a file without changing its
+ * identity (true for unprivileged writers: ctime cannot be set).
+ *
+ * An open with the option that returns 0 or -ESTALE makes no OpenSSL call,
+ * and neither do ward_vol_stat(), ward_vol_readdir() and ward_vol_close() on
+ * such a volume as long as no file of it was opened with ward_vf_open()
+ * (reads verify chunks with SHA-256) and no tag was asked for: a caller
+ * that loads OpenSSL on demand needs it only from then on.
+ */
 
 /* Opens (or with WARD_VOL_CREATE creates) the volume in directory dir.
  * Verifies the whole manifest (MAC chain, key check, every length) before
  * returning; a crash leftover (torn journal tail, interrupted namespace
  * operation) is recovered silently. */
 int ward_vol_open(const char *dir, const struct ward_vol_opts *opts, ward_vol **out, char *err);
+
+/* The identity of the manifest file as read by ward_vol_open() (fstat of
+ * the descriptor read, before and after reading): 0, or -ESTALE when it
+ * changed while being read. */
+int ward_vol_manifest_id(const ward_vol *v, struct ward_vol_file_id *id);
+
+/* 1 when the open skipped the manifest's chain check (trusted_manifest). */
+int ward_vol_opened_trusted(const ward_vol *v);
 
 /* Commits every dirty file, closes every open handle (they become invalid),
  * compacts the journal when opened read-write, and frees v. Returns the first
@@ -186,6 +229,14 @@ int ward_vf_close(ward_vfile *f, char *err);
  * bytes verified so far. */
 int ward_vol_verify(ward_vol *v, void (*progress)(void *arg, uint64_t done, uint64_t total),
 		    void *arg, char *err);
+
+/* Checks every byte of fd, a regular file the caller opened (and keeps),
+ * against the entry of path in a read-only volume (authenticated kind):
+ * its size must be the entry's and every chunk's SHA-256 the manifest's.
+ * Reads fd with pread (its offset is not moved). 0 when all of it matches,
+ * -EIO with the chunk in err when not, -ENOENT/-EISDIR/-EINVAL as usual.
+ * The caller decides what a match is worth (the file may change after). */
+int ward_vol_verify_fd(ward_vol *v, const char *path, int fd, char *err);
 
 /* Copies the plain tree src (directories, regular files, symlinks to
  * regular files as files; modes and mtimes kept) into the root of the

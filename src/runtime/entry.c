@@ -14,12 +14,12 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "runtime/cas_start.h"
-#include "runtime/crypto_load.h"
 #include "runtime/runtime.h"
 #include "runtime/shield/shield.h"
 #include "runtime/tee_detect.h"
 
 struct ward_config ward_rt_config;
+enum ward_mode ward_rt_mode_used = WARD_MODE_HW; /* the strict choice until chosen */
 
 typedef int (*main_fn)(int, char **, char **);
 typedef int (*start_main_fn)(main_fn, int, char **, void (*)(void), void (*)(void), void (*)(void), void *);
@@ -111,6 +111,7 @@ static void runtime_start(int *argc, char ***argv)
 	ward_log_set_level((enum ward_log_level)ward_rt_config.log_level);
 
 	used = choose_mode(&ward_rt_config, detail, sizeof(detail));
+	ward_rt_mode_used = used;
 	if (used == WARD_MODE_HW)
 		ward_info("running on %s", detail);
 
@@ -121,10 +122,10 @@ static void runtime_start(int *argc, char ***argv)
 
 	if (ward_rt_limits_apply(&ward_rt_config) != 0)
 		ward_rt_fatal(125, "cannot apply the memory limits");
-	if (getenv("WARD_SHIELD") != NULL && *getenv("WARD_SHIELD") != 0 &&
-	    ward_rt_crypto_load(0, err, sizeof(err)) != 0) /* volumes need OpenSSL */
-		ward_rt_fatal(125, "%s", err);
-	ward_shield_start(); /* regions from WARD_SHIELD; before the program opens anything */
+	/* Regions from WARD_SHIELD; before the program opens anything. The
+	 * shield loads OpenSSL when a volume needs it (not for a warm engine
+	 * image in simulation mode: src/runtime/shield/engine_cache.c). */
+	ward_shield_start();
 	/* After the shield: the CAS's volumes and injection files are shield regions.
 	 * It replaces the environment, so WARD_SHIELD must have been read. */
 	ward_rt_cas_start(&ward_rt_config, used, hash, argc, argv);

@@ -21,9 +21,7 @@
 #define ID_LEN 112 /* five decimal 64-bit numbers with separators */
 #define KEY_MAX ((WARD_MEASURE_MAX_LIBS + WARD_MEASURE_NDEPS + 2) * ID_LEN + WARD_MEASURE_MAX_IMAGES * (ID_LEN + PATH_MAX) + 128)
 
-struct file_id {
-	unsigned long long dev, ino, size, mtime_ns, ctime_ns;
-};
+#define file_id ward_measure_file_id
 
 struct file_entry {
 	struct file_id id;
@@ -186,23 +184,37 @@ static int same_id(const struct file_id *a, const struct file_id *b)
 	       a->ctime_ns == b->ctime_ns;
 }
 
-static int hash_file(struct cache *c, const char *path, uint8_t out[32])
+/* stable (may be NULL): set to 1 with *idout the identity when the hash is
+ * known to belong to exactly that file */
+static int hash_file_id(struct cache *c, const char *path, uint8_t out[32], struct file_id *idout, int *stable)
 {
 	struct file_id id, after;
 	size_t slot;
 
+	if (stable != NULL)
+		*stable = 0;
 	if (identify(path, &id) != 0)
 		return -1;
 	if (c != NULL)
 		for (size_t i = 0; i < c->nf; i++)
 			if (same_id(&c->f[i].id, &id)) {
 				memcpy(out, c->f[i].hash, 32);
+				if (stable != NULL) {
+					*idout = id;
+					*stable = 1;
+				}
 				return 0;
 			}
 	if (ward_sha256_file(path, out) != 0)
 		return -1;
 	/* Cache only what did not change while it was being read. */
-	if (c == NULL || identify(path, &after) != 0 || !same_id(&id, &after))
+	if (identify(path, &after) != 0 || !same_id(&id, &after))
+		return 0;
+	if (stable != NULL) {
+		*idout = id;
+		*stable = 1;
+	}
+	if (c == NULL)
 		return 0;
 	slot = c->nf;
 	for (size_t i = 0; i < c->nf; i++)
@@ -220,6 +232,11 @@ static int hash_file(struct cache *c, const char *path, uint8_t out[32])
 	return 0;
 }
 
+static int hash_file(struct cache *c, const char *path, uint8_t out[32])
+{
+	return hash_file_id(c, path, out, NULL, NULL);
+}
+
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -227,7 +244,8 @@ static int cmp_str(const void *a, const void *b)
 
 /* The whole-result key: the settings, then every file's identity with its
  * role, sorted. Fails (no key) if a file cannot be identified. */
-static char *result_key(const struct ward_measure_input *in, const struct ward_config *cfg)
+static char *result_key(const struct ward_measure_input *in, const struct ward_config *cfg,
+			struct file_id image_ids[WARD_MEASURE_MAX_IMAGES])
 {
 	size_t n = 0, total = 2 + WARD_MEASURE_NDEPS + in->nlibs, off;
 	char **ids = calloc(total, sizeof(*ids));
@@ -275,6 +293,8 @@ static char *result_key(const struct ward_measure_input *in, const struct ward_c
 			off = KEY_MAX;
 			break;
 		}
+		if (image_ids != NULL)
+			image_ids[i] = id;
 		off += (size_t)snprintf(key + off, KEY_MAX - off, ",i:%llu:%llu:%llu:%llu:%llu:%s", id.dev, id.ino, id.size,
 					id.mtime_ns, id.ctime_ns, in->image_dirs[i]);
 	}
@@ -289,10 +309,11 @@ out:
 	return key;
 }
 
-int ward_measure_lookup(const struct ward_measure_input *in, const struct ward_config *cfg, uint8_t out[32])
+int ward_measure_lookup(struct ward_measure_input *in, const struct ward_config *cfg, uint8_t out[32])
 {
 	struct cache *c = cache_load();
-	char *key = result_key(in, cfg);
+	struct file_id ids[WARD_MEASURE_MAX_IMAGES];
+	char *key = result_key(in, cfg, ids);
 	int rc = -1;
 
 	if (c != NULL && key != NULL)
@@ -302,6 +323,17 @@ int ward_measure_lookup(const struct ward_measure_input *in, const struct ward_c
 				rc = 0;
 				break;
 			}
+	/* the manifests' hashes, for exactly the identities in the key */
+	for (size_t k = 0; rc == 0 && k < in->nimages && k < WARD_MEASURE_MAX_IMAGES; k++) {
+		in->image_known[k] = 0;
+		for (size_t i = 0; i < c->nf; i++)
+			if (same_id(&c->f[i].id, &ids[k])) {
+				in->image_id[k] = ids[k];
+				memcpy(in->image_sha256[k], c->f[i].hash, 32);
+				in->image_known[k] = 1;
+				break;
+			}
+	}
 	free(key);
 	cache_free(c);
 	return rc;
@@ -332,7 +364,7 @@ static int cmp_hex(const void *a, const void *b)
 	return memcmp(a, b, 65);
 }
 
-int ward_measure(const struct ward_measure_input *in, const struct ward_config *cfg, int use_cache,
+int ward_measure(struct ward_measure_input *in, const struct ward_config *cfg, int use_cache,
 		 uint8_t out[32], char *err, size_t errlen)
 {
 	struct cache *c = NULL;
@@ -351,7 +383,7 @@ int ward_measure(const struct ward_measure_input *in, const struct ward_config *
 	}
 	if (use_cache) {
 		c = cache_load();
-		key = result_key(in, cfg); /* taken before hashing: a change meanwhile misses next time */
+		key = result_key(in, cfg, NULL); /* taken before hashing: a change meanwhile misses next time */
 	}
 	libhex = calloc(in->nlibs + 1, sizeof(*libhex));
 	ctx = EVP_MD_CTX_new();
@@ -405,11 +437,12 @@ int ward_measure(const struct ward_measure_input *in, const struct ward_config *
 			if (rank == k)
 				i = j;
 		}
-		if (hash_file(c, in->image_manifests[i], h) != 0) {
+		if (hash_file_id(c, in->image_manifests[i], h, &in->image_id[i], &in->image_known[i]) != 0) {
 			snprintf(err, errlen, "cannot measure the engine image manifest %s: %s", in->image_manifests[i],
 				 strerror(errno));
 			goto out;
 		}
+		memcpy(in->image_sha256[i], h, 32);
 		ward_hex(h, 32, hex);
 		if (strchr(in->image_dirs[i], '\n') != NULL) {
 			snprintf(err, errlen, "engine image tree %s: newline in path", in->image_dirs[i]);

@@ -45,17 +45,28 @@ struct ward_measure_input {
 	const char *image_dirs[WARD_MEASURE_MAX_IMAGES];
 	const char *image_manifests[WARD_MEASURE_MAX_IMAGES];
 	size_t nimages;
+	/* Outputs: each manifest's SHA-256 and the identity of the file that
+	 * hashed to it (image_known[i] set only when both are sure: the file
+	 * did not change while it was hashed, or the hash came from the cache
+	 * for exactly this identity). */
+	struct ward_measure_file_id {
+		unsigned long long dev, ino, size, mtime_ns, ctime_ns;
+	} image_id[WARD_MEASURE_MAX_IMAGES];
+	uint8_t image_sha256[WARD_MEASURE_MAX_IMAGES][32];
+	int image_known[WARD_MEASURE_MAX_IMAGES];
 };
 
 /* Zeroes in and sets the runtime dependencies. */
 void ward_measure_input_init(struct ward_measure_input *in);
 
-/* The enclave hash from the cache alone: 0 on a hit, -1 otherwise. */
-int ward_measure_lookup(const struct ward_measure_input *in, const struct ward_config *cfg, uint8_t out[32]);
+/* The enclave hash from the cache alone: 0 on a hit, -1 otherwise. On a
+ * hit, also the image outputs of in (for manifests whose hash line is in the
+ * cache). */
+int ward_measure_lookup(struct ward_measure_input *in, const struct ward_config *cfg, uint8_t out[32]);
 
 /* Computes the enclave hash. use_cache: consult and update the hash cache.
  * On failure writes a one-line reason to err. */
-int ward_measure(const struct ward_measure_input *in, const struct ward_config *cfg, int use_cache,
+int ward_measure(struct ward_measure_input *in, const struct ward_config *cfg, int use_cache,
 		 uint8_t out[32], char *err, size_t errlen);
 
 /* Path of the per-user hash cache (in $XDG_CACHE_HOME/ward or ~/.cache/ward). */

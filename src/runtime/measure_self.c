@@ -68,9 +68,21 @@ static int add_images(struct ward_measure_input *in, char *err, size_t errlen)
 	return 0;
 }
 
+static struct ward_measure_input in;
+
+int ward_rt_image_manifest(const char *manifest, uint8_t sha[32], struct ward_measure_file_id *id)
+{
+	for (size_t i = 0; i < in.nimages && i < WARD_MEASURE_MAX_IMAGES; i++)
+		if (in.image_known[i] && strcmp(in.image_manifests[i], manifest) == 0) {
+			memcpy(sha, in.image_sha256[i], 32);
+			*id = in.image_id[i];
+			return 0;
+		}
+	return -1;
+}
+
 int ward_rt_measure_self(const struct ward_config *cfg, uint8_t out[32], char *err, size_t errlen)
 {
-	static struct ward_measure_input in;
 	static char exe[PATH_MAX];
 	struct collect c = { &in, NULL, 0 };
 	Dl_info self;

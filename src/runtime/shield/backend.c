@@ -22,6 +22,7 @@
 #include "core/crypto.h"
 #include "core/log.h"
 #include "fs/volume.h"
+#include "runtime/crypto_load.h"
 #include "runtime/shield/region.h"
 #include "runtime/shield/shield.h"
 
@@ -110,16 +111,34 @@ static int ephemeral_prepare(const char *dir, char *err, size_t errlen)
 	return 0;
 }
 
+int shield_crypto(char *err, size_t errlen)
+{
+	static int loaded;
+	if (__atomic_load_n(&loaded, __ATOMIC_ACQUIRE))
+		return 0;
+	if (ward_rt_crypto_load(0, err, errlen) != 0)
+		return -1;
+	__atomic_store_n(&loaded, 1, __ATOMIC_RELEASE);
+	return 0;
+}
+
 int shield_region_open_backend(struct shield_region *r, char *err, size_t errlen)
 {
 	uint8_t key[WARD_VOL_KEY_LEN];
 	char verr[WARD_VOL_ERR_LEN] = "";
 	struct ward_vol_opts o;
-	int rc, created = 0;
+	int rc, created = 0, keyed = 0;
 	ward_vol *v = NULL;
 
 	memset(&o, 0, sizeof(o));
 	shield_inside++;
+	/* Every volume needs OpenSSL, except an engine region that may start
+	 * warm (engine_cache.c): it loads OpenSSL itself when it must. */
+	if (!(r->kind == SHIELD_AUTHENTICATED && r->engine) && (rc = shield_crypto(err, errlen)) != 0) {
+		shield_inside--;
+		return -1;
+	}
+	keyed = r->kind == SHIELD_ENCRYPTED || r->kind == SHIELD_EPHEMERAL;
 	switch (r->kind) {
 	case SHIELD_ENCRYPTED:
 		if (r->has_key) {
@@ -152,10 +171,16 @@ int shield_region_open_backend(struct shield_region *r, char *err, size_t errlen
 			snprintf(err, errlen, "cannot open volume %s: %s", r->root, verr[0] ? verr : strerror(-rc));
 		break;
 	case SHIELD_AUTHENTICATED:
-		o.kind = WARD_VOL_AUTHENTICATED;
-		o.manifest = r->arg[0] ? r->arg : NULL;
-		o.flags = WARD_VOL_RDONLY;
-		rc = ward_vol_open(r->root, &o, &v, verr);
+		if (r->engine) {
+			rc = shield_ec_open_volume(r, &v, verr, err, errlen);
+			if (rc == -ENOPKG)
+				goto out; /* err says why OpenSSL could not be loaded */
+		} else {
+			o.kind = WARD_VOL_AUTHENTICATED;
+			o.manifest = r->arg[0] ? r->arg : NULL;
+			o.flags = WARD_VOL_RDONLY;
+			rc = ward_vol_open(r->root, &o, &v, verr);
+		}
 		if (rc != 0)
 			snprintf(err, errlen, "cannot open the authenticated region %s%s%s: %s", r->root,
 				 r->arg[0] ? " with manifest " : "", r->arg, verr[0] ? verr : strerror(-rc));
@@ -183,7 +208,8 @@ int shield_region_open_backend(struct shield_region *r, char *err, size_t errlen
 	}
 out:
 	shield_inside--;
-	ward_wipe(key, sizeof(key));
+	if (keyed) /* OpenSSL is loaded: no call into it otherwise */
+		ward_wipe(key, sizeof(key));
 	if (rc != 0)
 		return -1;
 	r->vol = v;
@@ -203,6 +229,7 @@ void shield_region_close_backend(struct shield_region *r)
 	if (rc != 0 && r->kind != SHIELD_EPHEMERAL)
 		ward_error("closing volume %s at exit: %s; data written since the last close or fsync may be lost",
 			   r->root, verr[0] ? verr : strerror(-rc));
+	shield_ec_close(r);
 	if (r->kind == SHIELD_EPHEMERAL && nftw(r->root, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
 		ward_warn("cannot remove the ephemeral region %s at exit: %s (its key is gone: the files are unreadable)",
 			  r->root, strerror(errno));
@@ -222,7 +249,12 @@ int shield_be_open(struct shield_node *n, int flags, mode_t mode)
 {
 	char verr[WARD_VOL_ERR_LEN] = "";
 	ward_vfile *f = NULL;
-	int rc = VCALL(ward_vf_open(n->region->vol, n->rel, flags & (O_ACCMODE | O_CREAT | O_EXCL | O_TRUNC),
+	int rc;
+	if (shield_crypto(verr, sizeof(verr)) != 0) { /* reads check chunks */
+		ward_error("cannot open %s/%s: %s", n->region->root, n->rel, verr);
+		return -EIO;
+	}
+	rc = VCALL(ward_vf_open(n->region->vol, n->rel, flags & (O_ACCMODE | O_CREAT | O_EXCL | O_TRUNC),
 				   (unsigned)mode, &f, verr));
 	if (rc != 0) {
 		report(n->region, n->rel, "open", rc, verr);
@@ -411,8 +443,11 @@ void shield_committed(struct shield_region *r, int durable)
 int shield_region_tag(struct shield_region *r, uint8_t tag[32])
 {
 	int rc;
+	char err[256];
 	if (r->vol == NULL)
 		return -EBADF;
+	if (shield_crypto(err, sizeof(err)) != 0)
+		return -ENOPKG;
 	rc = VCALL(ward_vol_tag(r->vol, tag)); /* the volume library is thread-safe */
 	return rc;
 }

@@ -9,6 +9,9 @@
  * $ORIGIN, or next to it) are loaded the same way first, so that the loader
  * finds them already loaded by their soname. The memfds stay open: the
  * loader remembers libraries by name, and a reused name would alias.
+ * A library of the engine image that its warm-start cache knows unchanged
+ * (engine_cache.c, simulation mode) is given to the loader as its own
+ * file's descriptor instead of a copy; that descriptor stays open too.
  */
 #undef _FILE_OFFSET_BITS
 #include <dlfcn.h>
@@ -23,6 +26,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "fs/volume.h"
 #include "runtime/shield/internal.h"
 #include "runtime/shield/region.h"
 #include "runtime/shield/shield.h"
@@ -120,6 +124,16 @@ static void each_needed(const unsigned char *img, size_t len, const char *origin
 
 static int prepare(const char *path, char out[64], int depth);
 
+/* The region's file, when the engine image's cache knows it unchanged; -1
+ * otherwise (then the file is checked and copied as usual). */
+static int verified_fd(const struct shield_path *sp)
+{
+	struct ward_vstat st;
+	if (shield_be_stat(sp->region, sp->rel, &st) != 0)
+		return -1;
+	return shield_ec_open(sp->region, sp->abs, sp->rel, O_RDONLY | O_CLOEXEC, &st, 0);
+}
+
 static int load_depth;
 
 static void load_dep(const char *name, const char *origin, const char *runpath)
@@ -162,7 +176,7 @@ static int prepare(const char *path, char out[64], int depth)
 	struct shield_path sp;
 	unsigned char *img = NULL;
 	size_t len = 0;
-	int rc, mfd;
+	int rc, mfd, fd;
 	char origin[PATH_MAX], *slash;
 	const char *base;
 
@@ -170,6 +184,25 @@ static int prepare(const char *path, char out[64], int depth)
 		return 0;
 	if (depth > 8)
 		return 0;
+	snprintf(origin, sizeof(origin), "%s", sp.abs);
+	slash = strrchr(origin, '/');
+	*slash = 0;
+	/* The engine image's warm start: a library checked before, unchanged,
+	 * is loaded from its own file (engine_cache.c). */
+	if (sp.region->ec != NULL && (fd = verified_fd(&sp)) >= 0) {
+		struct stat st;
+		if (fstat(fd, &st) == 0 && st.st_size > 0 && (uint64_t)st.st_size <= DL_MAX_SIZE &&
+		    (img = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0)) != MAP_FAILED) {
+			load_depth = depth;
+			each_needed(img, (size_t)st.st_size, origin, load_dep);
+			munmap(img, (size_t)st.st_size);
+			snprintf(out, 64, "/proc/self/fd/%d", fd);
+			ward_debug("loading %s from the file checked before (%s)", sp.abs, out);
+			return 1;
+		}
+		close(fd);
+		img = NULL;
+	}
 	base = strrchr(sp.abs, '/') + 1;
 	mfd = rc = slurp_memfd(sp.abs, base, &img, &len);
 	if (rc < 0) {
@@ -178,9 +211,6 @@ static int prepare(const char *path, char out[64], int depth)
 		errno = -rc;
 		return -1;
 	}
-	snprintf(origin, sizeof(origin), "%s", sp.abs);
-	slash = strrchr(origin, '/');
-	*slash = 0;
 	load_depth = depth;
 	each_needed(img, len, origin, load_dep);
 	munmap(img, len); /* no writable mapping may remain for the seal */

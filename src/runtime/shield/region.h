@@ -25,7 +25,28 @@ struct shield_region {
 	int has_key;
 	int create;              /* with has_key: create the volume if the directory holds none */
 	int engine;              /* authenticated region of the engine image */
+	struct shield_ec *ec;    /* its warm-start cache (engine_cache.c), or NULL */
 };
+
+struct ward_vstat;
+typedef struct ward_vol ward_vol;
+
+/* backend.c: loads OpenSSL before the first volume call that needs it
+ * (src/runtime/crypto_load.h); 0, or -1 with a message. */
+int shield_crypto(char *err, size_t errlen);
+
+/* engine_cache.c: the engine image's warm start (simulation mode only).
+ * shield_ec_open_volume() opens an engine region's volume (shield_inside
+ * set), using and filling the cache when it may: 0 or -errno with verr (or
+ * err for -ENOPKG: OpenSSL could not be loaded). shield_ec_open() returns
+ * a descriptor of the file abs (rel in region r, stat vst from the volume)
+ * that the program may use as it is, or -1: open it the usual way; with
+ * record, a file not yet known is checked in full and remembered. */
+int shield_ec_enabled(void);
+int shield_ec_open_volume(struct shield_region *r, ward_vol **v, char *verr, char *err, size_t errlen);
+int shield_ec_open(struct shield_region *r, const char *abs, const char *rel, int flags, const struct ward_vstat *vst,
+		   int record);
+void shield_ec_close(struct shield_region *r);
 
 int shield_abspath(int dirfd, const char *path, char out[PATH_MAX]);
 int shield_region_count(void);

@@ -172,7 +172,7 @@ int shield_classify(int dirfd, const char *path, struct shield_path *out)
 }
 
 static int region_add(enum shield_kind kind, const char *root, const char *arg, const uint8_t *key, int create,
-		      char *err, size_t errlen)
+		      int engine, char *err, size_t errlen)
 {
 	struct shield_region *r;
 	if (nregions >= SHIELD_MAX_REGIONS) {
@@ -182,6 +182,7 @@ static int region_add(enum shield_kind kind, const char *root, const char *arg, 
 	r = &regions[nregions];
 	memset(r, 0, sizeof(*r));
 	r->kind = kind;
+	r->engine = engine;
 	if (strlen(root) >= sizeof(r->root) || strlen(arg) >= sizeof(r->arg) || root[0] != '/') {
 		snprintf(err, errlen, "region path '%s' must be absolute and shorter than %d bytes", root, PATH_MAX);
 		return -1;
@@ -204,30 +205,37 @@ static int region_add(enum shield_kind kind, const char *root, const char *arg, 
 		r->create = create;
 	}
 	if (kind != SHIELD_PLAIN && kind != SHIELD_DENIED && shield_region_open_backend(r, err, errlen) != 0) {
-		ward_wipe(r->key, sizeof(r->key));
+		if (r->has_key)
+			ward_wipe(r->key, sizeof(r->key));
 		return -1;
 	}
-	ward_wipe(r->key, sizeof(r->key));
+	if (r->has_key) /* OpenSSL is loaded for keyed regions only */
+		ward_wipe(r->key, sizeof(r->key));
 	nregions++;
 	return 0;
 }
 
 int shield_region_add(enum shield_kind kind, const char *root, const char *arg, char *err, size_t errlen)
 {
-	return region_add(kind, root, arg, NULL, 0, err, errlen);
+	return region_add(kind, root, arg, NULL, 0, 0, err, errlen);
+}
+
+int shield_region_add_engine(const char *root, const char *manifest, char *err, size_t errlen)
+{
+	return region_add(SHIELD_AUTHENTICATED, root, manifest, NULL, 0, 1, err, errlen);
 }
 
 struct shield_region *shield_region_add_keyed(const char *root, const uint8_t key[32], int create, char *err,
 					      size_t errlen)
 {
-	if (region_add(SHIELD_ENCRYPTED, root, "", key, create, err, errlen) != 0)
+	if (region_add(SHIELD_ENCRYPTED, root, "", key, create, 0, err, errlen) != 0)
 		return NULL;
 	return &regions[nregions - 1];
 }
 
 struct shield_region *shield_region_add_authenticated(const char *root, char *err, size_t errlen)
 {
-	if (region_add(SHIELD_AUTHENTICATED, root, "", NULL, 0, err, errlen) != 0)
+	if (region_add(SHIELD_AUTHENTICATED, root, "", NULL, 0, 0, err, errlen) != 0)
 		return NULL;
 	return &regions[nregions - 1];
 }

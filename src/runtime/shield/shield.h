@@ -75,6 +75,8 @@ void ward_shield_stop(void);           /* at exit: close volumes, remove ephemer
 /* regions.c */
 int shield_classify(int dirfd, const char *path, struct shield_path *out);
 int shield_region_add(enum shield_kind kind, const char *root, const char *arg, char *err, size_t errlen);
+/* An authenticated region of the engine image (manifest outside it). */
+int shield_region_add_engine(const char *root, const char *manifest, char *err, size_t errlen);
 const char *shield_region_root(const struct shield_region *r);
 const char *shield_kind_name(enum shield_kind k);
 int shield_reserved_name(const char *name); /* the volume's own metadata entries */

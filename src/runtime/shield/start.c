@@ -80,10 +80,9 @@ void ward_shield_start(void)
 		len = (size_t)(end - t2 - 1);
 		memcpy(arg, t2 + 1, len);
 		arg[len] = 0;
-		if (shield_region_add(k, root, arg, err, sizeof(err)) != 0)
+		if ((engine ? shield_region_add_engine(root, arg, err, sizeof(err))
+			    : shield_region_add(k, root, arg, err, sizeof(err))) != 0)
 			ward_rt_fatal(125, "%s", err);
-		if (engine)
-			shield_region_at(shield_region_count() - 1)->engine = 1;
 		ward_debug("region %s: %s", shield_kind_name(k), root);
 		spec = *end ? end + 1 : end;
 	}
