@@ -23,8 +23,19 @@ typedef void *(*dlopen_fn)(const char *, int);
 typedef void *(*dlmopen_fn)(Lmid_t, const char *, int);
 typedef char *(*dlerror_fn)(void);
 
+/* The real dlerror, resolved before any dlopen: resolving it with dlsym
+ * inside dlerror() would clear the very error it is asked for. */
+static dlerror_fn real_dlerror;
+
+static void resolve_dlerror(void)
+{
+	if (__atomic_load_n(&real_dlerror, __ATOMIC_ACQUIRE) == NULL)
+		__atomic_store_n(&real_dlerror, (dlerror_fn)dlsym(RTLD_NEXT, "dlerror"), __ATOMIC_RELEASE);
+}
+
 void ward_rt_dlopen_policy_start(int p)
 {
+	resolve_dlerror();
 	policy = p;
 	atomic_store(&started, 1);
 }
@@ -57,6 +68,26 @@ static int allowed(const char *file, int in_region, void *(*loaded)(const char *
 	return 1;
 }
 
+/* With --deny-outside, the loader cannot open a library's dependencies
+ * outside every region (Landlock refuses it, and the loader then reports
+ * them as missing): say so once, keeping the loader's text for dlerror(). */
+static void *explain(const char *file, void *h)
+{
+	static atomic_int said;
+	const char *why;
+	if (h != NULL || file == NULL || !atomic_load(&started) || !ward_shield_deny_outside())
+		return h;
+	why = real_dlerror();
+	if (why == NULL)
+		return NULL;
+	snprintf(refusal, sizeof(refusal), "%s", why);
+	refusal_pending = 1;
+	if (!atomic_exchange(&said, 1))
+		ward_error("cannot load %s: %s; with --deny-outside the libraries it needs must be in a region too (e.g. --plain /usr/lib/x86_64-linux-gnu)",
+			   file, why);
+	return NULL;
+}
+
 void *dlopen(const char *file, int mode)
 {
 	static dlopen_fn real;
@@ -64,6 +95,7 @@ void *dlopen(const char *file, int mode)
 	int in_region = 0, prep;
 	if (real == NULL)
 		real = (dlopen_fn)dlsym(RTLD_NEXT, "dlopen");
+	resolve_dlerror();
 	prep = atomic_load(&started) ? ward_shield_dl_prepare(file, alt, &in_region) : 0;
 	if (prep < 0) {
 		snprintf(refusal, sizeof(refusal), "%s: cannot be loaded from its region (see the message above)", file);
@@ -73,7 +105,7 @@ void *dlopen(const char *file, int mode)
 	if (!allowed(file, in_region, real))
 		return NULL;
 	refusal_pending = 0;
-	return real(prep == 1 ? alt : file, mode);
+	return explain(file, real(prep == 1 ? alt : file, mode));
 }
 
 void *dlmopen(Lmid_t lmid, const char *file, int mode)
@@ -86,6 +118,7 @@ void *dlmopen(Lmid_t lmid, const char *file, int mode)
 		real = (dlmopen_fn)dlsym(RTLD_NEXT, "dlmopen");
 	if (plain == NULL)
 		plain = (dlopen_fn)dlsym(RTLD_NEXT, "dlopen");
+	resolve_dlerror();
 	prep = atomic_load(&started) ? ward_shield_dl_prepare(file, alt, &in_region) : 0;
 	if (prep < 0) {
 		snprintf(refusal, sizeof(refusal), "%s: cannot be loaded from its region (see the message above)", file);
@@ -95,17 +128,15 @@ void *dlmopen(Lmid_t lmid, const char *file, int mode)
 	if (!allowed(file, in_region, plain))
 		return NULL;
 	refusal_pending = 0;
-	return real(lmid, prep == 1 ? alt : file, mode);
+	return explain(file, real(lmid, prep == 1 ? alt : file, mode));
 }
 
 char *dlerror(void)
 {
-	static dlerror_fn real;
 	if (refusal_pending) {
 		refusal_pending = 0;
 		return refusal;
 	}
-	if (real == NULL)
-		real = (dlerror_fn)dlsym(RTLD_NEXT, "dlerror");
-	return real();
+	resolve_dlerror(); /* a program that never called dlopen: nothing pending */
+	return real_dlerror();
 }

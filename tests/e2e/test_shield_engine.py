@@ -190,3 +190,28 @@ def test_pypy_gets_an_engine_image(image_env):
     assert r.stdout == "[2]\n"
     assert "export WARD_ALLOW_DLOPEN=1" in r.stderr
     assert [l for l in one_line(r.stderr) if "not authenticated" in l] == []
+
+
+@pytest.mark.parametrize("cache", ["0", "1"])
+def test_engine_image_with_deny_outside(image_env, cache):
+    """Landlock backs --deny-outside: the runtime loads OpenSSL before it is
+    installed (files read later are still verified), and a C extension whose
+    own dependency is outside every region is refused with a line that says
+    what to add."""
+    env, _ = image_env
+    env = dict(env, WARD_ENGINE_CACHE=cache)
+    r = ward("run", "--deny-outside", "--", PY, "-S", "-c", "import decimal, json; print(decimal.Decimal('1.5') * 2)",
+             env=env)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "3.0\n"
+    r = ward("run", "--deny-outside", "--", PY, "-S", "-c", "import sqlite3", env=env)
+    assert r.returncode == 1
+    assert "ImportError: libsqlite3.so.0: cannot open shared object file" in r.stderr
+    lines = [l for l in one_line(r.stderr) if "_sqlite3" in l]
+    assert len(lines) == 1 and lines[0].endswith(
+        "with --deny-outside the libraries it needs must be in a region too "
+        "(e.g. --plain /usr/lib/x86_64-linux-gnu)"), r.stderr
+    r = ward("run", "--deny-outside", "--plain", "/usr/lib/x86_64-linux-gnu", "--", PY, "-S", "-c",
+             "import sqlite3; print(sqlite3.connect(':memory:').execute('select 6*7').fetchone()[0])", env=env)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "42\n"

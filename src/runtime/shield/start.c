@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "runtime/crypto_load.h"
 #include "runtime/runtime.h"
 #include "runtime/shield/region.h"
 #include "runtime/shield/shield.h"
@@ -86,8 +87,16 @@ void ward_shield_start(void)
 		ward_debug("region %s: %s", shield_kind_name(k), root);
 		spec = *end ? end + 1 : end;
 	}
-	if (ward_shield_deny_outside() && shield_landlock_apply() != 0)
-		ward_rt_fatal(125, "--deny-outside: cannot install the Landlock rules: %s", strerror(errno));
+	if (ward_shield_deny_outside()) {
+		/* OpenSSL is loaded on first need (crypto_load.h), but Landlock
+		 * will not let the runtime open its files later: load it now
+		 * (libssl too when the CAS will be reached, for tag reports). */
+		const char *cas = getenv("WARD_CAS_ADDR");
+		if (ward_rt_crypto_load(cas != NULL && cas[0] != 0, err, sizeof(err)) != 0)
+			ward_rt_fatal(125, "--deny-outside: %s", err);
+		if (shield_landlock_apply() != 0)
+			ward_rt_fatal(125, "--deny-outside: cannot install the Landlock rules: %s", strerror(errno));
+	}
 	if (ward_shield_active())
 		atexit(stop_at_exit);
 }
