@@ -5,6 +5,9 @@
 #include <pthread.h>
 #include <stdio.h>
 
+#include <openssl/crypto.h>
+#include <openssl/ssl.h>
+
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static int have_crypto, have_ssl;
 
@@ -29,11 +32,25 @@ int ward_rt_crypto_load(int with_ssl, char *err, size_t errlen)
 			rc = -1;
 			goto out;
 		}
+		/* The host's openssl.cnf (or $OPENSSL_CONF) is not part of the
+		 * enclave hash, and a configuration can load provider modules:
+		 * inside the enclave OpenSSL runs on its built-in defaults. This
+		 * first call also fixes that for every later implicit init. */
+		if (OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG, NULL) != 1) {
+			snprintf(err, errlen, "cannot initialise OpenSSL (%s)", WARD_LIBCRYPTO_PATH);
+			rc = -1;
+			goto out;
+		}
 		have_crypto = 1;
 	}
 	if (with_ssl && !have_ssl) {
 		if (real(WARD_LIBSSL_PATH, RTLD_NOW | RTLD_GLOBAL) == NULL) {
 			snprintf(err, errlen, "cannot load OpenSSL (%s): %s", WARD_LIBSSL_PATH, dlerror());
+			rc = -1;
+			goto out;
+		}
+		if (OPENSSL_init_ssl(OPENSSL_INIT_NO_LOAD_CONFIG, NULL) != 1) {
+			snprintf(err, errlen, "cannot initialise OpenSSL (%s)", WARD_LIBSSL_PATH);
 			rc = -1;
 			goto out;
 		}

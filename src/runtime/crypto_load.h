@@ -9,6 +9,9 @@
  * WARD_LIBSSL_PATH), the files that the enclave hash always covers as the
  * runtime's dependencies, whether they are loaded in a given run or not.
  *
+ * OpenSSL is initialised without loading a configuration file: the host's
+ * openssl.cnf is not measured and could load provider modules.
+ *
  * Contract: idempotent and thread-safe; 0 on success, -1 with a message.
  * Calling any OpenSSL function in the runtime before success is a bug.
  */

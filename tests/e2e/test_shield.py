@@ -329,3 +329,37 @@ def test_dlopen_extension_from_encrypted_region_with_its_dependency(tmp):
     assert r.returncode == 1
     assert any("WARD_ALLOW_DLOPEN=1 allows only libraries in an authenticated or encrypted region" in l
                for l in one_line(r.stderr)), r.stderr
+
+
+BAD_OPENSSL_CNF = """config_diagnostics = 1
+openssl_conf = openssl_init
+[openssl_init]
+providers = provider_sect
+[provider_sect]
+bogus = bogus_sect
+[bogus_sect]
+module = /nonexistent/bogus-provider.so
+activate = 1
+"""
+
+
+def test_host_openssl_config_is_not_loaded_inside_the_enclave(tmp):
+    """openssl.cnf is not measured and can load provider modules: the runtime
+    initialises OpenSSL without it (a config that breaks OpenSSL natively has
+    no effect on the enclave's own cryptography)."""
+    (tmp / "src").mkdir()
+    (tmp / "src" / "f.txt").write_text("hello\n")
+    r = subprocess.run([str(WARD), "fs", "encrypt", tmp / "src", tmp / "v", "--key-file", tmp / "k"],
+                       env=base_env(), capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    cnf = tmp / "bad.cnf"
+    cnf.write_text(BAD_OPENSSL_CNF)
+    native = subprocess.run(["openssl", "sha256", str(cnf)], env=dict(base_env(), OPENSSL_CONF=str(cnf)),
+                            capture_output=True, text=True)
+    assert native.returncode != 0  # the config really breaks OpenSSL outside
+    for extra in ([], ["--no-engine-image"]):
+        r = ward("run", "--volume", "%s:%s" % (tmp / "v", tmp / "k"), *extra, "--", PY, "-c",
+                 "print(open(%r).read().strip())" % str(tmp / "v" / "f.txt"),
+                 env=base_env(OPENSSL_CONF=str(cnf), WARD_ENGINE_CACHE="0"))
+        assert r.returncode == 0, r.stderr
+        assert r.stdout == "hello\n"
