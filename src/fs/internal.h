@@ -117,7 +117,7 @@ struct ward_vol {
 	EVP_MAC_CTX *macw;	/* a copy of mac, re-initialised for each MAC
 				   (at open, then under mu) */
 
-	struct lazy *lz;	/* lazy read-only snapshot, or NULL */
+	struct lazy *lz;	/* lazy snapshot (see struct lazy), or NULL */
 	/* the manifest file as read at open (ward_vol_manifest_id) */
 	struct ward_vol_file_id mid;
 	int mid_ok;		/* mid did not change while the file was read */

@@ -1165,8 +1165,8 @@ static int chain_ok(ward_vol *v, EVP_MD_CTX *c, const EVP_MD *md, const uint8_t 
 }
 
 /*
- * Opens a read-only snapshot lazily. b holds the manifest, whose header
- * (ending in its verified MAC) has been checked. Returns 1 when done (b's
+ * Opens a snapshot lazily (read-only or read-write: struct lazy). b holds
+ * the manifest, whose header (ending in its verified MAC) has been checked. Returns 1 when done (b's
  * memory then belongs to the volume), 0 when the manifest does not qualify
  * or does not verify: the caller then runs the eager loader over the same
  * bytes, which reports any failure with its usual line. -1: out of memory.
