@@ -34,7 +34,8 @@ struct vnode {
 	uint8_t id[WVOL_ID_LEN];
 	struct vnode *hnext; /* hash chain (vol->mu) */
 	uint64_t nchild;     /* directories: entries directly below (not kept
-				for a lazy volume, which is never written) */
+				while the volume is lazy: wv_lazy_eager
+				counts them before the first change) */
 
 	/* committed state (vol->mu for the table; node->rw while open) */
 	int64_t mtime;
@@ -71,12 +72,15 @@ struct vnode {
 };
 
 /*
- * A read-only volume whose manifest is one snapshot (ENTRY records in path
- * order, nothing appended) is opened lazily: the manifest is read into
- * private memory once, every MAC and entry is checked as the eager loader
- * would, and only an index of the entries is built. A node is materialised
- * from its record on first lookup and then cached in the table; listings,
- * path lists and the tag are served from the index.
+ * A volume whose manifest is one snapshot (ENTRY records in path order,
+ * nothing appended) is opened lazily: the manifest is read into private
+ * memory once, every MAC and entry is checked as the eager loader would,
+ * and only an index of the entries is built. A node is materialised from
+ * its record on first lookup and then cached in the table; listings, path
+ * lists and the tag are served from the index. A writable volume stays lazy
+ * while it equals its snapshot: before its first change (any record
+ * appended, a removal or a rename) wv_lazy_eager materialises every entry,
+ * counts the children of directories and drops the index.
  */
 struct lazy {
 	uint8_t *buf;	/* the verified manifest, in private memory */
@@ -110,8 +114,10 @@ struct ward_vol {
 	uint64_t jlen;		/* bytes of the manifest file */
 	uint64_t snap_len;	/* bytes of its snapshot part */
 	EVP_MAC_CTX *mac;	/* keyed HMAC template (encrypted) */
+	EVP_MAC_CTX *macw;	/* a copy of mac, re-initialised for each MAC
+				   (at open, then under mu) */
 
-	struct lazy *lz;	/* lazy read-only snapshot, or NULL */
+	struct lazy *lz;	/* lazy snapshot (see struct lazy), or NULL */
 	/* the manifest file as read at open (ward_vol_manifest_id) */
 	struct ward_vol_file_id mid;
 	int mid_ok;		/* mid did not change while the file was read */
@@ -158,6 +164,11 @@ int wv_lazy_stat(ward_vol *v, const char *path, struct ward_vstat *st);
 /* the children of directory dir ("" = root), sorted by name; 0 or -ENOMEM */
 int wv_lazy_readdir(ward_vol *v, const char *dir, struct ward_vdirent **out, size_t *n);
 void wv_lazy_free(struct lazy *lz);
+/* a lazy volume becomes eager (see struct lazy); no-op when not lazy; 0 or
+ * -ENOMEM (then still lazy and unchanged); caller holds v->mu */
+int wv_lazy_eager(ward_vol *v);
+/* tests: open every volume eagerly (compare lazy and eager results) */
+extern int wv_lazy_disabled;
 /* every path of the volume, sorted (strdup'ed); caller holds v->mu */
 int wv_all_paths(ward_vol *v, char ***out, size_t *n);
 int wv_apply(ward_vol *v, uint32_t type, const uint8_t *p, size_t len, int loading, char *why, size_t whylen);

@@ -159,13 +159,15 @@ static int mac3(ward_vol *v, const uint8_t *prev, const uint8_t *a, size_t alen,
 {
 	int rc = -1;
 	if (v->kind == WARD_VOL_ENCRYPTED) {
-		EVP_MAC_CTX *c = EVP_MAC_CTX_dup(v->mac);
+		/* re-initialising the keyed copy (a NULL key keeps the key) costs
+		 * far less than duplicating the template for every record */
+		EVP_MAC_CTX *c = v->macw;
 		size_t ol = 0;
-		if (c != NULL && (prev == NULL || EVP_MAC_update(c, prev, WVOL_MAC_LEN) == 1) &&
-		    EVP_MAC_update(c, a, alen) == 1 && (blen == 0 || EVP_MAC_update(c, b, blen) == 1) &&
-		    EVP_MAC_final(c, out, &ol, WVOL_MAC_LEN) == 1 && ol == WVOL_MAC_LEN)
+		if (c != NULL && EVP_MAC_init(c, NULL, 0, NULL) == 1 &&
+		    (prev == NULL || EVP_MAC_update(c, prev, WVOL_MAC_LEN) == 1) && EVP_MAC_update(c, a, alen) == 1 &&
+		    (blen == 0 || EVP_MAC_update(c, b, blen) == 1) && EVP_MAC_final(c, out, &ol, WVOL_MAC_LEN) == 1 &&
+		    ol == WVOL_MAC_LEN)
 			rc = 0;
-		EVP_MAC_CTX_free(c);
 	} else {
 		EVP_MD_CTX *c = EVP_MD_CTX_new();
 		if (c != NULL && EVP_DigestInit_ex(c, EVP_sha256(), NULL) == 1 &&
@@ -190,9 +192,12 @@ static int setup_keys(ward_vol *v, const uint8_t *key)
 	OSSL_PARAM prm[2] = { OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
 			      OSSL_PARAM_construct_end() };
 	EVP_MAC_CTX_free(v->mac);
+	EVP_MAC_CTX_free(v->macw);
+	v->macw = NULL;
 	v->mac = m ? EVP_MAC_CTX_new(m) : NULL;
 	EVP_MAC_free(m);
-	if (v->mac == NULL || EVP_MAC_init(v->mac, v->kmeta, sizeof(v->kmeta), prm) != 1) {
+	if (v->mac == NULL || EVP_MAC_init(v->mac, v->kmeta, sizeof(v->kmeta), prm) != 1 ||
+	    (v->macw = EVP_MAC_CTX_dup(v->mac)) == NULL) {
 		ERR_clear_error();
 		return -1;
 	}
@@ -802,6 +807,8 @@ int wv_manifest_append(ward_vol *v, uint32_t type, const uint8_t *payload, size_
 		return wv_fail(err, -EFBIG, "a single commit is too large (%zu bytes of metadata)", len);
 	if (!v->writable)
 		return wv_fail(err, -EROFS, "volume '%s' is read-only", v->dir);
+	if (wv_lazy_eager(v) != 0)
+		return wv_fail(err, -ENOMEM, "out of memory");
 	if (tot > sizeof(stackbuf) && (b = malloc(tot)) == NULL)
 		return wv_fail(err, -ENOMEM, "out of memory");
 	put_le(b, type, 4);
@@ -874,7 +881,7 @@ static void put_entry(ward_vol *v, struct wbuf *b, struct vnode *n, int for_tag)
 static int snapshot_bytes(ward_vol *v, const uint8_t *key, struct wbuf *out)
 {
 	uint8_t h[WVOL_HDR_LEN], mac[WVOL_MAC_LEN];
-	struct vnode **list = sorted_nodes(v);
+	struct vnode **list = wv_lazy_eager(v) == 0 ? sorted_nodes(v) : NULL;
 	struct wbuf e = { 0 };
 	int rc = -1;
 
@@ -962,7 +969,9 @@ int wv_manifest_init(ward_vol *v, const uint8_t *key, const uint8_t vid[WVOL_ID_
 	return write_snapshot(v, key, err);
 }
 
-/* ---- lazy read-only snapshots (internal.h, struct lazy) ---- */
+/* ---- lazy snapshots (internal.h, struct lazy) ---- */
+
+int wv_lazy_disabled;
 
 /* ENTRY payload after the path: u8 type, u8 flags, u32 mode, i64 mtime,
  * id[16], u64 size, u64 main_len */
@@ -1156,8 +1165,8 @@ static int chain_ok(ward_vol *v, EVP_MD_CTX *c, const EVP_MD *md, const uint8_t 
 }
 
 /*
- * Opens a read-only snapshot lazily. b holds the manifest, whose header
- * (ending in its verified MAC) has been checked. Returns 1 when done (b's
+ * Opens a snapshot lazily (read-only or read-write: struct lazy). b holds
+ * the manifest, whose header (ending in its verified MAC) has been checked. Returns 1 when done (b's
  * memory then belongs to the volume), 0 when the manifest does not qualify
  * or does not verify: the caller then runs the eager loader over the same
  * bytes, which reports any failure with its usual line. -1: out of memory.
@@ -1174,7 +1183,7 @@ static int lazy_load(ward_vol *v, struct mbuf *b)
 	size_t prevl = 0, okdl = 0;
 	int rc = -1;
 
-	if (v->writable || len > UINT32_MAX)
+	if (wv_lazy_disabled || len > UINT32_MAX)
 		return 0;
 	/* qualifies: whole ENTRY records up to the last byte */
 	for (off = WVOL_HDR_LEN; len - off >= WVOL_REC_HDR; n++) {
@@ -1267,15 +1276,13 @@ oom:
 	return rc;
 }
 
-struct vnode *wv_lazy_node(ward_vol *v, const char *path)
+/* materialises entry i (path: its path) and caches it in the table */
+static struct vnode *lz_node(ward_vol *v, uint32_t i, const char *path)
 {
 	struct lazy *lz = v->lz;
 	size_t plen, cl = wv_cref_len(v);
 	struct ent e;
-	int64_t i = lz_find(lz, (const uint8_t *)path, strlen(path));
-	if (i < 0)
-		return NULL;
-	const uint8_t *p = lz_payload(lz, (uint32_t)i, &plen);
+	const uint8_t *p = lz_payload(lz, i, &plen);
 	if (ent_parse(v, p, plen, &e) != 0)
 		return NULL; /* checked at open */
 	struct vnode *n = wv_node_new(path, e.type);
@@ -1301,6 +1308,39 @@ struct vnode *wv_lazy_node(ward_vol *v, const char *path)
 fail:
 	wv_node_free(n);
 	return NULL;
+}
+
+struct vnode *wv_lazy_node(ward_vol *v, const char *path)
+{
+	int64_t i = lz_find(v->lz, (const uint8_t *)path, strlen(path));
+	return i < 0 ? NULL : lz_node(v, (uint32_t)i, path);
+}
+
+int wv_lazy_eager(ward_vol *v)
+{
+	struct lazy *lz = v->lz;
+	char path[WVOL_MAX_PATH + 1];
+	if (lz == NULL)
+		return 0;
+	for (uint32_t i = 0; i < lz->n; i++) {
+		size_t pl;
+		const uint8_t *p = lz_path(lz, i, &pl);
+		memcpy(path, p, pl); /* pl <= WVOL_MAX_PATH: checked at open */
+		path[pl] = '\0';
+		if (wv_lookup(v, path) == NULL) /* cached, or materialised now */
+			return -ENOMEM;
+	}
+	/* every entry is in the table: count the children as the eager
+	 * loader does (no entry was added or removed while lazy) */
+	v->lz = NULL;
+	for (size_t b = 0; b < v->tcap; b++)
+		for (struct vnode *x = v->tab[b]; x; x = x->hnext)
+			x->nchild = 0;
+	for (size_t b = 0; b < v->tcap; b++)
+		for (struct vnode *x = v->tab[b]; x; x = x->hnext)
+			child_delta(v, x->path, 1);
+	wv_lazy_free(lz);
+	return 0;
 }
 
 int wv_lazy_stat(ward_vol *v, const char *path, struct ward_vstat *st)

@@ -135,6 +135,8 @@ static void vol_free(ward_vol *v)
 	 * "Trusted manifests"). */
 	if (v->mac != NULL)
 		EVP_MAC_CTX_free(v->mac);
+	if (v->macw != NULL)
+		EVP_MAC_CTX_free(v->macw);
 	if (v->kind == WARD_VOL_ENCRYPTED) {
 		ward_wipe(v->kmeta, sizeof(v->kmeta));
 		ward_wipe(v->kfile, sizeof(v->kfile));
@@ -571,9 +573,9 @@ static int remove_entry(ward_vol *v, const char *path, int want_dir, char *err)
 	if (p[0] == '\0')
 		return wv_fail(err, -EBUSY, "the volume root cannot be removed");
 	pthread_mutex_lock(&v->mu);
-	struct vnode *n = wv_lookup(v, p);
+	struct vnode *n = wv_lazy_eager(v) == 0 ? wv_lookup(v, p) : NULL; /* nchild counts */
 	if (n == NULL)
-		rc = wv_fail(err, -ENOENT, "'%s': no such file", p);
+		rc = v->lz ? wv_fail(err, -ENOMEM, "out of memory") : wv_fail(err, -ENOENT, "'%s': no such file", p);
 	else if (want_dir && n->type != WVOL_T_DIR)
 		rc = wv_fail(err, -ENOTDIR, "'%s' is not a directory", p);
 	else if (!want_dir && n->type == WVOL_T_DIR)
@@ -612,9 +614,12 @@ int ward_vol_rename(ward_vol *v, const char *from, const char *to, char *err)
 	if (a[0] == '\0' || b[0] == '\0')
 		return wv_fail(err, -EBUSY, "the volume root cannot be renamed");
 	pthread_mutex_lock(&v->mu);
-	struct vnode *n = wv_lookup(v, a), *t = wv_lookup(v, b);
+	int lazy_oom = wv_lazy_eager(v) != 0; /* nchild counts, and a directory's entries move */
+	struct vnode *n = lazy_oom ? NULL : wv_lookup(v, a), *t = lazy_oom ? NULL : wv_lookup(v, b);
 	size_t la = strlen(a);
-	if (n == NULL)
+	if (lazy_oom)
+		rc = wv_fail(err, -ENOMEM, "out of memory");
+	else if (n == NULL)
 		rc = wv_fail(err, -ENOENT, "'%s': no such file", a);
 	else if ((rc = parent_check(v, b, err)) != 0)
 		;

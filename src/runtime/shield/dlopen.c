@@ -3,8 +3,8 @@
  *
  * The dynamic loader reads files with its own system calls, which the
  * shield cannot see. So a library inside a region is read through the
- * shield (decrypted or checked against the manifest, every byte), copied into
- * a sealed memfd, and the loader is given /proc/self/fd/N. Its dependencies
+ * shield (decrypted or checked against the manifest, every byte), written into
+ * a sealed memfd (through a reused staging buffer, see slurp_memfd), and the loader is given /proc/self/fd/N. Its dependencies
  * that live in a region (found through DT_RUNPATH/DT_RPATH entries using
  * $ORIGIN, or next to it) are loaded the same way first, so that the loader
  * finds them already loaded by their soname. The memfds stay open: the
@@ -18,6 +18,8 @@
 #include <elf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,15 +35,57 @@
 
 #define DL_MAX_SIZE ((size_t)1 << 30)
 
-/* Reads the whole file through the shield straight into a new memfd (a
- * shared mapping of it, populated at once: no intermediate buffer, no copy,
- * no page fault per page). Returns the memfd, with *img its contents mapped
- * writable (the caller unmaps it before sealing), or -errno. */
+/* The plaintext passes through one reused staging buffer on its way into
+ * the memfd: decrypting into a buffer that is already mapped and then
+ * writing it into the memfd costs less than populating fresh memfd pages
+ * (the kernel zeroes each one) and decrypting into them (a fault per page
+ * on a virtual machine); a write that fills a page whole is not zeroed
+ * first. The buffer is a 2 MiB anonymous mapping with huge pages asked
+ * for, made on first use and kept; a caller that finds it busy (a dlopen
+ * in another thread) uses its own. It is not wiped: the same plaintext
+ * stays in the memfd for the life of the process. */
+#define DL_STAGE ((size_t)2 << 20)
+static pthread_mutex_t stage_mu = PTHREAD_MUTEX_INITIALIZER;
+static unsigned char *stage;
+
+static unsigned char *stage_map(void)
+{
+	size_t len = 2 * DL_STAGE;
+	unsigned char *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED)
+		return NULL;
+	uintptr_t a = ((uintptr_t)m + DL_STAGE - 1) & ~(uintptr_t)(DL_STAGE - 1);
+	size_t head = a - (uintptr_t)m;
+	if (head)
+		munmap(m, head);
+	munmap((unsigned char *)a + DL_STAGE, len - head - DL_STAGE);
+	(void)madvise((void *)a, DL_STAGE, MADV_HUGEPAGE); /* a hint */
+	return (unsigned char *)a;
+}
+
+static int write_full(int fd, const unsigned char *p, size_t n, off_t off)
+{
+	while (n > 0) {
+		ssize_t w = pwrite(fd, p, n, off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+		off += w;
+	}
+	return 0;
+}
+
+/* Reads the whole file through the shield into a new memfd. Returns the
+ * memfd, with *img its contents mapped read-only (the caller unmaps it
+ * before sealing), or -errno. */
 static int slurp_memfd(const char *path, const char *name, unsigned char **img, size_t *len)
 {
-	int fd = shield_openat(AT_FDCWD, path, O_RDONLY | O_CLOEXEC, 0), mfd, e;
+	int fd = shield_openat(AT_FDCWD, path, O_RDONLY | O_CLOEXEC, 0), mfd = -1, e = 0, own = 0;
 	struct stat st;
-	unsigned char *p = NULL;
+	unsigned char *p = NULL, *buf = NULL;
 	size_t size, done = 0;
 	if (fd < 0)
 		return -errno;
@@ -51,30 +95,67 @@ static int slurp_memfd(const char *path, const char *name, unsigned char **img, 
 		return -e;
 	}
 	size = (size_t)st.st_size;
+	if (pthread_mutex_trylock(&stage_mu) == 0) {
+		if (stage == NULL)
+			stage = stage_map();
+		buf = stage;
+		if (buf == NULL)
+			pthread_mutex_unlock(&stage_mu);
+	}
+	if (buf == NULL) {
+		if ((buf = stage_map()) == NULL) {
+			close(fd);
+			return -ENOMEM;
+		}
+		own = 1;
+	}
 	mfd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
-	if (mfd < 0 || ftruncate(mfd, (off_t)size) != 0 ||
-	    (p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, mfd, 0)) == MAP_FAILED) {
+	if (mfd < 0 || ftruncate(mfd, (off_t)size) != 0) {
 		e = errno;
-		if (mfd >= 0)
-			close(mfd);
-		close(fd);
-		return -e;
+		goto fail;
 	}
 	while (done < size) {
-		ssize_t r = read(fd, p + done, size - done);
-		if (r <= 0) {
-			e = r < 0 ? errno : EIO;
-			munmap(p, size);
-			close(mfd);
-			close(fd);
-			return -e;
+		size_t want = size - done < DL_STAGE ? size - done : DL_STAGE, got = 0;
+		while (got < want) {
+			ssize_t r = read(fd, buf + got, want - got);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0) {
+				e = r < 0 ? errno : EIO;
+				goto fail;
+			}
+			got += (size_t)r;
 		}
-		done += (size_t)r;
+		if (write_full(mfd, buf, want, (off_t)done) != 0) {
+			e = errno ? errno : EIO;
+			goto fail;
+		}
+		done += want;
+	}
+	if (own)
+		munmap(buf, DL_STAGE);
+	else
+		pthread_mutex_unlock(&stage_mu);
+	buf = NULL;
+	if ((p = mmap(NULL, size, PROT_READ, MAP_SHARED, mfd, 0)) == MAP_FAILED) {
+		e = errno;
+		goto fail;
 	}
 	close(fd);
 	*img = p;
 	*len = size;
 	return mfd;
+fail:
+	if (buf != NULL) {
+		if (own)
+			munmap(buf, DL_STAGE);
+		else
+			pthread_mutex_unlock(&stage_mu);
+	}
+	if (mfd >= 0)
+		close(mfd);
+	close(fd);
+	return -(e ? e : EIO);
 }
 
 /* The DT_NEEDED names and the $ORIGIN-relative search dirs of an ELF
@@ -213,7 +294,7 @@ static int prepare(const char *path, char out[64], int depth)
 	}
 	load_depth = depth;
 	each_needed(img, len, origin, load_dep);
-	munmap(img, len); /* no writable mapping may remain for the seal */
+	munmap(img, len);
 	if (fcntl(mfd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
 		close(mfd);
 		return -1;
