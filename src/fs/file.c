@@ -1101,7 +1101,6 @@ int wv_node_commit(ward_vol *v, struct vnode *n, int durable, char *err)
 {
 	int rc = 0;
 	struct wbuf b = { 0 };
-	uint8_t cb[WVOL_AUTH_CREF];
 
 	pthread_rwlock_wrlock(&n->rw);
 	if (!n->loaded || !v->writable)
@@ -1130,20 +1129,33 @@ int wv_node_commit(ward_vol *v, struct vnode *n, int durable, char *err)
 		pthread_mutex_unlock(&v->mu);
 		goto clear;
 	}
+	for (uint64_t k = 0; k < n->ndirty; k++)
+		cnt += n->dirty[k] < nn;
+	/* one allocation of the exact size, entries encoded in place: a large
+	 * file's record (33 bytes per chunk written) is built without growing
+	 * and copying the buffer */
+	b.cap = 2 + strlen(n->path) + 4 + 8 + 8 + 8 + 4 + (size_t)cnt * (4 + cl);
+	if ((b.p = wv_record_buf(b.cap)) == NULL)
+		b.oom = 1;
 	wb_str(&b, n->path);
 	wb_u32(&b, n->mode);
 	wb_u64(&b, (uint64_t)n->wmtime);
 	wb_u64(&b, n->wsize);
 	wb_u64(&b, main_len);
-	for (uint64_t k = 0; k < n->ndirty; k++)
-		cnt += n->dirty[k] < nn;
 	wb_u32(&b, (uint32_t)cnt);
-	for (uint64_t k = 0; k < n->ndirty; k++)
-		if (n->dirty[k] < nn) {
-			wb_u32(&b, n->dirty[k]);
-			wv_put_cref(v, cb, &n->w[n->dirty[k]]);
-			wb_put(&b, cb, cl);
+	if (!b.oom) {
+		uint8_t *q = b.p + b.len;
+		for (uint64_t k = 0; k < n->ndirty; k++) {
+			uint32_t x = n->dirty[k];
+			if (x >= nn)
+				continue;
+			for (int s = 0; s < 4; s++)
+				q[s] = (uint8_t)(x >> (8 * s));
+			wv_put_cref(v, q + 4, &n->w[x]);
+			q += 4 + cl;
 		}
+		b.len = (size_t)(q - b.p);
+	}
 	if (b.oom) {
 		pthread_mutex_unlock(&v->mu);
 		rc = wv_fail(err, -ENOMEM, "out of memory");
@@ -1192,7 +1204,8 @@ clear:
 	n->dirty_logged = 0;
 out:
 	pthread_rwlock_unlock(&n->rw);
-	free(b.p);
+	if (b.p != NULL)
+		wv_record_buf_done();
 	return rc;
 }
 

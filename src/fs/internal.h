@@ -221,6 +221,14 @@ int wv_parallel(int (*fn)(void *arg, uint64_t lo, uint64_t hi), void *arg, uint6
  * of memory). For ciphertext (or an authenticated volume's public bytes)
  * only: it is not wiped. */
 uint8_t *wv_scratch(size_t len);
+/* worker.c: this thread's buffer for building a manifest record (public
+ * bytes: not wiped), at least len bytes, kept between calls so that a large
+ * commit does not fault in fresh pages every time (each first touch of a
+ * page is expensive on virtual machines); wv_record_buf_done() releases it
+ * when it is larger than WV_RECORD_BUF_KEEP. */
+#define WV_RECORD_BUF_KEEP (8u << 20)
+uint8_t *wv_record_buf(size_t len);
+void wv_record_buf_done(void);
 
 /* map.c: wv_map_enabled() installs the SIGBUS guard on first use (0 when
  * mappings are off or the guard could not be installed); wv_map_slot()

@@ -10,7 +10,8 @@
  * with another caller's run, the caller does all the work itself (no
  * queueing). A forked child starts without the helper (restarted on use).
  *
- * Also: wv_scratch(), a per-thread buffer for ciphertext on its way to disk.
+ * Also: wv_scratch(), a per-thread buffer for ciphertext on its way to disk,
+ * and wv_record_buf(), one for building a manifest record.
  */
 #include <pthread.h>
 #include <stdlib.h>
@@ -112,14 +113,16 @@ static pthread_key_t scratch_key;
 static int scratch_ok;
 
 struct scratch {
-	size_t cap;
+	size_t cap, rcap;
 	uint8_t *data; /* 64-byte aligned: the kernel copies into it at full speed */
+	uint8_t *rec;  /* wv_record_buf() */
 };
 
 static void scratch_free(void *p)
 {
 	struct scratch *s = p;
 	free(s->data);
+	free(s->rec);
 	free(s);
 }
 
@@ -129,14 +132,12 @@ static void init_once(void)
 	scratch_ok = pthread_key_create(&scratch_key, scratch_free) == 0;
 }
 
-uint8_t *wv_scratch(size_t len)
+static struct scratch *scratch_get(void)
 {
 	pthread_once(&once, init_once);
 	if (!scratch_ok)
 		return NULL;
 	struct scratch *s = pthread_getspecific(scratch_key);
-	if (s != NULL && s->cap >= len)
-		return s->data;
 	if (s == NULL) {
 		if ((s = calloc(1, sizeof(*s))) == NULL)
 			return NULL;
@@ -145,6 +146,41 @@ uint8_t *wv_scratch(size_t len)
 			return NULL;
 		}
 	}
+	return s;
+}
+
+uint8_t *wv_record_buf(size_t len)
+{
+	struct scratch *s = scratch_get();
+	if (s == NULL)
+		return NULL;
+	if (s->rcap >= len)
+		return s->rec;
+	free(s->rec);
+	s->rcap = 0;
+	if ((s->rec = malloc(len)) == NULL)
+		return NULL;
+	s->rcap = len;
+	return s->rec;
+}
+
+void wv_record_buf_done(void)
+{
+	struct scratch *s = pthread_getspecific(scratch_key);
+	if (s != NULL && s->rcap > WV_RECORD_BUF_KEEP) {
+		free(s->rec);
+		s->rec = NULL;
+		s->rcap = 0;
+	}
+}
+
+uint8_t *wv_scratch(size_t len)
+{
+	struct scratch *s = scratch_get();
+	if (s == NULL)
+		return NULL;
+	if (s->cap >= len)
+		return s->data;
 	size_t cap = (len + 63) & ~(size_t)63;
 	uint8_t *d = aligned_alloc(64, cap ? cap : 64);
 	if (d == NULL)
