@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <openssl/core_names.h>
@@ -782,26 +783,37 @@ out:
 
 /* ---- append ---- */
 
-static int write_all(int fd, const uint8_t *p, size_t n, off_t off)
+/* Writes header, payload and MAC at off as one pwritev (short writes are
+ * continued); 0 or -1 with errno. The payload is written from the caller's
+ * buffer: no copy of a large record into fresh memory. */
+static int write_record(int fd, const uint8_t *hdr, const uint8_t *payload, size_t len, const uint8_t *mac,
+			off_t off)
 {
-	while (n > 0) {
-		ssize_t w = pwrite(fd, p, n, off);
+	struct iovec iov[3] = { { (void *)hdr, WVOL_REC_HDR }, { (void *)payload, len }, { (void *)mac, WVOL_MAC_LEN } };
+	int i = 0;
+	while (i < 3) {
+		ssize_t w = pwritev(fd, iov + i, 3 - i, off);
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w <= 0)
 			return -1;
-		p += w;
-		n -= (size_t)w;
 		off += w;
+		while (i < 3 && (size_t)w >= iov[i].iov_len) {
+			w -= (ssize_t)iov[i].iov_len;
+			i++;
+		}
+		if (i < 3) {
+			iov[i].iov_base = (uint8_t *)iov[i].iov_base + w;
+			iov[i].iov_len -= (size_t)w;
+		}
 	}
 	return 0;
 }
 
 int wv_manifest_append(ward_vol *v, uint32_t type, const uint8_t *payload, size_t len, char *err)
 {
-	uint8_t stackbuf[1024], *b = stackbuf, mac[WVOL_MAC_LEN];
+	uint8_t hdr[WVOL_REC_HDR], mac[WVOL_MAC_LEN];
 	size_t tot = WVOL_REC_HDR + len + WVOL_MAC_LEN;
-	int rc;
 
 	if (len > WVOL_MAX_RECORD)
 		return wv_fail(err, -EFBIG, "a single commit is too large (%zu bytes of metadata)", len);
@@ -809,32 +821,21 @@ int wv_manifest_append(ward_vol *v, uint32_t type, const uint8_t *payload, size_
 		return wv_fail(err, -EROFS, "volume '%s' is read-only", v->dir);
 	if (wv_lazy_eager(v) != 0)
 		return wv_fail(err, -ENOMEM, "out of memory");
-	if (tot > sizeof(stackbuf) && (b = malloc(tot)) == NULL)
-		return wv_fail(err, -ENOMEM, "out of memory");
-	put_le(b, type, 4);
-	put_le(b + 4, len, 4);
-	memcpy(b + WVOL_REC_HDR, payload, len);
-	if (mac3(v, v->last_mac, b, WVOL_REC_HDR, b + WVOL_REC_HDR, len, mac) != 0) {
-		rc = wv_fail(err, -ENOMEM, "cannot compute a MAC");
-		goto out;
-	}
-	memcpy(b + WVOL_REC_HDR + len, mac, WVOL_MAC_LEN);
-	if (write_all(v->jfd, b, tot, (off_t)v->jlen) != 0) {
+	put_le(hdr, type, 4);
+	put_le(hdr + 4, len, 4);
+	if (mac3(v, v->last_mac, hdr, WVOL_REC_HDR, payload, len, mac) != 0)
+		return wv_fail(err, -ENOMEM, "cannot compute a MAC");
+	if (write_record(v->jfd, hdr, payload, len, mac, (off_t)v->jlen) != 0) {
 		int e = errno ? errno : EIO;
 		/* cut a partial record so the next append starts at a boundary */
 		if (ftruncate(v->jfd, (off_t)v->jlen) != 0) {
 			/* the torn tail is dropped at the next open */
 		}
-		rc = wv_fail(err, -e, "cannot write the manifest of '%s': %s", v->dir, strerror(e));
-		goto out;
+		return wv_fail(err, -e, "cannot write the manifest of '%s': %s", v->dir, strerror(e));
 	}
 	v->jlen += tot;
 	memcpy(v->last_mac, mac, WVOL_MAC_LEN);
-	rc = 0;
-out:
-	if (b != stackbuf)
-		free(b);
-	return rc;
+	return 0;
 }
 
 /* ---- snapshot ---- */
