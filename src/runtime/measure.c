@@ -427,16 +427,17 @@ int ward_measure(struct ward_measure_input *in, const struct ward_config *cfg, i
 		snprintf(err, errlen, "too many engine image trees (%zu, limit %d)", in->nimages, WARD_MEASURE_MAX_IMAGES);
 		goto out;
 	}
+	/* sorted by directory: the image is a set of trees (insertion sort of
+	 * at most WARD_MEASURE_MAX_IMAGES indexes) */
+	size_t order[WARD_MEASURE_MAX_IMAGES];
 	for (size_t k = 0; k < in->nimages; k++) {
-		/* sorted by directory: the image is a set of trees */
-		size_t i = 0;
-		for (size_t j = 0; j < in->nimages; j++) {
-			size_t rank = 0;
-			for (size_t m = 0; m < in->nimages; m++)
-				rank += strcmp(in->image_dirs[m], in->image_dirs[j]) < 0;
-			if (rank == k)
-				i = j;
-		}
+		size_t j = k;
+		for (; j > 0 && strcmp(in->image_dirs[order[j - 1]], in->image_dirs[k]) > 0; j--)
+			order[j] = order[j - 1];
+		order[j] = k;
+	}
+	for (size_t k = 0; k < in->nimages; k++) {
+		size_t i = order[k];
 		if (hash_file_id(c, in->image_manifests[i], h, &in->image_id[i], &in->image_known[i]) != 0) {
 			snprintf(err, errlen, "cannot measure the engine image manifest %s: %s", in->image_manifests[i],
 				 strerror(errno));

@@ -145,3 +145,25 @@ def test_warm_start_does_not_load_openssl(tmp):
     warm = ward("run", PY, "-c", code, env=env)
     assert cold.stdout == "True\n"   # the first start hashes, with OpenSSL
     assert warm.stdout == "False\n"
+
+
+def test_hash_follows_the_documented_definition():
+    """Recomputes the enclave hash from `ward measure --files` exactly as
+    docs/measurement.md defines it (libraries sorted by hash, engine image
+    trees sorted by path), with and without the engine image."""
+    import hashlib
+    for extra in ([], ["--no-engine-image"]):
+        r = ward("measure", "--files", *extra, PY)
+        assert r.returncode == 0, r.stderr
+        lines = r.stdout.splitlines()
+        rows = [l.split() for l in lines[:-2]]
+        settings = dict(kv.split("=") for kv in lines[-2].split()[1:])
+        text = "WARD-ENCLAVE-V1\n"
+        for role in ("runtime", "runtime-dep", "engine"):
+            text += "".join("%s %s\n" % (role, f[1]) for f in rows if f[0] == role)
+        text += "".join("library %s\n" % h for h in sorted(f[1] for f in rows if f[0] == "library"))
+        images = sorted((f[2], f[1]) for f in rows if f[0] == "image")
+        assert bool(images) == (extra == [])
+        text += "".join("image %s %s\n" % (d, h) for d, h in images)
+        text += "heap %s\nstack %s\ndlopen %s\n" % (settings["heap"], settings["stack"], settings["dlopen"])
+        assert hashlib.sha256(text.encode()).hexdigest() == lines[-1]
