@@ -36,7 +36,6 @@ int cmd_measure(int argc, char **argv)
 	uint8_t hash[32];
 	int first, code, skipped, files = 0, image = -1, nimages = 0;
 	static struct ward_image_tree trees[WARD_IMAGE_MAX_TREES];
-	const char *env = getenv("WARD_ENGINE_IMAGE");
 
 	if (cli_wants_help(argc, argv)) {
 		help();
@@ -58,13 +57,6 @@ int cmd_measure(int argc, char **argv)
 			argv[j] = argv[j + 1];
 		argc--;
 	}
-	if (image < 0 && env != NULL && env[0] != 0) {
-		if (strcmp(env, "0") != 0 && strcmp(env, "1") != 0) {
-			ward_error("invalid WARD_ENGINE_IMAGE '%s': expected 0 or 1", env);
-			return 2;
-		}
-		image = env[0] == '1';
-	}
 	first = ward_parse_settings(argc, argv, &c, "measure");
 	if (first < 0)
 		return 2;
@@ -83,16 +75,11 @@ int cmd_measure(int argc, char **argv)
 		ward_error("cannot find libward-rt.so next to the ward binary; reinstall ward or run it from its build directory");
 		return 1;
 	}
-	if (image != 0 && ward_engine_image_known(prog)) {
-		nimages = ward_engine_image_trees(prog, 0, trees);
-		if (nimages < 0)
-			return 1;
-		if (!(c.explicit_mask & (1u << WARD_SET_DLOPEN)))
-			c.dlopen = 1;
-	} else if (image == 1) {
-		ward_error("--engine-image: no engine image is known for %s (CPython and PyPy have one)", prog);
-		return 2;
-	}
+	nimages = ward_engine_image_select(prog, image, trees);
+	if (nimages < 0)
+		return 1;
+	if (nimages > 0 && !(c.explicit_mask & (1u << WARD_SET_DLOPEN)))
+		c.dlopen = 1;
 	ward_measure_input_init(&in);
 	in.runtime = rt;
 	in.engine = prog;

@@ -103,6 +103,30 @@ static int tree(const char *dir, const char *store, int rebuild, struct ward_ima
 	return 1;
 }
 
+int ward_engine_image_select(const char *engine, int option, struct ward_image_tree out[WARD_IMAGE_MAX_TREES])
+{
+	const char *env = getenv("WARD_ENGINE_IMAGE");
+	int want = option;
+
+	if (want < 0 && env != NULL && env[0] != 0) {
+		if (strcmp(env, "0") != 0 && strcmp(env, "1") != 0) {
+			ward_error("invalid WARD_ENGINE_IMAGE '%s': expected 0 or 1", env);
+			return -1;
+		}
+		want = env[0] == '1';
+	}
+	if (want == 0)
+		return 0;
+	if (!ward_engine_image_known(engine)) {
+		if (want < 0)
+			return 0; /* the default applies to the engines that have an image */
+		ward_error("--engine-image: no engine image is known for %s (CPython and PyPy have one); cover its library directories with --authenticated DIR:MANIFEST",
+			   engine);
+		return -1;
+	}
+	return ward_engine_image_trees(engine, 0, out);
+}
+
 int ward_engine_image_trees(const char *engine, int rebuild, struct ward_image_tree out[WARD_IMAGE_MAX_TREES])
 {
 	char store[PATH_MAX], dir[PATH_MAX], prefix[PATH_MAX];

@@ -31,4 +31,12 @@ int ward_engine_image_known(const char *engine);
 
 int ward_engine_image_trees(const char *engine, int rebuild, struct ward_image_tree out[WARD_IMAGE_MAX_TREES]);
 
+/* What `ward run` and `ward measure` use: the option (1 --engine-image,
+ * 0 --no-engine-image, -1 neither) or else WARD_ENGINE_IMAGE=0|1 decides;
+ * by default every engine that has an image gets it. Returns the number of
+ * trees (0: no image), or -1 after one line (an invalid WARD_ENGINE_IMAGE,
+ * an image required for an engine without one, a tree that cannot be
+ * authenticated). */
+int ward_engine_image_select(const char *engine, int option, struct ward_image_tree out[WARD_IMAGE_MAX_TREES]);
+
 #endif

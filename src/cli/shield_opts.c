@@ -192,31 +192,12 @@ out:
 int ward_shield_engine_image(const char *engine, struct ward_config *c)
 {
 	struct ward_image_tree t[WARD_IMAGE_MAX_TREES];
-	const char *env = getenv("WARD_ENGINE_IMAGE");
-	int want = engine_image, n, rc = -1;
+	int n = ward_engine_image_select(engine, engine_image, t), rc = -1;
 
-	if (want < 0 && env != NULL && env[0] != 0) {
-		if (strcmp(env, "0") != 0 && strcmp(env, "1") != 0) {
-			ward_error("invalid WARD_ENGINE_IMAGE '%s': expected 0 or 1", env);
-			goto out;
-		}
-		want = env[0] == '1';
-	}
-	if (want == 0) {
-		rc = 0;
+	if (n <= 0) {
+		rc = n;
 		goto out;
 	}
-	if (!ward_engine_image_known(engine)) {
-		if (want == 1)
-			ward_error("--engine-image: no engine image is known for %s (CPython and PyPy have one); cover its library directories with --authenticated DIR:MANIFEST",
-				   engine);
-		else
-			rc = 0; /* the default applies to the engines that have an image */
-		goto out;
-	}
-	n = ward_engine_image_trees(engine, 0, t);
-	if (n < 0)
-		goto out;
 	for (int i = 0; i < n; i++) {
 		/* a region the user gave explicitly for the same tree wins */
 		int given = 0;
