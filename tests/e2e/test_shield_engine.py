@@ -215,3 +215,14 @@ def test_engine_image_with_deny_outside(image_env, cache):
              "import sqlite3; print(sqlite3.connect(':memory:').execute('select 6*7').fetchone()[0])", env=env)
     assert r.returncode == 0, r.stderr
     assert r.stdout == "42\n"
+
+
+def test_explicit_region_for_an_image_tree_replaces_it(image_env):
+    env, _ = image_env
+    r = ward("run", "--plain", "/usr/lib/python3.11", "--", PY, "-c", "import json; print('ok')",
+             env=dict(env, WARD_VERSION="1"))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "ok\n"
+    # the tree given as plain is no longer part of the measured image
+    full = ward("measure", PY, env=env).stdout.strip()
+    assert hash_of(r.stderr) != full
