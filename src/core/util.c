@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -233,6 +234,68 @@ void ward_format_size(uint64_t v, char *out, size_t outlen)
 		snprintf(out, outlen, "%llu", (unsigned long long)v);
 	else
 		snprintf(out, outlen, "%llu%c", (unsigned long long)v, suffix[idx]);
+}
+
+int ward_pread_full(int fd, void *buf, size_t len, uint64_t off, size_t *got)
+{
+	size_t d = 0;
+	while (d < len) {
+		ssize_t r = pread(fd, (uint8_t *)buf + d, len - d, (off_t)(off + d));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -1;
+		if (r == 0)
+			break;
+		d += (size_t)r;
+	}
+	*got = d;
+	return 0;
+}
+
+int ward_pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
+{
+	const uint8_t *p = buf;
+	while (len > 0) {
+		ssize_t w = pwrite(fd, p, len, (off_t)off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -1;
+		if (w == 0) {
+			errno = ENOSPC;
+			return -1;
+		}
+		p += w;
+		len -= (size_t)w;
+		off += (uint64_t)w;
+	}
+	return 0;
+}
+
+void *ward_map_huge(size_t len)
+{
+	const size_t unit = (size_t)2 << 20;
+	uint8_t *m;
+	uintptr_t a;
+	size_t head;
+
+	if (len == 0 || len % unit != 0 || len > SIZE_MAX - unit) {
+		errno = EINVAL;
+		return NULL;
+	}
+	/* over-allocate by one unit, then cut the ends to align the start */
+	m = mmap(NULL, len + unit, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (m == MAP_FAILED)
+		return NULL;
+	a = ((uintptr_t)m + unit - 1) & ~(uintptr_t)(unit - 1);
+	head = a - (uintptr_t)m;
+	if (head)
+		munmap(m, head);
+	if (unit - head)
+		munmap((uint8_t *)a + len, unit - head);
+	(void)madvise((void *)a, len, MADV_HUGEPAGE); /* a hint: 4 KiB pages still work */
+	return (void *)a;
 }
 
 int ward_xdg_dir(const char *var, const char *home_rel, const char *sub, char *out, size_t outlen)

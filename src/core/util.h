@@ -48,6 +48,18 @@ int ward_parse_u64(const char *s, uint64_t *out);
 /* Like strlcpy: always NUL-terminates, returns -1 when truncated. */
 int ward_strlcpy(char *dst, const char *src, size_t size);
 
+/* pread/pwrite until len bytes are done, retrying EINTR. ward_pread_full
+ * stops early at end of file (*got says how much was read); 0 or -1 with
+ * errno. ward_pwrite_full fails with ENOSPC if the kernel writes nothing. */
+int ward_pread_full(int fd, void *buf, size_t len, uint64_t off, size_t *got);
+int ward_pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
+
+/* An anonymous read-write mapping of len bytes (a multiple of 2 MiB),
+ * aligned on 2 MiB and advised for transparent huge pages: filling it costs
+ * a few faults instead of one per 4 KiB page, which matters on virtual
+ * machines. Free with munmap(p, len). NULL with errno on failure. */
+void *ward_map_huge(size_t len);
+
 /* A per-user directory in the XDG layout: "$VAR/SUB" when the variable
  * (XDG_DATA_HOME, XDG_CACHE_HOME, XDG_CONFIG_HOME) is an absolute path,
  * else "$HOME/HOME_REL/SUB" (HOME_REL: .local/share, .cache, .config).

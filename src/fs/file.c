@@ -317,23 +317,6 @@ static int slot_fd(ward_vol *v, struct vnode *n, uint8_t slot)
 	return slot == WVOL_SLOT_MAIN ? n->fd_main : n->fd_alt;
 }
 
-static int read_full(int fd, uint8_t *p, size_t len, uint64_t off, size_t *got)
-{
-	size_t d = 0;
-	while (d < len) {
-		ssize_t r = pread(fd, p + d, len - d, (off_t)(off + d));
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return -1;
-		if (r == 0)
-			break;
-		d += (size_t)r;
-	}
-	*got = d;
-	return 0;
-}
-
 static size_t clen_of(uint64_t size, uint64_t i)
 {
 	uint64_t cs = i * C;
@@ -462,7 +445,7 @@ static int rrun_part(void *arg, uint64_t lo, uint64_t hi)
 		size_t want = (size_t)(b - 1 - a) * C + clen_of(n->wsize, b - 1), got = 0;
 		if (__atomic_load_n(&r->bad, __ATOMIC_RELAXED) < a)
 			break; /* a lower chunk failed already */
-		if (read_full(r->fd, sc, want, a * C, &got) != 0) {
+		if (ward_pread_full(r->fd, sc, want, a * C, &got) != 0) {
 			rc = rrun_fail(r, a, BAD_IO, errno);
 			break;
 		}
@@ -589,7 +572,7 @@ static int read_range(ward_vol *v, struct vnode *n, uint8_t *buf, uint64_t off, 
 					     (unsigned long long)i);
 				goto out;
 			}
-			if (read_full(fd, tmp, cl, cs, &got) != 0) {
+			if (ward_pread_full(fd, tmp, cl, cs, &got) != 0) {
 				rc = wv_fail(err, -errno, "cannot read '%s/%s': %s", v->dir, n->path, strerror(errno));
 				goto out;
 			}
@@ -752,25 +735,6 @@ static uint8_t target_slot(struct vnode *n, uint64_t i)
 	return WVOL_SLOT_MAIN;
 }
 
-static int write_all(int fd, const uint8_t *p, size_t n, uint64_t off)
-{
-	while (n > 0) {
-		ssize_t w = pwrite(fd, p, n, (off_t)off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -1;
-		if (w == 0) {
-			errno = ENOSPC;
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-		off += (uint64_t)w;
-	}
-	return 0;
-}
-
 /* Sealing a run of chunks: each worker encrypts SUB chunks at a time into
  * its thread's scratch buffer and writes them to their target slots; the
  * new (nonce, tag) of a chunk enters the working state only after its
@@ -831,7 +795,7 @@ static int wrun_part(void *arg, uint64_t lo, uint64_t hi)
 			while (q < b && target_slot(n, q) == sl)
 				q++;
 			size_t blen = (size_t)(q - 1 - p) * C + (q - 1 == r->last ? (size_t)r->last_len : C);
-			if (write_all(sl == WVOL_SLOT_MAIN ? n->fd_main : n->fd_alt, ct + (p - a) * C, blen, p * C) != 0) {
+			if (ward_pwrite_full(sl == WVOL_SLOT_MAIN ? n->fd_main : n->fd_alt, ct + (p - a) * C, blen, p * C) != 0) {
 				rc = wrun_fail(r, errno);
 				goto out;
 			}

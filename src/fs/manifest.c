@@ -594,34 +594,17 @@ static int mbuf_read(const char *path, struct mbuf *b)
 	cap = (size_t)st.st_size;
 	if (cap >= MBUF_MAP_MIN) {
 		b->maplen = (cap + LZ_INDEX_ROOM(cap) + MBUF_UNIT - 1) / MBUF_UNIT * MBUF_UNIT;
-		/* over-allocate by one unit to align the start on a huge page */
-		uint8_t *m = mmap(NULL, b->maplen + MBUF_UNIT, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (m == MAP_FAILED)
+		if ((b->map = ward_map_huge(b->maplen)) == NULL)
 			goto fail;
-		uintptr_t a = ((uintptr_t)m + MBUF_UNIT - 1) & ~(uintptr_t)(MBUF_UNIT - 1);
-		size_t head = a - (uintptr_t)m, tail = MBUF_UNIT - head;
-		if (head)
-			munmap(m, head);
-		if (tail)
-			munmap((uint8_t *)a + b->maplen, tail);
-		b->map = b->p = (uint8_t *)a;
-		(void)madvise(b->p, b->maplen, MADV_HUGEPAGE); /* a hint: 4 KiB pages still work */
+		b->p = b->map;
 	} else if ((b->p = malloc(cap ? cap : 1)) == NULL) {
 		goto fail;
 	}
 	/* bytes appended since fstat are left for the next open, as if read
 	 * just before the append (records are only ever appended; a snapshot
 	 * replaces the file by rename) */
-	while (n < cap) {
-		ssize_t r = read(fd, b->p + n, cap - n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			goto fail;
-		if (r == 0)
-			break;
-		n += (size_t)r;
-	}
+	if (ward_pread_full(fd, b->p, cap, 0, &n) != 0)
+		goto fail;
 	file_id_of(&st, &b->id);
 	{
 		struct stat after;

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/util.h"
 #include "fs/volume.h"
 #include "runtime/shield/internal.h"
 #include "runtime/shield/region.h"
@@ -50,32 +51,7 @@ static unsigned char *stage;
 
 static unsigned char *stage_map(void)
 {
-	size_t len = 2 * DL_STAGE;
-	unsigned char *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (m == MAP_FAILED)
-		return NULL;
-	uintptr_t a = ((uintptr_t)m + DL_STAGE - 1) & ~(uintptr_t)(DL_STAGE - 1);
-	size_t head = a - (uintptr_t)m;
-	if (head)
-		munmap(m, head);
-	munmap((unsigned char *)a + DL_STAGE, len - head - DL_STAGE);
-	(void)madvise((void *)a, DL_STAGE, MADV_HUGEPAGE); /* a hint */
-	return (unsigned char *)a;
-}
-
-static int write_full(int fd, const unsigned char *p, size_t n, off_t off)
-{
-	while (n > 0) {
-		ssize_t w = pwrite(fd, p, n, off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-		off += w;
-	}
-	return 0;
+	return ward_map_huge(DL_STAGE);
 }
 
 /* Reads the whole file through the shield into a new memfd. Returns the
@@ -126,7 +102,7 @@ static int slurp_memfd(const char *path, const char *name, unsigned char **img, 
 			}
 			got += (size_t)r;
 		}
-		if (write_full(mfd, buf, want, (off_t)done) != 0) {
+		if (ward_pwrite_full(mfd, buf, want, done) != 0) {
 			e = errno ? errno : EIO;
 			goto fail;
 		}
