@@ -24,7 +24,6 @@
 #include "cas/store_pg.h"
 
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,7 +48,6 @@ struct cas_pg {
 	unsigned gen[POOL]; /* the value of lost when the slot connected */
 	unsigned lost; /* bumped whenever a connection is found broken */
 	int n; /* slots in use (connected or being connected) */
-	atomic_uint_fast64_t seq; /* decisions committed (store.h: seq) */
 };
 
 static const char schema[] =
@@ -97,6 +95,10 @@ static int conn_setup(PGconn *c);
  * = SQL NULL). Returns the result, or NULL with the error set. A read or a
  * BEGIN outside a transaction that finds the connection lost (a server
  * restart, a fail-over) reconnects and runs once more: nothing was done. */
+/* Set by run() when it reconnected: release() then has every other pooled
+ * connection reconnect on its next use too (it is likely just as dead). */
+static _Thread_local int run_reset;
+
 static PGresult *run(PGconn *c, const char *what, const char *sql, int n, const char *const *v,
 		     const int *len, const int *fmt, int binary)
 {
@@ -107,6 +109,7 @@ static PGresult *run(PGconn *c, const char *what, const char *sql, int n, const 
 	    (strncmp(sql, "SELECT ", 7) == 0 || strcmp(sql, "BEGIN") == 0)) {
 		PQreset(c);
 		if (PQstatus(c) == CONNECTION_OK && conn_setup(c) == 0) {
+			run_reset = 1;
 			PQclear(res);
 			res = PQexecParams(c, sql, n, NULL, v, len, fmt, binary);
 			s = PQresultStatus(res);
@@ -125,6 +128,14 @@ static int run_ok(PGconn *c, const char *what, const char *sql, int n, const cha
 	PGresult *res = run(c, what, sql, n, v, NULL, NULL, 0);
 	PQclear(res);
 	return res ? 0 : -1;
+}
+
+/* Every write runs in a transaction, even a single statement: run() can
+ * safely retry a BEGIN on a connection found lost (nothing was done yet),
+ * not a write whose fate it cannot know. release() rolls back on error. */
+static int begin(PGconn *c)
+{
+	return run_ok(c, "begin", "BEGIN", 0, NULL);
 }
 
 /* Several statements without parameters (PQexecParams takes one). */
@@ -203,8 +214,8 @@ static PGconn *conn_new(const char *conninfo)
 
 /* A connection for one call (a slot index), reconnecting a broken one.
  * Once one connection was found broken (a server restart, a fail-over),
- * every other one reconnects on its next use too, so that a write that
- * cannot be retried (run) fails at most once per lost server. */
+ * every other one reconnects on its next use too; a write then finds its
+ * connection dead at its BEGIN, which run() retries (begin()). */
 static int acquire(struct cas_pg *pg)
 {
 	unsigned lost;
@@ -253,8 +264,12 @@ static void release(struct cas_pg *pg, int i)
 	if (c != NULL && PQtransactionStatus(c) != PQTRANS_IDLE)
 		rollback(c); /* never leave a transaction open on a pooled connection */
 	pthread_mutex_lock(&pg->mu);
-	if (c != NULL && PQstatus(c) != CONNECTION_OK && pg->gen[i] == pg->lost)
+	if (c != NULL && (PQstatus(c) != CONNECTION_OK || run_reset) && pg->gen[i] == pg->lost) {
 		pg->lost++;
+		if (run_reset)
+			pg->gen[i] = pg->lost; /* this one was just reconnected */
+	}
+	run_reset = 0;
 	pg->busy[i] = 0;
 	pthread_cond_signal(&pg->freed);
 	pthread_mutex_unlock(&pg->mu);
@@ -310,7 +325,7 @@ static int init_db(struct cas_pg *pg, PGconn *c, const char *dir, char *err, siz
 	size_t vl = 0;
 	int r;
 
-	if (run_ok(c, "begin", "BEGIN", 0, NULL) != 0 ||
+	if (begin(c) != 0 ||
 	    run_ok(c, "lock", "SELECT pg_advisory_xact_lock(7761727463617301)", 0, NULL) != 0 ||
 	    run_ok(c, "create schema_version",
 		   "CREATE TABLE IF NOT EXISTS schema_version(version integer NOT NULL)", 0, NULL) != 0 ||
@@ -416,7 +431,7 @@ int cas_pg_meta_put(struct cas_pg *pg, const char *key, const void *val, size_t 
 	int i = acquire(pg), r;
 	if (i < 0)
 		return -1;
-	r = meta_put_c(pg, pg->conn[i], key, val, len);
+	r = begin(pg->conn[i]) == 0 && meta_put_c(pg, pg->conn[i], key, val, len) == 0 ? commit(pg->conn[i]) : -1;
 	release(pg, i);
 	return r;
 }
@@ -518,7 +533,7 @@ int cas_pg_session_put(struct cas_pg *pg, const struct cas_session_row *row, con
 	const char *v[8] = { row->name, row->hash, row->creator, created, updated, (const char *)db,
 			     (const char *)sb, expect_hash };
 	const int l[8] = { 0, 0, 0, 0, 0, (int)dl, (int)sl, 0 }, f[8] = { 0, 0, 0, 0, 0, 1, 1, 0 };
-	if (run_ok(c, "begin", "BEGIN", 0, NULL) != 0)
+	if (begin(c) != 0)
 		goto out;
 	if (expect_hash == NULL)
 		res = run(c, "write session",
@@ -567,7 +582,7 @@ int cas_pg_session_delete(struct cas_pg *pg, const char *name, const struct cas_
 	if (i < 0)
 		return -1;
 	c = pg->conn[i];
-	if (run_ok(c, "begin", "BEGIN", 0, NULL) != 0 ||
+	if (begin(c) != 0 ||
 	    (res = run(c, "delete session", "DELETE FROM sessions WHERE name=$1", 1, v, NULL, NULL, 0)) == NULL)
 		goto out;
 	if (affected(res) == 0) {
@@ -646,7 +661,8 @@ int cas_pg_volume_set(struct cas_pg *pg, const char *session, const char *vol, c
 	int i = acquire(pg), r;
 	if (i < 0)
 		return -1;
-	r = volume_set_c(pg->conn[i], session, vol, tag, pending);
+	PGconn *c = pg->conn[i];
+	r = begin(c) == 0 && volume_set_c(c, session, vol, tag, pending) == 0 ? commit(c) : -1;
 	release(pg, i);
 	return r;
 }
@@ -667,7 +683,7 @@ int cas_pg_volume_accept(struct cas_pg *pg, const char *session, const char *vol
 	/* The row lock makes read-check-write atomic across instances; an
 	 * empty row stands in for a missing one (and is rolled back unless
 	 * this first use is recorded). */
-	if (run_ok(c, "begin", "BEGIN", 0, NULL) != 0 ||
+	if (begin(c) != 0 ||
 	    run_ok(c, "lock volume tag",
 		   "INSERT INTO volumes(session, name, tag, pending) VALUES($1,$2,'','') ON CONFLICT DO NOTHING", 2,
 		   v) != 0 ||
@@ -697,12 +713,12 @@ int cas_pg_volume_report(struct cas_pg *pg, const char *session, const char *vol
 	int i = acquire(pg), r;
 	if (i < 0)
 		return -1;
-	r = run_ok(pg->conn[i], "write volume tag",
+	r = begin(pg->conn[i]) == 0 && run_ok(pg->conn[i], "write volume tag",
 		   commit_ ? "INSERT INTO volumes(session, name, tag, pending) VALUES($1,$2,$3,'')"
 			     " ON CONFLICT(session, name) DO UPDATE SET tag=excluded.tag, pending=''"
 			   : "INSERT INTO volumes(session, name, tag, pending) VALUES($1,$2,'',$3)"
 			     " ON CONFLICT(session, name) DO UPDATE SET pending=excluded.pending",
-		   3, v);
+		   3, v) == 0 ? commit(pg->conn[i]) : -1;
 	release(pg, i);
 	return r;
 }
@@ -723,7 +739,8 @@ int cas_pg_enclave_put(struct cas_pg *pg, const char *keyhash, const char *sessi
 	int i = acquire(pg), r;
 	if (i < 0)
 		return -1;
-	r = enclave_put_c(pg->conn[i], keyhash, session, service);
+	PGconn *c = pg->conn[i];
+	r = begin(c) == 0 && enclave_put_c(c, keyhash, session, service) == 0 ? commit(c) : -1;
 	release(pg, i);
 	return r;
 }
@@ -738,12 +755,12 @@ int cas_pg_attested(struct cas_pg *pg, const char *keyhash, const char *session,
 	if (i < 0)
 		return -1;
 	c = pg->conn[i];
-	if (run_ok(c, "begin", "BEGIN", 0, NULL) == 0 && enclave_put_c(c, keyhash, session, service) == 0 &&
+	if (begin(c) == 0 && enclave_put_c(c, keyhash, session, service) == 0 &&
 	    audit_c(c, a) == 0)
 		r = commit(c);
 	release(pg, i);
 	if (r == 0 && seq != NULL)
-		*seq = atomic_fetch_add(&pg->seq, 1) + 1;
+		*seq = 0; /* durable already (cas_store_durable is always 1 here) */
 	return r;
 }
 
@@ -759,10 +776,10 @@ int cas_pg_audit(struct cas_pg *pg, const struct cas_audit *a, uint64_t *seq)
 	int i = acquire(pg), r;
 	if (i < 0)
 		return -1;
-	r = audit_c(pg->conn[i], a);
+	r = begin(pg->conn[i]) == 0 && audit_c(pg->conn[i], a) == 0 ? commit(pg->conn[i]) : -1;
 	release(pg, i);
 	if (r == 0 && seq != NULL)
-		*seq = atomic_fetch_add(&pg->seq, 1) + 1;
+		*seq = 0; /* durable already (cas_store_durable is always 1 here) */
 	return r;
 }
 

@@ -336,6 +336,18 @@ def test_database_restart_is_survived(cas, pg, db, alice):
                         f" WHERE datname = '{db}' AND pid <> pg_backend_pid()")
     assert int(killed) >= 1
     first = cas.req("GET", "/v1/sessions/myapp", cert=cert)
+    assert first.status_code == 200 and first.json()["hash"] == h
+    # a single write (a denial's audit record) on connections killed while
+    # pooled: it finds the connection dead at its BEGIN and is made anyway
+    def denials():
+        entries = cas.req("GET", "/v1/sessions/myapp/audit", cert=cert).json()["entries"]
+        return [e for e in entries if e["event"] == "attest" and not e["allowed"]]
+    before = len(denials())
+    for _ in range(2):
+        pg.sql(db, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                   f" WHERE datname = '{db}' AND pid <> pg_backend_pid()")
+        assert cas.attest("myapp/web", test_cas.M2).returncode == 1
+    assert len(denials()) == before + 2
     # every pooled connection finds its connection lost and reconnects
     for _ in range(3):
         assert cas.req("GET", "/v1/sessions/myapp", cert=cert).json()["hash"] == h
