@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/log.h"
 #include "runtime/runtime.h"
@@ -88,24 +89,62 @@ static void *explain(const char *file, void *h)
 	return NULL;
 }
 
+static void close_copy(const char *alt)
+{
+	int fd;
+	if (sscanf(alt, "/proc/self/fd/%d", &fd) == 1)
+		close(fd);
+}
+
+/* One decision for dlopen and dlmopen: 1 with *path the file to load (the
+ * file, or the verified copy of a library in a region), 0 refused (dlerror
+ * says why). Policy 0 refuses before anything of the library is prepared,
+ * so not even its dependencies are loaded. */
+static int gate(const char *file, char alt[64], const char **path, dlopen_fn loaded)
+{
+	int in_region = 0, prep = 0;
+	*path = file;
+	resolve_dlerror();
+	if (!atomic_load(&started) || file == NULL)
+		return 1;
+	if (policy == 0)
+		return allowed(file, 0, loaded);
+	prep = ward_shield_dl_prepare(file, alt, &in_region);
+	if (prep < 0) {
+		snprintf(refusal, sizeof(refusal), "%s: cannot be loaded from its region (see the message above)", file);
+		refusal_pending = 1;
+		return 0;
+	}
+	if (!allowed(file, in_region, loaded)) {
+		if (prep == 1)
+			close_copy(alt);
+		return 0;
+	}
+	refusal_pending = 0;
+	if (prep == 1)
+		*path = alt;
+	return 1;
+}
+
+/* A failed load of a region's copy closes the copy (a loaded one stays
+ * open: the loader remembers libraries by name). */
+static void *loaded_or_closed(void *h, const char *path, const char *alt)
+{
+	if (h == NULL && path == alt)
+		close_copy(alt);
+	return h;
+}
+
 void *dlopen(const char *file, int mode)
 {
 	static dlopen_fn real;
 	char alt[64];
-	int in_region = 0, prep;
+	const char *path;
 	if (real == NULL)
 		real = (dlopen_fn)dlsym(RTLD_NEXT, "dlopen");
-	resolve_dlerror();
-	prep = atomic_load(&started) ? ward_shield_dl_prepare(file, alt, &in_region) : 0;
-	if (prep < 0) {
-		snprintf(refusal, sizeof(refusal), "%s: cannot be loaded from its region (see the message above)", file);
-		refusal_pending = 1;
+	if (!gate(file, alt, &path, real))
 		return NULL;
-	}
-	if (!allowed(file, in_region, real))
-		return NULL;
-	refusal_pending = 0;
-	return explain(file, real(prep == 1 ? alt : file, mode));
+	return explain(file, loaded_or_closed(real(path, mode), path, alt));
 }
 
 void *dlmopen(Lmid_t lmid, const char *file, int mode)
@@ -113,22 +152,14 @@ void *dlmopen(Lmid_t lmid, const char *file, int mode)
 	static dlmopen_fn real;
 	static dlopen_fn plain;
 	char alt[64];
-	int in_region = 0, prep;
+	const char *path;
 	if (real == NULL)
 		real = (dlmopen_fn)dlsym(RTLD_NEXT, "dlmopen");
 	if (plain == NULL)
 		plain = (dlopen_fn)dlsym(RTLD_NEXT, "dlopen");
-	resolve_dlerror();
-	prep = atomic_load(&started) ? ward_shield_dl_prepare(file, alt, &in_region) : 0;
-	if (prep < 0) {
-		snprintf(refusal, sizeof(refusal), "%s: cannot be loaded from its region (see the message above)", file);
-		refusal_pending = 1;
+	if (!gate(file, alt, &path, plain))
 		return NULL;
-	}
-	if (!allowed(file, in_region, plain))
-		return NULL;
-	refusal_pending = 0;
-	return explain(file, real(lmid, prep == 1 ? alt : file, mode));
+	return explain(file, loaded_or_closed(real(lmid, path, mode), path, alt));
 }
 
 char *dlerror(void)

@@ -312,7 +312,8 @@ def test_dlopen_extension_from_encrypted_region_with_its_dependency(tmp):
     src = tmp / "src"
     (src / "libs").mkdir(parents=True)
     (tmp / "ext.c").write_text(EXT_C)
-    (tmp / "dep.c").write_text("int dep_answer(void) { return 4242; }\n")
+    (tmp / "dep.c").write_text("#include <stdio.h>\nint dep_answer(void) { return 4242; }\n"
+                               "__attribute__((constructor)) static void ran(void) { fputs(\"DEP RAN\\n\", stderr); }\n")
     subprocess.run(["cc", "-shared", "-fPIC", "-o", src / "libs" / "libwarddep.so", "-Wl,-soname,libwarddep.so",
                     tmp / "dep.c"], check=True)
     subprocess.run(["cc", "-shared", "-fPIC", "-I/usr/include/python3.11", "-o", src / "wardext.so", tmp / "ext.c",
@@ -324,6 +325,16 @@ def test_dlopen_extension_from_encrypted_region_with_its_dependency(tmp):
         r = ward("run", "--allow-dlopen", policy, "--volume", "%s:%s" % (vol, key), "--", PY, "-c", code, vol)
         assert r.returncode == 0, r.stderr
         assert r.stdout == "4242\n"
+    # Policy 0 refuses the library before anything of it runs: not even its
+    # dependency is loaded, and no copy of either is left open.
+    code0 = ("import os, sys; sys.path.insert(0, sys.argv[1]); n = len(os.listdir('/proc/self/fd'))\n"
+             "for _ in range(3):\n"
+             "    try:\n        import wardext\n    except ImportError as e:\n        print('refused')\n"
+             "print(len(os.listdir('/proc/self/fd')) - n)")
+    r = ward("run", "--allow-dlopen", "0", "--volume", "%s:%s" % (vol, key), "--", PY, "-c", code0, vol)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "refused\nrefused\nrefused\n0\n"
+    assert "DEP RAN" not in r.stderr
     # Policy 1 refuses a library outside every region.
     r = ward("run", "--allow-dlopen", "1", "--", PY, "-c", code, src)
     assert r.returncode == 1
