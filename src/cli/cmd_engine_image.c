@@ -39,18 +39,19 @@ int cmd_engine_image(int argc, char **argv)
 		help();
 		return 0;
 	}
-	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--rebuild") == 0)
+	for (int i = 1, opts = 1, have = 0; i < argc; i++) {
+		if (opts && strcmp(argv[i], "--") == 0)
+			opts = 0;
+		else if (opts && strcmp(argv[i], "--rebuild") == 0)
 			rebuild = 1;
-		else if (argv[i][0] == '-' && strcmp(argv[i], "--") != 0) {
+		else if (opts && argv[i][0] == '-') {
 			ward_error("engine-image: unknown option '%s'; see 'ward engine-image --help'", argv[i]);
 			return 2;
-		} else if (strcmp(argv[i], "--") != 0 && program != NULL && strcmp(program, "python3") == 0 && i == argc - 1)
-			program = argv[i];
-		else if (strcmp(argv[i], "--") != 0) {
-			ward_error("engine-image: takes one PROGRAM; got '%s'", argv[i]);
+		} else if (have++) {
+			ward_error("engine-image: takes one PROGRAM; got '%s' after '%s'", argv[i], program);
 			return 2;
-		}
+		} else
+			program = argv[i];
 	}
 	if (ward_engine_resolve(program, prog, &code, &skipped) != 0)
 		return 1;

@@ -176,6 +176,11 @@ def test_engine_image_command_errors(tmp):
     assert r.returncode == 1
     assert one_line(r.stderr) == ["ward: engine-image: no engine image is known for /usr/bin/true (CPython and PyPy "
                                   "have one)"]
+    r = ward("engine-image", "/bin/true", "--rebuild", env=env)  # options after PROGRAM too
+    assert r.returncode == 1 and "no engine image is known for /usr/bin/true" in r.stderr, r.stderr
+    r = ward("engine-image", "python3", "pypy3", env=env)
+    assert r.returncode == 2
+    assert one_line(r.stderr) == ["ward: engine-image: takes one PROGRAM; got 'pypy3' after 'python3'"]
     r = ward("engine-image", "--help", env=env)
     assert r.returncode == 0 and "--rebuild" in r.stdout
 
