@@ -389,32 +389,40 @@ static int rrun_fail(struct rrun *r, uint64_t k, int kind, int eno)
 	return -1;
 }
 
-/* Opens chunks [lo, hi) from the slot's mapping into the caller's buffer.
- * A fault (the file shortened outside the enclave) fails the read as a
- * short pread would; the context may be mid-call then and is dropped. */
+/* Copies one stored chunk out of a mapping under the SIGBUS guard: 0, or
+ * -1 when the file was shortened outside the enclave (the access faulted).
+ * Chunks are verified only in private memory: the mapping is shared with
+ * the disk, so a writer outside could change bytes between a check made
+ * there and their use (a hash, then a copy; GCM's tag, then its tail). */
+static int map_copy(const uint8_t *from, uint8_t *to, size_t len)
+{
+	sigjmp_buf jb;
+	if (sigsetjmp(jb, 0) != 0)
+		return -1;
+	wv_map_guard = &jb;
+	memcpy(to, from, len);
+	wv_map_guard = NULL;
+	return 0;
+}
+
+/* Opens chunks [lo, hi) from the slot's mapping into the caller's buffer,
+ * each copied to private memory first (map_copy). A fault fails the read
+ * as a short pread would. */
 static int rrun_mapped(struct rrun *r, EVP_CIPHER_CTX **cp, uint64_t lo, uint64_t hi)
 {
 	struct vnode *n = r->n;
-	sigjmp_buf jb;
-	volatile uint64_t k = lo;
+	uint8_t priv[C] __attribute__((aligned(64)));
 
-	if (sigsetjmp(jb, 0) != 0) {
-		EVP_CIPHER_CTX_free(*cp);
-		*cp = NULL;
-		return rrun_fail(r, k, BAD_SHORT, 0);
-	}
-	wv_map_guard = &jb;
-	for (; k < hi; k++) {
-		uint64_t i = k;
+	for (uint64_t i = lo; i < hi; i++) {
+		size_t len = clen_of(n->wsize, i);
 		if (i + 1 < hi) /* the page cache is not contiguous: the hardware prefetcher stops at each page */
 			for (size_t o = 0; o < C; o += 64)
 				__builtin_prefetch(r->map + (i + 1) * C + o);
-		if (open_chunk(r->v, n, *cp, i, r->map + i * C, r->buf + (i - r->first) * C, clen_of(n->wsize, i)) != 0) {
-			wv_map_guard = NULL;
+		if (map_copy(r->map + i * C, priv, len) != 0)
+			return rrun_fail(r, i, BAD_SHORT, 0);
+		if (open_chunk(r->v, n, *cp, i, priv, r->buf + (i - r->first) * C, len) != 0)
 			return rrun_fail(r, i, BAD_AUTH, 0);
-		}
 	}
-	wv_map_guard = NULL;
 	return 0;
 }
 
@@ -501,17 +509,10 @@ static int read_run(ward_vol *v, struct vnode *n, uint8_t slot, uint8_t *dst, ui
 static int open_mapped1(ward_vol *v, struct vnode *n, EVP_CIPHER_CTX **cp, uint8_t slot, uint64_t i, uint8_t *out,
 			size_t cl)
 {
-	sigjmp_buf jb;
-	int rc;
-	if (sigsetjmp(jb, 0) != 0) {
-		EVP_CIPHER_CTX_free(*cp);
-		*cp = NULL;
+	uint8_t priv[C] __attribute__((aligned(64)));
+	if (map_copy(n->map[slot] + i * C, priv, cl) != 0)
 		return -2;
-	}
-	wv_map_guard = &jb;
-	rc = open_chunk(v, n, *cp, i, n->map[slot] + i * C, out, cl);
-	wv_map_guard = NULL;
-	return rc;
+	return open_chunk(v, n, *cp, i, priv, out, cl);
 }
 
 /* Reads [off, off+len) (within wsize) under the node's lock (read or write).
