@@ -236,6 +236,21 @@ void ward_format_size(uint64_t v, char *out, size_t outlen)
 		snprintf(out, outlen, "%llu%c", (unsigned long long)v, suffix[idx]);
 }
 
+void ward_file_id_of(const struct stat *st, struct ward_file_id *id)
+{
+	id->dev = (unsigned long long)st->st_dev;
+	id->ino = (unsigned long long)st->st_ino;
+	id->size = (unsigned long long)st->st_size;
+	id->mtime_ns = (unsigned long long)st->st_mtim.tv_sec * 1000000000ULL + (unsigned long long)st->st_mtim.tv_nsec;
+	id->ctime_ns = (unsigned long long)st->st_ctim.tv_sec * 1000000000ULL + (unsigned long long)st->st_ctim.tv_nsec;
+}
+
+int ward_file_id_eq(const struct ward_file_id *a, const struct ward_file_id *b)
+{
+	return a->dev == b->dev && a->ino == b->ino && a->size == b->size && a->mtime_ns == b->mtime_ns &&
+	       a->ctime_ns == b->ctime_ns;
+}
+
 int ward_pread_full(int fd, void *buf, size_t len, uint64_t off, size_t *got)
 {
 	size_t d = 0;

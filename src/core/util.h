@@ -48,6 +48,16 @@ int ward_parse_u64(const char *s, uint64_t *out);
 /* Like strlcpy: always NUL-terminates, returns -1 when truncated. */
 int ward_strlcpy(char *dst, const char *src, size_t size);
 
+/* A file's identity as the caches use it (docs/measurement.md): device,
+ * inode, size, mtime and ctime in nanoseconds. A write changes ctime, which
+ * an unprivileged process cannot set; a rename changes the inode. */
+struct ward_file_id {
+	unsigned long long dev, ino, size, mtime_ns, ctime_ns;
+};
+struct stat;
+void ward_file_id_of(const struct stat *st, struct ward_file_id *id);
+int ward_file_id_eq(const struct ward_file_id *a, const struct ward_file_id *b);
+
 /* pread/pwrite until len bytes are done, retrying EINTR. ward_pread_full
  * stops early at end of file (*got says how much was read); 0 or -1 with
  * errno. ward_pwrite_full fails with ENOSPC if the kernel writes nothing. */

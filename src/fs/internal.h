@@ -119,9 +119,9 @@ struct ward_vol {
 
 	struct lazy *lz;	/* lazy snapshot (see struct lazy), or NULL */
 	/* the manifest file as read at open (ward_vol_manifest_id) */
-	struct ward_vol_file_id mid;
+	struct ward_file_id mid;
 	int mid_ok;		/* mid did not change while the file was read */
-	const struct ward_vol_file_id *want_trusted; /* opts.trusted_manifest, during open */
+	const struct ward_file_id *want_trusted; /* opts.trusted_manifest, during open */
 	int trusted;		/* the chain check was skipped (see volume.h) */
 	struct vnode **tab;	/* hash chains, by path (for a lazy volume: the
 				   nodes materialised so far) */

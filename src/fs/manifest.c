@@ -543,24 +543,9 @@ struct mbuf {
 	size_t len;
 	void *map; /* mapping (munmap) or NULL (free p) */
 	size_t maplen;
-	struct ward_vol_file_id id; /* of the file read */
+	struct ward_file_id id; /* of the file read */
 	int id_ok;		    /* unchanged while it was read */
 };
-
-static void file_id_of(const struct stat *st, struct ward_vol_file_id *id)
-{
-	id->dev = (uint64_t)st->st_dev;
-	id->ino = (uint64_t)st->st_ino;
-	id->size = (uint64_t)st->st_size;
-	id->mtime_ns = (uint64_t)st->st_mtim.tv_sec * 1000000000u + (uint64_t)st->st_mtim.tv_nsec;
-	id->ctime_ns = (uint64_t)st->st_ctim.tv_sec * 1000000000u + (uint64_t)st->st_ctim.tv_nsec;
-}
-
-static int same_file_id(const struct ward_vol_file_id *a, const struct ward_vol_file_id *b)
-{
-	return a->dev == b->dev && a->ino == b->ino && a->size == b->size && a->mtime_ns == b->mtime_ns &&
-	       a->ctime_ns == b->ctime_ns;
-}
 
 static void mbuf_free(struct mbuf *b)
 {
@@ -605,14 +590,14 @@ static int mbuf_read(const char *path, struct mbuf *b)
 	 * replaces the file by rename) */
 	if (ward_pread_full(fd, b->p, cap, 0, &n) != 0)
 		goto fail;
-	file_id_of(&st, &b->id);
+	ward_file_id_of(&st, &b->id);
 	{
 		struct stat after;
-		struct ward_vol_file_id a;
+		struct ward_file_id a;
 		b->id_ok = 0;
 		if (n == cap && fstat(fd, &after) == 0) {
-			file_id_of(&after, &a);
-			b->id_ok = same_file_id(&a, &b->id);
+			ward_file_id_of(&after, &a);
+			b->id_ok = ward_file_id_eq(&a, &b->id);
 		}
 	}
 	close(fd);
@@ -669,7 +654,7 @@ int wv_manifest_load(ward_vol *v, const uint8_t *key, char *err)
 	if (v->want_trusted != NULL) {
 		/* volume.h, "Trusted manifests": no OpenSSL call on this path */
 		if (v->kind != WARD_VOL_AUTHENTICATED || v->writable || !mb.id_ok ||
-		    !same_file_id(&mb.id, v->want_trusted)) {
+		    !ward_file_id_eq(&mb.id, v->want_trusted)) {
 			rc = wv_fail(err, -ESTALE, "manifest %s: not the one checked before", mname);
 			goto out;
 		}

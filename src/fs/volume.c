@@ -383,7 +383,7 @@ int ward_vol_tag(ward_vol *v, uint8_t out[WARD_VOL_TAG_LEN])
 	return rc;
 }
 
-int ward_vol_manifest_id(const ward_vol *v, struct ward_vol_file_id *id)
+int ward_vol_manifest_id(const ward_vol *v, struct ward_file_id *id)
 {
 	if (!v->mid_ok)
 		return -ESTALE;

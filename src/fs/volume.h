@@ -59,6 +59,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "core/util.h"
 #include <sys/types.h>
 
 #define WARD_VOL_KEY_LEN 32
@@ -82,10 +84,6 @@ enum ward_vol_kind {
 /* The identity of a file on disk, as the kernel reports it (stat): any write
  * changes ctime, which no unprivileged process can set, and a replacement
  * by rename changes the inode. */
-struct ward_vol_file_id {
-	uint64_t dev, ino, size, mtime_ns, ctime_ns;
-};
-
 struct ward_vol_opts {
 	enum ward_vol_kind kind;
 	const uint8_t *key;	       /* WARD_VOL_KEY_LEN bytes (encrypted); NULL (authenticated) */
@@ -96,7 +94,7 @@ struct ward_vol_opts {
 	/* Optional, authenticated read-only volumes only (else -EINVAL): a
 	 * manifest the caller has seen pass the full check before, by its file
 	 * identity. See "Trusted manifests" below. */
-	const struct ward_vol_file_id *trusted_manifest;
+	const struct ward_file_id *trusted_manifest;
 };
 
 /*
@@ -132,7 +130,7 @@ int ward_vol_open(const char *dir, const struct ward_vol_opts *opts, ward_vol **
 /* The identity of the manifest file as read by ward_vol_open() (fstat of
  * the descriptor read, before and after reading): 0, or -ESTALE when it
  * changed while being read. */
-int ward_vol_manifest_id(const ward_vol *v, struct ward_vol_file_id *id);
+int ward_vol_manifest_id(const ward_vol *v, struct ward_file_id *id);
 
 /* 1 when the open skipped the manifest's chain check (trusted_manifest). */
 int ward_vol_opened_trusted(const ward_vol *v);

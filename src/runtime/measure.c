@@ -21,10 +21,8 @@
 #define ID_LEN 112 /* five decimal 64-bit numbers with separators */
 #define KEY_MAX ((WARD_MEASURE_MAX_LIBS + WARD_MEASURE_NDEPS + 2) * ID_LEN + WARD_MEASURE_MAX_IMAGES * (ID_LEN + PATH_MAX) + 128)
 
-#define file_id ward_measure_file_id
-
 struct file_entry {
-	struct file_id id;
+	struct ward_file_id id;
 	uint8_t hash[32];
 };
 
@@ -161,7 +159,7 @@ done:
 	free(out);
 }
 
-static int identify(const char *path, struct file_id *id)
+static int identify(const char *path, struct ward_file_id *id)
 {
 	struct stat st;
 	if (stat(path, &st) != 0)
@@ -170,25 +168,15 @@ static int identify(const char *path, struct file_id *id)
 		errno = EINVAL;
 		return -1;
 	}
-	id->dev = (unsigned long long)st.st_dev;
-	id->ino = (unsigned long long)st.st_ino;
-	id->size = (unsigned long long)st.st_size;
-	id->mtime_ns = (unsigned long long)st.st_mtim.tv_sec * 1000000000ULL + (unsigned long long)st.st_mtim.tv_nsec;
-	id->ctime_ns = (unsigned long long)st.st_ctim.tv_sec * 1000000000ULL + (unsigned long long)st.st_ctim.tv_nsec;
+	ward_file_id_of(&st, id);
 	return 0;
-}
-
-static int same_id(const struct file_id *a, const struct file_id *b)
-{
-	return a->dev == b->dev && a->ino == b->ino && a->size == b->size && a->mtime_ns == b->mtime_ns &&
-	       a->ctime_ns == b->ctime_ns;
 }
 
 /* stable (may be NULL): set to 1 with *idout the identity when the hash is
  * known to belong to exactly that file */
-static int hash_file_id(struct cache *c, const char *path, uint8_t out[32], struct file_id *idout, int *stable)
+static int hash_file_id(struct cache *c, const char *path, uint8_t out[32], struct ward_file_id *idout, int *stable)
 {
-	struct file_id id, after;
+	struct ward_file_id id, after;
 	size_t slot;
 
 	if (stable != NULL)
@@ -197,7 +185,7 @@ static int hash_file_id(struct cache *c, const char *path, uint8_t out[32], stru
 		return -1;
 	if (c != NULL)
 		for (size_t i = 0; i < c->nf; i++)
-			if (same_id(&c->f[i].id, &id)) {
+			if (ward_file_id_eq(&c->f[i].id, &id)) {
 				memcpy(out, c->f[i].hash, 32);
 				if (stable != NULL) {
 					*idout = id;
@@ -208,7 +196,7 @@ static int hash_file_id(struct cache *c, const char *path, uint8_t out[32], stru
 	if (ward_sha256_file(path, out) != 0)
 		return -1;
 	/* Cache only what did not change while it was being read. */
-	if (identify(path, &after) != 0 || !same_id(&id, &after))
+	if (identify(path, &after) != 0 || !ward_file_id_eq(&id, &after))
 		return 0;
 	if (stable != NULL) {
 		*idout = id;
@@ -245,12 +233,12 @@ static int cmp_str(const void *a, const void *b)
 /* The whole-result key: the settings, then every file's identity with its
  * role, sorted. Fails (no key) if a file cannot be identified. */
 static char *result_key(const struct ward_measure_input *in, const struct ward_config *cfg,
-			struct file_id image_ids[WARD_MEASURE_MAX_IMAGES])
+			struct ward_file_id image_ids[WARD_MEASURE_MAX_IMAGES])
 {
 	size_t n = 0, total = 2 + WARD_MEASURE_NDEPS + in->nlibs, off;
 	char **ids = calloc(total, sizeof(*ids));
 	char *key = NULL;
-	struct file_id id;
+	struct ward_file_id id;
 
 	if (ids == NULL || in->nlibs > WARD_MEASURE_MAX_LIBS)
 		goto out;
@@ -312,7 +300,7 @@ out:
 int ward_measure_lookup(struct ward_measure_input *in, const struct ward_config *cfg, uint8_t out[32])
 {
 	struct cache *c = cache_load();
-	struct file_id ids[WARD_MEASURE_MAX_IMAGES];
+	struct ward_file_id ids[WARD_MEASURE_MAX_IMAGES];
 	char *key = result_key(in, cfg, ids);
 	int rc = -1;
 
@@ -327,12 +315,14 @@ int ward_measure_lookup(struct ward_measure_input *in, const struct ward_config 
 	for (size_t k = 0; rc == 0 && k < in->nimages && k < WARD_MEASURE_MAX_IMAGES; k++) {
 		in->image_known[k] = 0;
 		for (size_t i = 0; i < c->nf; i++)
-			if (same_id(&c->f[i].id, &ids[k])) {
+			if (ward_file_id_eq(&c->f[i].id, &ids[k])) {
 				in->image_id[k] = ids[k];
 				memcpy(in->image_sha256[k], c->f[i].hash, 32);
 				in->image_known[k] = 1;
 				break;
 			}
+		if (!in->image_known[k])
+			rc = -1; /* the shield must know what was measured: measure in full */
 	}
 	free(key);
 	cache_free(c);

@@ -27,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/util.h"
 #include "runtime/config.h"
 
 #define WARD_MEASURE_MAX_LIBS 256
@@ -49,9 +50,7 @@ struct ward_measure_input {
 	 * hashed to it (image_known[i] set only when both are sure: the file
 	 * did not change while it was hashed, or the hash came from the cache
 	 * for exactly this identity). */
-	struct ward_measure_file_id {
-		unsigned long long dev, ino, size, mtime_ns, ctime_ns;
-	} image_id[WARD_MEASURE_MAX_IMAGES];
+	struct ward_file_id image_id[WARD_MEASURE_MAX_IMAGES];
 	uint8_t image_sha256[WARD_MEASURE_MAX_IMAGES][32];
 	int image_known[WARD_MEASURE_MAX_IMAGES];
 };

@@ -70,7 +70,7 @@ static int add_images(struct ward_measure_input *in, char *err, size_t errlen)
 
 static struct ward_measure_input in;
 
-int ward_rt_image_manifest(const char *manifest, uint8_t sha[32], struct ward_measure_file_id *id)
+int ward_rt_image_manifest(const char *manifest, uint8_t sha[32], struct ward_file_id *id)
 {
 	for (size_t i = 0; i < in.nimages && i < WARD_MEASURE_MAX_IMAGES; i++)
 		if (in.image_known[i] && strcmp(in.image_manifests[i], manifest) == 0) {

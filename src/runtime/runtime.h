@@ -40,7 +40,7 @@ int ward_rt_measure_self(const struct ward_config *c, uint8_t out[32], char *err
  * for the engine image manifest `manifest` (as named in WARD_SHIELD), and
  * the identity (dev, ino, size, mtime_ns, ctime_ns) of the file it is the
  * hash of. 0, or -1 when not known for sure. */
-struct ward_measure_file_id;
-int ward_rt_image_manifest(const char *manifest, uint8_t sha[32], struct ward_measure_file_id *id);
+struct ward_file_id;
+int ward_rt_image_manifest(const char *manifest, uint8_t sha[32], struct ward_file_id *id);
 
 #endif

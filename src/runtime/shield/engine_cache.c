@@ -68,14 +68,14 @@
 
 struct ec_ent {
 	char *path; /* NULL: free slot */
-	struct ward_vol_file_id id;
+	struct ward_file_id id;
 };
 
 struct shield_ec {
 	int fd;		     /* the cache file (O_APPEND; -1 without one) */
 	int writable;	     /* appends allowed (bound not reached) */
 	uint64_t bytes;	     /* its size as far as this process knows */
-	struct ward_vol_file_id mid; /* the measured manifest's identity */
+	struct ward_file_id mid; /* the measured manifest's identity */
 	int have_m;	     /* an M line for mid */
 	pthread_mutex_t mu;  /* tab */
 	struct ec_ent *tab;
@@ -95,21 +95,6 @@ int shield_ec_enabled(void)
 	return enabled;
 }
 
-static void id_of(const struct stat *st, struct ward_vol_file_id *id)
-{
-	id->dev = (uint64_t)st->st_dev;
-	id->ino = (uint64_t)st->st_ino;
-	id->size = (uint64_t)st->st_size;
-	id->mtime_ns = (uint64_t)st->st_mtim.tv_sec * 1000000000u + (uint64_t)st->st_mtim.tv_nsec;
-	id->ctime_ns = (uint64_t)st->st_ctim.tv_sec * 1000000000u + (uint64_t)st->st_ctim.tv_nsec;
-}
-
-static int same_id(const struct ward_vol_file_id *a, const struct ward_vol_file_id *b)
-{
-	return a->dev == b->dev && a->ino == b->ino && a->size == b->size && a->mtime_ns == b->mtime_ns &&
-	       a->ctime_ns == b->ctime_ns;
-}
-
 static uint64_t hash_str(const char *s, size_t n)
 {
 	uint64_t h = 1469598103934665603ull;
@@ -119,7 +104,7 @@ static uint64_t hash_str(const char *s, size_t n)
 }
 
 /* ec->mu held (or single-threaded at start). Replaces the path's entry. */
-static void tab_put(struct shield_ec *ec, const char *path, size_t len, const struct ward_vol_file_id *id)
+static void tab_put(struct shield_ec *ec, const char *path, size_t len, const struct ward_file_id *id)
 {
 	if (2 * (ec->n + 1) > ec->cap) {
 		size_t nc = ec->cap ? 2 * ec->cap : 1024;
@@ -156,28 +141,28 @@ static void tab_put(struct shield_ec *ec, const char *path, size_t len, const st
 }
 
 /* ec->mu held. 1 when path has an entry with exactly this identity. */
-static int tab_has(struct shield_ec *ec, const char *path, const struct ward_vol_file_id *id)
+static int tab_has(struct shield_ec *ec, const char *path, const struct ward_file_id *id)
 {
 	size_t len = strlen(path);
 	if (ec->cap == 0)
 		return 0;
 	for (size_t h = hash_str(path, len) & (ec->cap - 1); ec->tab[h].path != NULL; h = (h + 1) & (ec->cap - 1))
 		if (strcmp(ec->tab[h].path, path) == 0)
-			return same_id(&ec->tab[h].id, id);
+			return ward_file_id_eq(&ec->tab[h].id, id);
 	return 0;
 }
 
 /* "N N N N N" at s: the five identity fields; returns the end or NULL. */
-static const char *parse_id(const char *s, const char *end, struct ward_vol_file_id *id)
+static const char *parse_id(const char *s, const char *end, struct ward_file_id *id)
 {
-	uint64_t *f[5] = { &id->dev, &id->ino, &id->size, &id->mtime_ns, &id->ctime_ns };
+	unsigned long long *f[5] = { &id->dev, &id->ino, &id->size, &id->mtime_ns, &id->ctime_ns };
 	for (int i = 0; i < 5; i++) {
-		uint64_t x = 0;
+		unsigned long long x = 0;
 		const char *d = s;
 		if (s >= end || *s != ' ')
 			return NULL;
-		for (d = ++s; s < end && *s >= '0' && *s <= '9' && s - d < 20; s++)
-			x = x * 10 + (uint64_t)(*s - '0');
+		for (d = ++s; s < end && *s >= '0' && *s <= '9' && s - d < 19; s++) /* no overflow */
+			x = x * 10 + (unsigned long long)(*s - '0');
 		if (s == d)
 			return NULL;
 		*f[i] = x;
@@ -190,12 +175,12 @@ static void parse(struct shield_ec *ec, const char *buf, size_t len)
 	const char *p = buf, *end = buf + len;
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p)), *q;
-		struct ward_vol_file_id id;
+		struct ward_file_id id;
 		if (nl == NULL)
 			break; /* an unfinished line: ignored */
 		if (nl - p >= 2 && (p[0] == 'M' || p[0] == 'F') && (q = parse_id(p + 1, nl, &id)) != NULL) {
 			if (p[0] == 'M' && q == nl) {
-				if (same_id(&id, &ec->mid))
+				if (ward_file_id_eq(&id, &ec->mid))
 					ec->have_m = 1;
 			} else if (p[0] == 'F' && q < nl && *q == ' ') {
 				uint64_t pl = 0;
@@ -242,7 +227,7 @@ static void ec_free(struct shield_ec *ec)
 /* The cache of the manifest whose SHA-256 is sha: opened (created if need
  * be) and read through one descriptor, trusted only when it is a regular
  * file of this user that nobody else can write. NULL: no cache. */
-static struct shield_ec *ec_load(const uint8_t sha[32], const struct ward_measure_file_id *mid)
+static struct shield_ec *ec_load(const uint8_t sha[32], const struct ward_file_id *mid)
 {
 	char path[PATH_MAX], hex[65], sub[96];
 	struct shield_ec *ec;
@@ -257,11 +242,7 @@ static struct shield_ec *ec_load(const uint8_t sha[32], const struct ward_measur
 	if ((ec = calloc(1, sizeof(*ec))) == NULL)
 		return NULL;
 	pthread_mutex_init(&ec->mu, NULL);
-	ec->mid.dev = mid->dev;
-	ec->mid.ino = mid->ino;
-	ec->mid.size = mid->size;
-	ec->mid.mtime_ns = mid->mtime_ns;
-	ec->mid.ctime_ns = mid->ctime_ns;
+	ec->mid = *mid;
 	ec->writable = 1;
 	ec->fd = REAL(open64)(path, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (ec->fd < 0 && errno == ENOENT) {
@@ -311,7 +292,7 @@ static struct shield_ec *ec_load(const uint8_t sha[32], const struct ward_measur
 	return ec;
 }
 
-static int open_vol(struct shield_region *r, const struct ward_vol_file_id *trusted, ward_vol **v, char *verr)
+static int open_vol(struct shield_region *r, const struct ward_file_id *trusted, ward_vol **v, char *verr)
 {
 	struct ward_vol_opts o;
 	memset(&o, 0, sizeof(o));
@@ -326,13 +307,19 @@ static int open_vol(struct shield_region *r, const struct ward_vol_file_id *trus
 /* Called with shield_inside set. */
 int shield_ec_open_volume(struct shield_region *r, ward_vol **v, char *verr, char *err, size_t errlen)
 {
-	struct ward_measure_file_id mid;
-	struct ward_vol_file_id got;
+	struct ward_file_id mid;
+	struct ward_file_id got;
 	struct shield_ec *ec = NULL;
 	uint8_t sha[32];
 	int rc;
 
-	if (shield_ec_enabled() && r->arg[0] && ward_rt_image_manifest(r->arg, sha, &mid) == 0)
+	/* The manifest used must be the one the enclave hash measured, with or
+	 * without the cache (hardware mode too): compared after the open. */
+	if (!r->arg[0] || ward_rt_image_manifest(r->arg, sha, &mid) != 0) {
+		snprintf(verr, WARD_VOL_ERR_LEN, "the engine image manifest %.200s was not measured", r->arg);
+		return -ESTALE;
+	}
+	if (shield_ec_enabled())
 		ec = ec_load(sha, &mid);
 	if (ec != NULL && ec->have_m) {
 		rc = open_vol(r, &ec->mid, v, verr);
@@ -352,15 +339,18 @@ int shield_ec_open_volume(struct shield_region *r, ward_vol **v, char *verr, cha
 		return -ENOPKG;
 	}
 	rc = open_vol(r, NULL, v, verr);
+	if (rc == 0 && (ward_vol_manifest_id(*v, &got) != 0 || !ward_file_id_eq(&got, &mid))) {
+		ward_vol_close(*v, NULL);
+		*v = NULL;
+		snprintf(verr, WARD_VOL_ERR_LEN,
+			 "the manifest %.200s changed after the enclave was measured; start again", r->arg);
+		rc = -ESTALE;
+	}
 	if (rc != 0 || ec == NULL) {
 		ec_free(ec);
 		return rc;
 	}
-	/* Checked in full: remember it if it is the file the enclave hash measured. */
-	if (ward_vol_manifest_id(*v, &got) != 0 || !same_id(&got, &ec->mid)) {
-		ec_free(ec); /* changed since it was measured: no cache for this run */
-		return 0;
-	}
+	/* Checked in full, and the file the enclave hash measured. */
 	if (!ec->have_m) {
 		char line[160];
 		int n = snprintf(line, sizeof(line), "M %llu %llu %llu %llu %llu\n", (unsigned long long)got.dev,
@@ -396,7 +386,7 @@ int shield_ec_open(struct shield_region *r, const char *abs, const char *rel, in
 		   int record)
 {
 	struct shield_ec *ec = r->ec;
-	struct ward_vol_file_id id, after;
+	struct ward_file_id id, after;
 	struct stat st;
 	int fd, hit;
 
@@ -408,7 +398,7 @@ int shield_ec_open(struct shield_region *r, const char *abs, const char *rel, in
 		goto miss;
 	if (REAL(fstat64)(fd, &st) != 0 || !plausible(&st, vst))
 		goto miss;
-	id_of(&st, &id);
+	ward_file_id_of(&st, &id);
 	pthread_mutex_lock(&ec->mu);
 	hit = tab_has(ec, rel, &id);
 	pthread_mutex_unlock(&ec->mu);
@@ -428,8 +418,8 @@ int shield_ec_open(struct shield_region *r, const char *abs, const char *rel, in
 		if (shield_crypto(err, sizeof(err)) != 0 || r->vol == NULL ||
 		    ward_vol_verify_fd(r->vol, rel, fd, verr) != 0 || REAL(fstat64)(fd, &st) != 0)
 			goto miss;
-		id_of(&st, &after);
-		if (!same_id(&id, &after) || !plausible(&st, vst))
+		ward_file_id_of(&st, &after);
+		if (!ward_file_id_eq(&id, &after) || !plausible(&st, vst))
 			goto miss;
 		size_t rl = strlen(rel), cap = rl + 160;
 		char *line = malloc(cap);

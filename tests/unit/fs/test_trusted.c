@@ -27,20 +27,16 @@ static void put(const char *rel, const char *data, size_t n)
 	}
 }
 
-static int idof(const char *p, struct ward_vol_file_id *id)
+static int idof(const char *p, struct ward_file_id *id)
 {
 	struct stat st;
 	if (stat(p, &st) != 0)
 		return -1;
-	id->dev = (uint64_t)st.st_dev;
-	id->ino = (uint64_t)st.st_ino;
-	id->size = (uint64_t)st.st_size;
-	id->mtime_ns = (uint64_t)st.st_mtim.tv_sec * 1000000000u + (uint64_t)st.st_mtim.tv_nsec;
-	id->ctime_ns = (uint64_t)st.st_ctim.tv_sec * 1000000000u + (uint64_t)st.st_ctim.tv_nsec;
+	ward_file_id_of(&st, id);
 	return 0;
 }
 
-static int topen(const struct ward_vol_file_id *id, ward_vol **v, char *err)
+static int topen(const struct ward_file_id *id, ward_vol **v, char *err)
 {
 	struct ward_vol_opts o = { .kind = WARD_VOL_AUTHENTICATED, .manifest = man, .flags = WARD_VOL_RDONLY,
 				   .trusted_manifest = id };
@@ -82,7 +78,7 @@ int main(void)
 {
 	char err[WARD_VOL_ERR_LEN], tmpl[] = "/tmp/ward-trusted-test.XXXXXX", p[600];
 	static char big[3 * 4096 + 100];
-	struct ward_vol_file_id id, id2;
+	struct ward_file_id id, id2;
 	struct ward_vstat st;
 	uint8_t tag[32];
 	size_t n;
