@@ -271,7 +271,8 @@ static void do_attest(struct aconn *c, json_t *msg)
 	struct cas_evidence e;
 	struct cas_session_row row;
 	const char *keyhex = json_string_value(json_object_get(msg, "key"));
-	struct cas_audit a = { .event = "attest", .client = c->peer };
+	/* the audit names the enclave key only once the evidence proves it */
+	struct cas_audit a = { .event = "attest", .client = NULL };
 	size_t evlen = 0, nvol = 0, i;
 	int have_row = 0;
 
@@ -315,6 +316,7 @@ static void do_attest(struct aconn *c, json_t *msg)
 		snprintf(reason, sizeof(reason), "attestation denied by CAS: %s", why);
 		return deny(c, &a, reason);
 	}
+	a.client = c->peer;
 	int r = cas_store_session_get(c->s->store, session, &row);
 	if (r != 0) {
 		snprintf(reason, sizeof(reason), r == 1 ? "attestation denied by CAS: session '%s' does not exist"

@@ -63,7 +63,9 @@ struct cas_server {
 
 /* tlsid.c: loads the CAS's TLS key and certificate from the store, creating
  * them on first start; builds the TLS 1.3 server context that requests (and
- * accepts any) client certificate. */
+ * accepts any) client certificate: the REST API identifies clients by it;
+ * the attestation port turns the request off per connection (enclaves are
+ * identified by their evidence, docs/cas-api.md). */
 int cas_tls_init(struct cas_server *s, char *err, size_t errlen);
 
 /* Lower-case hex SHA-256 of the peer's certificate public key (DER SPKI);

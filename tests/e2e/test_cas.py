@@ -276,6 +276,11 @@ def test_tampered_replayed_misbound_evidence(cas, alice, tmp_path):
     # the same hand-made exchange bound to its own channel is accepted
     r = cas.probe("relay", "myapp/web", M1, "--honest")
     assert r.returncode == 0 and r.stdout.strip() == "allowed", r.stderr
+    # the audit names an enclave key only where the evidence proved it
+    entries = cas.req("GET", "/v1/sessions/myapp/audit", cert=cert).json()["entries"]
+    unbound = [e for e in entries if "does not bind" in (e.get("reason") or "")]
+    assert len(unbound) >= 3 and all(not e.get("client") for e in unbound), unbound
+    assert all(e.get("client") for e in entries if e["event"] == "attest" and e["allowed"])
     # evidence signed by another machine's platform key
     other = Cas(tmp_path / "other")
     other.simdir.mkdir(parents=True)

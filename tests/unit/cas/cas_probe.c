@@ -183,7 +183,8 @@ static int relay(struct ward_cas_peer *peer, const char *cid, struct evctx *ev, 
 		fprintf(stderr, "cas-probe: relay exchange failed\n");
 		goto out;
 	}
-	if (strcmp(json_string_value(json_object_get(ans, "type")), "config") == 0) {
+	if (json_string_value(json_object_get(ans, "type")) != NULL &&
+	    strcmp(json_string_value(json_object_get(ans, "type")), "config") == 0) {
 		printf("allowed\n");
 		r = 0;
 	} else {
@@ -234,8 +235,10 @@ static int tag_relay(struct ward_cas_peer *peer, EVP_PKEY *k, const char *phase,
 
 	if (ctx == NULL || md == NULL || raw_open(peer->addr, ctx, &a) != 0 || raw_open(peer->addr, ctx, &b) != 0)
 		goto out;
+	/* b's challenge with the exporter of the channel the signature was made
+	 * for (a's, unless honest): only the channel binding tells them apart */
 	signer = honest ? &b : &a;
-	if (ward_cas_tag_message(signer->challenge, signer->exporter, phase, vol, tag, msg, &msglen) != 0 ||
+	if (ward_cas_tag_message(b.challenge, signer->exporter, phase, vol, tag, msg, &msglen) != 0 ||
 	    ward_cas_key_spki(k, spki, sizeof(spki), &spkilen) != 0 ||
 	    EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, k) != 1 || EVP_DigestSign(md, sig, &siglen, msg, msglen) != 1)
 		goto out;
@@ -245,7 +248,8 @@ static int tag_relay(struct ward_cas_peer *peer, EVP_PKEY *k, const char *phase,
 			"key", spki64, "signature", sig64);
 	if (send_json(b.ssl, req) != 0 || raw_frame(b.ssl, &ans) != 0)
 		goto out;
-	if (strcmp(json_string_value(json_object_get(ans, "type")), "ok") == 0) {
+	if (json_string_value(json_object_get(ans, "type")) != NULL &&
+	    strcmp(json_string_value(json_object_get(ans, "type")), "ok") == 0) {
 		printf("ok\n");
 		r = 0;
 	} else {
