@@ -25,6 +25,9 @@ static void help(void)
 	       "                       on first use like 'ward run' does; env WARD_ENGINE_IMAGE=0)\n"
 	       "  --files              also list every measured file with its SHA-256\n"
 	       "  -h, --help           show this help\n\n"
+	       "Regions ('ward run --volume', '--authenticated', ...) are not measured: the CAS\n"
+	       "checks their tags. One exception: a region given for one of the engine image's\n"
+	       "trees takes that tree out of the image, which 'ward measure' cannot know.\n"
 	       "The definition of the hash is in docs/measurement.md.\n");
 }
 

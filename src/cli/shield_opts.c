@@ -10,7 +10,6 @@
 
 #include "core/log.h"
 #include "core/util.h"
-#include "cli/engine.h"
 #include "cli/engine_image.h"
 #include "runtime/config.h"
 

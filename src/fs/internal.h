@@ -84,7 +84,6 @@ struct vnode {
  */
 struct lazy {
 	uint8_t *buf;	/* the verified manifest, in private memory */
-	size_t len;
 	void *map;	/* buf's anonymous mapping (NULL: buf is malloc'ed) */
 	size_t maplen;
 	uint32_t *rec;	/* offset of entry i's record; entries sorted by path */

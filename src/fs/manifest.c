@@ -1180,7 +1180,6 @@ static int lazy_load(ward_vol *v, struct mbuf *b)
 	}
 	lz->hmask = cap - 1;
 	lz->buf = b->p; /* the caller's until success */
-	lz->len = len;
 	if (v->kind != WARD_VOL_ENCRYPTED && !v->trusted &&
 	    ((md = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL || (c = EVP_MD_CTX_new()) == NULL))
 		goto oom;
