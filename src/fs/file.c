@@ -1100,6 +1100,7 @@ int wv_node_commit(ward_vol *v, struct vnode *n, int durable, char *err)
 	 * file's record (33 bytes per chunk written) is built without growing
 	 * and copying the buffer */
 	b.cap = 2 + strlen(n->path) + 4 + 8 + 8 + 8 + 4 + (size_t)cnt * (4 + cl);
+	b.fixed = 1;
 	if ((b.p = wv_record_buf(b.cap)) == NULL)
 		b.oom = 1;
 	wb_str(&b, n->path);

@@ -198,6 +198,7 @@ struct wbuf {
 	uint8_t *p;
 	size_t len, cap;
 	int oom;
+	int fixed; /* p is not ours (a caller's buffer of cap bytes): never grown */
 };
 void wb_put(struct wbuf *b, const void *d, size_t n);
 void wb_u8(struct wbuf *b, uint8_t x);

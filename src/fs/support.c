@@ -64,6 +64,10 @@ static void wb_grow(struct wbuf *b, size_t n)
 		return;
 	if (b->len + n > b->cap) {
 		size_t nc = b->cap ? b->cap : 256;
+		if (b->fixed) {
+			b->oom = 1; /* a size computed wrong: refuse rather than realloc a buffer we do not own */
+			return;
+		}
 		while (nc < b->len + n)
 			nc *= 2;
 		uint8_t *np = realloc(b->p, nc);
