@@ -17,9 +17,13 @@ int ward_rt_crypto_load(int with_ssl, char *err, size_t errlen)
 {
 	/* The runtime's own loads are not subject to WARD_ALLOW_DLOPEN: these
 	 * files are measured. Bypass the interposed dlopen. */
-	dlopen_fn real = (dlopen_fn)dlsym(RTLD_NEXT, "dlopen");
+	dlopen_fn real;
 	int rc = 0;
 
+	/* the common case, on every open of a region's file: already loaded */
+	if (__atomic_load_n(&have_crypto, __ATOMIC_ACQUIRE) && (!with_ssl || __atomic_load_n(&have_ssl, __ATOMIC_ACQUIRE)))
+		return 0;
+	real = (dlopen_fn)dlsym(RTLD_NEXT, "dlopen");
 	pthread_mutex_lock(&lock);
 	if (real == NULL) {
 		snprintf(err, errlen, "cannot find the C library's dlopen");
@@ -41,7 +45,7 @@ int ward_rt_crypto_load(int with_ssl, char *err, size_t errlen)
 			rc = -1;
 			goto out;
 		}
-		have_crypto = 1;
+		__atomic_store_n(&have_crypto, 1, __ATOMIC_RELEASE);
 	}
 	if (with_ssl && !have_ssl) {
 		if (real(WARD_LIBSSL_PATH, RTLD_NOW | RTLD_GLOBAL) == NULL) {
@@ -54,7 +58,7 @@ int ward_rt_crypto_load(int with_ssl, char *err, size_t errlen)
 			rc = -1;
 			goto out;
 		}
-		have_ssl = 1;
+		__atomic_store_n(&have_ssl, 1, __ATOMIC_RELEASE);
 	}
 out:
 	pthread_mutex_unlock(&lock);

@@ -111,17 +111,6 @@ static int ephemeral_prepare(const char *dir, char *err, size_t errlen)
 	return 0;
 }
 
-int shield_crypto(char *err, size_t errlen)
-{
-	static int loaded;
-	if (__atomic_load_n(&loaded, __ATOMIC_ACQUIRE))
-		return 0;
-	if (ward_rt_crypto_load(0, err, errlen) != 0)
-		return -1;
-	__atomic_store_n(&loaded, 1, __ATOMIC_RELEASE);
-	return 0;
-}
-
 int shield_region_open_backend(struct shield_region *r, char *err, size_t errlen)
 {
 	uint8_t key[WARD_VOL_KEY_LEN];
@@ -134,7 +123,7 @@ int shield_region_open_backend(struct shield_region *r, char *err, size_t errlen
 	shield_inside++;
 	/* Every volume needs OpenSSL, except an engine region that may start
 	 * warm (engine_cache.c): it loads OpenSSL itself when it must. */
-	if (!(r->kind == SHIELD_AUTHENTICATED && r->engine) && (rc = shield_crypto(err, errlen)) != 0) {
+	if (!(r->kind == SHIELD_AUTHENTICATED && r->engine) && (rc = ward_rt_crypto_load(0, err, errlen)) != 0) {
 		shield_inside--;
 		return -1;
 	}
@@ -250,7 +239,7 @@ int shield_be_open(struct shield_node *n, int flags, mode_t mode)
 	char verr[WARD_VOL_ERR_LEN] = "";
 	ward_vfile *f = NULL;
 	int rc;
-	if (shield_crypto(verr, sizeof(verr)) != 0) { /* reads check chunks */
+	if (ward_rt_crypto_load(0, verr, sizeof(verr)) != 0) { /* reads check chunks */
 		ward_error("cannot open %s/%s: %s", n->region->root, n->rel, verr);
 		return -EIO;
 	}
@@ -446,7 +435,7 @@ int shield_region_tag(struct shield_region *r, uint8_t tag[32])
 	char err[256];
 	if (r->vol == NULL)
 		return -EBADF;
-	if (shield_crypto(err, sizeof(err)) != 0)
+	if (ward_rt_crypto_load(0, err, sizeof(err)) != 0)
 		return -ENOPKG;
 	rc = VCALL(ward_vol_tag(r->vol, tag)); /* the volume library is thread-safe */
 	return rc;

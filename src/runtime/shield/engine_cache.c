@@ -60,6 +60,7 @@
 #include "runtime/measure.h"
 #include "runtime/runtime.h"
 #include "runtime/shield/real.h"
+#include "runtime/crypto_load.h"
 #include "runtime/shield/region.h"
 #include "runtime/shield/shield.h"
 
@@ -334,7 +335,7 @@ int shield_ec_open_volume(struct shield_region *r, ward_vol **v, char *verr, cha
 		}
 		verr[0] = 0;
 	}
-	if (shield_crypto(err, errlen) != 0) {
+	if (ward_rt_crypto_load(0, err, errlen) != 0) {
 		ec_free(ec);
 		return -ENOPKG;
 	}
@@ -415,7 +416,7 @@ int shield_ec_open(struct shield_region *r, const char *abs, const char *rel, in
 	 * goes the usual way. */
 	{
 		char err[256], verr[WARD_VOL_ERR_LEN];
-		if (shield_crypto(err, sizeof(err)) != 0 || r->vol == NULL ||
+		if (ward_rt_crypto_load(0, err, sizeof(err)) != 0 || r->vol == NULL ||
 		    ward_vol_verify_fd(r->vol, rel, fd, verr) != 0 || REAL(fstat64)(fd, &st) != 0)
 			goto miss;
 		ward_file_id_of(&st, &after);

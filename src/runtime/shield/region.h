@@ -31,10 +31,6 @@ struct shield_region {
 struct ward_vstat;
 typedef struct ward_vol ward_vol;
 
-/* backend.c: loads OpenSSL before the first volume call that needs it
- * (src/runtime/crypto_load.h); 0, or -1 with a message. */
-int shield_crypto(char *err, size_t errlen);
-
 /* engine_cache.c: the engine image's warm start (simulation mode only).
  * shield_ec_open_volume() opens an engine region's volume (shield_inside
  * set), using and filling the cache when it may: 0 or -errno with verr (or
