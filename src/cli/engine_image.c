@@ -51,21 +51,6 @@ static int image_dir(char out[PATH_MAX])
 	return ward_xdg_dir("XDG_DATA_HOME", ".local/share", "ward/engine", out, PATH_MAX) == 0 ? 0 : -1;
 }
 
-static int mkdirs(const char *path)
-{
-	char tmp[PATH_MAX];
-	if (ward_strlcpy(tmp, path, sizeof(tmp)) != 0)
-		return -1;
-	for (char *p = tmp + 1; *p; p++)
-		if (*p == '/') {
-			*p = 0;
-			if (mkdir(tmp, 0700) != 0 && errno != EEXIST)
-				return -1;
-			*p = '/';
-		}
-	return mkdir(tmp, 0700) != 0 && errno != EEXIST ? -1 : 0;
-}
-
 /* Fills t for one tree (skipped when the tree is not on this system),
  * building its manifest when missing. 1 added, 0 skipped, -1 failed. */
 static int tree(const char *dir, const char *store, int rebuild, struct ward_image_tree *t)
@@ -136,7 +121,7 @@ int ward_engine_image_trees(const char *engine, int rebuild, struct ward_image_t
 
 	if (identify(engine, &family, &minor, prefix) != 0)
 		return 0;
-	if (image_dir(store) != 0 || mkdirs(store) != 0) {
+	if (image_dir(store) != 0 || ward_mkdir_p(store, 0700) != 0) {
 		ward_error("engine image: cannot create the manifest store %s: %s; set XDG_DATA_HOME to a writable directory or use --no-engine-image",
 			   image_dir(store) == 0 ? store : "(no HOME or XDG_DATA_HOME)", strerror(errno));
 		return -1;

@@ -18,24 +18,6 @@
 
 #define KNOWN_MAX (256 * 1024)
 
-static int mkdir_p(const char *path, unsigned mode)
-{
-	char tmp[4096];
-	if (ward_strlcpy(tmp, path, sizeof(tmp)) < 0)
-		return -1;
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = 0;
-		if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
-			return -1;
-		*p = '/';
-	}
-	if (mkdir(tmp, mode) < 0 && errno != EEXIST)
-		return -1;
-	return 0;
-}
-
 static int config_dir(char *out, size_t len)
 {
 	int n = ward_xdg_dir("XDG_CONFIG_HOME", ".config", "ward", out, len);
@@ -47,7 +29,7 @@ static int config_dir(char *out, size_t len)
 		ward_error("config directory path is too long");
 		return -1;
 	}
-	if (mkdir_p(out, 0700) < 0) {
+	if (ward_mkdir_p(out, 0700) < 0) {
 		ward_error("cannot create config directory %s: %s", out, strerror(errno));
 		return -1;
 	}

@@ -313,6 +313,23 @@ void *ward_map_huge(size_t len)
 	return (void *)a;
 }
 
+int ward_mkdir_p(const char *path, unsigned mode)
+{
+	char tmp[PATH_MAX];
+	if (ward_strlcpy(tmp, path, sizeof(tmp)) != 0) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	for (char *p = tmp + 1; *p; p++)
+		if (*p == '/') {
+			*p = 0;
+			if (mkdir(tmp, (mode_t)mode) != 0 && errno != EEXIST)
+				return -1;
+			*p = '/';
+		}
+	return mkdir(tmp, (mode_t)mode) != 0 && errno != EEXIST ? -1 : 0;
+}
+
 int ward_xdg_dir(const char *var, const char *home_rel, const char *sub, char *out, size_t outlen)
 {
 	const char *x = getenv(var), *home = getenv("HOME");

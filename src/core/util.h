@@ -70,6 +70,10 @@ int ward_pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
  * machines. Free with munmap(p, len). NULL with errno on failure. */
 void *ward_map_huge(size_t len);
 
+/* mkdir -p: creates path and each missing parent with mode; 0, or -1 with
+ * errno (EEXIST for a component that exists is not an error). */
+int ward_mkdir_p(const char *path, unsigned mode);
+
 /* A per-user directory in the XDG layout: "$VAR/SUB" when the variable
  * (XDG_DATA_HOME, XDG_CACHE_HOME, XDG_CONFIG_HOME) is an absolute path,
  * else "$HOME/HOME_REL/SUB" (HOME_REL: .local/share, .cache, .config).

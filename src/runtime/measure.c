@@ -124,14 +124,7 @@ static void cache_save(struct cache *c)
 	if (slash == NULL)
 		return;
 	*slash = 0;
-	/* Create ~/.cache/ward (and ~/.cache) if needed; failure only means no cache. */
-	slash = strrchr(dir, '/');
-	if (slash != NULL && slash != dir) {
-		*slash = 0;
-		(void)mkdir(dir, 0700);
-		*slash = '/';
-	}
-	(void)mkdir(dir, 0700);
+	(void)ward_mkdir_p(dir, 0700); /* failure only means no cache */
 	out = malloc(cap);
 	if (out == NULL)
 		return;

@@ -119,24 +119,9 @@ int ward_sim_platform_dir(char *out, size_t outlen, char *err, size_t errlen)
 /* mkdir -p with mode 0700 for the parts it creates. */
 static int mkdir_p(const char *dir, char *err, size_t errlen)
 {
-	char buf[PATH_MAX];
-	size_t len;
-
-	if (ward_strlcpy(buf, dir, sizeof(buf)) != 0) {
-		seterr(err, errlen, "directory name '%s' is too long", dir);
+	if (ward_mkdir_p(dir, 0700) != 0) {
+		seterr(err, errlen, "cannot create directory '%s': %s", dir, strerror(errno));
 		return -1;
-	}
-	len = strlen(buf);
-	for (size_t i = 1; i <= len; i++) {
-		if (buf[i] != '/' && buf[i] != 0)
-			continue;
-		char c = buf[i];
-		buf[i] = 0;
-		if (mkdir(buf, 0700) != 0 && errno != EEXIST) {
-			seterr(err, errlen, "cannot create directory '%s': %s", buf, strerror(errno));
-			return -1;
-		}
-		buf[i] = c;
 	}
 	return 0;
 }

@@ -247,20 +247,10 @@ static struct shield_ec *ec_load(const uint8_t sha[32], const struct ward_file_i
 	ec->writable = 1;
 	ec->fd = REAL(open64)(path, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (ec->fd < 0 && errno == ENOENT) {
-		/* the first time: create $XDG_CACHE_HOME (one level), ward/, ward/engine/ */
-		char *s1 = strrchr(path, '/'), *s2, *s3;
+		/* the first time: create its directory ($XDG_CACHE_HOME/ward/engine) */
+		char *s1 = strrchr(path, '/');
 		*s1 = 0;
-		s2 = strrchr(path, '/');
-		*s2 = 0;
-		s3 = strrchr(path, '/');
-		if (s3 != NULL && s3 != path) {
-			*s3 = 0;
-			(void)mkdir(path, 0700);
-			*s3 = '/';
-		}
-		(void)mkdir(path, 0700);
-		*s2 = '/';
-		(void)mkdir(path, 0700);
+		(void)ward_mkdir_p(path, 0700);
 		*s1 = '/';
 		ec->fd = REAL(open64)(path, O_RDWR | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	}
