@@ -56,8 +56,8 @@ static struct sigaction prev;
 #define WIN_SHIFT 16		       /* 64 KiB windows: the kernel's fault-around */
 #define WIN_WARM 0xff		       /* window state: warm; below: cold reads so far */
 #ifndef COLD_PREADS
-#define COLD_PREADS 4
-#define WARM_AFTER 256		       /* cold reads of a mapping before it is queued for warm-up */		       /* reads of a cold window through pread before a reader touches it */
+#define COLD_PREADS 4		       /* reads of a cold window through pread before a reader touches it */
+#define WARM_AFTER 256		       /* cold reads of a mapping before it is queued for warm-up */
 #endif
 #ifndef WARM_THREAD
 #define WARM_THREAD 1
@@ -104,11 +104,33 @@ static void on_bus(int sig, siginfo_t *si, void *uc)
 	}
 }
 
+/* The tuning switches, read once; ward_vol_read_env() reads them early
+ * for a program whose environment is cleared before its first read. */
+static pthread_once_t env_once = PTHREAD_ONCE_INIT;
+static int env_mmap_off, env_warm_off;
+
+static int env_is_zero(const char *name)
+{
+	const char *e = getenv(name);
+	return e != NULL && strcmp(e, "0") == 0;
+}
+
+static void read_env(void)
+{
+	env_mmap_off = env_is_zero("WARD_VOL_MMAP");
+	env_warm_off = env_is_zero("WARD_VOL_WARM");
+}
+
+void ward_vol_read_env(void)
+{
+	pthread_once(&env_once, read_env);
+}
+
 static void init_once(void)
 {
-	const char *e = getenv("WARD_VOL_MMAP");
 	struct sigaction sa;
-	if (e != NULL && strcmp(e, "0") == 0)
+	ward_vol_read_env();
+	if (env_mmap_off)
 		return;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = on_bus;
@@ -118,8 +140,7 @@ static void init_once(void)
 		return;
 	long ps = sysconf(_SC_PAGESIZE);
 	pagesz = ps > 0 && ps <= (1 << WIN_SHIFT) ? (size_t)ps : 4096;
-	e = getenv("WARD_VOL_WARM");
-	warm_enabled = !(e != NULL && strcmp(e, "0") == 0);
+	warm_enabled = !env_warm_off;
 	enabled = 1;
 }
 

@@ -125,6 +125,11 @@ struct ward_vol_opts {
  * Verifies the whole manifest (MAC chain, key check, every length) before
  * returning; a crash leftover (torn journal tail, interrupted namespace
  * operation) is recovered silently. */
+/* Reads the I/O tuning switches WARD_VOL_MMAP and WARD_VOL_WARM from the
+ * environment (otherwise read at the first read of a volume). A program
+ * that clears its environment before then calls this first. */
+void ward_vol_read_env(void);
+
 int ward_vol_open(const char *dir, const struct ward_vol_opts *opts, ward_vol **out, char *err);
 
 /* The identity of the manifest file as read by ward_vol_open() (fstat of

@@ -136,6 +136,28 @@ def test_file_shortened_on_disk_while_mapped_gives_eio(tmp, faulthandler):
     assert lines[1].startswith(f"ward: cannot read {vol}/big.bin: chunk 9: file truncated on disk;"), err
 
 
+@pytest.mark.parametrize("mmap_env", [None, "0"])
+def test_mapping_switch_reaches_the_program(tmp, mmap_env):
+    # WARD_VOL_MMAP=0 (docs/volume-format.md) turns the chunk-file mappings
+    # off under `ward run` too: the runtime clears WARD_* from the
+    # environment before the program runs, so the switch must be read
+    # first.
+    vol, key = make_volume(tmp, {"big.bin": os.urandom(16 * 4096)})
+    code = """
+        import sys, errno, os
+        f = open(sys.argv[1] + '/big.bin', 'rb', buffering=0)
+        data = os.pread(f.fileno(), 4096, 4096)
+        mapped = any(l.rstrip().endswith('/big.bin') for l in open('/proc/self/maps'))
+        print('mapped' if mapped else 'not mapped', len(data))
+    """
+    env = base_env()
+    if mmap_env is not None:
+        env["WARD_VOL_MMAP"] = mmap_env
+    r = ward("run", "--volume", "%s:%s" % (vol, key), "--", PY, "-c", textwrap.dedent(code), vol, env=env)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == ("not mapped 4096\n" if mmap_env == "0" else "mapped 4096\n"), r.stderr
+
+
 def test_wrong_key_refused_before_start(tmp):
     vol, key = make_volume(tmp, {"a.txt": "a"})
     other = tmp / "other.key"

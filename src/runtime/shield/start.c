@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "fs/volume.h"
 #include "runtime/crypto_load.h"
 #include "runtime/runtime.h"
 #include "runtime/shield/region.h"
@@ -57,6 +58,7 @@ void ward_shield_start(void)
 	const char *spec = getenv("WARD_SHIELD"), *deny = getenv("WARD_SHIELD_DENY");
 	char err[1024];
 
+	ward_vol_read_env(); /* before the runtime clears WARD_* from the environment */
 	if (deny != NULL && strcmp(deny, "1") == 0)
 		shield_set_deny_outside(1);
 	else if (deny != NULL && deny[0] != 0 && strcmp(deny, "0") != 0)
