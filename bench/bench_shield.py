@@ -10,7 +10,8 @@ sequential write and read of one large file (page cache warm), 4 KiB random
 preads (--passes N: N passes over the same open file, the first and the
 steady state reported separately in a second table), 10,000 small files (create + write + close), SQLite (200
 transactions of 100 inserts), and `import numpy` from an encrypted copy of
-Debian's numpy. The AES-256-GCM limit is measured with `openssl speed`.
+Debian's numpy (the three configurations interleaved, --runs x 7 times
+each, wall and CPU time). The AES-256-GCM limit is measured with `openssl speed`.
 Prints a Markdown table (paste into docs/benchmarks.md).
 """
 import argparse
@@ -18,6 +19,7 @@ import json
 import os
 import pathlib
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -82,13 +84,22 @@ def gocryptfs_setup(work):
     return mnt, None
 
 
-def import_numpy_times(prefix, code, runs):
-    ts = []
+def import_numpy_times(configs, runs):
+    """Runs each configuration's command `runs` times, interleaved (one of
+    each in turn, so that a change of load hits all alike); returns, per
+    configuration, the median wall time and the median CPU time (user +
+    system of the process tree, from rusage)."""
+    walls = {k: [] for k in configs}
+    cpus = {k: [] for k in configs}
     for _ in range(runs):
-        t = time.perf_counter()
-        run(prefix + [PY, "-c", code])
-        ts.append(time.perf_counter() - t)
-    return statistics.median(ts)
+        for name, cmd in configs.items():
+            r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            t = time.perf_counter()
+            run(cmd)
+            walls[name].append(time.perf_counter() - t)
+            r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpus[name].append(r1.ru_utime + r1.ru_stime - r0.ru_utime - r0.ru_stime)
+    return {k: (statistics.median(walls[k]), statistics.median(cpus[k])) for k in configs}
 
 
 def main():
@@ -133,12 +144,11 @@ def main():
         code_sys = "import numpy"
         code_vol = "import sys; sys.path.insert(0, %r); import numpy; assert numpy.__file__.startswith(%r)" % (
             str(npvol), str(npvol))
-        imp = {
-            "native": import_numpy_times([], code_sys, args.runs * 3),
-            "ward plain": import_numpy_times([WARD, "run", "--"], code_sys, args.runs * 3),
-            "ward encrypted": import_numpy_times(
-                [WARD, "run", "--volume", "%s:%s" % (npvol, npkey), "--"], code_vol, args.runs * 3),
-        }
+        imp = import_numpy_times({
+            "native": [PY, "-c", code_sys],
+            "ward plain": [WARD, "run", "--", PY, "-c", code_sys],
+            "ward encrypted": [WARD, "run", "--volume", "%s:%s" % (npvol, npkey), "--", PY, "-c", code_vol],
+        }, args.runs * 7)
         limit = cipher_limit()
     finally:
         if gc_mnt is not None:
@@ -182,9 +192,11 @@ def main():
         enc_read = mib * 1048576 / res["ward encrypted"]["seq_read"] / 1e9
         print("\nAES-256-GCM single-core limit (openssl speed, 1 MiB blocks): %.2f GB/s; "
               "encrypted sequential read = %.2f of that limit" % (limit, enc_read / limit))
-    print("\nimport numpy: native %.3f s, ward plain %.3f s, ward from an encrypted copy %.3f s "
-          "(%.2fx native)" % (imp["native"], imp["ward plain"], imp["ward encrypted"],
-                              imp["ward encrypted"] / imp["native"]))
+    nw, nc = imp["native"]
+    print("\nimport numpy (median of %d interleaved runs each): wall native %.3f s, ward plain %.3f s, "
+          "ward from an encrypted copy %.3f s (%.2fx native); CPU %.3f / %.3f / %.3f s (%.2fx native)" % (
+              args.runs * 7, nw, imp["ward plain"][0], imp["ward encrypted"][0], imp["ward encrypted"][0] / nw,
+              nc, imp["ward plain"][1], imp["ward encrypted"][1], imp["ward encrypted"][1] / nc))
     if note:
         print("\ngocryptfs: " + note)
 

@@ -176,6 +176,27 @@ int cmd_fs_stress(int argc, char **argv)
 				return die("unlink", err);
 			free(a->d);
 			memset(a, 0, sizeof(*a));
+		} else if (op == 8 && rnd() % 2 == 0) { /* large write from the next 2 MiB boundary on, 1 MiB at a time */
+			size_t unit = (size_t)2 << 20, off = (a->len + unit - 1) / unit * unit;
+			size_t len = ((size_t)1 << 20) + (size_t)(rnd() % (3u << 20)), nl = off + len;
+			uint8_t *nd = calloc(1, nl + 1);
+			memcpy(nd, a->d, a->len);
+			for (size_t k = 0; k < len; k++)
+				nd[off + k] = (uint8_t)rnd();
+			struct mfile nm = { nd, nl, 1 };
+			hashhex(&nm, h1);
+			printf("B %llu bigwrite %s %s old\n", (unsigned long long)s, names[i], h1);
+			if (ward_vf_open(v, names[i], O_RDWR, 0, &f, err) != 0)
+				return die("open", err);
+			for (size_t o = 0; o < len; o += (size_t)1 << 20) {
+				size_t l = len - o < ((size_t)1 << 20) ? len - o : (size_t)1 << 20;
+				if (ward_vf_pwrite(f, nd + off + o, l, off + o, err) < 0)
+					return die("write", err);
+			}
+			if ((durable && ward_vf_sync(f, err) != 0) || ward_vf_close(f, err) != 0)
+				return die("commit", err);
+			free(a->d);
+			*a = nm;
 		} else { /* rename onto another name */
 			int j = (int)(rnd() % NF);
 			if (j == i)

@@ -1,6 +1,7 @@
-"""Crash test: a writer (`ward fs _stress`) applies random writes, appends,
-truncations, unlinks and renames to a volume and is killed with SIGKILL at
-random moments, many times over the same volume. After each kill:
+"""Crash test: a writer (`ward fs _stress`) applies random writes, large
+writes (1 MiB calls from a 2 MiB boundary on, which the volume holds in its
+write-back buffer), appends, truncations, unlinks and renames to a volume
+and is killed with SIGKILL at random moments, many times over the same volume. After each kill:
   - the volume opens and `ward fs verify` finds no integrity error;
   - every file reads back exactly as last committed (or, for the operation
     in flight at the kill, as its new state);
@@ -42,7 +43,7 @@ def apply(model, b):
     """New model after the operation described by B line fields b."""
     m = dict(model)
     op, path = b[2], b[3]
-    if op in ("write", "trunc", "append"):
+    if op in ("write", "bigwrite", "trunc", "append"):
         m[path] = b[4]
     elif op == "unlink":
         m[path] = "-"
