@@ -129,6 +129,51 @@ def test_file_modified_after_the_cache_was_filled_is_refused(fresh_python, tmp):
     assert bad and bad[0].startswith("ward: cannot open %s: file extended on disk" % target), r.stderr
 
 
+def test_first_start_checks_a_file_once_and_gives_that_descriptor(fresh_python, tmp):
+    """A file not in the cache yet is checked in full on the descriptor the
+    program then gets, as a hit would be: the program's fstat is the
+    kernel's (real ctime; through the shield's reads, ctime shows the
+    mtime), so the usual per-read check does not run a second time."""
+    env = own_env(tmp)
+    py = fresh_python / "bin" / "python3.11"
+    r = ward("run", "--", py, "-c", "pass", env=env, timeout=300)  # builds the manifests
+    assert r.returncode == 0, r.stderr
+    shutil.rmtree(tmp / "cache" / "ward" / "engine")
+    target = fresh_python / "lib" / "python3.11" / "json" / "__init__.py"
+    st = os.stat(target)
+    assert st.st_ctime_ns != st.st_mtime_ns
+    # the program's first open of the file (json is not imported at start)
+    code = ("import os; fd = os.open(%r, os.O_RDONLY); print(os.fstat(fd).st_ctime_ns, len(os.read(fd, 1 << 20)))"
+            % str(target))
+    r = ward("run", "--", py, "-c", code, env=env)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "%d %d\n" % (st.st_ctime_ns, st.st_size)
+    lines = b"".join(p.read_bytes() for p in cache_files(tmp / "cache")).decode().splitlines()
+    assert "F %s %d json/__init__.py" % (stat_id(target), len("json/__init__.py")) in lines
+
+
+def test_first_start_refuses_a_file_modified_before_it(fresh_python, tmp):
+    """The same first start with a file changed after the manifest was built
+    (same size and mtime, so only the full check can tell): refused with the
+    usual line, nothing of it reaches the program, and nothing is learnt."""
+    env = own_env(tmp)
+    py = fresh_python / "bin" / "python3.11"
+    r = ward("run", "--", py, "-c", "pass", env=env, timeout=300)
+    assert r.returncode == 0, r.stderr
+    shutil.rmtree(tmp / "cache" / "ward" / "engine")
+    target = fresh_python / "lib" / "python3.11" / "json" / "__init__.py"
+    st = os.stat(target)
+    flip_same_size(target)
+    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
+    r = ward("run", "--", py, "-c", "import sys; d = open(%r).read(); print('J5ON' in d)" % str(target), env=env)
+    assert r.returncode != 0
+    assert "True" not in r.stdout
+    bad = [l for l in one_line(r.stderr) if "json/__init__.py" in l]
+    assert bad and bad[0].startswith("ward: cannot read %s: chunk " % target), r.stderr
+    lines = b"".join(p.read_bytes() for p in cache_files(tmp / "cache")).decode().splitlines()
+    assert not any(l.endswith(" json/__init__.py") for l in lines)
+
+
 def test_forged_cache_line_with_another_identity_is_not_used(fresh_python, tmp):
     env = own_env(tmp)
     py = fresh_python / "bin" / "python3.11"

@@ -38,9 +38,13 @@
  *   its owner (root or this user) can write it, the program gets that
  *   descriptor as it is: reads, mmap and fstat go to the kernel. Otherwise
  *   the descriptor is checked in full against the manifest now (files of
- *   an engine tree are code, not large data: up to EC_VERIFY_MAX), an F
- *   line is added when it matches and did not change meanwhile, and the
- *   open goes the usual way (every read checked), as without this cache.
+ *   an engine tree are code, not large data: up to EC_VERIFY_MAX); when it
+ *   matches and its identity did not change meanwhile, an F line is added
+ *   and the program gets that descriptor as for a hit (every byte was
+ *   checked before the program can read one, and the file is not checked
+ *   a second time by every read). When it does not match, the open goes
+ *   the usual way (every read checked, failures reported as without this
+ *   cache).
  * - Libraries (dlopen): a library whose file hits is loaded from that
  *   descriptor (/proc/self/fd/N) instead of a sealed memfd copy.
  */
@@ -393,17 +397,16 @@ int shield_ec_open(struct shield_region *r, const char *abs, const char *rel, in
 	pthread_mutex_lock(&ec->mu);
 	hit = tab_has(ec, rel, &id);
 	pthread_mutex_unlock(&ec->mu);
-	if (hit) {
-		if (!(flags & O_NONBLOCK)) /* opened non-blocking in case a FIFO had been put there */
-			(void)REAL(fcntl64)(fd, F_SETFL, (void *)(long)(flags & O_NOATIME));
-		shield_inside--;
-		return fd;
-	}
+	if (hit)
+		goto use;
 	if (!record || id.size > EC_VERIFY_MAX || !ec->writable || ec->fd < 0 || strchr(rel, '\n') != NULL)
 		goto miss;
 	/* Not known: check this very descriptor in full now, and remember it
-	 * when it matches and did not change meanwhile. The program's open then
-	 * goes the usual way. */
+	 * when it matches and did not change meanwhile. Then it is used as a
+	 * hit would be: every byte was checked before the program gets the
+	 * descriptor, and any change since the check would have changed the
+	 * identity compared below (so the file is checked once, not again by
+	 * every read). */
 	{
 		char err[256], verr[WARD_VOL_ERR_LEN];
 		if (ward_rt_crypto_load(0, err, sizeof(err)) != 0 || r->vol == NULL ||
@@ -427,6 +430,11 @@ int shield_ec_open(struct shield_region *r, const char *abs, const char *rel, in
 			free(line);
 		}
 	}
+use:
+	if (!(flags & O_NONBLOCK)) /* opened non-blocking in case a FIFO had been put there */
+		(void)REAL(fcntl64)(fd, F_SETFL, (void *)(long)(flags & O_NOATIME));
+	shield_inside--;
+	return fd;
 miss:
 	if (fd >= 0)
 		REAL(close)(fd);
