@@ -174,6 +174,51 @@ def test_first_start_refuses_a_file_modified_before_it(fresh_python, tmp):
     assert not any(l.endswith(" json/__init__.py") for l in lines)
 
 
+def cache_lines(cache):
+    return b"".join(p.read_bytes() for p in cache_files(cache)).decode().splitlines()
+
+
+def test_cache_file_is_compacted_when_files_are_replaced(fresh_python, tmp):
+    """The image's files replaced again and again by identical copies (same
+    bytes, size, mode and mtime: a reinstall) get new identities, are
+    checked again and get new F lines; the superseded ones are dropped once
+    they are a third of the file, so it stays within two lines per file
+    used instead of growing to the cap. What it keeps still
+    gives a warm start."""
+    env = own_env(tmp)
+    py = fresh_python / "bin" / "python3.11"
+    lib = fresh_python / "lib" / "python3.11"
+    r = ward("run", "--", py, "-c", CODE, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert len(cache_files(tmp / "cache")) == 1
+    live = cache_lines(tmp / "cache")
+    rels = [l.split(" ", 7)[7] for l in live if l.startswith("F ")]
+    assert "json/__init__.py" in rels and len(rels) == len(live) - 1, live
+    counts = []
+    for _ in range(6):
+        for rel in rels:  # an identical copy renamed over each file used
+            p = lib / rel
+            st = os.stat(p)
+            shutil.copy2(p, str(p) + ".new")
+            os.utime(str(p) + ".new", ns=(st.st_atime_ns, st.st_mtime_ns))
+            os.replace(str(p) + ".new", p)
+        r = ward("run", "--", py, "-c", CODE, env=env)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout == "[1]\n"
+        counts.append(len(cache_lines(tmp / "cache")))
+    # without compaction: len(live) + k * len(rels) after the kth run
+    assert max(counts) <= 2 * len(live), (counts, len(live))
+    lines = cache_lines(tmp / "cache")
+    assert sum(l.startswith("M ") for l in lines) == 1
+    for rel in rels:  # the current identity, and at most the one before
+        mine = [l for l in lines if l.startswith("F ") and l.endswith(" %d %s" % (len(rel), rel))]
+        assert 1 <= len(mine) <= 2 and mine[-1] == "F %s %d %s" % (stat_id(lib / rel), len(rel), rel), mine
+    # the compacted file still gives a warm start: no OpenSSL
+    r = ward("run", "--", py, "-c", CODE + "; print('libcrypto' in open('/proc/self/maps').read())", env=env)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "[1]\nFalse\n"
+
+
 def test_forged_cache_line_with_another_identity_is_not_used(fresh_python, tmp):
     env = own_env(tmp)
     py = fresh_python / "bin" / "python3.11"
