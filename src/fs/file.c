@@ -326,8 +326,11 @@ int ward_vf_open(ward_vol *v, const char *path, int flags, unsigned mode, ward_v
 	if (f == NULL)
 		return wv_fail(err, -ENOMEM, "out of memory");
 	pthread_mutex_lock(&v->mu);
-	n = wv_lookup(v, p);
-	if (n == NULL) {
+	rc = wv_find(v, p, &n);
+	if (rc != 0 && rc != -ENOENT) {
+		rc = wv_fail(err, rc, "'%s/%s': %s", v->dir, p, wv_find_why(rc));
+	} else if (n == NULL) {
+		rc = 0;
 		if (!(flags & O_CREAT))
 			rc = wv_fail(err, -ENOENT, "'%s/%s': no such file", v->dir, p);
 		else if (!v->writable)

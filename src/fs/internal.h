@@ -8,6 +8,7 @@
 #ifndef WARD_FS_INTERNAL_H
 #define WARD_FS_INTERNAL_H
 
+#include <errno.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -151,7 +152,20 @@ int wv_fail(char *err, int code, const char *fmt, ...) __attribute__((format(pri
 int wv_path_norm(const char *in, char *out, size_t outlen, char *err);
 const char *wv_basename(const char *p);
 
-/* table (volume.c) */
+/* table (volume.c). wv_find: the node of path, materialised first when the
+ * volume is lazy: 0 and *out, -ENOENT when the volume has no such entry, or
+ * -ENOMEM (a lazy volume could not materialise it: the entry exists, so
+ * this must never be reported as "no such file"; -EIO cannot happen, see
+ * wv_find_why). wv_lookup: the same, NULL
+ * for both failures; only where a lazy volume cannot reach (a volume being
+ * loaded or made eager) or both failures mean the same. Caller holds v->mu. */
+int wv_find(ward_vol *v, const char *path, struct vnode **out);
+/* the reason for a wv_find failure other than -ENOENT (-EIO: an entry
+ * checked at open no longer parses, which cannot happen) */
+static inline const char *wv_find_why(int rc)
+{
+	return rc == -ENOMEM ? "out of memory" : "internal error (an entry checked at open no longer parses)";
+}
 struct vnode *wv_lookup(ward_vol *v, const char *path);
 int wv_insert(ward_vol *v, struct vnode *n);
 void wv_remove(ward_vol *v, struct vnode *n);
@@ -160,9 +174,10 @@ void wv_node_free(struct vnode *n);
 uint64_t wv_nchunks(uint64_t size);
 
 /* manifest.c */
-/* lazy volumes (see struct lazy): the node of path, materialised and cached
- * (NULL when missing or out of memory); caller holds v->mu */
-struct vnode *wv_lazy_node(ward_vol *v, const char *path);
+/* lazy volumes (see struct lazy): the node of path, materialised and cached:
+ * 0 and *out, -ENOENT (no such entry), -ENOMEM (or -EIO: see wv_find_why);
+ * caller holds v->mu */
+int wv_lazy_node(ward_vol *v, const char *path, struct vnode **out);
 /* stat of path from its record, without materialising a node (0 or
  * -ENOENT); caller holds v->mu and found no node in the table */
 int wv_lazy_stat(ward_vol *v, const char *path, struct ward_vstat *st);
@@ -174,6 +189,9 @@ void wv_lazy_free(struct lazy *lz);
 int wv_lazy_eager(ward_vol *v);
 /* tests: open every volume eagerly (compare lazy and eager results) */
 extern int wv_lazy_disabled;
+/* tests: when set to N > 0, the Nth allocation made while materialising a
+ * lazy volume's node fails (then it is 0 again: one failure) */
+extern int wv_lazy_fail_alloc;
 /* every path of the volume, sorted (strdup'ed); caller holds v->mu */
 int wv_all_paths(ward_vol *v, char ***out, size_t *n);
 int wv_apply(ward_vol *v, uint32_t type, const uint8_t *p, size_t len, int loading, char *why, size_t whylen);

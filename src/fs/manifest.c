@@ -1244,18 +1244,27 @@ oom:
 	return rc;
 }
 
-/* materialises entry i (path: its path) and caches it in the table */
-static struct vnode *lz_node(ward_vol *v, uint32_t i, const char *path)
+int wv_lazy_fail_alloc;
+
+/* whether the allocation about to be made should fail (wv_lazy_fail_alloc) */
+static int lz_fail_alloc(void)
+{
+	return wv_lazy_fail_alloc > 0 && --wv_lazy_fail_alloc == 0;
+}
+
+/* Materialises entry i (path: its path) and caches it in the table: 0 and
+ * *out, or -ENOMEM (the entry exists: never "not found"). */
+static int lz_node(ward_vol *v, uint32_t i, const char *path, struct vnode **out)
 {
 	struct lazy *lz = v->lz;
 	size_t plen, cl = wv_cref_len(v);
 	struct ent e;
 	const uint8_t *p = lz_payload(lz, i, &plen);
 	if (ent_parse(v, p, plen, &e) != 0)
-		return NULL; /* checked at open */
-	struct vnode *n = wv_node_new(path, e.type);
+		return -EIO; /* checked at open: cannot happen */
+	struct vnode *n = lz_fail_alloc() ? NULL : wv_node_new(path, e.type);
 	if (n == NULL)
-		return NULL;
+		return -ENOMEM;
 	n->maybe_dirty = (e.flags & WVOL_EF_MAYBE_DIRTY) != 0;
 	n->mode = e.mode;
 	n->mtime = e.mtime;
@@ -1264,24 +1273,28 @@ static struct vnode *lz_node(ward_vol *v, uint32_t i, const char *path)
 	n->main_len = e.main_len;
 	if (e.nc > 0) {
 		struct rd r = { e.crefs, (size_t)e.nc * cl, 0, 0 };
-		if ((n->c = calloc(e.nc, sizeof(struct cref))) == NULL)
-			goto fail;
+		if (lz_fail_alloc() || (n->c = calloc(e.nc, sizeof(struct cref))) == NULL)
+			goto oom;
 		for (uint64_t k = 0; k < e.nc; k++)
-			if (get_cref(v, &r, &n->c[k]) != 0)
-				goto fail;
+			if (get_cref(v, &r, &n->c[k]) != 0) {
+				wv_node_free(n);
+				return -EIO; /* checked at open (ent_parse): cannot happen */
+			}
 	}
-	if (wv_insert(v, n) != 0)
-		goto fail;
-	return n;
-fail:
+	if (lz_fail_alloc() || wv_insert(v, n) != 0)
+		goto oom;
+	*out = n;
+	return 0;
+oom:
 	wv_node_free(n);
-	return NULL;
+	return -ENOMEM;
 }
 
-struct vnode *wv_lazy_node(ward_vol *v, const char *path)
+int wv_lazy_node(ward_vol *v, const char *path, struct vnode **out)
 {
 	int64_t i = lz_find(v->lz, (const uint8_t *)path, strlen(path));
-	return i < 0 ? NULL : lz_node(v, (uint32_t)i, path);
+	*out = NULL;
+	return i < 0 ? -ENOENT : lz_node(v, (uint32_t)i, path, out);
 }
 
 int wv_lazy_eager(ward_vol *v)
@@ -1295,8 +1308,10 @@ int wv_lazy_eager(ward_vol *v)
 		const uint8_t *p = lz_path(lz, i, &pl);
 		memcpy(path, p, pl); /* pl <= WVOL_MAX_PATH: checked at open */
 		path[pl] = '\0';
-		if (wv_lookup(v, path) == NULL) /* cached, or materialised now */
-			return -ENOMEM;
+		struct vnode *n;
+		int rc = wv_find(v, path, &n); /* cached, or materialised now */
+		if (rc != 0)
+			return rc;
 	}
 	/* every entry is in the table: count the children as the eager
 	 * loader does (no entry was added or removed while lazy) */

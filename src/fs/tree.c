@@ -356,7 +356,8 @@ int ward_vol_verify_fd(ward_vol *v, const char *path, int fd, char *err)
 	if (v->kind != WARD_VOL_AUTHENTICATED || v->writable)
 		return wv_fail(err, -EINVAL, "'%s': only a read-only authenticated volume can check a descriptor", p);
 	pthread_mutex_lock(&v->mu);
-	struct vnode *n = p[0] ? wv_lookup(v, p) : NULL;
+	struct vnode *n = NULL;
+	int found = p[0] ? wv_find(v, p, &n) : -EISDIR;
 	if (n != NULL)
 		type = n->type;
 	if (n != NULL && n->type == WVOL_T_FILE) {
@@ -368,8 +369,10 @@ int ward_vol_verify_fd(ward_vol *v, const char *path, int fd, char *err)
 			memcpy(c, n->c, nc * sizeof(*c));
 	}
 	pthread_mutex_unlock(&v->mu);
-	if (n == NULL)
+	if (found == -ENOENT)
 		return wv_fail(err, -ENOENT, "'%s': no such file in volume '%s'", p, v->dir);
+	if (found != 0 && found != -EISDIR)
+		return wv_fail(err, found, "'%s' in volume '%s': %s", p, v->dir, wv_find_why(found));
 	if (type != WVOL_T_FILE)
 		return wv_fail(err, -EISDIR, "'%s' is a directory", p);
 	nc = wv_nchunks(size);

@@ -37,12 +37,17 @@ static struct vnode *table_find(ward_vol *v, const char *path)
 	return NULL;
 }
 
+int wv_find(ward_vol *v, const char *path, struct vnode **out)
+{
+	if ((*out = table_find(v, path)) != NULL)
+		return 0;
+	return v->lz != NULL ? wv_lazy_node(v, path, out) : -ENOENT;
+}
+
 struct vnode *wv_lookup(ward_vol *v, const char *path)
 {
-	struct vnode *n = table_find(v, path);
-	if (n != NULL)
-		return n;
-	return v->lz != NULL ? wv_lazy_node(v, path) : NULL;
+	struct vnode *n;
+	return wv_find(v, path, &n) == 0 ? n : NULL;
 }
 
 int wv_insert(ward_vol *v, struct vnode *n)
@@ -490,9 +495,12 @@ static int parent_check(ward_vol *v, const char *p, char *err)
 	char pp[WVOL_MAX_PATH + 1];
 	memcpy(pp, p, (size_t)(s - p));
 	pp[s - p] = '\0';
-	struct vnode *par = wv_lookup(v, pp);
-	if (par == NULL)
+	struct vnode *par;
+	int rc = wv_find(v, pp, &par);
+	if (rc == -ENOENT)
 		return wv_fail(err, -ENOENT, "'%s': directory '%s' does not exist", p, pp);
+	if (rc != 0)
+		return wv_fail(err, rc, "'%s': %s", pp, wv_find_why(rc));
 	if (par->type != WVOL_T_DIR)
 		return wv_fail(err, -ENOTDIR, "'%s': '%s' is not a directory", p, pp);
 	return 0;
@@ -553,8 +561,12 @@ int ward_vol_mkdir(ward_vol *v, const char *path, unsigned mode, char *err)
 	if (p[0] == '\0')
 		return wv_fail(err, -EEXIST, "the volume root exists");
 	pthread_mutex_lock(&v->mu);
-	if (wv_lookup(v, p) != NULL)
+	struct vnode *n;
+	int found = wv_find(v, p, &n);
+	if (found == 0)
 		rc = wv_fail(err, -EEXIST, "'%s' exists", p);
+	else if (found != -ENOENT)
+		rc = wv_fail(err, found, "'%s': %s", p, wv_find_why(found));
 	else if ((rc = parent_check(v, p, err)) == 0)
 		rc = wv_create_locked(v, p, WVOL_T_DIR, mode, err);
 	pthread_mutex_unlock(&v->mu);
@@ -667,10 +679,10 @@ int ward_vol_setattr(ward_vol *v, const char *path, int mode, int64_t mtime_ns, 
 	if (p[0] == '\0')
 		return 0; /* the root's attributes are fixed */
 	pthread_mutex_lock(&v->mu);
-	struct vnode *n = wv_lookup(v, p);
-	if (n == NULL) {
+	struct vnode *n;
+	if ((rc = wv_find(v, p, &n)) != 0) {
 		pthread_mutex_unlock(&v->mu);
-		return wv_fail(err, -ENOENT, "'%s': no such file", p);
+		return rc == -ENOENT ? wv_fail(err, rc, "'%s': no such file", p) : wv_fail(err, rc, "'%s': %s", p, wv_find_why(rc));
 	}
 	n->refs++;
 	pthread_mutex_unlock(&v->mu);
@@ -710,11 +722,13 @@ int ward_vol_readdir(ward_vol *v, const char *path, struct ward_vdirent **out, s
 		return rc;
 	pthread_mutex_lock(&v->mu);
 	if (p[0] != '\0') {
-		struct vnode *d = wv_lookup(v, p);
-		if (d == NULL || d->type != WVOL_T_DIR) {
+		struct vnode *d;
+		rc = wv_find(v, p, &d);
+		if (rc != 0 || d->type != WVOL_T_DIR) {
 			pthread_mutex_unlock(&v->mu);
-			return d ? wv_fail(err, -ENOTDIR, "'%s' is not a directory", p)
-				 : wv_fail(err, -ENOENT, "'%s': no such directory", p);
+			return rc == 0	       ? wv_fail(err, -ENOTDIR, "'%s' is not a directory", p)
+			       : rc == -ENOENT ? wv_fail(err, rc, "'%s': no such directory", p)
+					       : wv_fail(err, rc, "'%s': %s", p, wv_find_why(rc));
 		}
 	}
 	if (v->lz != NULL) {

@@ -129,6 +129,96 @@ def test_file_modified_after_the_cache_was_filled_is_refused(fresh_python, tmp):
     assert bad and bad[0].startswith("ward: cannot open %s: file extended on disk" % target), r.stderr
 
 
+def test_first_start_checks_a_file_once_and_gives_that_descriptor(fresh_python, tmp):
+    """A file not in the cache yet is checked in full on the descriptor the
+    program then gets, as a hit would be: the program's fstat is the
+    kernel's (real ctime; through the shield's reads, ctime shows the
+    mtime), so the usual per-read check does not run a second time."""
+    env = own_env(tmp)
+    py = fresh_python / "bin" / "python3.11"
+    r = ward("run", "--", py, "-c", "pass", env=env, timeout=300)  # builds the manifests
+    assert r.returncode == 0, r.stderr
+    shutil.rmtree(tmp / "cache" / "ward" / "engine")
+    target = fresh_python / "lib" / "python3.11" / "json" / "__init__.py"
+    st = os.stat(target)
+    assert st.st_ctime_ns != st.st_mtime_ns
+    # the program's first open of the file (json is not imported at start)
+    code = ("import os; fd = os.open(%r, os.O_RDONLY); print(os.fstat(fd).st_ctime_ns, len(os.read(fd, 1 << 20)))"
+            % str(target))
+    r = ward("run", "--", py, "-c", code, env=env)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "%d %d\n" % (st.st_ctime_ns, st.st_size)
+    lines = b"".join(p.read_bytes() for p in cache_files(tmp / "cache")).decode().splitlines()
+    assert "F %s %d json/__init__.py" % (stat_id(target), len("json/__init__.py")) in lines
+
+
+def test_first_start_refuses_a_file_modified_before_it(fresh_python, tmp):
+    """The same first start with a file changed after the manifest was built
+    (same size and mtime, so only the full check can tell): refused with the
+    usual line, nothing of it reaches the program, and nothing is learnt."""
+    env = own_env(tmp)
+    py = fresh_python / "bin" / "python3.11"
+    r = ward("run", "--", py, "-c", "pass", env=env, timeout=300)
+    assert r.returncode == 0, r.stderr
+    shutil.rmtree(tmp / "cache" / "ward" / "engine")
+    target = fresh_python / "lib" / "python3.11" / "json" / "__init__.py"
+    st = os.stat(target)
+    flip_same_size(target)
+    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns))
+    r = ward("run", "--", py, "-c", "import sys; d = open(%r).read(); print('J5ON' in d)" % str(target), env=env)
+    assert r.returncode != 0
+    assert "True" not in r.stdout
+    bad = [l for l in one_line(r.stderr) if "json/__init__.py" in l]
+    assert bad and bad[0].startswith("ward: cannot read %s: chunk " % target), r.stderr
+    lines = b"".join(p.read_bytes() for p in cache_files(tmp / "cache")).decode().splitlines()
+    assert not any(l.endswith(" json/__init__.py") for l in lines)
+
+
+def cache_lines(cache):
+    return b"".join(p.read_bytes() for p in cache_files(cache)).decode().splitlines()
+
+
+def test_cache_file_is_compacted_when_files_are_replaced(fresh_python, tmp):
+    """The image's files replaced again and again by identical copies (same
+    bytes, size, mode and mtime: a reinstall) get new identities, are
+    checked again and get new F lines; the superseded ones are dropped once
+    they are a third of the file, so it stays within two lines per file
+    used instead of growing to the cap. What it keeps still
+    gives a warm start."""
+    env = own_env(tmp)
+    py = fresh_python / "bin" / "python3.11"
+    lib = fresh_python / "lib" / "python3.11"
+    r = ward("run", "--", py, "-c", CODE, env=env, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert len(cache_files(tmp / "cache")) == 1
+    live = cache_lines(tmp / "cache")
+    rels = [l.split(" ", 7)[7] for l in live if l.startswith("F ")]
+    assert "json/__init__.py" in rels and len(rels) == len(live) - 1, live
+    counts = []
+    for _ in range(6):
+        for rel in rels:  # an identical copy renamed over each file used
+            p = lib / rel
+            st = os.stat(p)
+            shutil.copy2(p, str(p) + ".new")
+            os.utime(str(p) + ".new", ns=(st.st_atime_ns, st.st_mtime_ns))
+            os.replace(str(p) + ".new", p)
+        r = ward("run", "--", py, "-c", CODE, env=env)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout == "[1]\n"
+        counts.append(len(cache_lines(tmp / "cache")))
+    # without compaction: len(live) + k * len(rels) after the kth run
+    assert max(counts) <= 2 * len(live), (counts, len(live))
+    lines = cache_lines(tmp / "cache")
+    assert sum(l.startswith("M ") for l in lines) == 1
+    for rel in rels:  # the current identity, and at most the one before
+        mine = [l for l in lines if l.startswith("F ") and l.endswith(" %d %s" % (len(rel), rel))]
+        assert 1 <= len(mine) <= 2 and mine[-1] == "F %s %d %s" % (stat_id(lib / rel), len(rel), rel), mine
+    # the compacted file still gives a warm start: no OpenSSL
+    r = ward("run", "--", py, "-c", CODE + "; print('libcrypto' in open('/proc/self/maps').read())", env=env)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "[1]\nFalse\n"
+
+
 def test_forged_cache_line_with_another_identity_is_not_used(fresh_python, tmp):
     env = own_env(tmp)
     py = fresh_python / "bin" / "python3.11"

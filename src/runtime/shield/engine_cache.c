@@ -25,6 +25,20 @@
  * lines); malformed lines are ignored, the last line for a path wins, and
  * nothing is appended once the file holds EC_MAX_BYTES.
  *
+ * Compaction: a line is stale when a later line for the same path replaced
+ * it (the file was replaced or written, and checked again), when it is an M
+ * line for another identity of the manifest (a copy with the same bytes),
+ * or when it is malformed or torn. When the file is read at the start and
+ * at least a third of its lines are stale (half as many as the live ones:
+ * the last F line of each path, the M line of the measured manifest), it is
+ * rewritten from the live lines alone: a new file (same directory, mode
+ * 0600) renamed over the old one. So it holds at most one and a half lines
+ * per file known, plus what one run appends, instead of growing to
+ * EC_MAX_BYTES, and each rewrite is paid for by at least half as many
+ * lines appended since the last one. A run still
+ * appending to the old file while another renames the new one over it loses
+ * those lines: their files are checked again the next time.
+ *
  * - Manifest: when the measured identity of the manifest (the file whose
  *   SHA-256 is in the enclave hash) has an M line, the volume is opened with
  *   that identity as trusted (volume.h, "Trusted manifests": the chain is
@@ -38,9 +52,13 @@
  *   its owner (root or this user) can write it, the program gets that
  *   descriptor as it is: reads, mmap and fstat go to the kernel. Otherwise
  *   the descriptor is checked in full against the manifest now (files of
- *   an engine tree are code, not large data: up to EC_VERIFY_MAX), an F
- *   line is added when it matches and did not change meanwhile, and the
- *   open goes the usual way (every read checked), as without this cache.
+ *   an engine tree are code, not large data: up to EC_VERIFY_MAX); when it
+ *   matches and its identity did not change meanwhile, an F line is added
+ *   and the program gets that descriptor as for a hit (every byte was
+ *   checked before the program can read one, and the file is not checked
+ *   a second time by every read). When it does not match, the open goes
+ *   the usual way (every read checked, failures reported as without this
+ *   cache).
  * - Libraries (dlopen): a library whose file hits is loaded from that
  *   descriptor (/proc/self/fd/N) instead of a sealed memfd copy.
  */
@@ -81,6 +99,7 @@ struct shield_ec {
 	pthread_mutex_t mu;  /* tab */
 	struct ec_ent *tab;
 	size_t cap, n;
+	uint64_t lines;	     /* lines read (complete or not, malformed too) */
 };
 
 static int enabled = -1;
@@ -177,6 +196,7 @@ static void parse(struct shield_ec *ec, const char *buf, size_t len)
 	while (p < end) {
 		const char *nl = memchr(p, '\n', (size_t)(end - p)), *q;
 		struct ward_file_id id;
+		ec->lines++;
 		if (nl == NULL)
 			break; /* an unfinished line: ignored */
 		if (nl - p >= 2 && (p[0] == 'M' || p[0] == 'F') && (q = parse_id(p + 1, nl, &id)) != NULL) {
@@ -210,6 +230,79 @@ static void append(struct shield_ec *ec, const char *line, size_t len)
 		return;
 	}
 	ec->bytes += len;
+}
+
+/* The live lines (see "Compaction" above) into buf, or the bytes needed
+ * when cap is too small. ec->mu held or single-threaded. */
+static size_t live_lines(struct shield_ec *ec, char *buf, size_t cap)
+{
+	size_t len = 0;
+	for (size_t i = 0; i <= ec->cap; i++) {
+		const struct ward_file_id *id = i < ec->cap ? &ec->tab[i].id : &ec->mid;
+		char line[64 + 5 * 21 + PATH_MAX];
+		int n;
+		if (i < ec->cap && ec->tab[i].path == NULL)
+			continue;
+		if (i == ec->cap && !ec->have_m)
+			break;
+		n = snprintf(line, sizeof(line), "%c %llu %llu %llu %llu %llu", i < ec->cap ? 'F' : 'M',
+			     (unsigned long long)id->dev, (unsigned long long)id->ino, (unsigned long long)id->size,
+			     (unsigned long long)id->mtime_ns, (unsigned long long)id->ctime_ns);
+		if (n > 0 && i < ec->cap)
+			n += snprintf(line + n, sizeof(line) - (size_t)n, " %zu %s", strlen(ec->tab[i].path),
+				      ec->tab[i].path);
+		if (n <= 0 || (size_t)n >= sizeof(line) - 1)
+			continue;
+		line[n++] = '\n';
+		if (len + (size_t)n <= cap)
+			memcpy(buf + len, line, (size_t)n);
+		len += (size_t)n;
+	}
+	return len;
+}
+
+/* Rewrites the cache file at path from its live lines when at least a
+ * third of the lines read were stale ("Compaction" above); on any failure
+ * the old file stays as it is. */
+static void compact(struct shield_ec *ec, const char *path)
+{
+	uint64_t live = ec->n + (ec->have_m ? 1 : 0);
+	char tmp[PATH_MAX + 32];
+	size_t len, off = 0;
+	char *buf;
+	int fd;
+
+	if (ec->fd < 0 || !ec->writable || ec->lines <= live || 2 * (ec->lines - live) < live ||
+	    snprintf(tmp, sizeof(tmp), "%s.%ld.new", path, (long)getpid()) >= (int)sizeof(tmp))
+		return;
+	len = live_lines(ec, NULL, 0);
+	if ((buf = malloc(len ? len : 1)) == NULL || live_lines(ec, buf, len) != len) {
+		free(buf);
+		return;
+	}
+	(void)REAL(unlink)(tmp); /* left by a run of a process with the same id that died */
+	fd = REAL(open64)(tmp, O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	while (fd >= 0 && off < len) {
+		ssize_t w = REAL(write)(fd, buf + off, len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+	free(buf);
+	if (fd < 0 || off != len || REAL(rename)(tmp, path) != 0) {
+		if (fd >= 0) {
+			REAL(close)(fd);
+			(void)REAL(unlink)(tmp);
+		}
+		return;
+	}
+	REAL(close)(ec->fd);
+	ec->fd = fd;
+	ec->bytes = len;
+	ward_debug("engine image cache %s compacted: %llu of %llu lines kept", path, (unsigned long long)live,
+		   (unsigned long long)ec->lines);
 }
 
 static void ec_free(struct shield_ec *ec)
@@ -279,6 +372,9 @@ static struct shield_ec *ec_load(const uint8_t sha[32], const struct ward_file_i
 		}
 		parse(ec, buf, got);
 		free(buf);
+		if ((uint64_t)st.st_size > got)
+			ec->lines++; /* bytes not read: stale as well */
+		compact(ec, path);
 	}
 	return ec;
 }
@@ -393,17 +489,16 @@ int shield_ec_open(struct shield_region *r, const char *abs, const char *rel, in
 	pthread_mutex_lock(&ec->mu);
 	hit = tab_has(ec, rel, &id);
 	pthread_mutex_unlock(&ec->mu);
-	if (hit) {
-		if (!(flags & O_NONBLOCK)) /* opened non-blocking in case a FIFO had been put there */
-			(void)REAL(fcntl64)(fd, F_SETFL, (void *)(long)(flags & O_NOATIME));
-		shield_inside--;
-		return fd;
-	}
+	if (hit)
+		goto use;
 	if (!record || id.size > EC_VERIFY_MAX || !ec->writable || ec->fd < 0 || strchr(rel, '\n') != NULL)
 		goto miss;
 	/* Not known: check this very descriptor in full now, and remember it
-	 * when it matches and did not change meanwhile. The program's open then
-	 * goes the usual way. */
+	 * when it matches and did not change meanwhile. Then it is used as a
+	 * hit would be: every byte was checked before the program gets the
+	 * descriptor, and any change since the check would have changed the
+	 * identity compared below (so the file is checked once, not again by
+	 * every read). */
 	{
 		char err[256], verr[WARD_VOL_ERR_LEN];
 		if (ward_rt_crypto_load(0, err, sizeof(err)) != 0 || r->vol == NULL ||
@@ -427,6 +522,11 @@ int shield_ec_open(struct shield_region *r, const char *abs, const char *rel, in
 			free(line);
 		}
 	}
+use:
+	if (!(flags & O_NONBLOCK)) /* opened non-blocking in case a FIFO had been put there */
+		(void)REAL(fcntl64)(fd, F_SETFL, (void *)(long)(flags & O_NOATIME));
+	shield_inside--;
+	return fd;
 miss:
 	if (fd >= 0)
 		REAL(close)(fd);
