@@ -123,6 +123,7 @@ struct ward_snp_report {
 	uint64_t launch_mit_vector, current_mit_vector; /* v5+ */
 	uint8_t sig_r[72], sig_s[72]; /* little-endian as on the wire */
 	int turin; /* TCB layout: CPUID family 0x1A */
+	size_t trailing; /* bytes after the report (ward_evidence_parse_claims only; else 0) */
 };
 
 /* Header and signature data of an Intel DCAP quote (SGX v3, TDX v4/v5). */
@@ -171,6 +172,50 @@ struct ward_evidence {
  * names the field and the reason. */
 int ward_evidence_parse(const uint8_t *buf, size_t len, struct ward_evidence **out, char *err, size_t errlen);
 void ward_evidence_free(struct ward_evidence *ev);
+
+/* What ward_evidence_parse_claims() reads. */
+enum ward_claims_want {
+	WARD_CLAIMS_ANY = 0, /* dispatch on the first bytes, as ward_evidence_parse() */
+	WARD_CLAIMS_DCAP,    /* an Intel SGX/TDX quote */
+	WARD_CLAIMS_SNP,     /* an SEV-SNP report */
+};
+
+/* Reads what evidence claims, for callers that show claims or check a key
+ * binding and leave verification to ward_evidence_parse() and
+ * ward_evidence_verify() (RA-TLS, the hardware attesters). The same bounded
+ * reader and the same header, body and length checks as ward_evidence_parse(),
+ * without the rules only verification needs:
+ *  - the attestation key may also be ECDSA P-384 (type 3);
+ *  - the signature data must fit in the buffer (and the buffer in
+ *    WARD_EVIDENCE_MAX_SIZE), but it has no 64 KiB limit and its inner
+ *    structure is decoded only as far as it is well formed: quote.outer_cert_type
+ *    and quote.cert_type (and the fields before them) are set when present,
+ *    else 0; a malformed inner structure is not an error here;
+ *  - bytes after a quote or an SNP report are counted (quote.trailing,
+ *    snp.trailing), not limited.
+ * Fills *out (zeroed first) on success; on failure *out is unspecified and
+ * err names the field and the reason. Allocates nothing; thread-safe. */
+int ward_evidence_parse_claims(const uint8_t *buf, size_t len, enum ward_claims_want want,
+			       struct ward_evidence_claims *out, char *err, size_t errlen);
+
+/* An EPID quote body (the isvEnclaveQuoteBody of an IAS report): a 48-byte
+ * header and the enclave's SGX report body. Nothing in it is signed by a
+ * key Ward can check; the IAS report signature covers it. */
+struct ward_epid_quote_body {
+	uint16_t version; /* 1 or 2 */
+	uint16_t sign_type;
+	uint8_t epid_group_id[4];
+	uint16_t qe_svn, pce_svn;
+	uint32_t xeid;
+	uint8_t basename[32];
+	struct ward_sgx_report report;
+	int debug; /* ATTRIBUTES.DEBUG */
+};
+
+/* Reads an EPID quote body: exactly 432 bytes, version 1 or 2. Fills *out
+ * on success; err names the reason on failure. Thread-safe. */
+int ward_epid_body_parse(const uint8_t *buf, size_t len, struct ward_epid_quote_body *out, char *err,
+			 size_t errlen);
 
 /* Turns file content into evidence bytes: binary is kept; ASCII hex
  * (optional 0x prefix, either case, surrounding whitespace) is decoded.

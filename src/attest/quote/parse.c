@@ -10,6 +10,10 @@
  *  3. Bytes after the signature data are allowed (quote buffers are often
  *     zero-padded) up to WARD_DCAP_MAX_TRAILING; an SNP report is exactly
  *     1184 bytes.
+ *  4. Claims mode (ward_evidence_parse_claims) runs the same code and drops
+ *     only the rules verification needs: key type 3 is allowed, the limits
+ *     of 3. and of the signature data are not applied, and a malformed
+ *     signature data structure is left half-decoded instead of refused.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -30,6 +34,7 @@
 #define SNP_REPORT_LEN 0x4A0
 #define TEE_TYPE_SGX 0x00000000u
 #define TEE_TYPE_TDX 0x00000081u
+#define EPID_BODY_LEN (DCAP_HEADER_LEN + SGX_REPORT_LEN)
 
 #define fail ward_fail /* src/core/util.h */
 
@@ -114,7 +119,34 @@ static int read_qe_cert_data(struct ward_rd *r, size_t len, struct ward_dcap_quo
 	return 0;
 }
 
-static int parse_dcap(const uint8_t *buf, size_t len, struct ward_evidence_claims *c, char *err, size_t errlen)
+/* Quote signature, attestation key and the (v4/v5: type-6 wrapped) QE
+ * certification data; s is limited to the signature data. */
+static int read_sig_data(struct ward_rd *s, struct ward_dcap_quote *q, char *err, size_t errlen)
+{
+	ward_rd_bytes(s, q->quote_sig, 64);
+	ward_rd_bytes(s, q->att_key, 64);
+	if (s->failed)
+		return fail(err, errlen, "quote signature / attestation key: truncated");
+	if (q->version == 3) {
+		q->outer_cert_type = 0;
+		return read_qe_cert_data(s, ward_rd_left(s), q, err, errlen);
+	}
+	q->outer_cert_type = ward_rd_u16(s);
+	size_t olen = ward_rd_u32(s);
+	if (s->failed)
+		return fail(err, errlen, "certification data header: truncated");
+	if (q->outer_cert_type != 6)
+		return fail(err, errlen, "certification data: type %u, expected 6 (QE report certification data)",
+			    q->outer_cert_type);
+	if (olen != ward_rd_left(s))
+		return fail(err, errlen, "certification data: %zu bytes declared, %zu left in the signature data", olen,
+			    ward_rd_left(s));
+	return read_qe_cert_data(s, olen, q, err, errlen);
+}
+
+/* claims: see invariant 4 */
+static int parse_dcap(const uint8_t *buf, size_t len, int claims, struct ward_evidence_claims *c, char *err,
+		      size_t errlen)
 {
 	struct ward_dcap_quote *q = &c->quote;
 	struct ward_rd r;
@@ -133,8 +165,9 @@ static int parse_dcap(const uint8_t *buf, size_t len, struct ward_evidence_claim
 		return fail(err, errlen, "quote header: truncated (%zu bytes, need 48)", len);
 	if (q->version < 3 || q->version > 5)
 		return fail(err, errlen, "quote header: unsupported version %u (3, 4 and 5 are known)", q->version);
-	if (q->att_key_type != 2)
-		return fail(err, errlen, "quote header: attestation key type %u is not ECDSA P-256 (2)", q->att_key_type);
+	if (q->att_key_type != 2 && !(claims && q->att_key_type == 3))
+		return fail(err, errlen, "quote header: attestation key type %u is not ECDSA P-256 (2)%s", q->att_key_type,
+			    claims ? " nor P-384 (3)" : "");
 	if (q->version == 3) {
 		if (q->tee_type != 0)
 			return fail(err, errlen, "quote header: reserved field 0x%x is not zero in a v3 quote", q->tee_type);
@@ -177,7 +210,7 @@ static int parse_dcap(const uint8_t *buf, size_t len, struct ward_evidence_claim
 	q->sig_data_len = ward_rd_u32(&r);
 	if (r.failed)
 		return fail(err, errlen, "signature data length: truncated");
-	if (q->sig_data_len > WARD_DCAP_MAX_SIG_DATA)
+	if (!claims && q->sig_data_len > WARD_DCAP_MAX_SIG_DATA)
 		return fail(err, errlen, "signature data: length %zu exceeds the maximum %u", q->sig_data_len, WARD_DCAP_MAX_SIG_DATA);
 	if (q->sig_data_len > ward_rd_left(&r))
 		return fail(err, errlen, "signature data: truncated (%zu bytes declared, %zu present)", q->sig_data_len,
@@ -188,33 +221,17 @@ static int parse_dcap(const uint8_t *buf, size_t len, struct ward_evidence_claim
 		/* a sub-reader limited to the signature data; offsets stay absolute */
 		ward_rd_init(&s, buf, base + q->sig_data_len);
 		s.off = base;
-		ward_rd_bytes(&s, q->quote_sig, 64);
-		ward_rd_bytes(&s, q->att_key, 64);
-		if (s.failed)
-			return fail(err, errlen, "quote signature / attestation key: truncated");
-		if (q->version == 3) {
-			q->outer_cert_type = 0;
-			if (read_qe_cert_data(&s, ward_rd_left(&s), q, err, errlen) != 0)
-				return -1;
-		} else {
-			q->outer_cert_type = ward_rd_u16(&s);
-			size_t olen = ward_rd_u32(&s);
-			if (s.failed)
-				return fail(err, errlen, "certification data header: truncated");
-			if (q->outer_cert_type != 6)
-				return fail(err, errlen, "certification data: type %u, expected 6 (QE report certification data)",
-					    q->outer_cert_type);
-			if (olen != ward_rd_left(&s))
-				return fail(err, errlen, "certification data: %zu bytes declared, %zu left in the signature data",
-					    olen, ward_rd_left(&s));
-			if (read_qe_cert_data(&s, olen, q, err, errlen) != 0)
-				return -1;
+		if (claims) {
+			char ignored[8];
+			(void)read_sig_data(&s, q, ignored, sizeof(ignored));
+		} else if (read_sig_data(&s, q, err, errlen) != 0) {
+			return -1;
 		}
 		r.off = base + q->sig_data_len;
 	}
 	q->total_size = r.off;
 	q->trailing = len - r.off;
-	if (q->trailing > WARD_DCAP_MAX_TRAILING)
+	if (!claims && q->trailing > WARD_DCAP_MAX_TRAILING)
 		return fail(err, errlen, "quote: %zu bytes after the signature data (at most %u accepted)", q->trailing,
 			    WARD_DCAP_MAX_TRAILING);
 	return 0;
@@ -237,7 +254,9 @@ static void snp_tcb(const uint8_t raw[8], int turin, struct ward_snp_tcb *t)
 	t->microcode = raw[7];
 }
 
-static int parse_snp(const uint8_t *buf, size_t len, struct ward_evidence_claims *c, char *err, size_t errlen)
+/* claims: bytes after the report are counted in s->trailing */
+static int parse_snp(const uint8_t *buf, size_t len, int claims, struct ward_evidence_claims *c, char *err,
+		     size_t errlen)
 {
 	struct ward_snp_report *s = &c->snp;
 	uint8_t cur[8], rep[8], com[8], lau[8];
@@ -245,9 +264,9 @@ static int parse_snp(const uint8_t *buf, size_t len, struct ward_evidence_claims
 
 	if (len < SNP_REPORT_LEN)
 		return fail(err, errlen, "SEV-SNP report: truncated (%zu bytes, need %d)", len, SNP_REPORT_LEN);
-	if (len > SNP_REPORT_LEN)
+	if (len > SNP_REPORT_LEN && !claims)
 		return fail(err, errlen, "SEV-SNP report: %zu bytes, a report is exactly %d", len, SNP_REPORT_LEN);
-	ward_rd_init(&r, buf, len);
+	ward_rd_init(&r, buf, SNP_REPORT_LEN);
 	s->version = ward_rd_u32(&r);
 	s->guest_svn = ward_rd_u32(&r);
 	s->policy = ward_rd_u64(&r);
@@ -302,8 +321,65 @@ static int parse_snp(const uint8_t *buf, size_t len, struct ward_evidence_claims
 	snp_tcb(rep, s->turin, &s->reported_tcb);
 	snp_tcb(com, s->turin, &s->committed_tcb);
 	snp_tcb(lau, s->turin, &s->launch_tcb);
+	s->trailing = len - SNP_REPORT_LEN;
 	c->type = WARD_EVIDENCE_SNP;
 	c->debug = (s->policy >> 19) & 1;
+	return 0;
+}
+
+/* The one dispatch of both modes: on want, else on the first bytes. */
+static int parse_claims(const uint8_t *buf, size_t len, enum ward_claims_want want, int claims,
+			struct ward_evidence_claims *c, char *err, size_t errlen)
+{
+	if (len > WARD_EVIDENCE_MAX_SIZE)
+		return fail(err, errlen, "evidence: %zu bytes exceeds the maximum %u", len, WARD_EVIDENCE_MAX_SIZE);
+	if (want == WARD_CLAIMS_DCAP)
+		return parse_dcap(buf, len, claims, c, err, errlen);
+	if (want == WARD_CLAIMS_SNP)
+		return parse_snp(buf, len, claims, c, err, errlen);
+	if (len < 8)
+		return fail(err, errlen, "evidence: truncated (%zu bytes)", len);
+	/* DCAP: u16 version 3..5 then u16 attestation key type (2); SNP: u32
+	 * version, so bytes 2..3 are zero. */
+	uint16_t v16 = (uint16_t)(buf[0] | buf[1] << 8), kt = (uint16_t)(buf[2] | buf[3] << 8);
+	if (v16 >= 3 && v16 <= 5 && kt != 0)
+		return parse_dcap(buf, len, claims, c, err, errlen);
+	if (kt == 0 && len >= 0x38)
+		return parse_snp(buf, len, claims, c, err, errlen);
+	return fail(err, errlen, "evidence: not an SGX/TDX quote (version %u) nor an SEV-SNP report", v16);
+}
+
+int ward_evidence_parse_claims(const uint8_t *buf, size_t len, enum ward_claims_want want,
+			       struct ward_evidence_claims *out, char *err, size_t errlen)
+{
+	memset(out, 0, sizeof(*out));
+	return parse_claims(buf, len, want, 1, out, err, errlen);
+}
+
+int ward_epid_body_parse(const uint8_t *buf, size_t len, struct ward_epid_quote_body *out, char *err,
+			 size_t errlen)
+{
+	struct ward_epid_quote_body b;
+	struct ward_rd r;
+
+	if (len != EPID_BODY_LEN)
+		return fail(err, errlen, "EPID quote body has %zu bytes, expected %d", len, EPID_BODY_LEN);
+	memset(&b, 0, sizeof(b));
+	ward_rd_init(&r, buf, len);
+	b.version = ward_rd_u16(&r);
+	b.sign_type = ward_rd_u16(&r);
+	ward_rd_bytes(&r, b.epid_group_id, 4);
+	b.qe_svn = ward_rd_u16(&r);
+	b.pce_svn = ward_rd_u16(&r);
+	b.xeid = ward_rd_u32(&r);
+	ward_rd_bytes(&r, b.basename, 32);
+	read_sgx_report(&r, &b.report);
+	if (r.failed || r.off != EPID_BODY_LEN)
+		return fail(err, errlen, "EPID quote body: internal layout error");
+	if (b.version != 1 && b.version != 2)
+		return fail(err, errlen, "EPID quote version %u is not supported (1 or 2)", b.version);
+	b.debug = (b.report.attributes[0] & 0x02) != 0;
+	*out = b;
 	return 0;
 }
 
@@ -312,22 +388,10 @@ int ward_evidence_parse(const uint8_t *buf, size_t len, struct ward_evidence **o
 	struct ward_evidence *ev;
 	int rc;
 
-	if (len > WARD_EVIDENCE_MAX_SIZE)
-		return fail(err, errlen, "evidence: %zu bytes exceeds the maximum %u", len, WARD_EVIDENCE_MAX_SIZE);
-	if (len < 8)
-		return fail(err, errlen, "evidence: truncated (%zu bytes)", len);
 	ev = calloc(1, sizeof(*ev));
 	if (!ev)
 		return fail(err, errlen, "evidence: out of memory");
-	/* DCAP: u16 version 3..5 then u16 attestation key type (2); SNP: u32
-	 * version, so bytes 2..3 are zero. */
-	uint16_t v16 = (uint16_t)(buf[0] | buf[1] << 8), kt = (uint16_t)(buf[2] | buf[3] << 8);
-	if (v16 >= 3 && v16 <= 5 && kt != 0)
-		rc = parse_dcap(buf, len, &ev->c, err, errlen);
-	else if (kt == 0 && len >= 0x38)
-		rc = parse_snp(buf, len, &ev->c, err, errlen);
-	else
-		rc = fail(err, errlen, "evidence: not an SGX/TDX quote (version %u) nor an SEV-SNP report", v16);
+	rc = parse_claims(buf, len, WARD_CLAIMS_ANY, 0, &ev->c, err, errlen);
 	if (rc != 0) {
 		free(ev);
 		return -1;

@@ -179,7 +179,7 @@ int ward_hw_attest_gramine(const struct ward_hw_opts *o, const uint8_t report_da
 		       errno == EFBIG ? "larger than 1 MiB" : strerror(errno));
 		return -1;
 	}
-	if (ward_qf_parse_intel(ev.evidence, ev.len, &ev.fields, e2, sizeof(e2)) != 0 ||
+	if (ward_qf_parse(ev.evidence, ev.len, WARD_CLAIMS_DCAP, &ev.fields, e2, sizeof(e2)) != 0 ||
 	    ev.fields.kind != WARD_QF_SGX) {
 		seterr(err, errlen, "%s is not an SGX quote: %s", p,
 		       ev.fields.kind != WARD_QF_SGX && e2[0] == 0 ? "TDX quote" : e2);
@@ -263,14 +263,14 @@ int ward_hw_attest_tsm(const struct ward_hw_opts *o, const uint8_t report_data[6
 	if (read_text(p, ev.provider, sizeof(ev.provider), err, errlen) != 0)
 		goto out;
 	if (strcmp(ev.provider, "tdx_guest") == 0) {
-		if (ward_qf_parse_intel(ev.evidence, ev.len, &ev.fields, e2, sizeof(e2)) != 0 ||
+		if (ward_qf_parse(ev.evidence, ev.len, WARD_CLAIMS_DCAP, &ev.fields, e2, sizeof(e2)) != 0 ||
 		    ev.fields.kind != WARD_QF_TDX) {
 			seterr(err, errlen, "outblob of provider tdx_guest is not a TDX quote: %s",
 			       e2[0] ? e2 : "SGX quote");
 			goto out;
 		}
 	} else if (strcmp(ev.provider, "sev_guest") == 0) {
-		if (ward_qf_parse_snp(ev.evidence, ev.len, &ev.fields, e2, sizeof(e2)) != 0) {
+		if (ward_qf_parse(ev.evidence, ev.len, WARD_CLAIMS_SNP, &ev.fields, e2, sizeof(e2)) != 0) {
 			seterr(err, errlen, "outblob of provider sev_guest is not an SEV-SNP report: %s", e2);
 			goto out;
 		}

@@ -185,12 +185,10 @@ static void parse_payload(struct ward_ratls_evidence *e)
 					     sizeof(err));
 		if (r == 0)
 			memcpy(e->report_data, e->sim.report_data, 64);
-	} else if (e->type == WARD_RATLS_EV_SNP_REPORT) {
-		r = ward_qf_parse_snp(e->evidence, e->evidence_len, &e->fields, err, sizeof(err));
-		if (r == 0)
-			memcpy(e->report_data, e->fields.report_data, 64);
 	} else {
-		r = ward_qf_parse_intel(e->evidence, e->evidence_len, &e->fields, err, sizeof(err));
+		r = ward_qf_parse(e->evidence, e->evidence_len,
+				  e->type == WARD_RATLS_EV_SNP_REPORT ? WARD_CLAIMS_SNP : WARD_CLAIMS_DCAP,
+				  &e->fields, err, sizeof(err));
 		if (r == 0)
 			memcpy(e->report_data, e->fields.report_data, 64);
 	}

@@ -64,7 +64,7 @@ static int classify(const uint8_t *ev, size_t len, uint64_t *tag, uint8_t rd[64]
 		return 0;
 	}
 	struct ward_quote_fields f;
-	if (ward_qf_parse_any(ev, len, &f, e2, sizeof(e2)) != 0) {
+	if (ward_qf_parse(ev, len, WARD_CLAIMS_ANY, &f, e2, sizeof(e2)) != 0) {
 		seterr(err, errlen, "evidence is neither simulation evidence, an Intel quote nor an SNP report: %s", e2);
 		return -1;
 	}

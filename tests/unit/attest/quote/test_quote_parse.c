@@ -1,7 +1,8 @@
 /* test_quote_parse.c: the bounded parsers on real samples: every prefix
- * of a quote/report is rejected without touching memory past it, bad
- * lengths are rejected, hex input is decoded, the PCS inner-object cutter
- * returns the exact bytes. */
+ * of a quote/report is rejected without touching memory past it (also in
+ * claims mode), bad lengths are rejected, claims mode reads the same claims
+ * and relaxes only the rules it documents, EPID quote bodies are read, hex
+ * input is decoded, the PCS inner-object cutter returns the exact bytes. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -47,6 +48,10 @@ static void every_prefix_fails(const char *rel, size_t used)
 		CHECK(rc == -1);
 		CHECK(ev == (struct ward_evidence *)0x1); /* untouched on failure */
 		CHECK(err[0] != 0);
+		struct ward_evidence_claims c;
+		err[0] = 0;
+		CHECK(ward_evidence_parse_claims(cut, n, WARD_CLAIMS_ANY, &c, err, sizeof(err)) == -1);
+		CHECK(err[0] != 0);
 		free(cut);
 	}
 	free(b);
@@ -63,6 +68,12 @@ static void parses(const char *rel, enum ward_evidence_type t, size_t trailing)
 		return;
 	CHECK(ward_evidence_parse(b, len, &ev, err, sizeof(err)) == 0);
 	if (ev) {
+		/* claims mode reads the very same claims from valid evidence */
+		struct ward_evidence_claims c;
+		CHECK(ward_evidence_parse_claims(b, len, WARD_CLAIMS_ANY, &c, err, sizeof(err)) == 0);
+		CHECK(memcmp(&c, &ev->c, sizeof(c)) == 0);
+		CHECK(ward_evidence_parse_claims(b, len, t == WARD_EVIDENCE_SNP ? WARD_CLAIMS_DCAP : WARD_CLAIMS_SNP,
+						 &c, err, sizeof(err)) == -1);
 		CHECK(ev->c.type == t);
 		if (t != WARD_EVIDENCE_SNP)
 			CHECK(ev->c.quote.trailing == trailing);
@@ -104,6 +115,80 @@ static void bad_lengths(void)
 	b[0x34] = 2; /* signature algorithm */
 	CHECK(ward_evidence_parse(b, len, &ev, err, sizeof(err)) == -1);
 	CHECK(strstr(err, "signature algorithm 2") != NULL);
+	free(b);
+}
+
+/* What claims mode relaxes, and only that (evidence.h). */
+static void claims_mode(void)
+{
+	size_t len;
+	uint8_t *b = load("sgx/qvl_sgx_quote.bin", &len), *big;
+	struct ward_evidence *ev = NULL;
+	struct ward_evidence_claims c;
+	char err[256];
+	if (!b)
+		return;
+	/* ECDSA P-384 attestation key: a claim to show, not one Ward verifies */
+	b[2] = 3;
+	CHECK(ward_evidence_parse(b, len, &ev, err, sizeof(err)) == -1);
+	CHECK(strcmp(err, "quote header: attestation key type 3 is not ECDSA P-256 (2)") == 0);
+	CHECK(ward_evidence_parse_claims(b, len, WARD_CLAIMS_DCAP, &c, err, sizeof(err)) == 0);
+	CHECK(c.type == WARD_EVIDENCE_SGX && c.quote.att_key_type == 3);
+	b[2] = 4;
+	CHECK(ward_evidence_parse_claims(b, len, WARD_CLAIMS_DCAP, &c, err, sizeof(err)) == -1);
+	CHECK(strcmp(err, "quote header: attestation key type 4 is not ECDSA P-256 (2) nor P-384 (3)") == 0);
+	b[2] = 2;
+	/* a malformed certification data length: refused, or read up to it */
+	size_t auth = b[0x3F4] | b[0x3F5] << 8, off = 0x3F6 + auth + 2;
+	b[off]++;
+	CHECK(ward_evidence_parse(b, len, &ev, err, sizeof(err)) == -1);
+	CHECK(ward_evidence_parse_claims(b, len, WARD_CLAIMS_DCAP, &c, err, sizeof(err)) == 0);
+	CHECK(c.quote.cert_type == 5 && c.quote.total_size == len && c.quote.trailing == 0);
+	b[off]--;
+	/* 100 KiB of zero padding: over the verifier's 64 KiB, counted here */
+	big = calloc(1, len + 100 * 1024);
+	CHECK(big != NULL);
+	if (big) {
+		memcpy(big, b, len);
+		CHECK(ward_evidence_parse(big, len + 100 * 1024, &ev, err, sizeof(err)) == -1);
+		CHECK(ward_evidence_parse_claims(big, len + 100 * 1024, WARD_CLAIMS_ANY, &c, err, sizeof(err)) == 0);
+		CHECK(c.quote.trailing == 100 * 1024 && c.quote.total_size == len);
+		/* and the one bound that stays: the evidence size */
+		free(big);
+		big = calloc(1, WARD_EVIDENCE_MAX_SIZE + 1);
+		memcpy(big, b, len);
+		CHECK(ward_evidence_parse_claims(big, WARD_EVIDENCE_MAX_SIZE + 1, WARD_CLAIMS_DCAP, &c, err,
+						 sizeof(err)) == -1);
+		CHECK(strstr(err, "exceeds the maximum") != NULL);
+		free(big);
+	}
+	/* EPID quote body: the header of an EPID quote, then the same report body */
+	uint8_t epid[432];
+	struct ward_epid_quote_body e;
+	memcpy(epid, b, sizeof(epid));
+	epid[0] = 2, epid[1] = 0;
+	CHECK(ward_epid_body_parse(epid, sizeof(epid), &e, err, sizeof(err)) == 0);
+	CHECK(e.version == 2 && memcmp(e.report.mrenclave, b + 48 + 0x40, 32) == 0);
+	CHECK(memcmp(e.report.report_data, b + 48 + 0x140, 64) == 0 && e.qe_svn == (b[8] | b[9] << 8));
+	CHECK(ward_epid_body_parse(epid, 431, &e, err, sizeof(err)) == -1);
+	CHECK(strcmp(err, "EPID quote body has 431 bytes, expected 432") == 0);
+	epid[0] = 3;
+	CHECK(ward_epid_body_parse(epid, sizeof(epid), &e, err, sizeof(err)) == -1);
+	CHECK(strcmp(err, "EPID quote version 3 is not supported (1 or 2)") == 0);
+	free(b);
+	/* an SNP report with bytes after it */
+	b = load("snp/gosev_attestation.bin", &len);
+	if (!b)
+		return;
+	big = calloc(1, len + 7);
+	CHECK(big != NULL);
+	if (big) {
+		memcpy(big, b, len);
+		CHECK(ward_evidence_parse(big, len + 7, &ev, err, sizeof(err)) == -1);
+		CHECK(ward_evidence_parse_claims(big, len + 7, WARD_CLAIMS_ANY, &c, err, sizeof(err)) == 0);
+		CHECK(c.type == WARD_EVIDENCE_SNP && c.snp.trailing == 7);
+		free(big);
+	}
 	free(b);
 }
 
@@ -152,5 +237,6 @@ int main(int argc, char **argv)
 	every_prefix_fails("tdx/qvl_tdx_quote.bin", 5006 - 70);
 	every_prefix_fails("snp/gosev_attestation.bin", 1184);
 	bad_lengths();
+	claims_mode();
 	return TEST_DONE();
 }

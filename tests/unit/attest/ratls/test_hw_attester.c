@@ -216,8 +216,14 @@ static void test_tsm(const uint8_t *tdx, size_t tdxl, const uint8_t *snp, size_t
 	fk.provider = "tdx_guest";
 	CHECK(ward_hw_attest(&o, rd, &ev, err, sizeof(err)) == -1 &&
 	      strstr(err, "outblob of provider tdx_guest is not a TDX quote") != NULL);
+	/* a truncated quote: refused with the evidence parser's reason */
 	fk.tmpl_len = 10;
-	CHECK(ward_hw_attest(&o, rd, &ev, err, sizeof(err)) == -1);
+	CHECK(ward_hw_attest(&o, rd, &ev, err, sizeof(err)) == -1 &&
+	      strcmp(err, "outblob of provider tdx_guest is not a TDX quote: quote header: truncated (10 bytes, need 48)") == 0);
+	fk.provider = "sev_guest";
+	fk.tmpl = snp, fk.tmpl_len = snpl - 1;
+	CHECK(ward_hw_attest(&o, rd, &ev, err, sizeof(err)) == -1 &&
+	      strcmp(err, "outblob of provider sev_guest is not an SEV-SNP report: SEV-SNP report: truncated (1183 bytes, need 1184)") == 0);
 	CHECK(dir_empty(rep));
 }
 
