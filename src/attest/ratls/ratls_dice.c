@@ -75,6 +75,51 @@ static int is_def_bstr(cbor_item_t *it)
 	return it != NULL && cbor_isa_bytestring(it) && cbor_bytestring_is_definite(it);
 }
 
+/* Bounds check before cbor_load, which allocates an array's or a map's
+ * item table from its declared count before reading any item: a header
+ * claiming 2^30 items in a 100-byte input would make it allocate gigabytes.
+ * Every item takes at least one byte, so a count larger than the bytes left
+ * is malformed; walking the headers with libcbor's streaming decoder checks
+ * that for every collection. */
+struct count_scan {
+	size_t left; /* bytes from the current item's header to the end */
+	int bad;
+};
+
+static void scan_array(void *ctx, size_t n)
+{
+	struct count_scan *s = ctx;
+	if (n > s->left)
+		s->bad = 1;
+}
+
+static void scan_map(void *ctx, size_t n)
+{
+	struct count_scan *s = ctx;
+	if (n > s->left / 2)
+		s->bad = 1;
+}
+
+static int counts_fit(const uint8_t *buf, size_t len)
+{
+	struct cbor_callbacks cb = cbor_empty_callbacks;
+	struct count_scan s = { 0 };
+	size_t off = 0;
+
+	cb.array_start = scan_array;
+	cb.map_start = scan_map;
+	while (off < len) {
+		s.left = len - off;
+		struct cbor_decoder_result r = cbor_stream_decode(buf + off, len - off, &cb, &s);
+		if (s.bad)
+			return 0;
+		if (r.status != CBOR_DECODER_FINISHED || r.read == 0)
+			return 1; /* malformed here: cbor_load stops at the same byte and says where */
+		off += r.read;
+	}
+	return 1;
+}
+
 /* cbor_load with the whole-buffer rule. */
 static cbor_item_t *load_exact(const uint8_t *buf, size_t len, const char *what, char *err,
 			       size_t errlen)
@@ -84,6 +129,10 @@ static cbor_item_t *load_exact(const uint8_t *buf, size_t len, const char *what,
 
 	if (len == 0) {
 		seterr(err, errlen, "%s is empty", what);
+		return NULL;
+	}
+	if (!counts_fit(buf, len)) {
+		seterr(err, errlen, "%s is not valid CBOR (an item count exceeds the input)", what);
 		return NULL;
 	}
 	it = cbor_load(buf, len, &res);

@@ -83,6 +83,19 @@ static void test_tagged(void)
 	      strstr(err, "not a CBOR tag") != NULL);
 	CHECK(ward_dice_decode(three, sizeof(three), &tag, &ev, &evl, &cl, &cll, err, sizeof(err)) == -1);
 	CHECK(ward_dice_decode(text, sizeof(text), &tag, &ev, &evl, &cl, &cll, err, sizeof(err)) == -1);
+	/* collections whose declared count exceeds the input are refused
+	 * before anything is allocated for them (an array of 2^31 items, a map
+	 * of 2^28 pairs nested in a valid array, a 2-element array whose second
+	 * element claims 1000 items): no giant allocation, a clear reason */
+	static const uint8_t huge_array[] = { 0xd9, 0xea, 0x60, 0x9a, 0x80, 0x00, 0x00, 0x00, 0x41, 0x00 };
+	static const uint8_t huge_map[] = { 0xd9, 0xea, 0x60, 0x82, 0x41, 0x00, 0xba, 0x10, 0x00, 0x00, 0x00, 0x00 };
+	static const uint8_t nested[] = { 0xd9, 0xea, 0x60, 0x82, 0x41, 0x00, 0x99, 0x03, 0xe8, 0x00, 0x00 };
+	CHECK(ward_dice_decode(huge_array, sizeof(huge_array), &tag, &ev, &evl, &cl, &cll, err, sizeof(err)) == -1 &&
+	      strstr(err, "an item count exceeds the input") != NULL);
+	CHECK(ward_dice_decode(huge_map, sizeof(huge_map), &tag, &ev, &evl, &cl, &cll, err, sizeof(err)) == -1 &&
+	      strstr(err, "an item count exceeds the input") != NULL);
+	CHECK(ward_dice_decode(nested, sizeof(nested), &tag, &ev, &evl, &cl, &cll, err, sizeof(err)) == -1 &&
+	      strstr(err, "an item count exceeds the input") != NULL);
 }
 
 static void test_create_refuses_unbound(void)
