@@ -17,7 +17,6 @@
 #include <string.h>
 #include <setjmp.h>
 #include <sys/stat.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <openssl/core_names.h>
@@ -33,8 +32,6 @@
 #define C WVOL_CHUNK
 #define PAR_MIN_CHUNKS 64 /* 256 KiB: below this one core is quicker than a hand-off */
 #define WBATCH_CHUNKS 4096 /* chunks per seal_chunks call (16 MiB; 116 KiB of nonces and tags) */
-#define WB_CHUNKS 512	   /* write-back: one aligned 2 MiB piece of slot 0 */
-#define WB_MIN_CHUNKS 32   /* write-back starts with an append of at least 128 KiB */
 
 /* ---- paths ---- */
 
@@ -139,76 +136,6 @@ static int open_alt(ward_vol *v, struct vnode *n, int create)
 	return n->fd_alt >= 0 ? 0 : -1;
 }
 
-/* ---- write-back ----
- *
- * A program that appends in large pieces (a copy, a log, Python writing a
- * big file in 1 MiB calls) gets its chunks sealed into a 2 MiB buffer of
- * ciphertext that is written to slot 0 in one aligned pwrite when full,
- * instead of in 128 KiB pieces as they come. Two reasons: a page cache
- * filled by aligned 2 MiB writes holds the file in 2 MiB folios, which a
- * mapping (map.c) then maps with one page-table entry each, so random
- * reads of a freshly written file do not pay a fault per 64 KiB; and one
- * system call per 2 MiB instead of sixteen.
- *
- * Only appends are buffered (chunks past the working size, to their first
- * slot, starting at a 2 MiB boundary and continuing exactly where the
- * buffer ends): the data on disk under them is nobody's, so forgetting
- * them is always safe. Anything else that touches the file first writes
- * the buffer out: a read reaching into it, another write, a truncate, a
- * commit (close, fsync). Nothing is promised about data that was neither
- * closed nor fsynced at a crash, so holding it in memory a little longer
- * changes no guarantee (docs/volume-format.md, "I/O path"). A failed
- * write-out is reported by the call that caused it, and the working size
- * goes back to before the buffered chunks, as if they had never been
- * written. The buffer holds only ciphertext; up to two free ones are kept
- * for the next file. */
-#define WB_BYTES ((size_t)WB_CHUNKS * C)
-static uint8_t *wb_spare[2];
-
-static uint8_t *wb_get(void)
-{
-	for (int k = 0; k < 2; k++) {
-		uint8_t *b = __atomic_exchange_n(&wb_spare[k], NULL, __ATOMIC_ACQ_REL);
-		if (b != NULL)
-			return b;
-	}
-	return ward_map_huge(WB_BYTES);
-}
-
-static void wb_release(struct vnode *n)
-{
-	uint8_t *b = n->wb;
-	n->wb = NULL;
-	n->wb_n = 0;
-	if (b == NULL)
-		return;
-	for (int k = 0; k < 2; k++) {
-		uint8_t *none = NULL;
-		if (__atomic_compare_exchange_n(&wb_spare[k], &none, b, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
-			return;
-	}
-	munmap(b, WB_BYTES);
-}
-
-/* Writes the buffered chunks to slot 0 (caller holds the write lock). */
-static int wb_flush(ward_vol *v, struct vnode *n, char *err)
-{
-	if (n->wb_n == 0)
-		return 0;
-	size_t len = (size_t)(n->wb_n - 1) * C + n->wb_last_len;
-	n->wb_n = 0;
-	if (ward_pwrite_full(n->fd_main, n->wb, len, n->wb_first * C) != 0) {
-		int e = errno;
-		/* the chunks are not on disk: the file ends before them again
-		 * (the commit trims what part of them reached the disk) */
-		__atomic_store_n(&n->wsize, n->wb_wsize0, __ATOMIC_RELAXED);
-		n->meta_dirty = 1;
-		return wv_fail(err, -e, "cannot write '%s/%s': %s; the last %zu KiB appended to it were not stored",
-			       v->dir, n->path, strerror(e), (len + 1023) / 1024);
-	}
-	return 0;
-}
-
 int wv_node_load(ward_vol *v, struct vnode *n, char *err)
 {
 	char dp[WVOL_MAX_PATH + 1];
@@ -274,7 +201,6 @@ void wv_node_unload(struct vnode *n)
 	wv_map_drop(n, WVOL_SLOT_MAIN);
 	wv_map_drop(n, WVOL_SLOT_ALT);
 	n->nomap = 0;
-	wb_release(n); /* committed by the last close, or the file was removed */
 	if (n->w != n->c)
 		free(n->w);
 	n->w = NULL;
@@ -705,17 +631,13 @@ ssize_t ward_vf_pread(ward_vfile *f, void *buf, size_t len, uint64_t off, char *
 			used |= 1u << n->w[i].slot;
 	}
 	int need_alt = (used & (1u << WVOL_SLOT_ALT)) && n->fd_alt < 0;
-	int remap = 0, wb_hit = n->wb_n > 0 && off + len > n->wb_first * C;
+	int remap = 0;
 	for (uint8_t s = WVOL_SLOT_MAIN; s <= WVOL_SLOT_ALT; s++)
 		if ((used & (1u << s)) && n->maplen[s] < endb && !n->nomap && wv_map_enabled())
 			remap = 1;
-	if (need_alt || remap || wb_hit) {
+	if (need_alt || remap) {
 		pthread_rwlock_unlock(&n->rw);
 		pthread_rwlock_wrlock(&n->rw);
-		if ((rc = wb_flush(f->v, n, err)) != 0) {
-			pthread_rwlock_unlock(&n->rw);
-			return rc;
-		}
 		if (n->fd_alt < 0 && (used & (1u << WVOL_SLOT_ALT)))
 			(void)open_alt(f->v, n, 0);
 		for (uint8_t s = WVOL_SLOT_MAIN; s <= WVOL_SLOT_ALT; s++)
@@ -830,9 +752,7 @@ struct wrun {
 	const uint8_t *pt;   /* plaintext, NULL: zeros */
 	uint8_t (*nonce)[12];
 	uint8_t (*tag)[16];
-	uint8_t *ok;	     /* 1 when the chunk's ciphertext is on disk (or in the write-back buffer) */
-	uint8_t *wb;	     /* the write-back buffer, when the run goes there; chunk wb_first at wb[0] */
-	uint64_t wb_first;
+	uint8_t *ok;	     /* 1 when the chunk's ciphertext is on disk */
 	pthread_mutex_t mu;
 	int eno;	     /* first errno (EIO: encryption failed) */
 };
@@ -867,15 +787,10 @@ static int wrun_part(void *arg, uint64_t lo, uint64_t hi)
 		for (uint64_t k = a; k < b; k++) {
 			size_t x = (size_t)(k - r->first), cl = k == r->last ? (size_t)r->last_len : C;
 			const uint8_t *in = r->pt ? r->pt + x * C : zero_chunk;
-			uint8_t *to = r->wb ? r->wb + (k - r->wb_first) * C : ct + (k - a) * C;
-			if (gcm_chunk(c, 1, n, k, r->nonce[x], in, to, cl, r->tag[x]) != 0) {
+			if (gcm_chunk(c, 1, n, k, r->nonce[x], in, ct + (k - a) * C, cl, r->tag[x]) != 0) {
 				rc = wrun_fail(r, EIO);
 				goto out;
 			}
-		}
-		if (r->wb) {
-			memset(r->ok + (a - r->first), 1, (size_t)(b - a));
-			continue;
 		}
 		/* runs of equal target slot */
 		for (uint64_t p = a; p < b;) {
@@ -898,26 +813,9 @@ out:
 	return rc;
 }
 
-/* Whether chunks [i, j) go to the write-back buffer (see "write-back"). */
-static int wb_takes(ward_vol *v, struct vnode *n, uint64_t i, uint64_t j)
-{
-	if (v->kind != WARD_VOL_ENCRYPTED || n->fd_main < 0 || i * C < n->wsize)
-		return 0; /* not an append */
-	if (n->wb_n > 0) {
-		if (i != n->wb_first + n->wb_n || n->wb_last_len != C || j > n->wb_first + WB_CHUNKS)
-			return 0;
-	} else if (i % WB_CHUNKS != 0 || j - i < WB_MIN_CHUNKS || j > i + WB_CHUNKS) {
-		return 0;
-	}
-	for (uint64_t k = i; k < j; k++)
-		if (target_slot(n, k) != WVOL_SLOT_MAIN)
-			return 0;
-	return 1;
-}
-
 /* Writes whole new contents of chunks [i, j) (each C bytes, except that the
  * last may be shorter: len) from pt (NULL: zeros); all chunks go to their
- * target slot, or to the write-back buffer. */
+ * target slot. */
 static int seal_chunks(ward_vol *v, struct vnode *n, uint64_t i, uint64_t j, const uint8_t *pt, size_t len,
 		       char *err)
 {
@@ -929,19 +827,6 @@ static int seal_chunks(ward_vol *v, struct vnode *n, uint64_t i, uint64_t j, con
 
 	if (meta == NULL)
 		return wv_fail(err, -ENOMEM, "out of memory");
-	int buffered = wb_takes(v, n, i, j);
-	if (!buffered && (rc = wb_flush(v, n, err)) != 0)
-		goto out;
-	if (buffered && n->wb == NULL && (n->wb = wb_get()) == NULL)
-		buffered = 0;
-	if (buffered) {
-		if (n->wb_n == 0) {
-			n->wb_first = i;
-			n->wb_wsize0 = n->wsize;
-		}
-		r.wb = n->wb;
-		r.wb_first = n->wb_first;
-	}
 	r.nonce = (uint8_t(*)[12])meta;
 	r.tag = (uint8_t(*)[16])(meta + m * 12);
 	r.ok = meta + m * 28;
@@ -967,8 +852,6 @@ static int seal_chunks(ward_vol *v, struct vnode *n, uint64_t i, uint64_t j, con
 	pthread_mutex_init(&r.mu, NULL);
 	rc = m >= PAR_MIN_CHUNKS ? wv_parallel(wrun_part, &r, i, j, SUB) : wrun_part(&r, i, j);
 	pthread_mutex_destroy(&r.mu);
-	if (buffered && rc != 0)
-		memset(r.ok, 0, m); /* the buffer keeps only whole runs: this one is forgotten */
 	for (uint64_t k = i; k < j; k++) {
 		size_t x = (size_t)(k - i);
 		if (!r.ok[x])
@@ -986,12 +869,6 @@ static int seal_chunks(ward_vol *v, struct vnode *n, uint64_t i, uint64_t j, con
 			if (e > n->wmain_len)
 				n->wmain_len = e;
 		}
-	}
-	if (buffered && rc == 0) {
-		n->wb_n = j - n->wb_first;
-		n->wb_last_len = (size_t)r.last_len;
-		if (n->wb_n == WB_CHUNKS && (rc = wb_flush(v, n, err)) != 0)
-			goto out;
 	}
 	if (rc != 0) {
 		if (r.eno == EIO)
@@ -1019,10 +896,6 @@ static int write_locked(ward_vol *v, struct vnode *n, const uint8_t *src, size_t
 		return 0;
 	if (wv_nchunks(newsize) >= WVOL_MAX_CHUNKS)
 		return wv_fail(err, -EFBIG, "'%s/%s': file too large", v->dir, n->path);
-	/* a write that does not continue the buffered appends writes them out first */
-	if (n->wb_n > 0 && (off != (n->wb_first + n->wb_n) * C || n->wb_last_len != C) &&
-	    (rc = wb_flush(v, n, err)) != 0)
-		return rc;
 	if (ensure_w(n, wv_nchunks(newsize)) != 0)
 		return wv_fail(err, -ENOMEM, "out of memory");
 	if (off > oldsize) {
@@ -1082,8 +955,6 @@ static int write_locked(ward_vol *v, struct vnode *n, const uint8_t *src, size_t
 	/* whole chunks, in batches */
 	for (uint64_t a = first_full; a < after_full;) {
 		uint64_t b = after_full - a > WBATCH_CHUNKS ? a + WBATCH_CHUNKS : after_full;
-		if (b > (a / WB_CHUNKS + 1) * WB_CHUNKS)
-			b = (a / WB_CHUNKS + 1) * WB_CHUNKS; /* batches end at 2 MiB boundaries (write-back) */
 		size_t blen = (size_t)((b - 1 - a) * C + clen_of(newsize, b - 1));
 		if ((rc = seal_chunks(v, n, a, b, src ? src + (a * C - off) : NULL, blen, err)) != 0)
 			return rc;
@@ -1131,9 +1002,7 @@ ssize_t ward_vf_append(ward_vfile *f, const void *buf, size_t len, uint64_t *new
 
 static int truncate_locked(ward_vol *v, struct vnode *n, uint64_t size, char *err)
 {
-	int rc = wb_flush(v, n, err);
-	if (rc != 0)
-		return rc;
+	int rc;
 	if (size > n->wsize) {
 		uint64_t s = n->wsize;
 		/* extend by writing zeros only where a chunk must change: the
@@ -1203,10 +1072,6 @@ int wv_node_commit(ward_vol *v, struct vnode *n, int durable, char *err)
 
 	pthread_rwlock_wrlock(&n->rw);
 	if (!n->loaded || !v->writable)
-		goto out;
-	rc = wb_flush(v, n, err);
-	wb_release(n);
-	if (rc != 0)
 		goto out;
 	if (n->ndirty == 0 && !n->meta_dirty) {
 		if (durable && n->unsynced) {

@@ -70,12 +70,6 @@ struct vnode {
 	uint64_t maplen[2];
 	struct wmap *wm[2]; /* map[slot]'s warm-up state (map.c), or NULL */
 	uint8_t nomap;	 /* a mapping failed: this file uses pread */
-	/* write-back (file.c): ciphertext of the appended chunks
-	 * [wb_first, wb_first + wb_n) of slot 0, not yet on disk */
-	uint8_t *wb;	 /* WB_CHUNKS chunks, or NULL */
-	uint64_t wb_first, wb_n;
-	size_t wb_last_len;  /* bytes of the last buffered chunk */
-	uint64_t wb_wsize0;  /* wsize before the first buffered chunk */
 };
 
 /*
