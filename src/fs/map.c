@@ -152,11 +152,10 @@ int wv_map_enabled(void)
 
 /* Maps len bytes of fd read-only and shared, at an address that is a
  * multiple of 2 MiB when len is: where the page cache holds the file in
- * 2 MiB folios (a volume writes its chunk files in aligned 2 MiB pieces
- * when it can: file.c, "write-back"), one fault then maps a whole folio
- * with one page-table entry, which is what makes first touches cheap
- * (on some virtual machines every page-table entry a process fills costs
- * an exit to the hypervisor). Falls back to any address. */
+ * 2 MiB folios (a file written in aligned 2 MiB pieces), one fault then
+ * maps a whole folio with one page-table entry, which makes first touches
+ * cheap (on some virtual machines every page-table entry a process fills
+ * costs an exit to the hypervisor). Falls back to any address. */
 static void *map_aligned(int fd, size_t len)
 {
 	const size_t unit = (size_t)2 << 20;

@@ -1,6 +1,6 @@
 """Crash test: a writer (`ward fs _stress`) applies random writes, large
-writes (1 MiB calls from a 2 MiB boundary on, which the volume holds in its
-write-back buffer), appends, truncations, unlinks and renames to a volume
+writes (1 MiB calls from a 2 MiB boundary on, shared between two threads),
+appends, truncations, unlinks and renames to a volume
 and is killed with SIGKILL at random moments, many times over the same volume. After each kill:
   - the volume opens and `ward fs verify` finds no integrity error;
   - every file reads back exactly as last committed (or, for the operation
