@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """File-shield benchmarks from Python, with ratios measured in the same run.
 
-  bench/bench_shield.py [--mib 256] [--runs 3] [--passes 1] [--no-gocryptfs]
+  bench/bench_shield.py [--mib 256] [--runs 3] [--passes 1] [--no-gocryptfs] [--numpy-only]
 
 Configurations: plain files natively; plain files under `ward run`; an
 encrypted volume under `ward run --volume`; gocryptfs (FUSE) natively, when
@@ -86,13 +86,18 @@ def gocryptfs_setup(work):
 
 def import_numpy_times(configs, runs):
     """Runs each configuration's command `runs` times, interleaved (one of
-    each in turn, so that a change of load hits all alike); returns, per
+    each in turn, in a rotating order, so that a change of load hits all
+    alike); returns, per
     configuration, the median wall time and the median CPU time (user +
     system of the process tree, from rusage)."""
     walls = {k: [] for k in configs}
     cpus = {k: [] for k in configs}
-    for _ in range(runs):
-        for name, cmd in configs.items():
+    names = list(configs)
+    for r in range(runs):
+        # rotated each round, so that no configuration always runs right
+        # after the same other one
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            cmd = configs[name]
             r0 = resource.getrusage(resource.RUSAGE_CHILDREN)
             t = time.perf_counter()
             run(cmd)
@@ -102,12 +107,21 @@ def import_numpy_times(configs, runs):
     return {k: (statistics.median(walls[k]), statistics.median(cpus[k])) for k in configs}
 
 
+def print_numpy(imp, n):
+    nw, nc = imp["native"]
+    print("\nimport numpy (median of %d interleaved runs each): wall native %.3f s, ward plain %.3f s, "
+          "ward from an encrypted copy %.3f s (%.2fx native); CPU %.3f / %.3f / %.3f s (%.2fx native)" % (
+              n, nw, imp["ward plain"][0], imp["ward encrypted"][0], imp["ward encrypted"][0] / nw,
+              nc, imp["ward plain"][1], imp["ward encrypted"][1], imp["ward encrypted"][1] / nc))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--mib", type=int, default=256)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--passes", type=int, default=1, help="passes of the 4 KiB random reads")
     ap.add_argument("--no-gocryptfs", action="store_true")
+    ap.add_argument("--numpy-only", action="store_true", help="only the import numpy measurement")
     args = ap.parse_args()
 
     work = pathlib.Path(tempfile.mkdtemp(prefix="ward-bench-", dir="/var/tmp"))
@@ -126,12 +140,12 @@ def main():
             "ward encrypted": ([WARD, "run"] + volopt + ["--"], vol),
         }
         note = None
-        if not args.no_gocryptfs:
+        if not args.no_gocryptfs and not args.numpy_only:
             gc_mnt, note = gocryptfs_setup(work)
             if gc_mnt is not None:
                 configs["gocryptfs"] = ([], gc_mnt)
         res = {}
-        for name, (prefix, d) in configs.items():
+        for name, (prefix, d) in ({} if args.numpy_only else configs).items():
             res[name] = best([worker(prefix, d, args.mib, args.passes) for _ in range(args.runs)])
             print(name, json.dumps({k: round(v, 4) for k, v in res[name].items()}), file=sys.stderr)
 
@@ -155,6 +169,9 @@ def main():
             subprocess.run(["fusermount", "-u", str(gc_mnt)], capture_output=True)
         shutil.rmtree(work, ignore_errors=True)
 
+    if args.numpy_only:
+        print_numpy(imp, args.runs * 7)
+        return
     mib = args.mib
     base = res["native plain"]
 
@@ -192,11 +209,7 @@ def main():
         enc_read = mib * 1048576 / res["ward encrypted"]["seq_read"] / 1e9
         print("\nAES-256-GCM single-core limit (openssl speed, 1 MiB blocks): %.2f GB/s; "
               "encrypted sequential read = %.2f of that limit" % (limit, enc_read / limit))
-    nw, nc = imp["native"]
-    print("\nimport numpy (median of %d interleaved runs each): wall native %.3f s, ward plain %.3f s, "
-          "ward from an encrypted copy %.3f s (%.2fx native); CPU %.3f / %.3f / %.3f s (%.2fx native)" % (
-              args.runs * 7, nw, imp["ward plain"][0], imp["ward encrypted"][0], imp["ward encrypted"][0] / nw,
-              nc, imp["ward plain"][1], imp["ward encrypted"][1], imp["ward encrypted"][1] / nc))
+    print_numpy(imp, args.runs * 7)
     if note:
         print("\ngocryptfs: " + note)
 
