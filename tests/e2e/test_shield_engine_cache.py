@@ -6,6 +6,7 @@ checked as without the cache, and hardware mode never uses it."""
 import os
 import shutil
 import subprocess
+import time
 
 import pytest
 
@@ -217,6 +218,40 @@ def test_cache_file_is_compacted_when_files_are_replaced(fresh_python, tmp):
     r = ward("run", "--", py, "-c", CODE + "; print('libcrypto' in open('/proc/self/maps').read())", env=env)
     assert r.returncode == 0, r.stderr
     assert r.stdout == "[1]\nFalse\n"
+
+
+def test_caches_of_images_unused_for_30_days_are_removed(tmp):
+    """A new cache file (a new image) removes the cache files of the same
+    directory that were not used for 30 days, and only those; a cache in use
+    has its mtime refreshed, so it does not age out."""
+    env = base_env(XDG_CACHE_HOME=tmp / "c")
+    r = ward("run", "--", PY, "-c", "pass", env=env, timeout=300)
+    assert r.returncode == 0, r.stderr
+    mine = cache_files(tmp / "c")  # one per engine tree
+    assert mine
+    d = mine[0].parent
+    day = 86400
+    old = d / ("a" * 64)                  # another image's cache, unused for 40 days
+    recent = d / ("b" * 64)               # used 10 days ago
+    leftover = d / ("c" * 64 + ".123.new")  # an interrupted compaction, 40 days old
+    other = d / "notes.txt"               # not a cache file: never touched
+    for p, age in ((old, 40), (recent, 10), (leftover, 40), (other, 40)):
+        p.write_text("M 1 2 3 4 5\n")
+        os.utime(p, (time.time() - age * day, time.time() - age * day))
+    # this image's caches in use, last written 2 days ago: refreshed, kept
+    for p in mine:
+        os.utime(p, (time.time() - 2 * day, time.time() - 2 * day))
+    r = ward("run", "--", PY, "-c", "pass", env=env)
+    assert r.returncode == 0, r.stderr
+    assert all(time.time() - p.stat().st_mtime < 3600 for p in mine)
+    assert old.exists() and leftover.exists()  # nothing is pruned by a run that creates no cache
+    # a new image (its own cache file is created) prunes what aged out
+    mine[0].unlink()
+    r = ward("run", "--", PY, "-c", "pass", env=env)
+    assert r.returncode == 0, r.stderr
+    assert all(p.exists() for p in mine)
+    assert not old.exists() and not leftover.exists()
+    assert recent.exists() and other.exists()
 
 
 def test_forged_cache_line_with_another_identity_is_not_used(fresh_python, tmp):

@@ -37,7 +37,9 @@
  * EC_MAX_BYTES, and each rewrite is paid for by at least half as many
  * lines appended since the last one. A run still
  * appending to the old file while another renames the new one over it loses
- * those lines: their files are checked again the next time.
+ * those lines: their files are checked again the next time. Cache files of
+ * other images unused for 30 days are removed when a new one is created
+ * (prune_old).
  *
  * - Manifest: when the measured identity of the manifest (the file whose
  *   SHA-256 is in the enclave hash) has an M line, the volume is opened with
@@ -63,6 +65,7 @@
  *   descriptor (/proc/self/fd/N) instead of a sealed memfd copy.
  */
 #undef _FILE_OFFSET_BITS
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -70,6 +73,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -318,6 +322,41 @@ static void ec_free(struct shield_ec *ec)
 	free(ec);
 }
 
+/* Caches of other images (an interpreter upgraded, a tree changed) are
+ * never read again once their image is gone: when a new cache file is
+ * created, the cache files of this directory (64 hexadecimal digits, or a
+ * compaction's leftover) that were not used for EC_KEEP_DAYS are removed.
+ * A cache in use has its mtime refreshed at most once a day, so only unused
+ * ones age; several interpreters sharing the directory keep theirs. */
+#define EC_KEEP_DAYS 30
+
+static int cache_name(const char *n)
+{
+	size_t i = 0;
+	while (i < 64 && ((n[i] >= '0' && n[i] <= '9') || (n[i] >= 'a' && n[i] <= 'f')))
+		i++;
+	return i == 64 && (n[64] == 0 || (n[64] == '.' && strstr(n + 65, ".new") != NULL));
+}
+
+static void prune_old(const char *dir, const char *keep)
+{
+	DIR *d = REAL(opendir)(dir);
+	struct dirent64 *e;
+	time_t now = time(NULL);
+	if (d == NULL)
+		return;
+	while ((e = REAL(readdir64)(d)) != NULL) {
+		struct stat st;
+		if (!cache_name(e->d_name) || strcmp(e->d_name, keep) == 0 ||
+		    REAL(fstatat64)(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode) ||
+		    st.st_uid != geteuid() || now - st.st_mtime < (time_t)EC_KEEP_DAYS * 86400)
+			continue;
+		if (REAL(unlinkat)(dirfd(d), e->d_name, 0) == 0)
+			ward_debug("engine image cache %s/%s removed: unused for %d days", dir, e->d_name, EC_KEEP_DAYS);
+	}
+	closedir(d);
+}
+
 /* The cache of the manifest whose SHA-256 is sha: opened (created if need
  * be) and read through one descriptor, trusted only when it is a regular
  * file of this user that nobody else can write. NULL: no cache. */
@@ -357,6 +396,14 @@ static struct shield_ec *ec_load(const uint8_t sha[32], const struct ward_file_i
 			ward_debug("engine image cache %s ignored: not a regular file of this user writable only by it", path);
 		ec_free(ec);
 		return NULL;
+	}
+	if (ec->writable && st.st_size == 0) {
+		char *s1 = strrchr(path, '/');
+		*s1 = 0;
+		prune_old(path, hex);
+		*s1 = '/';
+	} else if (ec->writable && time(NULL) - st.st_mtime > 86400) {
+		(void)futimens(ec->fd, NULL); /* in use: not aged out ("Caches of other images") */
 	}
 	ec->bytes = (uint64_t)st.st_size;
 	len = (size_t)st.st_size < EC_MAX_BYTES ? (size_t)st.st_size : EC_MAX_BYTES;
