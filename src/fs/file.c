@@ -185,6 +185,9 @@ int wv_node_load(ward_vol *v, struct vnode *n, char *err)
 	n->wsize = n->size;
 	n->wmtime = n->mtime;
 	n->wmain_len = disk > n->main_len ? disk : n->main_len;
+	/* what an earlier opener wrote may not be durable yet: the first
+	 * fsync syncs both stores */
+	n->data_unsynced[WVOL_SLOT_MAIN] = n->data_unsynced[WVOL_SLOT_ALT] = 1;
 	n->loaded = 1;
 	return 0;
 }
@@ -858,6 +861,7 @@ static int seal_chunks(ward_vol *v, struct vnode *n, uint64_t i, uint64_t j, con
 			continue;
 		struct cref *cr = &n->w[k];
 		cr->slot = target_slot(n, k);
+		n->data_unsynced[cr->slot] = 1;
 		memcpy(cr->v, r.nonce[x], 12);
 		memcpy(cr->v + 12, r.tag[x], 16);
 		if (mark(n, k) != 0 && rc == 0) {
@@ -1065,6 +1069,22 @@ int ward_vf_truncate(ward_vfile *f, uint64_t size, char *err)
 
 /* ---- commit ---- */
 
+/* fdatasync of the chunk stores written since their last one (a store
+ * nothing was written to needs none: SQLite's journal, rewritten in place,
+ * touches one of the two per sync): 0, or -1 with errno set. */
+static int sync_data(struct vnode *n)
+{
+	int fds[2] = { n->fd_main, n->fd_alt };
+	for (unsigned s = WVOL_SLOT_MAIN; s <= WVOL_SLOT_ALT; s++) {
+		if (fds[s] < 0 || !n->data_unsynced[s])
+			continue;
+		if (fdatasync(fds[s]) != 0)
+			return -1;
+		n->data_unsynced[s] = 0;
+	}
+	return 0;
+}
+
 int wv_node_commit(ward_vol *v, struct vnode *n, int durable, char *err)
 {
 	int rc = 0;
@@ -1075,7 +1095,7 @@ int wv_node_commit(ward_vol *v, struct vnode *n, int durable, char *err)
 		goto out;
 	if (n->ndirty == 0 && !n->meta_dirty) {
 		if (durable && n->unsynced) {
-			if ((n->fd_main >= 0 && fdatasync(n->fd_main) != 0) || (n->fd_alt >= 0 && fdatasync(n->fd_alt) != 0))
+			if (sync_data(n) != 0)
 				rc = wv_fail(err, -errno, "cannot sync '%s/%s': %s", v->dir, n->path, strerror(errno));
 			else if (fdatasync(v->jfd) != 0)
 				rc = wv_fail(err, -errno, "cannot sync the manifest of '%s': %s", v->dir, strerror(errno));
@@ -1084,7 +1104,7 @@ int wv_node_commit(ward_vol *v, struct vnode *n, int durable, char *err)
 		}
 		goto out;
 	}
-	if (durable && ((n->fd_main >= 0 && fdatasync(n->fd_main) != 0) || (n->fd_alt >= 0 && fdatasync(n->fd_alt) != 0))) {
+	if (durable && sync_data(n) != 0) {
 		rc = wv_fail(err, -errno, "cannot sync '%s/%s': %s", v->dir, n->path, strerror(errno));
 		goto out;
 	}
@@ -1156,8 +1176,10 @@ int wv_node_commit(ward_vol *v, struct vnode *n, int durable, char *err)
 	n->mtime = n->wmtime;
 	n->main_len = main_len;
 	n->maybe_dirty = 0;
-	if (n->wmain_len > main_len && n->fd_main >= 0 && ftruncate(n->fd_main, (off_t)main_len) == 0)
+	if (n->wmain_len > main_len && n->fd_main >= 0 && ftruncate(n->fd_main, (off_t)main_len) == 0) {
 		n->wmain_len = main_len;
+		n->data_unsynced[WVOL_SLOT_MAIN] = 1;
+	}
 	if (v->jlen - v->snap_len > (16u << 20) && v->jlen - v->snap_len > 2 * v->snap_len)
 		(void)wv_manifest_snapshot(v, NULL);
 	pthread_mutex_unlock(&v->mu);

@@ -60,6 +60,7 @@ struct vnode {
 	int meta_dirty;	 /* size/mtime changed without chunk changes */
 	int dirty_logged;
 	int unsynced;	 /* committed without fdatasync */
+	uint8_t data_unsynced[2]; /* slot 0 / slot 1 written (or unknown: just loaded) since its last fdatasync */
 	uint8_t key[32];
 	pthread_mutex_t pool_mu;
 	EVP_CIPHER_CTX *pool[4];

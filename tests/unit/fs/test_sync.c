@@ -1,0 +1,92 @@
+/* test_sync.c: what an fsync of a volume file syncs (src/fs/file.c,
+ * sync_data): the chunk stores written since their last fdatasync and the
+ * manifest, and not a store nothing was written to. fdatasync is replaced
+ * here (the library is linked statically into this test) by one that
+ * records which file each call was for, then does the real sync. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "fs/volume.h"
+#include "test.h"
+
+static char synced[16][512];
+static int nsynced;
+
+int fdatasync(int fd)
+{
+	char link[64], target[512];
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(link, target, sizeof(target) - 1);
+	target[n > 0 ? n : 0] = 0;
+	if (nsynced < 16)
+		snprintf(synced[nsynced++], sizeof(synced[0]), "%s", target);
+	return (int)syscall(SYS_fdatasync, fd);
+}
+
+/* how many recorded syncs were of a file whose path contains s */
+static int count(const char *s)
+{
+	int c = 0;
+	for (int i = 0; i < nsynced; i++)
+		c += strstr(synced[i], s) != NULL;
+	return c;
+}
+
+int main(void)
+{
+	char err[WARD_VOL_ERR_LEN], tmpl[] = "/tmp/ward-sync-test.XXXXXX", dir[256];
+	uint8_t key[32], buf[8192];
+	ward_vol *v = NULL;
+	ward_vfile *f = NULL;
+
+	memset(key, 5, sizeof(key));
+	memset(buf, 'a', sizeof(buf));
+	CHECK(mkdtemp(tmpl) != NULL);
+	snprintf(dir, sizeof(dir), "%s/v.vol", tmpl);
+	struct ward_vol_opts o = { .kind = WARD_VOL_ENCRYPTED, .key = key, .flags = WARD_VOL_RDWR | WARD_VOL_CREATE };
+	CHECK(ward_vol_open(dir, &o, &v, err) == 0);
+	if (v == NULL)
+		return TEST_DONE();
+	CHECK(ward_vf_open(v, "db", O_RDWR | O_CREAT, 0600, &f, err) == 0);
+	if (f == NULL)
+		return TEST_DONE();
+
+	/* new data goes to slot 0: it and the manifest are synced */
+	nsynced = 0;
+	CHECK(ward_vf_pwrite(f, buf, sizeof(buf), 0, err) == (ssize_t)sizeof(buf));
+	CHECK(ward_vf_sync(f, err) == 0);
+	CHECK(count("/v.vol/db") == 1 && count("/.ward-volume/manifest") == 1 && count("/alt/") == 0);
+
+	/* a committed chunk rewritten goes to slot 1: slot 0 was not written
+	 * since its sync, so only slot 1 and the manifest are synced */
+	nsynced = 0;
+	CHECK(ward_vf_pwrite(f, buf, 100, 0, err) == 100);
+	CHECK(ward_vf_sync(f, err) == 0);
+	CHECK(count("/alt/") == 1 && count("/.ward-volume/manifest") == 1 && count("/v.vol/db") == 0);
+
+	/* nothing written: nothing to sync */
+	nsynced = 0;
+	CHECK(ward_vf_sync(f, err) == 0);
+	CHECK(nsynced == 0);
+
+	/* a file opened again: what an earlier opener wrote may not be durable,
+	 * so the first fsync syncs both stores */
+	CHECK(ward_vf_close(f, err) == 0);
+	f = NULL;
+	CHECK(ward_vf_open(v, "db", O_RDWR, 0, &f, err) == 0);
+	nsynced = 0;
+	CHECK(f != NULL && ward_vf_pwrite(f, buf, 10, 4096, err) == 10);
+	CHECK(ward_vf_sync(f, err) == 0);
+	CHECK(count("/alt/") == 1 && count("/v.vol/db") == 1 && count("/.ward-volume/manifest") == 1);
+
+	CHECK(ward_vf_close(f, err) == 0);
+	CHECK(ward_vol_close(v, err) == 0);
+	char cmd[512];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpl);
+	CHECK(system(cmd) == 0);
+	return TEST_DONE();
+}
