@@ -289,54 +289,107 @@ static int check_extra(ward_vol *v, const char *rel, char *err)
 	return rc;
 }
 
+/* Every path of the volume with its type, the bytes of its files, and an
+ * I/O buffer: what verify and export walk over. */
+struct walk {
+	char **paths;
+	uint8_t *types;
+	size_t n;
+	uint64_t total;
+	uint8_t *buf; /* IOBUF bytes, wiped at the end: it held plaintext */
+};
+
+static void walk_end(struct walk *w)
+{
+	if (w->buf)
+		OPENSSL_cleanse(w->buf, IOBUF);
+	free(w->buf);
+	for (size_t i = 0; i < w->n; i++)
+		free(w->paths[i]);
+	free(w->paths);
+	free(w->types);
+	memset(w, 0, sizeof(*w));
+}
+
+static int walk_begin(ward_vol *v, struct walk *w, char *err)
+{
+	memset(w, 0, sizeof(*w));
+	if (list_paths(v, &w->paths, &w->types, &w->n) != 0)
+		return wv_fail(err, -ENOMEM, "out of memory");
+	w->total = files_size(v, w->paths, w->types, w->n);
+	w->buf = aligned_alloc(4096, IOBUF); /* the kernel copies into page-aligned buffers fastest */
+	if (w->buf == NULL) {
+		walk_end(w);
+		return wv_fail(err, -ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
+/* Reads the volume file at path from start to end through buf (IOBUF
+ * bytes; every chunk verified on the way), handing each piece to sink when
+ * there is one; *done counts the bytes. 0, or the first failure (err set). */
+static int read_through(ward_vol *v, const char *path, uint8_t *buf,
+			int (*sink)(void *arg, const uint8_t *p, size_t n, char *err), void *arg, uint64_t *done,
+			char *err)
+{
+	ward_vfile *f = NULL;
+	uint64_t off = 0;
+	int rc = ward_vf_open(v, path, O_RDONLY, 0, &f, err);
+	while (rc == 0) {
+		ssize_t r = ward_vf_pread(f, buf, IOBUF, off, err);
+		if (r <= 0) {
+			rc = (int)r;
+			break;
+		}
+		if (sink != NULL)
+			rc = sink(arg, buf, (size_t)r, err);
+		off += (uint64_t)r;
+		*done += (uint64_t)r;
+	}
+	if (f != NULL)
+		ward_vf_close(f, NULL);
+	return rc;
+}
+
+/* a sink of read_through: the bytes go to an exported file */
+struct out_file {
+	int fd;
+	const char *path;
+};
+
+static int write_out(void *arg, const uint8_t *p, size_t n, char *err)
+{
+	struct out_file *o = arg;
+	for (size_t w = 0; w < n;) {
+		ssize_t x = write(o->fd, p + w, n - w);
+		if (x < 0 && errno == EINTR)
+			continue;
+		if (x <= 0)
+			return wv_fail(err, -(x < 0 ? errno : EIO), "cannot write '%s': %s", o->path,
+				       strerror(x < 0 ? errno : EIO));
+		w += (size_t)x;
+	}
+	return 0;
+}
+
 int ward_vol_verify(ward_vol *v, void (*progress)(void *, uint64_t, uint64_t), void *arg, char *err)
 {
-	char **paths = NULL;
-	uint8_t *types = NULL, *buf = NULL;
-	size_t n = 0;
-	uint64_t total = 0, done = 0;
-	int rc = 0;
+	struct walk w;
+	uint64_t done = 0;
+	int rc;
 
-	if (list_paths(v, &paths, &types, &n) != 0)
-		return wv_fail(err, -ENOMEM, "out of memory");
-	total = files_size(v, paths, types, n);
-	buf = aligned_alloc(4096, IOBUF); /* the kernel copies into page-aligned buffers fastest */
-	if (buf == NULL) {
-		rc = wv_fail(err, -ENOMEM, "out of memory");
-		goto out;
-	}
-	for (size_t i = 0; i < n && rc == 0; i++) {
-		ward_vfile *f;
-		if (types[i] != WVOL_T_FILE)
+	if ((rc = walk_begin(v, &w, err)) != 0)
+		return rc;
+	for (size_t i = 0; i < w.n && rc == 0; i++) {
+		if (w.types[i] != WVOL_T_FILE)
 			continue;
-		if ((rc = ward_vf_open(v, paths[i], O_RDONLY, 0, &f, err)) != 0)
-			break;
-		uint64_t off = 0;
-		for (;;) {
-			ssize_t r = ward_vf_pread(f, buf, IOBUF, off, err);
-			if (r < 0) {
-				rc = (int)r;
-				break;
-			}
-			if (r == 0)
-				break;
-			off += (uint64_t)r;
-			done += (uint64_t)r;
-		}
-		ward_vf_close(f, NULL);
+		rc = read_through(v, w.paths[i], w.buf, NULL, NULL, &done, err);
 		if (progress)
-			progress(arg, done, total);
+			progress(arg, done, w.total);
 	}
 	if (rc == 0 && v->kind == WARD_VOL_ENCRYPTED)
 		rc = check_extra(v, "", err);
-out:
-	if (buf)
-		OPENSSL_cleanse(buf, IOBUF);
-	free(buf);
-	for (size_t i = 0; i < n; i++)
-		free(paths[i]);
-	free(paths);
-	free(types);
+	walk_end(&w);
 	return rc;
 }
 
@@ -427,11 +480,9 @@ out:
 int ward_vol_export(ward_vol *v, const char *out_dir, void (*progress)(void *, uint64_t, uint64_t), void *arg,
 		    char *err)
 {
-	char **paths = NULL;
-	uint8_t *types = NULL, *buf = NULL;
-	size_t n = 0;
-	uint64_t done = 0, total = 0;
-	int rc = 0;
+	struct walk w;
+	uint64_t done = 0;
+	int rc;
 
 	if (mkdir(out_dir, 0755) != 0 && errno != EEXIST)
 		return wv_fail(err, -errno, "cannot create '%s': %s", out_dir, strerror(errno));
@@ -445,55 +496,26 @@ int ward_vol_export(ward_vol *v, const char *out_dir, void (*progress)(void *, u
 			return wv_fail(err, -ENOTEMPTY, "'%s' is not empty; choose a new or empty directory", out_dir);
 		}
 	closedir(d);
-	if (list_paths(v, &paths, &types, &n) != 0)
-		return wv_fail(err, -ENOMEM, "out of memory");
-	total = files_size(v, paths, types, n);
-	buf = aligned_alloc(4096, IOBUF); /* the kernel copies into page-aligned buffers fastest */
-	if (buf == NULL) {
-		rc = wv_fail(err, -ENOMEM, "out of memory");
-		goto out;
-	}
-	for (size_t i = 0; i < n && rc == 0; i++) {
+	if ((rc = walk_begin(v, &w, err)) != 0)
+		return rc;
+	for (size_t i = 0; i < w.n && rc == 0; i++) {
 		char full[PATH_MAX];
 		struct ward_vstat st;
-		snprintf(full, sizeof(full), "%s/%s", out_dir, paths[i]);
-		if ((rc = ward_vol_stat(v, paths[i], &st, err)) != 0)
+		snprintf(full, sizeof(full), "%s/%s", out_dir, w.paths[i]);
+		if ((rc = ward_vol_stat(v, w.paths[i], &st, err)) != 0)
 			break;
-		if (types[i] == WVOL_T_DIR) {
+		if (w.types[i] == WVOL_T_DIR) {
 			if (mkdir(full, 0700) != 0)
 				rc = wv_fail(err, -errno, "cannot create '%s': %s", full, strerror(errno));
 			continue;
 		}
-		ward_vfile *f;
-		if ((rc = ward_vf_open(v, paths[i], O_RDONLY, 0, &f, err)) != 0)
-			break;
-		int fd = open(full, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (fd < 0)
+		struct out_file o = { .path = full };
+		o.fd = open(full, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (o.fd < 0)
 			rc = wv_fail(err, -errno, "cannot create '%s': %s", full, strerror(errno));
-		uint64_t off = 0;
-		while (rc == 0) {
-			ssize_t r = ward_vf_pread(f, buf, IOBUF, off, err);
-			if (r < 0) {
-				rc = (int)r;
-				break;
-			}
-			if (r == 0)
-				break;
-			size_t w = 0;
-			while (w < (size_t)r) {
-				ssize_t x = write(fd, buf + w, (size_t)r - w);
-				if (x < 0 && errno == EINTR)
-					continue;
-				if (x <= 0) {
-					rc = wv_fail(err, -errno, "cannot write '%s': %s", full, strerror(errno));
-					break;
-				}
-				w += (size_t)x;
-			}
-			off += (uint64_t)r;
-			done += (uint64_t)r;
-		}
-		ward_vf_close(f, NULL);
+		else
+			rc = read_through(v, w.paths[i], w.buf, write_out, &o, &done, err);
+		int fd = o.fd;
 		if (fd >= 0) {
 			if (rc == 0 && fchmod(fd, st.mode & 07777) != 0)
 				rc = wv_fail(err, -errno, "cannot set the mode of '%s': %s", full, strerror(errno));
@@ -503,31 +525,24 @@ int ward_vol_export(ward_vol *v, const char *out_dir, void (*progress)(void *, u
 			if (close(fd) != 0 && rc == 0)
 				rc = wv_fail(err, -errno, "cannot write '%s': %s", full, strerror(errno));
 		}
-		if (rc != 0)
-			(void)unlink(full); /* never leave a partial plaintext */
+		if (rc != 0 && fd >= 0)
+			(void)unlink(full); /* never leave a partial plaintext (only ever a file made here) */
 		if (progress)
-			progress(arg, done, total);
+			progress(arg, done, w.total);
 	}
 	/* directory modes and times last */
-	for (size_t i = n; rc == 0 && i-- > 0;) {
+	for (size_t i = w.n; rc == 0 && i-- > 0;) {
 		char full[PATH_MAX];
 		struct ward_vstat st;
-		if (types[i] != WVOL_T_DIR || ward_vol_stat(v, paths[i], &st, NULL) != 0)
+		if (w.types[i] != WVOL_T_DIR || ward_vol_stat(v, w.paths[i], &st, NULL) != 0)
 			continue;
-		snprintf(full, sizeof(full), "%s/%s", out_dir, paths[i]);
+		snprintf(full, sizeof(full), "%s/%s", out_dir, w.paths[i]);
 		struct timespec ts[2] = { { st.mtime_ns / 1000000000, st.mtime_ns % 1000000000 },
 					  { st.mtime_ns / 1000000000, st.mtime_ns % 1000000000 } };
 		(void)utimensat(AT_FDCWD, full, ts, 0);
 		(void)chmod(full, st.mode & 07777);
 	}
-out:
-	if (buf)
-		OPENSSL_cleanse(buf, IOBUF);
-	free(buf);
-	for (size_t i = 0; i < n; i++)
-		free(paths[i]);
-	free(paths);
-	free(types);
+	walk_end(&w);
 	return rc;
 }
 
