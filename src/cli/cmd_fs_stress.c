@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,7 +85,9 @@ int cmd_fs_stress(int argc, char **argv)
 	if (ward_vol_key_load(keyf, 1, key, NULL, err) != 0)
 		return die("key", err);
 	struct ward_vol_opts o = { .kind = WARD_VOL_ENCRYPTED, .key = key, .flags = WARD_VOL_RDWR };
-	if (access(vol, F_OK) != 0)
+	char mpath[PATH_MAX];
+	snprintf(mpath, sizeof(mpath), "%s/" WARD_VOL_META_DIR "/manifest", vol);
+	if (access(mpath, F_OK) != 0) /* no volume yet, or its creation was killed */
 		o.flags |= WARD_VOL_CREATE;
 	if (ward_vol_open(vol, &o, &v, err) != 0)
 		return die("open", err);

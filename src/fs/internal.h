@@ -129,6 +129,7 @@ struct ward_vol {
 	size_t tcap, tcount;
 	/* the last record read at open: its disk operation may be unfinished */
 	char *alias_from, *alias_to; /* read-only open after an interrupted rename */
+	char *leftover;		     /* read-only open after an interrupted unlink: the path still on disk */
 	uint32_t last_type;
 	uint8_t *last_payload;
 	size_t last_len;

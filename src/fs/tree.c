@@ -259,7 +259,23 @@ static uint64_t files_size(ward_vol *v, char **paths, const uint8_t *types, size
 	return total;
 }
 
-/* An encrypted volume holds nothing on disk that its manifest does not name. */
+/* Whether r2 on disk is what the last record's interrupted operation left
+ * (volume.c, recover_last): the source of a rename or the path of an unlink
+ * that a read-only open cannot complete. Only the last record's disk
+ * operation can be incomplete (format.h, invariant 3). */
+static int crash_leftover(const ward_vol *v, const char *r2)
+{
+	if (v->leftover != NULL && strcmp(r2, v->leftover) == 0)
+		return 1;
+	if (v->alias_from != NULL) {
+		size_t l = strlen(v->alias_from);
+		return strncmp(r2, v->alias_from, l) == 0 && (r2[l] == '\0' || r2[l] == '/');
+	}
+	return 0;
+}
+
+/* An encrypted volume holds nothing on disk that its manifest does not name
+ * (but for what an interrupted last operation left: crash_leftover). */
 static int check_extra(ward_vol *v, const char *rel, char *err)
 {
 	char path[PATH_MAX];
@@ -278,6 +294,8 @@ static int check_extra(ward_vol *v, const char *rel, char *err)
 		if (rel[0] == '\0' && strcmp(de->d_name, WARD_VOL_META_DIR) == 0)
 			continue;
 		if (snprintf(r2, sizeof(r2), "%s%s%s", rel, rel[0] ? "/" : "", de->d_name) >= (int)sizeof(r2))
+			continue;
+		if (crash_leftover(v, r2))
 			continue;
 		if (ward_vol_stat(v, r2, &st, NULL) != 0)
 			rc = wv_fail(err, -EBADMSG, "'%s/%s': file on disk that the manifest does not list (added outside the enclave)",

@@ -150,6 +150,7 @@ static void vol_free(ward_vol *v)
 	free(v->last_payload);
 	free(v->alias_from);
 	free(v->alias_to);
+	free(v->leftover);
 	free(v->dir);
 	free(v->meta);
 	free(v->manifest);
@@ -184,6 +185,57 @@ static int dir_is_empty(const char *dir)
 	return empty;
 }
 
+/* What a creation killed before its manifest was written leaves in dir:
+ * only the metadata directory, with no manifest and nothing in alt/. It is
+ * removed (so that the creation can simply be run again) and 1 returned;
+ * 0 when dir holds anything else (never touched then). */
+static int clear_unfinished_create(const char *dir)
+{
+	char meta[PATH_MAX], p[PATH_MAX + 320];
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int only_meta = 0, other = 0;
+	if (d == NULL)
+		return 0;
+	while ((e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		if (strcmp(e->d_name, WARD_VOL_META_DIR) == 0)
+			only_meta = 1;
+		else
+			other = 1;
+	}
+	closedir(d);
+	if (!only_meta || other || snprintf(meta, sizeof(meta), "%s/%s", dir, WARD_VOL_META_DIR) >= (int)sizeof(meta))
+		return 0;
+	snprintf(p, sizeof(p), "%s/manifest", meta);
+	if (access(p, F_OK) == 0 || errno != ENOENT)
+		return 0;
+	/* a creation still running holds the lock: leave it alone */
+	snprintf(p, sizeof(p), "%s/lock", meta);
+	int lfd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (lfd >= 0) {
+		int busy = flock(lfd, LOCK_EX | LOCK_NB) != 0;
+		close(lfd);
+		if (busy)
+			return 0;
+	}
+	/* alt/ must be empty (rmdir refuses otherwise), the rest is the lock
+	 * and an unfinished manifest.tmp.* */
+	snprintf(p, sizeof(p), "%s/alt", meta);
+	if (rmdir(p) != 0 && errno != ENOENT)
+		return 0;
+	if ((d = opendir(meta)) == NULL)
+		return 0;
+	while ((e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, "lock") == 0 || strncmp(e->d_name, "manifest.tmp.", 13) == 0) {
+			snprintf(p, sizeof(p), "%s/%s", meta, e->d_name);
+			(void)unlink(p);
+		}
+	closedir(d);
+	return rmdir(meta) == 0;
+}
+
 static int disk_exists(ward_vol *v, const char *path)
 {
 	struct stat st;
@@ -213,7 +265,11 @@ static void recover_last(ward_vol *v)
 		}
 		return;
 	case WVOL_R_UNLINK:
-		if (v->writable && unlinkat(v->dirfd, a, 0) != 0 && errno != ENOENT)
+		if (!v->writable) {
+			v->leftover = strdup(a); /* not listed, and not an intrusion: check_extra skips it */
+			return;
+		}
+		if (unlinkat(v->dirfd, a, 0) != 0 && errno != ENOENT)
 			(void)unlinkat(v->dirfd, a, AT_REMOVEDIR);
 		return;
 	case WVOL_R_RENAME:
@@ -292,6 +348,8 @@ int ward_vol_open(const char *dir, const struct ward_vol_opts *o, ward_vol **out
 			goto fail;
 		}
 		int e = dir_is_empty(dir);
+		if (e == 0 && clear_unfinished_create(dir))
+			e = dir_is_empty(dir);
 		if (e < 0) {
 			rc = wv_fail(err, -errno, "cannot read '%s': %s", dir, strerror(errno));
 			goto fail;

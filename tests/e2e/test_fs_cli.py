@@ -145,3 +145,29 @@ def test_decrypt_of_a_tampered_volume_leaves_no_partial_plaintext(tmp):
     assert len(lines) == 1, r.stderr
     assert "pkg/sub/big.bin" in lines[0] and "chunk 40" in lines[0] and "authentication failed" in lines[0], lines
     assert not (tmp / "out" / "pkg/sub/big.bin").exists()
+
+
+def test_encrypt_again_after_a_creation_that_was_killed(tmp):
+    # A creation killed before its manifest was written leaves only the
+    # metadata directory (no manifest, nothing in alt/): running it again
+    # just works. Anything more is never touched.
+    src = tree(tmp)
+    vol, key = tmp / "app.vol", tmp / "app.key"
+    meta = vol / ".ward-volume"
+    (meta / "alt").mkdir(parents=True)
+    (meta / "lock").write_bytes(b"")
+    (meta / "manifest.tmp.4242").write_bytes(b"WARDVOL1 partial")
+    r = ward("fs", "encrypt", src, vol, "--key-file", key)
+    assert r.returncode == 0, r.stderr
+    assert ward("fs", "verify", vol, "--key-file", key).returncode == 0
+    assert not (meta / "manifest.tmp.4242").exists()
+    # an unfinished creation with something in alt/, or a real volume: refused, untouched
+    vol2 = tmp / "b.vol"
+    (vol2 / ".ward-volume" / "alt").mkdir(parents=True)
+    (vol2 / ".ward-volume" / "alt" / "00ff").write_bytes(b"x")
+    r = ward("fs", "encrypt", src, vol2, "--key-file", key)
+    assert r.returncode != 0 and "is not empty" in r.stderr, r.stderr
+    assert (vol2 / ".ward-volume" / "alt" / "00ff").exists()
+    r = ward("fs", "encrypt", src, vol, "--key-file", key)
+    assert r.returncode != 0 and "is not empty" in r.stderr, r.stderr
+    assert ward("fs", "verify", vol, "--key-file", key).returncode == 0
