@@ -94,17 +94,25 @@ def test_mappings_and_fd_io_are_coherent(tmp):
 
 
 def test_stores_written_back_at_exit_and_resize(tmp):
-    # No flush, no close: the runtime writes the image back at exit.
-    # resize() is ftruncate + mremap of the whole mapping.
-    vol, key = make_volume(tmp, {"m.bin": b"b" * 5000})
+    # No flush, no close: Python unmaps m at exit (the last munmap writes
+    # back); c is mapped with the C library's mmap and never unmapped (the
+    # runtime writes it back at exit). resize() is ftruncate + mremap of the
+    # whole mapping.
+    vol, key = make_volume(tmp, {"m.bin": b"b" * 5000, "c.bin": b"c" * 4096})
     code = """
-        import mmap, sys
+        import ctypes, mmap, os, sys
         f = open(sys.argv[1] + '/m.bin', 'r+b')
         m = mmap.mmap(f.fileno(), 0)
         m.resize(20000)
         m[19990:20000] = b'END-OF-MAP'
         m[0:5] = b'START'
         print(len(m), m.size())
+        fd = os.open(sys.argv[1] + '/c.bin', os.O_RDWR)
+        libc = ctypes.CDLL(None)
+        libc.mmap.restype = ctypes.c_void_p
+        libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+        a = libc.mmap(None, 4096, 3, 1, fd, 0)   # PROT_READ|PROT_WRITE, MAP_SHARED
+        ctypes.memmove(a + 100, b'AT-EXIT', 7)
     """
     r = run_in(vol, key, code)
     assert r.returncode == 0, r.stderr
@@ -112,6 +120,7 @@ def test_stores_written_back_at_exit_and_resize(tmp):
     data = read_back(vol, key, "m.bin")
     assert len(data) == 20000 and data[:5] == b"START" and data[19990:] == b"END-OF-MAP"
     assert data[5:5000] == b"b" * 4995 and data[5000:19990] == bytes(14990)
+    assert read_back(vol, key, "c.bin") == b"c" * 100 + b"AT-EXIT" + b"c" * (4096 - 107)
     verify(vol, key)
 
 

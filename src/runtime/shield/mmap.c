@@ -34,8 +34,8 @@
  *                        and the file is read from the volume again (the
  *                        write-back is committed with the file's next commit:
  *                        close of its last descriptor, fsync, or exit);
- *   exit                 every image, before the volumes are closed (and
- *                        committed).
+ *   exit                 every image, once, committed, before the volume
+ *                        tags are reported to the CAS and the volumes closed.
  * So nothing msync'd or fsync'd is lost after a kill -9; stores not yet
  * written back are lost with it (as unsynced writes are), and the volume
  * always verifies. A failed write-back logs one line; the image is then kept
@@ -933,9 +933,14 @@ void shield_image_join(struct shield_node *n, int flags)
 
 void shield_images_flush(void)
 {
-	/* One pass over the images attached now; each is written back once. */
+	/* Once, over the images attached now: each is written back and
+	 * committed, so that a volume's tag reported at exit (cas_start.c)
+	 * is its final one. */
+	static int done;
 	size_t n = 0, k = 0;
 	struct shield_image **list;
+	if (__atomic_exchange_n(&done, 1, __ATOMIC_SEQ_CST))
+		return;
 	pthread_mutex_lock(&shield_table_lock);
 	for (struct shield_image *i = images; i != NULL; i = i->next)
 		n++;
@@ -950,8 +955,13 @@ void shield_images_flush(void)
 		return;
 	}
 	for (size_t i = 0; i < k; i++) {
+		struct shield_node *w;
 		pthread_mutex_lock(&list[i]->mu);
-		(void)img_writeback(list[i], 0, 0, 1); /* logs its failure */
+		pthread_mutex_lock(&shield_table_lock);
+		w = list[i]->wnode;
+		pthread_mutex_unlock(&shield_table_lock);
+		if (img_writeback(list[i], 0, 0, 1) == 0 && w != NULL) /* logs its failure */
+			(void)shield_vol_sync(w);
 		pthread_mutex_unlock(&list[i]->mu);
 		img_put(list[i]);
 	}

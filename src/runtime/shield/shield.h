@@ -171,7 +171,8 @@ void *ward_shield_mmap(void *addr, size_t len, int prot, int flags, int fd, off_
 void ward_shield_unmapped(void *addr, size_t len);
 /* mmap.c: a node just opened joins its file's image (O_TRUNC empties it). */
 void shield_image_join(struct shield_node *n, int flags);
-/* mmap.c: at exit, before the volumes close: every image written back. */
+/* mmap.c: at exit, before the volumes' tags are reported and the volumes
+ * close: every image written back and committed (once; later calls do nothing). */
 void shield_images_flush(void);
 
 /* dlopen.c: for dlopen(file): 0 = load file as given (not in a region);
