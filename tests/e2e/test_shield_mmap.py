@@ -245,3 +245,27 @@ def test_ephemeral_region_shared_mapping(tmp):
     assert r.returncode == 0, r.stderr
     assert r.stdout == "b'secret'\n"
     assert not eph.exists()
+
+
+def test_sqlite_mmap_reader_sees_other_connections_writes(tmp):
+    # With mmap_size, SQLite reads pages through a shared read-only mapping
+    # of the database (opened read-write) and writes with pwrite: the
+    # mapping must show another connection's committed writes. (A snapshot
+    # copy showed connection b the old rows.)
+    vol, key = make_volume(tmp, {"seed": "x"})
+    code = """
+        import sqlite3, sys
+        p = sys.argv[1] + '/b.db'
+        a = sqlite3.connect(p, isolation_level=None)
+        a.execute('create table t (k integer primary key, v text)')
+        a.executemany('insert into t (v) values (?)', [('old %d' % i,) for i in range(2000)])
+        b = sqlite3.connect(p, isolation_level=None)
+        b.execute('pragma mmap_size=268435456')
+        print(b.execute('select count(*), sum(v like "old%") from t').fetchone())
+        a.execute('update t set v = "new"')
+        print(b.execute('select count(*), sum(v = "new") from t').fetchone(), b.execute('pragma integrity_check').fetchone())
+    """
+    r = run_in(vol, key, code)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "(2000, 2000)\n(2000, 2000) ('ok',)\n"
+    verify(vol, key)
