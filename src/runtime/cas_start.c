@@ -179,6 +179,7 @@ static void report_at_exit(void)
 	if (st.thread_running)
 		pthread_join(st.thread, NULL);
 	st.thread_running = 0;
+	shield_images_flush(); /* stores into shared mappings are part of the final state */
 	for (size_t i = 0; i < st.nvols; i++)
 		report_volume(&st.vols[i]);
 	ward_shield_stop();

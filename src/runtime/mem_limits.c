@@ -124,6 +124,8 @@ void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 			report_oom(len);
 		return MAP_FAILED;
 	}
+	if (flags & MAP_FIXED) /* it may have replaced a shield mapping */
+		ward_shield_unmapped(p, len);
 	return p;
 }
 

@@ -245,3 +245,25 @@ security:
     r = run(cas)
     assert r.returncode == 125 and r.stdout == ""
     assert "volume 'lib'" in one_line(r.stderr)[0] and "but the CAS expects" in one_line(r.stderr)[0]
+
+
+# Counts its runs in the first byte of a shared writable mapping that it
+# never flushes nor unmaps (made with the C library's mmap, which Python
+# does not undo at exit): the runtime writes the stores back at exit, and
+# commits them before it reports the volume's final tag.
+MMAP_PROGRAM = ("import ctypes, os, sys; p = sys.argv[1] + '/m.bin'; "
+                "os.path.exists(p) or open(p, 'wb').write(bytes(4096)); "
+                "fd = os.open(p, os.O_RDWR); libc = ctypes.CDLL(None); libc.mmap.restype = ctypes.c_void_p; "
+                "libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, "
+                "ctypes.c_long]; a = libc.mmap(None, 4096, 3, 1, fd, 0); b = (ctypes.c_ubyte * 1).from_address(a); "
+                "n = b[0]; b[0] = n + 1; print(n, open(sys.argv[2]).read().strip())")
+
+
+def test_mapping_stores_written_back_at_exit_are_in_the_reported_tag(cas, tmp):
+    data, cfg = tmp / "data", tmp / "cfg"
+    create(cas, policy(ward("measure", PY).stdout.strip(), data, cfg).replace(
+        json.dumps(PROGRAM), json.dumps(MMAP_PROGRAM)))
+    for i in range(3):
+        r = run(cas)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout == "%d token=s3cr3t-value\n" % i

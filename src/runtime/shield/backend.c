@@ -254,7 +254,7 @@ int shield_be_open(struct shield_node *n, int flags, mode_t mode)
 	return 0;
 }
 
-ssize_t shield_be_pread(struct shield_node *n, void *buf, size_t len, uint64_t off)
+ssize_t shield_vol_pread(struct shield_node *n, void *buf, size_t len, uint64_t off)
 {
 	if (n->region->vol == NULL || n->handle == NULL)
 		return -EIO; /* the volumes were closed at exit */
@@ -265,7 +265,7 @@ ssize_t shield_be_pread(struct shield_node *n, void *buf, size_t len, uint64_t o
 	return r;
 }
 
-ssize_t shield_be_pwrite(struct shield_node *n, const void *buf, size_t len, uint64_t off)
+ssize_t shield_vol_pwrite(struct shield_node *n, const void *buf, size_t len, uint64_t off)
 {
 	if (n->region->vol == NULL || n->handle == NULL)
 		return -EIO; /* the volumes were closed at exit */
@@ -276,7 +276,7 @@ ssize_t shield_be_pwrite(struct shield_node *n, const void *buf, size_t len, uin
 	return r;
 }
 
-ssize_t shield_be_append(struct shield_node *n, const void *buf, size_t len, uint64_t *end)
+ssize_t shield_vol_append(struct shield_node *n, const void *buf, size_t len, uint64_t *end)
 {
 	if (n->region->vol == NULL || n->handle == NULL)
 		return -EIO; /* the volumes were closed at exit */
@@ -287,7 +287,7 @@ ssize_t shield_be_append(struct shield_node *n, const void *buf, size_t len, uin
 	return r;
 }
 
-int shield_be_size(struct shield_node *n, uint64_t *size)
+int shield_vol_size(struct shield_node *n, uint64_t *size)
 {
 	if (n->region->vol == NULL || n->handle == NULL) {
 		*size = 0;
@@ -304,7 +304,7 @@ int shield_be_fstat(struct shield_node *n, struct ward_vstat *st)
 	return VCALL(ward_vf_stat(n->handle, st));
 }
 
-int shield_be_truncate(struct shield_node *n, uint64_t size)
+int shield_vol_truncate(struct shield_node *n, uint64_t size)
 {
 	if (n->region->vol == NULL || n->handle == NULL)
 		return -EIO; /* the volumes were closed at exit */
@@ -315,7 +315,7 @@ int shield_be_truncate(struct shield_node *n, uint64_t size)
 	return rc;
 }
 
-int shield_be_sync(struct shield_node *n)
+int shield_vol_sync(struct shield_node *n)
 {
 	if (n->region->vol == NULL || n->handle == NULL)
 		return -EIO; /* the volumes were closed at exit */

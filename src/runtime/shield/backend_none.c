@@ -17,13 +17,13 @@ int shield_region_open_backend(struct shield_region *r, char *err, size_t errlen
 }
 void shield_region_close_backend(struct shield_region *r) { (void)r; }
 int shield_be_open(struct shield_node *n, int flags, mode_t mode) { (void)n; (void)flags; (void)mode; return -ENOSYS; }
-ssize_t shield_be_pread(struct shield_node *n, void *b, size_t l, uint64_t o) { (void)n; (void)b; (void)l; (void)o; return -ENOSYS; }
-ssize_t shield_be_pwrite(struct shield_node *n, const void *b, size_t l, uint64_t o) { (void)n; (void)b; (void)l; (void)o; return -ENOSYS; }
-ssize_t shield_be_append(struct shield_node *n, const void *b, size_t l, uint64_t *e) { (void)n; (void)b; (void)l; (void)e; return -ENOSYS; }
-int shield_be_size(struct shield_node *n, uint64_t *s) { (void)n; *s = 0; return 0; }
+ssize_t shield_vol_pread(struct shield_node *n, void *b, size_t l, uint64_t o) { (void)n; (void)b; (void)l; (void)o; return -ENOSYS; }
+ssize_t shield_vol_pwrite(struct shield_node *n, const void *b, size_t l, uint64_t o) { (void)n; (void)b; (void)l; (void)o; return -ENOSYS; }
+ssize_t shield_vol_append(struct shield_node *n, const void *b, size_t l, uint64_t *e) { (void)n; (void)b; (void)l; (void)e; return -ENOSYS; }
+int shield_vol_size(struct shield_node *n, uint64_t *s) { (void)n; *s = 0; return 0; }
 int shield_be_fstat(struct shield_node *n, struct ward_vstat *st) { (void)n; (void)st; return -ENOSYS; }
-int shield_be_truncate(struct shield_node *n, uint64_t s) { (void)n; (void)s; return -ENOSYS; }
-int shield_be_sync(struct shield_node *n) { (void)n; return -ENOSYS; }
+int shield_vol_truncate(struct shield_node *n, uint64_t s) { (void)n; (void)s; return -ENOSYS; }
+int shield_vol_sync(struct shield_node *n) { (void)n; return -ENOSYS; }
 void shield_be_close(struct shield_node *n) { (void)n; }
 int shield_be_stat(struct shield_region *r, const char *p, struct ward_vstat *st) { (void)r; (void)p; (void)st; return -ENOSYS; }
 int shield_be_unlink(struct shield_region *r, const char *p) { (void)r; (void)p; return -ENOSYS; }

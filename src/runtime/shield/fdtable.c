@@ -18,7 +18,8 @@
 #define SHIELD_FD_MAX 65536
 
 static struct shield_ofd *_Atomic fdtab[SHIELD_FD_MAX];
-static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
+pthread_mutex_t shield_table_lock = PTHREAD_MUTEX_INITIALIZER;
+#define table_lock shield_table_lock
 
 struct node_link {
 	struct shield_node *n;
@@ -183,6 +184,49 @@ void shield_node_rename(struct shield_region *r, const char *from, const char *t
 		}
 	}
 	pthread_mutex_unlock(&table_lock);
+}
+
+void shield_node_unlinked(struct shield_region *r, const char *rel)
+{
+	pthread_mutex_lock(&table_lock);
+	for (struct node_link *l = nodes; l != NULL; l = l->next)
+		if (l->n->region == r && !l->n->unlinked && strcmp(l->n->rel, rel) == 0)
+			l->n->unlinked = 1;
+	pthread_mutex_unlock(&table_lock);
+}
+
+void shield_node_hold_locked(struct shield_node *n)
+{
+	n->refs++;
+}
+
+/* Same file: n itself, or open on the same path of the same region (an
+ * unlinked node's file has no path: only the node itself). */
+static int same_file(const struct shield_node *a, const struct shield_node *b)
+{
+	return a == b || (a->region == b->region && !a->unlinked && !b->unlinked && strcmp(a->rel, b->rel) == 0);
+}
+
+struct shield_image *shield_node_peer_image_locked(struct shield_node *n)
+{
+	for (struct node_link *l = nodes; l != NULL; l = l->next)
+		if (l->n != n && l->n->img != NULL && same_file(l->n, n))
+			return l->n->img;
+	return NULL;
+}
+
+void shield_nodes_set_image_locked(struct shield_node *n, struct shield_image *from, struct shield_image *to)
+{
+	for (struct node_link *l = nodes; l != NULL; l = l->next)
+		if (l->n->img == from && same_file(l->n, n))
+			__atomic_store_n(&l->n->img, to, __ATOMIC_RELEASE);
+}
+
+void shield_nodes_clear_image_locked(struct shield_image *img)
+{
+	for (struct node_link *l = nodes; l != NULL; l = l->next)
+		if (l->n->img == img)
+			__atomic_store_n(&l->n->img, NULL, __ATOMIC_RELEASE);
 }
 
 int ward_shield_fd(int fd)

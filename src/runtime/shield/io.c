@@ -126,6 +126,7 @@ static int region_open(struct shield_path *sp, int flags, mode_t mode)
 		shield_node_put(n);
 		return rc;
 	}
+	shield_image_join(n, flags); /* the file may be mapped shared already */
 	/* Reserve the fd number on the file itself (locks, poll, fstat's
 	 * device and inode), or on /dev/null when it cannot be opened. */
 	fd = REAL(open64)(sp->abs, (acc == O_RDONLY ? O_RDONLY : O_RDWR) | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK |

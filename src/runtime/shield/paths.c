@@ -84,6 +84,8 @@ static int do_unlink(int dirfd, const char *path, int flags)
 	if (sp.rel[0] == 0)
 		return fail(-EBUSY);
 	c = (flags & AT_REMOVEDIR) ? shield_be_rmdir(sp.region, sp.rel) : shield_be_unlink(sp.region, sp.rel);
+	if (c == 0 && !(flags & AT_REMOVEDIR))
+		shield_node_unlinked(sp.region, sp.rel);
 	if (c == -ENOENT && !(flags & AT_REMOVEDIR)) {
 		/* A socket bound inside the region is on disk only (stat shows it). */
 		struct stat st;

@@ -68,7 +68,10 @@ struct statx;
 	X(linkat, int, (int, const char *, int, const char *, int))                              \
 	X(symlink, int, (const char *, const char *))                                            \
 	X(symlinkat, int, (const char *, int, const char *))                                     \
-	X(chdir, int, (const char *))
+	X(chdir, int, (const char *))                                                            \
+	X(munmap, int, (void *, size_t))                                                         \
+	X(msync, int, (void *, size_t, int))                                                     \
+	X(mremap, void *, (void *, size_t, size_t, int, ...))
 
 #define SHIELD_REAL_DECL(name, ret, args) extern ret(*shield_real_##name) args;
 SHIELD_REAL_LIST(SHIELD_REAL_DECL)

@@ -35,6 +35,7 @@ enum shield_kind {
 };
 
 struct shield_region;
+struct shield_image;
 
 /* Classification of one path: the region (NULL for plain/denied) and the
  * path relative to the region's root ("" for the root itself). */
@@ -55,6 +56,7 @@ struct shield_node {
 	unsigned refs;           /* open-file descriptions using it; under the table lock */
 	int unlinked;
 	int writable;
+	struct shield_image *img; /* the file's shared-mapping image (mmap.c), or NULL; under shield_table_lock */
 };
 
 /* An open-file description: what dup()ed fds share. */
@@ -107,7 +109,9 @@ extern unsigned shield_integrity_failures;
 /* landlock.c: the kernel backstop for deny-outside (0 ok, -1 errno). */
 int shield_landlock_apply(void);
 
-/* fdtable.c */
+/* fdtable.c. shield_table_lock guards the fd table, the node list, node
+ * reference counts and the image pointers and counts of mmap.c. */
+extern pthread_mutex_t shield_table_lock;
 struct shield_ofd *shield_fd_get(int fd);      /* takes a reference, NULL if not shielded */
 void shield_ofd_put(struct shield_ofd *o);
 int shield_fd_is(int fd);                       /* cheap test, no reference */
@@ -118,12 +122,29 @@ struct shield_node *shield_node_get(struct shield_region *r, const char *rel, in
 struct shield_node *shield_node_find(struct shield_region *r, const char *rel); /* referenced or NULL */
 void shield_node_put(struct shield_node *n);
 void shield_node_rename(struct shield_region *r, const char *from, const char *to);
+void shield_node_unlinked(struct shield_region *r, const char *rel); /* after a successful unlink */
+/* With shield_table_lock held: one more reference to n; the image of
+ * another node open on the same file as n, or NULL; every node of n's file
+ * (n itself included) whose image is from gets to; every node whose image
+ * is img loses it. */
+void shield_node_hold_locked(struct shield_node *n);
+struct shield_image *shield_node_peer_image_locked(struct shield_node *n);
+void shield_nodes_set_image_locked(struct shield_node *n, struct shield_image *from, struct shield_image *to);
+void shield_nodes_clear_image_locked(struct shield_image *img);
 
 /* backend.c: the volume library behind a region. All return >= 0 or
- * -errno; verification failures are logged there. */
+ * -errno; verification failures are logged there. shield_be_pread, _pwrite,
+ * _append, _size, _truncate and _sync (mmap.c) go to the file's image while
+ * it is mapped shared, and to the volume (shield_vol_*) otherwise. */
 struct ward_vstat;
 struct ward_vdirent;
 int shield_be_open(struct shield_node *n, int flags, mode_t mode);
+ssize_t shield_vol_pread(struct shield_node *n, void *buf, size_t len, uint64_t off);
+ssize_t shield_vol_pwrite(struct shield_node *n, const void *buf, size_t len, uint64_t off);
+ssize_t shield_vol_append(struct shield_node *n, const void *buf, size_t len, uint64_t *end);
+int shield_vol_size(struct shield_node *n, uint64_t *size);
+int shield_vol_truncate(struct shield_node *n, uint64_t size);
+int shield_vol_sync(struct shield_node *n);
 ssize_t shield_be_pread(struct shield_node *n, void *buf, size_t len, uint64_t off);
 ssize_t shield_be_pwrite(struct shield_node *n, const void *buf, size_t len, uint64_t off);
 ssize_t shield_be_append(struct shield_node *n, const void *buf, size_t len, uint64_t *end);
@@ -146,6 +167,13 @@ ssize_t shield_write_ofd(struct shield_ofd *o, const void *buf, size_t len);
 /* mem_limits.c's mmap asks ward_shield_fd() and hands such fds over. */
 int ward_shield_fd(int fd);
 void *ward_shield_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+/* mem_limits.c's mmap, after a MAP_FIXED mapping replaced [addr, addr+len). */
+void ward_shield_unmapped(void *addr, size_t len);
+/* mmap.c: a node just opened joins its file's image (O_TRUNC empties it). */
+void shield_image_join(struct shield_node *n, int flags);
+/* mmap.c: at exit, before the volumes' tags are reported and the volumes
+ * close: every image written back and committed (once; later calls do nothing). */
+void shield_images_flush(void);
 
 /* dlopen.c: for dlopen(file): 0 = load file as given (not in a region);
  * 1 = load out instead (a sealed copy of the verified library; *in_region

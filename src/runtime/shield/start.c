@@ -50,6 +50,7 @@ void ward_shield_stop(void)
 	static int stopped;
 	if (__atomic_exchange_n(&stopped, 1, __ATOMIC_SEQ_CST))
 		return;
+	shield_images_flush(); /* shared mappings' stores, into the volumes */
 	shield_regions_close();
 }
 
