@@ -11,7 +11,7 @@ if [ ! -d build-fuzz ]; then
 	CC=clang meson setup build-fuzz -Dfuzz=true -Db_sanitize=address -Db_lundef=false \
 		-Dc_args=-fsanitize=fuzzer-no-link >/dev/null
 fi
-TARGETS="fuzz_evidence fuzz_collateral fuzz_pck_ext"
+TARGETS="fuzz_evidence fuzz_collateral fuzz_pck_ext fuzz_ratls"
 ninja -C build-fuzz $(for t in $TARGETS; do printf 'fuzz/%s ' "$t"; done) >/dev/null
 status=0
 for t in $TARGETS; do
@@ -22,6 +22,10 @@ for t in $TARGETS; do
 		fuzz_evidence) cp "$VEC"/sgx/*.bin "$VEC"/sgx/*.hex "$VEC"/tdx/*.dat "$VEC"/tdx/*.bin "$VEC"/snp/*.bin "$corpus"/ 2>/dev/null || true ;;
 		fuzz_collateral) cp "$VEC"/sgx/*.json "$VEC"/tdx/*.json "$VEC"/intel-pki/*.der "$corpus"/ 2>/dev/null || true
 			rm -f "$corpus"/expected.json ;;
+		fuzz_ratls) cp "$VEC"/ratls/*.der "$corpus"/ 2>/dev/null || true
+			for pem in "$VEC"/ratls/*.pem; do
+				[ -f "$pem" ] && openssl x509 -in "$pem" -outform DER -out "$corpus/$(basename "$pem" .pem).der" 2>/dev/null || true
+			done ;;
 		esac
 	fi
 	echo "fuzz-smoke: $t for ${SECS}s"
