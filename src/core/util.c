@@ -288,29 +288,48 @@ int ward_pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
-void *ward_map_huge(size_t len)
+void *ward_map_2m(size_t len, int prot, int flags, int fd)
 {
 	const size_t unit = (size_t)2 << 20;
-	uint8_t *m;
+	uint8_t *r;
+	void *p;
 	uintptr_t a;
 	size_t head;
 
-	if (len == 0 || len % unit != 0 || len > SIZE_MAX - unit) {
+	if (len < unit || len > SIZE_MAX - unit)
+		return mmap(NULL, len, prot, flags, fd, 0);
+	/* reserve one unit more, map over its aligned part, cut the ends */
+	r = mmap(NULL, len + unit, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (r == MAP_FAILED)
+		return MAP_FAILED;
+	a = ((uintptr_t)r + unit - 1) & ~(uintptr_t)(unit - 1);
+	p = mmap((void *)a, len, prot, flags | MAP_FIXED, fd, 0);
+	if (p == MAP_FAILED) {
+		int e = errno;
+		munmap(r, len + unit);
+		errno = e;
+		return MAP_FAILED;
+	}
+	head = a - (uintptr_t)r;
+	if (head)
+		munmap(r, head);
+	if (unit - head)
+		munmap((uint8_t *)a + len, unit - head);
+	return p;
+}
+
+void *ward_map_huge(size_t len)
+{
+	void *p;
+	if (len == 0 || len % ((size_t)2 << 20) != 0) {
 		errno = EINVAL;
 		return NULL;
 	}
-	/* over-allocate by one unit, then cut the ends to align the start */
-	m = mmap(NULL, len + unit, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (m == MAP_FAILED)
+	p = ward_map_2m(len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1);
+	if (p == MAP_FAILED)
 		return NULL;
-	a = ((uintptr_t)m + unit - 1) & ~(uintptr_t)(unit - 1);
-	head = a - (uintptr_t)m;
-	if (head)
-		munmap(m, head);
-	if (unit - head)
-		munmap((uint8_t *)a + len, unit - head);
-	(void)madvise((void *)a, len, MADV_HUGEPAGE); /* a hint: 4 KiB pages still work */
-	return (void *)a;
+	(void)madvise(p, len, MADV_HUGEPAGE); /* a hint: 4 KiB pages still work */
+	return p;
 }
 
 int ward_mkdir_p(const char *path, unsigned mode)

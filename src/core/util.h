@@ -64,6 +64,11 @@ int ward_file_id_eq(const struct ward_file_id *a, const struct ward_file_id *b);
 int ward_pread_full(int fd, void *buf, size_t len, uint64_t off, size_t *got);
 int ward_pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
 
+/* mmap(NULL, len, prot, flags, fd, 0) at an address that is a multiple of
+ * 2 MiB when len is at least 2 MiB (so that 2 MiB pages or page-cache folios
+ * can be mapped with one entry each); MAP_FAILED with errno on failure. */
+void *ward_map_2m(size_t len, int prot, int flags, int fd);
+
 /* An anonymous read-write mapping of len bytes (a multiple of 2 MiB),
  * aligned on 2 MiB and advised for transparent huge pages: filling it costs
  * a few faults instead of one per 4 KiB page, which matters on virtual

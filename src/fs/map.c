@@ -150,34 +150,6 @@ int wv_map_enabled(void)
 	return enabled;
 }
 
-/* Maps len bytes of fd read-only and shared, at an address that is a
- * multiple of 2 MiB when len is: where the page cache holds the file in
- * 2 MiB folios (a file written in aligned 2 MiB pieces), one fault then
- * maps a whole folio with one page-table entry, which makes first touches
- * cheap (on some virtual machines every page-table entry a process fills
- * costs an exit to the hypervisor). Falls back to any address. */
-static void *map_aligned(int fd, size_t len)
-{
-	const size_t unit = (size_t)2 << 20;
-	if (len >= unit && len <= SIZE_MAX - unit) {
-		uint8_t *r = mmap(NULL, len + unit, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-		if (r != MAP_FAILED) {
-			uintptr_t a = ((uintptr_t)r + unit - 1) & ~(uintptr_t)(unit - 1);
-			void *p = mmap((void *)a, len, PROT_READ, MAP_SHARED | MAP_FIXED, fd, 0);
-			if (p == MAP_FAILED) {
-				munmap(r, len + unit);
-			} else {
-				size_t head = a - (uintptr_t)r;
-				if (head)
-					munmap(r, head);
-				if (unit - head)
-					munmap((uint8_t *)a + len, unit - head);
-				return p;
-			}
-		}
-	}
-	return mmap(NULL, len, PROT_READ, MAP_SHARED, fd, 0);
-}
 
 void wv_map_slot(struct vnode *n, uint8_t slot, uint64_t need)
 {
@@ -203,7 +175,10 @@ void wv_map_slot(struct vnode *n, uint8_t slot, uint64_t need)
 	struct wmap *w = calloc(1, sizeof(*w));
 	if (w == NULL)
 		return;
-	void *p = map_aligned(fd, (size_t)len);
+	/* 2 MiB-aligned: where the page cache holds the file in 2 MiB folios,
+	 * one fault maps a whole folio with one page-table entry (on some
+	 * virtual machines every entry a process fills costs an exit) */
+	void *p = ward_map_2m((size_t)len, PROT_READ, MAP_SHARED, fd);
 	if (p == MAP_FAILED) {
 		free(w);
 		n->nomap = 1; /* e.g. a file system without mmap: reads use pread */
