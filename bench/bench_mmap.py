@@ -12,16 +12,13 @@ time of the process for all of it. Prints the medians and the ratio.
 """
 import argparse
 import json
-import os
 import pathlib
 import shutil
 import statistics
-import subprocess
 import tempfile
 
-ROOT = pathlib.Path(__file__).resolve().parents[1]
-WARD = ROOT / os.environ.get("WARD_BUILD", "build") / "ward"
-PY = "/usr/bin/python3"
+import bench_shield  # the same environment, binary and interpreter
+from bench_shield import PY, WARD
 
 WORKER = r"""
 import json, mmap, os, sys, time
@@ -29,7 +26,6 @@ p = os.path.join(sys.argv[1], "m.bin"); n = int(sys.argv[2]) << 20
 data = os.urandom(n)
 with open(p, "wb") as f:
     f.write(data)
-out = {}
 c0, t0 = time.process_time(), time.perf_counter()
 with open(p, "r+b") as f:
     m = mmap.mmap(f.fileno(), 0)
@@ -49,19 +45,8 @@ print(json.dumps(out))
 """
 
 
-def env():
-    e = {k: v for k, v in os.environ.items() if not k.startswith("WARD_")}
-    e.pop("LD_PRELOAD", None)
-    e["WARD_MODE"] = "sim"
-    e["XDG_CACHE_HOME"] = str(ROOT / os.environ.get("WARD_BUILD", "build") / "test-cache")
-    return e
-
-
 def run(cmd):
-    p = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, env=env())
-    if p.returncode != 0:
-        raise SystemExit("failed: %s\n%s" % (" ".join(map(str, cmd)), p.stderr[-2000:]))
-    return p.stdout
+    return bench_shield.run(cmd).stdout
 
 
 def main():
