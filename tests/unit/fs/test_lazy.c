@@ -14,19 +14,13 @@
 #include "core/crypto.h"
 #include "fs/internal.h"
 #include "test.h"
+#include "files.h"
 
 static char tree[300], man[300];
 
 static void put(const char *rel, const char *data)
 {
-	char p[600];
-	snprintf(p, sizeof(p), "%s/%s", tree, rel);
-	FILE *f = fopen(p, "w");
-	CHECK(f != NULL);
-	if (f != NULL) {
-		fputs(data, f);
-		fclose(f);
-	}
+	put_in(tree, rel, data, strlen(data));
 }
 
 static void sub(const char *rel)
@@ -69,24 +63,6 @@ static int stat_size(ward_vol *v, const char *p, uint64_t *size, uint32_t *mode)
 		*mode = st.mode;
 	}
 	return rc;
-}
-
-static uint8_t *slurp(const char *p, size_t *n)
-{
-	FILE *f = fopen(p, "rb");
-	uint8_t *b = malloc(8 << 20);
-	*n = f && b ? fread(b, 1, 8 << 20, f) : 0;
-	if (f)
-		fclose(f);
-	return b;
-}
-
-static void spill(const char *p, const uint8_t *b, size_t n)
-{
-	FILE *f = fopen(p, "wb");
-	CHECK(f != NULL && fwrite(b, 1, n, f) == n);
-	if (f)
-		fclose(f);
 }
 
 static uint32_t le32(const uint8_t *p)
@@ -206,7 +182,7 @@ int main(void)
 
 	/* a flipped bit in a record: refused with the eager loader's line */
 	size_t n;
-	uint8_t *m = slurp(man, &n), *orig = malloc(n);
+	uint8_t *m = slurp(man, 8 << 20, &n), *orig = malloc(n);
 	memcpy(orig, m, n);
 	size_t mid = WVOL_HDR_LEN, last = 0; /* last byte of a chunk hash near the middle */
 	while (mid < n / 2) {

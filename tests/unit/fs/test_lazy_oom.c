@@ -15,20 +15,9 @@
 #include "fs/internal.h"
 #include "fs/volume.h"
 #include "test.h"
+#include "files.h"
 
 static uint8_t key[32];
-
-static void put(const char *dir, const char *rel, const char *data)
-{
-	char p[600];
-	snprintf(p, sizeof(p), "%s/%s", dir, rel);
-	FILE *f = fopen(p, "w");
-	CHECK(f != NULL);
-	if (f != NULL) {
-		fputs(data, f);
-		fclose(f);
-	}
-}
 
 /* err names path and says "out of memory" */
 static int oom_line(const char *err, const char *path)
@@ -54,18 +43,6 @@ static void write_str(ward_vol *v, const char *path, const char *s)
 	}
 }
 
-static int read_str(ward_vol *v, const char *path, char *buf, size_t cap)
-{
-	ward_vfile *f;
-	int rc = ward_vf_open(v, path, O_RDONLY, 0, &f, NULL);
-	if (rc != 0)
-		return rc;
-	ssize_t r = ward_vf_pread(f, buf, cap - 1, 0, NULL);
-	ward_vf_close(f, NULL);
-	buf[r > 0 ? r : 0] = 0;
-	return (int)r;
-}
-
 /* a read-only authenticated volume: open, listing, descriptor check */
 static void read_only(const char *base)
 {
@@ -81,8 +58,8 @@ static void read_only(const char *base)
 	CHECK(mkdir(tree, 0755) == 0);
 	snprintf(p, sizeof(p), "%s/d", tree);
 	CHECK(mkdir(p, 0755) == 0);
-	put(tree, "d/f", "file f");
-	put(tree, "d/g", "file g");
+	put_in(tree, "d/f", "file f", strlen("file f"));
+	put_in(tree, "d/g", "file g", strlen("file g"));
 	CHECK(ward_vol_authenticate(tree, man, tag, NULL, NULL, err) == 0);
 	struct ward_vol_opts o = { .kind = WARD_VOL_AUTHENTICATED, .manifest = man, .flags = WARD_VOL_RDONLY };
 	CHECK(ward_vol_open(tree, &o, &v, err) == 0);
@@ -186,8 +163,8 @@ static void writable(const char *base)
 	CHECK(v != NULL);
 	if (v == NULL)
 		return;
-	CHECK(read_str(v, "top.txt", s, sizeof(s)) == 3 && strcmp(s, "top") == 0);
-	CHECK(read_str(v, "pkg/a.py", s, sizeof(s)) == 5);
+	CHECK(vol_read_str(v, "top.txt", s, sizeof(s)) == 3 && strcmp(s, "top") == 0);
+	CHECK(vol_read_str(v, "pkg/a.py", s, sizeof(s)) == 5);
 	CHECK(ward_vol_verify(v, NULL, NULL, err) == 0);
 	CHECK(ward_vol_mkdir(v, "pkg/new", 0755, err) == 0);
 	CHECK(ward_vol_close(v, err) == 0);

@@ -15,6 +15,7 @@
 #include "fs/internal.h"
 #include "fs/volume.h"
 #include "test.h"
+#include "files.h"
 
 static uint8_t key[32];
 static char base[256], src[300];
@@ -53,28 +54,6 @@ static void list(ward_vol *v, const char *d, char *out, size_t cap)
 	for (size_t i = 0; i < n && o < cap; i++)
 		o += (size_t)snprintf(out + o, cap - o, "%s%s:%o", i ? " " : "", e[i].name, (unsigned)e[i].mode);
 	free(e);
-}
-
-static uint8_t *slurp(const char *p, size_t *n)
-{
-	FILE *f = fopen(p, "rb");
-	uint8_t *b = malloc(1 << 20);
-	*n = f && b ? fread(b, 1, 1 << 20, f) : 0;
-	if (f)
-		fclose(f);
-	return b;
-}
-
-static int read_str(ward_vol *v, const char *path, char *buf, size_t cap)
-{
-	ward_vfile *f;
-	int rc = ward_vf_open(v, path, O_RDONLY, 0, &f, NULL);
-	if (rc != 0)
-		return rc;
-	ssize_t r = ward_vf_pread(f, buf, cap - 1, 0, NULL);
-	ward_vf_close(f, NULL);
-	buf[r > 0 ? r : 0] = 0;
-	return (int)r;
 }
 
 static void write_str(ward_vol *v, const char *path, const char *s)
@@ -160,7 +139,7 @@ int main(void)
 	}
 	size_t cached = v->tcount; /* the directories listed, and stat does not add */
 	CHECK(cached > 0 && cached < 10);
-	CHECK(read_str(v, "pkg/sub/b.py", s1, sizeof(s1)) == 5 && strcmp(s1, "b = 1") == 0);
+	CHECK(vol_read_str(v, "pkg/sub/b.py", s1, sizeof(s1)) == 5 && strcmp(s1, "b = 1") == 0);
 	CHECK(v->lz != NULL && v->tcount == cached + 1); /* reads do not change the volume */
 	CHECK(ward_vol_verify(v, NULL, NULL, err) == 0 && v->lz != NULL);
 	/* a snapshot straight after the lazy open equals the eager one */
@@ -177,8 +156,8 @@ int main(void)
 		uint8_t *m1, *m2;
 		snprintf(s1, sizeof(s1), "%s/.ward-volume/manifest", a);
 		snprintf(s2, sizeof(s2), "%s/.ward-volume/manifest", b);
-		m1 = slurp(s1, &n1);
-		m2 = slurp(s2, &n2);
+		m1 = slurp(s1, 1 << 20, &n1);
+		m2 = slurp(s2, 1 << 20, &n2);
 		CHECK(n1 > WVOL_HDR_LEN && n1 == n2 && memcmp(m1, m2, n1) == 0);
 		free(m1);
 		free(m2);
@@ -209,8 +188,8 @@ int main(void)
 		uint8_t *m1, *m2;
 		snprintf(s1, sizeof(s1), "%s/.ward-volume/manifest", a);
 		snprintf(s2, sizeof(s2), "%s/.ward-volume/manifest", b);
-		m1 = slurp(s1, &n1);
-		m2 = slurp(s2, &n2);
+		m1 = slurp(s1, 1 << 20, &n1);
+		m2 = slurp(s2, 1 << 20, &n2);
 		CHECK(n1 > WVOL_HDR_LEN && n1 == n2 && memcmp(m1, m2, n1) == 0);
 		free(m1);
 		free(m2);
@@ -219,9 +198,9 @@ int main(void)
 	v = vopen(a, 1, err);
 	CHECK(v != NULL && v->lz != NULL);
 	if (v != NULL) {
-		CHECK(read_str(v, "moved/b.py", s1, sizeof(s1)) == 5 && strcmp(s1, "b = 1") == 0);
-		CHECK(read_str(v, "pkg/top.txt", s1, sizeof(s1)) == 3);
-		CHECK(read_str(v, "pkg/sub/b.py", s1, sizeof(s1)) == -ENOENT);
+		CHECK(vol_read_str(v, "moved/b.py", s1, sizeof(s1)) == 5 && strcmp(s1, "b = 1") == 0);
+		CHECK(vol_read_str(v, "pkg/top.txt", s1, sizeof(s1)) == 3);
+		CHECK(vol_read_str(v, "pkg/sub/b.py", s1, sizeof(s1)) == -ENOENT);
 		CHECK(ward_vol_verify(v, NULL, NULL, err) == 0);
 		ward_vol_close(v, NULL);
 	}
@@ -233,7 +212,7 @@ int main(void)
 	CHECK(v != NULL && v->lz != NULL);
 	if (v == NULL)
 		return TEST_DONE();
-	CHECK(read_str(v, "pkg/m03.py", s1, sizeof(s1)) == 10);
+	CHECK(vol_read_str(v, "pkg/m03.py", s1, sizeof(s1)) == 10);
 	CHECK(ward_vol_mkdir(v, "pkg/sub/new", 0755, err) == 0 && v->lz == NULL);
 	CHECK(ward_vol_rmdir(v, "pkg/sub", err) == -ENOTEMPTY);
 	write_str(v, "pkg/sub/new/f.txt", "fresh");
@@ -248,9 +227,9 @@ int main(void)
 	CHECK(v != NULL && v->lz != NULL);
 	if (v == NULL)
 		return TEST_DONE();
-	CHECK(read_str(v, "pkg/sub/new/f.txt", s1, sizeof(s1)) == 5 && strcmp(s1, "fresh") == 0);
-	CHECK(read_str(v, "pkg/m03.py", s1, sizeof(s1)) == 9 && strcmp(s1, "rewritten") == 0);
-	CHECK(read_str(v, "pkg/m04.py", s1, sizeof(s1)) == -ENOENT);
+	CHECK(vol_read_str(v, "pkg/sub/new/f.txt", s1, sizeof(s1)) == 5 && strcmp(s1, "fresh") == 0);
+	CHECK(vol_read_str(v, "pkg/m03.py", s1, sizeof(s1)) == 9 && strcmp(s1, "rewritten") == 0);
+	CHECK(vol_read_str(v, "pkg/m04.py", s1, sizeof(s1)) == -ENOENT);
 	write_str(v, "top.txt", "TOP!");
 	CHECK(v->lz == NULL && v->tcount == 48);
 	CHECK(ward_vol_rmdir(v, "pkg/sub/new", err) == -ENOTEMPTY);
@@ -258,7 +237,7 @@ int main(void)
 	v = vopen(a, 0, err);
 	CHECK(v != NULL && v->lz == NULL);
 	if (v != NULL) {
-		CHECK(read_str(v, "top.txt", s1, sizeof(s1)) == 4 && strcmp(s1, "TOP!") == 0);
+		CHECK(vol_read_str(v, "top.txt", s1, sizeof(s1)) == 4 && strcmp(s1, "TOP!") == 0);
 		CHECK(ward_vol_verify(v, NULL, NULL, err) == 0);
 		ward_vol_close(v, NULL);
 	}

@@ -13,6 +13,7 @@
 
 #include "fs/volume.h"
 #include "test.h"
+#include "files.h"
 
 static uint8_t key[32];
 static char dir[256];
@@ -35,18 +36,6 @@ static int put(ward_vol *v, const char *path, const char *data)
 		return -1;
 	int ok = ward_vf_pwrite(f, data, strlen(data), 0, err) == (ssize_t)strlen(data);
 	return ward_vf_close(f, err) == 0 && ok ? 0 : -1;
-}
-
-static int get(ward_vol *v, const char *path, char *buf, size_t cap)
-{
-	char err[WARD_VOL_ERR_LEN];
-	ward_vfile *f;
-	if (ward_vf_open(v, path, O_RDONLY, 0, &f, err) != 0)
-		return -1;
-	ssize_t r = ward_vf_pread(f, buf, cap - 1, 0, err);
-	ward_vf_close(f, NULL);
-	buf[r > 0 ? r : 0] = 0;
-	return (int)r;
 }
 
 static int verify(ward_vol *v)
@@ -132,7 +121,7 @@ int main(void)
 	disk_rename("x.keep", "x");
 	v = vopen(WARD_VOL_RDONLY);
 	CHECK(v != NULL && verify(v) == 0);
-	CHECK(v != NULL && get(v, "x", buf, sizeof(buf)) < 0);
+	CHECK(v != NULL && vol_read_str(v, "x", buf, sizeof(buf)) < 0);
 	if (v != NULL)
 		ward_vol_close(v, NULL);
 	v = vopen(WARD_VOL_RDWR); /* completes it */
@@ -145,7 +134,7 @@ int main(void)
 	disk_rename("z", "d/y");
 	v = vopen(WARD_VOL_RDONLY);
 	CHECK(v != NULL && verify(v) == 0);
-	CHECK(v != NULL && get(v, "z", buf, sizeof(buf)) == 6 && strcmp(buf, "moving") == 0);
+	CHECK(v != NULL && vol_read_str(v, "z", buf, sizeof(buf)) == 6 && strcmp(buf, "moving") == 0);
 	if (v != NULL)
 		ward_vol_close(v, NULL);
 	v = vopen(WARD_VOL_RDWR); /* completes it */

@@ -12,19 +12,13 @@
 
 #include "fs/internal.h"
 #include "test.h"
+#include "files.h"
 
 static char tree[300], man[300];
 
 static void put(const char *rel, const char *data, size_t n)
 {
-	char p[600];
-	snprintf(p, sizeof(p), "%s/%s", tree, rel);
-	FILE *f = fopen(p, "w");
-	CHECK(f != NULL);
-	if (f != NULL) {
-		CHECK(fwrite(data, 1, n, f) == n);
-		fclose(f);
-	}
+	put_in(tree, rel, data, n);
 }
 
 static int idof(const char *p, struct ward_file_id *id)
@@ -42,24 +36,6 @@ static int topen(const struct ward_file_id *id, ward_vol **v, char *err)
 				   .trusted_manifest = id };
 	*v = NULL;
 	return ward_vol_open(tree, &o, v, err);
-}
-
-static uint8_t *slurp(const char *p, size_t *n)
-{
-	FILE *f = fopen(p, "rb");
-	uint8_t *b = malloc(1 << 20);
-	*n = f && b ? fread(b, 1, 1 << 20, f) : 0;
-	if (f)
-		fclose(f);
-	return b;
-}
-
-static void spill(const char *p, const uint8_t *b, size_t n)
-{
-	FILE *f = fopen(p, "wb");
-	CHECK(f != NULL && fwrite(b, 1, n, f) == n);
-	if (f)
-		fclose(f);
 }
 
 static int verify_path(ward_vol *v, const char *rel, char *err)
@@ -127,7 +103,7 @@ int main(void)
 
 	/* A modified manifest changes its identity: the trusted identity no
 	 * longer matches (-ESTALE), and the full check refuses it. */
-	uint8_t *orig = slurp(man, &n), *m = malloc(n);
+	uint8_t *orig = slurp(man, 1 << 20, &n), *m = malloc(n);
 	memcpy(m, orig, n);
 	m[n - WVOL_MAC_LEN - 5] ^= 1; /* inside the last record's payload */
 	spill(man, m, n);
