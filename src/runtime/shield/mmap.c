@@ -102,6 +102,7 @@ static struct map_ent *ents;
 static size_t nents, cap_ents;
 static size_t live_ents; /* nents, read without the lock for the fast path */
 static struct shield_image *images;
+static unsigned attached_images; /* images attached to files; read without the lock on every open */
 
 static size_t page_up(size_t n)
 {
@@ -359,6 +360,7 @@ static void img_drop_if_unused(struct shield_image *img)
 		return;
 	}
 	img->attached = 0;
+	__atomic_sub_fetch(&attached_images, 1, __ATOMIC_RELEASE);
 	for (struct shield_image **pp = &images; *pp != NULL; pp = &(*pp)->next)
 		if (*pp == img) {
 			*pp = img->next;
@@ -528,6 +530,7 @@ static struct shield_image *img_for_map(struct shield_node *n, int create, int *
 	shield_node_hold_locked(n);
 	fresh->next = images;
 	images = fresh;
+	__atomic_add_fetch(&attached_images, 1, __ATOMIC_RELEASE);
 	shield_nodes_set_image_locked(n, NULL, fresh);
 	pthread_mutex_unlock(&shield_table_lock);
 	rc = img_fill(fresh, n);
@@ -914,6 +917,12 @@ int shield_be_sync(struct shield_node *n)
 void shield_image_join(struct shield_node *n, int flags)
 {
 	struct shield_image *img;
+	/* the common case, on every open of a protected file: no file is
+	 * mapped shared, so no walk of the open files under the table lock.
+	 * An image attached after this check finds n itself: n is already
+	 * among the open nodes that attaching walks (io.c registers it first). */
+	if (__atomic_load_n(&attached_images, __ATOMIC_ACQUIRE) == 0)
+		return;
 	pthread_mutex_lock(&shield_table_lock);
 	img = shield_node_peer_image_locked(n);
 	if (img != NULL) {
