@@ -228,7 +228,9 @@ def test_authenticated_region_reads_checks_and_refuses_writes(tmp):
     assert r.stdout == "42\nEROFS\n"
     with open(lib / "blob.bin", "r+b") as f:
         f.seek(10000)
-        f.write(b"X")
+        b = f.read(1)
+        f.seek(10000)
+        f.write(bytes([b[0] ^ 1]))  # always a change (a fixed byte may equal the random one)
     r = ward("run", "--authenticated", spec, "--", PY, "-c",
              "import sys\ntry:\n open(sys.argv[1] + '/blob.bin','rb').read()\nexcept OSError as e: print(e.errno)", lib)
     assert r.returncode == 74, r.stderr
