@@ -229,6 +229,55 @@ def test_refusals_as_native(tmp):
     assert len(lines) == 1 and "m.bin" in lines[0] and "remapping part of a mapping" in lines[0], r.stderr
 
 
+MPROTECT_CODE = """
+    import ctypes, errno, os, sys
+    d = sys.argv[1]
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mmap.restype = ctypes.c_void_p
+    libc.mmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_long]
+    libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    libc.munmap.argtypes = [ctypes.c_void_p, ctypes.c_size_t]
+    PROT_READ, PROT_WRITE, MAP_SHARED = 1, 2, 1
+    def mapped(flags):
+        fd = os.open(d + '/m.bin', flags)
+        p = libc.mmap(None, 8192, PROT_READ, MAP_SHARED, fd, 0)
+        assert p != ctypes.c_void_p(-1).value
+        return fd, p
+    fd, p = mapped(os.O_RDONLY)         # read-only descriptor: the kernel refuses
+    rc = libc.mprotect(p, 8192, PROT_READ | PROT_WRITE)
+    print('ro', rc, errno.errorcode[ctypes.get_errno()])
+    libc.mremap.restype = ctypes.c_void_p
+    libc.mremap.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_size_t, ctypes.c_int]
+    q = libc.mremap(p, 8192, 1 << 20, 1)   # MREMAP_MAYMOVE: still not writable where it went
+    rc = libc.mprotect(q, 8192, PROT_READ | PROT_WRITE)
+    print('moved', q != p, rc, errno.errorcode[ctypes.get_errno()])
+    libc.munmap(q, 1 << 20); os.close(fd)
+    fd, p = mapped(os.O_RDWR)           # read-write descriptor: allowed, stores kept
+    print('rw', libc.mprotect(p, 8192, PROT_READ | PROT_WRITE))
+    ctypes.memmove(p + 5000, b'STORED', 6)
+    libc.munmap(p, 8192); os.close(fd)
+    print(open(d + '/m.bin', 'rb').read()[4998:5008])
+"""
+
+
+def test_mprotect_to_writable_as_native(tmp):
+    """A read-only shared mapping given PROT_WRITE by mprotect: refused on a
+    read-only descriptor, and its stores written back on a read-write one,
+    exactly as on a plain file."""
+    plain = tmp / "plain"
+    plain.mkdir()
+    (plain / "m.bin").write_bytes(b"." * 8192)
+    native = subprocess.run([PY, "-c", textwrap.dedent(MPROTECT_CODE), plain], capture_output=True, text=True)
+    assert native.returncode == 0, native.stderr
+    assert native.stdout.splitlines() == ["ro -1 EACCES", "moved True -1 EACCES", "rw 0", "b'..STORED..'"]
+    vol, key = make_volume(tmp, {"m.bin": b"." * 8192})
+    r = run_in(vol, key, MPROTECT_CODE)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == native.stdout
+    assert read_back(vol, key, "m.bin")[4998:5008] == b"..STORED.."   # in the volume, after the run
+    verify(vol, key)
+
+
 def test_ephemeral_region_shared_mapping(tmp):
     eph = tmp / "scratch"
     code = """

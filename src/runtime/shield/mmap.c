@@ -5,7 +5,8 @@
  * Private mappings, and shared read-only mappings made through a read-only
  * descriptor of a file not mapped shared already, are anonymous mappings
  * filled with the verified plaintext (a snapshot: later writes through an
- * fd do not show in them).
+ * fd do not show in them). The shared ones are in the table of mappings
+ * too (with no image), so that mprotect can refuse to make them writable.
  *
  * Shared mappings in a writable region (encrypted, ephemeral) made through
  * a descriptor open for reading and writing map the file's image: a memfd
@@ -41,11 +42,14 @@
  * always verifies. A failed write-back logs one line; the image is then kept
  * (and tried again at exit).
  *
+ * mprotect (and pkey_mprotect) that adds PROT_WRITE to a shared mapping of
+ * an image is refused with EACCES, as the kernel refuses it, when the
+ * mapping was made through a descriptor not open for reading and writing;
+ * otherwise the mapping counts as writable from then on (its range is
+ * written back as if it had been mapped writable).
+ *
  * Not supported, refused with ENODEV and one line: mremap of part of a
- * mapping of an image, and MREMAP_DONTUNMAP on one. mprotect is not
- * interposed: a read-only shared mapping of an image made writable with
- * mprotect stores into the image, but its stores are written back only
- * where a writable mapping covers the same range. madvise(MADV_REMOVE) on
+ * mapping of an image, and MREMAP_DONTUNMAP on one. madvise(MADV_REMOVE) on
  * a mapping of an image punches a hole in the image only. fork is refused
  * in an enclave (proc_shield.c), so no other process shares an image.
  *
@@ -93,8 +97,9 @@ struct map_ent {
 	uintptr_t addr;
 	size_t len;
 	uint64_t off;
-	struct shield_image *img;
-	int writable;
+	struct shield_image *img; /* NULL: a snapshot shared through a read-only descriptor */
+	int writable; /* mapped with PROT_WRITE, or given it by mprotect */
+	int maywrite; /* made through a descriptor open for reading and writing */
 };
 
 /* under shield_table_lock */
@@ -408,7 +413,7 @@ static void reap(void)
 
 /* ---- the table of mappings (shield_table_lock held) ---- */
 
-static int reg_add(uintptr_t addr, size_t len, uint64_t off, struct shield_image *img, int writable)
+static int reg_add(uintptr_t addr, size_t len, uint64_t off, struct shield_image *img, int writable, int maywrite)
 {
 	if (nents == cap_ents) {
 		size_t cap = cap_ents ? cap_ents * 2 : 16;
@@ -418,7 +423,7 @@ static int reg_add(uintptr_t addr, size_t len, uint64_t off, struct shield_image
 		ents = e;
 		cap_ents = cap;
 	}
-	ents[nents++] = (struct map_ent){ addr, len, off, img, writable };
+	ents[nents++] = (struct map_ent){ addr, len, off, img, writable, maywrite };
 	if (writable) {
 		if (off < img->dlo)
 			img->dlo = off;
@@ -443,15 +448,16 @@ static int reg_remove(uintptr_t addr, size_t len)
 			continue;
 		}
 		if (addr <= e->addr && end >= ee) { /* all of it */
-			if (--e->img->maps == 0)
+			if (e->img != NULL && --e->img->maps == 0)
 				orphan = 1;
 			ents[i] = ents[--nents];
 			continue;
 		}
 		if (addr > e->addr && end < ee) { /* a hole in the middle: two entries */
-			struct map_ent right = { end, ee - end, e->off + (end - e->addr), e->img, e->writable };
+			struct map_ent right = { end, ee - end, e->off + (end - e->addr), e->img, e->writable, e->maywrite };
 			e->len = addr - e->addr;
-			if (reg_add(right.addr, right.len, right.off, right.img, right.writable) == 0)
+			if (reg_add(right.addr, right.len, right.off, right.img, right.writable, right.maywrite) == 0 &&
+			    right.img != NULL)
 				right.img->maps++;
 			i++;
 			continue;
@@ -548,16 +554,17 @@ static struct shield_image *img_for_map(struct shield_node *n, int create, int *
 	return fresh;
 }
 
-static void *map_image(struct shield_image *img, struct shield_node *n, void *addr, size_t len, int prot, int flags,
-		       off_t off)
+static void *map_image(struct shield_image *img, struct shield_node *n, int maywrite, void *addr, size_t len, int prot,
+		       int flags, off_t off)
 {
 	void *p;
 	int rc, orphan = 0, e;
 
-	if (prot & PROT_WRITE) {
+	maywrite = maywrite && n->writable;
+	if (maywrite) { /* writable now, or later through mprotect */
 		pthread_mutex_lock(&img->mu);
 		pthread_mutex_lock(&shield_table_lock);
-		if (img->wnode == NULL && n->writable) {
+		if (img->wnode == NULL) {
 			img->wnode = n;
 			shield_node_hold_locked(n);
 		}
@@ -570,7 +577,7 @@ static void *map_image(struct shield_image *img, struct shield_node *n, void *ad
 	if (p != MAP_FAILED) {
 		if (flags & MAP_FIXED)
 			orphan = reg_remove((uintptr_t)p, len); /* what it replaced */
-		rc = reg_add((uintptr_t)p, page_up(len), (uint64_t)off, img, (prot & PROT_WRITE) != 0);
+		rc = reg_add((uintptr_t)p, page_up(len), (uint64_t)off, img, (prot & PROT_WRITE) != 0, maywrite);
 		if (rc != 0) {
 			syscall(SYS_munmap, p, len);
 			p = MAP_FAILED;
@@ -590,7 +597,7 @@ static void *map_image(struct shield_image *img, struct shield_node *n, void *ad
 void *ward_shield_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
 	struct shield_ofd *o = shield_fd_get(fd);
-	int acc, shared, err;
+	int acc, shared, err, rc;
 	uint64_t size;
 	size_t done = 0, avail;
 	void *p;
@@ -612,7 +619,7 @@ void *ward_shield_mmap(void *addr, size_t len, int prot, int flags, int fd, off_
 	if (shared && (o->node->region->kind == SHIELD_ENCRYPTED || o->node->region->kind == SHIELD_EPHEMERAL)) {
 		struct shield_image *img = img_for_map(o->node, acc == O_RDWR, &err);
 		if (img != NULL) {
-			p = map_image(img, o->node, addr, len, prot, flags, off);
+			p = map_image(img, o->node, acc == O_RDWR, addr, len, prot, flags, off);
 			shield_ofd_put(o);
 			return p;
 		}
@@ -643,11 +650,23 @@ void *ward_shield_mmap(void *addr, size_t len, int prot, int flags, int fd, off_
 		done += (size_t)r;
 	}
 	shield_ofd_put(o);
-	if (prot != (PROT_READ | PROT_WRITE) && mprotect(p, len, prot) != 0) {
+	if (prot != (PROT_READ | PROT_WRITE) && REAL(mprotect)(p, len, prot) != 0) {
 		int e = errno;
 		syscall(SYS_munmap, p, len);
 		errno = e;
 		return MAP_FAILED;
+	}
+	if (shared && acc == O_RDONLY) {
+		/* The kernel would never let this mapping become writable
+		 * (mprotect gives EACCES); the table makes protect() say so. */
+		pthread_mutex_lock(&shield_table_lock);
+		rc = reg_add((uintptr_t)p, page_up(len), 0, NULL, 0, 0);
+		pthread_mutex_unlock(&shield_table_lock);
+		if (rc != 0) {
+			syscall(SYS_munmap, p, len);
+			errno = -rc;
+			return MAP_FAILED;
+		}
 	}
 	return p;
 }
@@ -696,7 +715,7 @@ int msync(void *addr, size_t len, int flags)
 	for (size_t i = 0; todo != NULL && i < nents; i++) {
 		struct map_ent *e = &ents[i];
 		uintptr_t lo = e->addr > a ? e->addr : a, hi = e->addr + e->len < end ? e->addr + e->len : end;
-		if (lo >= hi)
+		if (lo >= hi || e->img == NULL)
 			continue;
 		e->img->refs++;
 		todo[ntodo].img = e->img;
@@ -735,6 +754,53 @@ int msync(void *addr, size_t len, int flags)
 	return 0;
 }
 
+/* mprotect and pkey_mprotect: adding PROT_WRITE to a shared mapping of an
+ * image is what the kernel would allow on the file's own mapping (EACCES
+ * when the descriptor it was made through was not open for reading and
+ * writing), and makes its range one that write-back covers. */
+static int protect(void *addr, size_t len, int prot, int pkey, int with_pkey)
+{
+	uintptr_t a = (uintptr_t)addr, end = a + page_up(len);
+	int rc;
+
+	if (__builtin_expect(no_maps() || shield_inside, 1) || !(prot & PROT_WRITE))
+		return with_pkey ? REAL(pkey_mprotect)(addr, len, prot, pkey) : REAL(mprotect)(addr, len, prot);
+	pthread_mutex_lock(&shield_table_lock);
+	for (size_t i = 0; i < nents; i++) {
+		struct map_ent *e = &ents[i];
+		if (e->addr < end && a < e->addr + e->len && !e->writable && !e->maywrite) {
+			pthread_mutex_unlock(&shield_table_lock);
+			errno = EACCES; /* as the kernel: the descriptor does not allow it */
+			return -1;
+		}
+	}
+	rc = with_pkey ? REAL(pkey_mprotect)(addr, len, prot, pkey) : REAL(mprotect)(addr, len, prot);
+	for (size_t i = 0; rc == 0 && i < nents; i++) {
+		struct map_ent *e = &ents[i];
+		if (e->addr < end && a < e->addr + e->len && !e->writable) {
+			e->writable = 1; /* the whole entry: write-back may cover more, never less */
+			if (e->img == NULL)
+				continue;
+			if (e->off < e->img->dlo)
+				e->img->dlo = e->off;
+			if (e->off + e->len > e->img->dhi)
+				e->img->dhi = e->off + e->len;
+		}
+	}
+	pthread_mutex_unlock(&shield_table_lock);
+	return rc;
+}
+
+int mprotect(void *addr, size_t len, int prot)
+{
+	return protect(addr, len, prot, 0, 0);
+}
+
+int pkey_mprotect(void *addr, size_t len, int prot, int pkey)
+{
+	return protect(addr, len, prot, pkey, 1);
+}
+
 static void refuse_remap(struct shield_image *img, const char *what)
 {
 	char name[PATH_MAX + 64];
@@ -747,7 +813,7 @@ void *mremap(void *old, size_t oldlen, size_t newlen, int flags, ...)
 {
 	void *want = NULL, *p;
 	struct shield_image *img = NULL;
-	int exact = 0, orphan = 0;
+	int exact = 0, orphan = 0, snapshot = 0;
 	if (flags & MREMAP_FIXED) {
 		va_list ap;
 		va_start(ap, flags);
@@ -760,13 +826,27 @@ void *mremap(void *old, size_t oldlen, size_t newlen, int flags, ...)
 	for (size_t i = 0; i < nents; i++)
 		if ((uintptr_t)old >= ents[i].addr && (uintptr_t)old < ents[i].addr + ents[i].len) {
 			img = ents[i].img;
-			img->refs++;
+			snapshot = img == NULL;
+			if (img != NULL)
+				img->refs++;
 			exact = ents[i].addr == (uintptr_t)old && ents[i].len == page_up(oldlen);
 			break;
 		}
 	pthread_mutex_unlock(&shield_table_lock);
-	if (img == NULL)
-		return REAL(mremap)(old, oldlen, newlen, flags, want);
+	if (img == NULL) {
+		p = REAL(mremap)(old, oldlen, newlen, flags, want);
+		if (snapshot && p != MAP_FAILED) { /* the snapshot moves, grows or shrinks */
+			int e = errno;
+			pthread_mutex_lock(&shield_table_lock);
+			if (!(flags & MREMAP_DONTUNMAP))
+				reg_remove((uintptr_t)old, oldlen);
+			reg_remove((uintptr_t)p, newlen);
+			reg_add((uintptr_t)p, page_up(newlen), 0, NULL, 0, 0);
+			pthread_mutex_unlock(&shield_table_lock);
+			errno = e;
+		}
+		return p;
+	}
 	if (!exact || (flags & MREMAP_DONTUNMAP)) {
 		refuse_remap(img, exact ? "MREMAP_DONTUNMAP" : "remapping part of a mapping");
 		img_put(img);
@@ -782,7 +862,8 @@ void *mremap(void *old, size_t oldlen, size_t newlen, int flags, ...)
 				struct map_ent m = ents[i];
 				ents[i] = ents[--nents]; /* re-added below, after what it may replace */
 				orphan = reg_remove((uintptr_t)p, newlen);
-				if (reg_add((uintptr_t)p, page_up(newlen), m.off, img, m.writable) != 0 && --img->maps == 0)
+				if (reg_add((uintptr_t)p, page_up(newlen), m.off, img, m.writable, m.maywrite) != 0 &&
+				    --img->maps == 0)
 					orphan = 1;
 				break;
 			}

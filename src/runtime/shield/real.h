@@ -71,6 +71,8 @@ struct statx;
 	X(chdir, int, (const char *))                                                            \
 	X(munmap, int, (void *, size_t))                                                         \
 	X(msync, int, (void *, size_t, int))                                                     \
+	X(mprotect, int, (void *, size_t, int))                                                  \
+	X(pkey_mprotect, int, (void *, size_t, int, int))                                        \
 	X(mremap, void *, (void *, size_t, size_t, int, ...))
 
 #define SHIELD_REAL_DECL(name, ret, args) extern ret(*shield_real_##name) args;
