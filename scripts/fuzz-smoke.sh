@@ -1,7 +1,8 @@
 #!/bin/sh
 # fuzz-smoke.sh: builds the libFuzzer targets with clang + ASan into
 # build-fuzz and runs each for a short while (default 20 s; FUZZ_SECONDS=N).
-# Seeds: the real samples of the shared test vectors when present.
+# Seeds: the real samples of the shared test vectors when present, and
+# manifests of small volumes made by build/ward when it is built.
 # Crashing inputs are kept in fuzz/crashes/<target>/ for a named regression.
 set -eu
 cd "$(dirname "$0")/.."
@@ -11,12 +12,15 @@ if [ ! -d build-fuzz ]; then
 	CC=clang meson setup build-fuzz -Dfuzz=true -Db_sanitize=address -Db_lundef=false \
 		-Dc_args=-fsanitize=fuzzer-no-link >/dev/null
 fi
-TARGETS="fuzz_evidence fuzz_collateral fuzz_pck_ext fuzz_ratls"
+TARGETS="fuzz_evidence fuzz_collateral fuzz_pck_ext fuzz_ratls fuzz_manifest"
 ninja -C build-fuzz $(for t in $TARGETS; do printf 'fuzz/%s ' "$t"; done) >/dev/null
 status=0
 for t in $TARGETS; do
 	corpus="build-fuzz/corpus/$t"
 	mkdir -p "$corpus" "fuzz/crashes/$t"
+	if [ "$t" = fuzz_manifest ] && [ -x build/ward ]; then
+		/usr/bin/python3 fuzz/manifest_seeds.py build/ward "$corpus" || true
+	fi
 	if [ -d "$VEC" ]; then
 		case $t in
 		fuzz_evidence) cp "$VEC"/sgx/*.bin "$VEC"/sgx/*.hex "$VEC"/tdx/*.dat "$VEC"/tdx/*.bin "$VEC"/snp/*.bin "$corpus"/ 2>/dev/null || true ;;

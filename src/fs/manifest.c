@@ -220,9 +220,11 @@ static void build_header(ward_vol *v, const uint8_t *key, uint8_t h[WVOL_HDR_LEN
 
 /* ---- applying records ---- */
 
+/* Without overflow: a size read from a manifest may be near 2^64 (it is
+ * then refused as more than WVOL_MAX_CHUNKS chunks, never wrapped to 0). */
 uint64_t wv_nchunks(uint64_t size)
 {
-	return (size + WVOL_CHUNK - 1) / WVOL_CHUNK;
+	return size / WVOL_CHUNK + (size % WVOL_CHUNK != 0);
 }
 
 static int parent_ok(ward_vol *v, const char *path, struct vnode **parent)
