@@ -2,7 +2,8 @@
 # fuzz-smoke.sh: builds the libFuzzer targets with clang + ASan into
 # build-fuzz and runs each for a short while (default 20 s; FUZZ_SECONDS=N).
 # Seeds: the real samples of the shared test vectors when present, and
-# manifests of small volumes made by build/ward when it is built.
+# manifests of small volumes made by build/ward when it is built, and the
+# policies of the session language's documentation (fuzz/seeds.py).
 # Crashing inputs are kept in fuzz/crashes/<target>/ for a named regression.
 set -eu
 cd "$(dirname "$0")/.."
@@ -12,14 +13,17 @@ if [ ! -d build-fuzz ]; then
 	CC=clang meson setup build-fuzz -Dfuzz=true -Db_sanitize=address -Db_lundef=false \
 		-Dc_args=-fsanitize=fuzzer-no-link >/dev/null
 fi
-TARGETS="fuzz_evidence fuzz_collateral fuzz_pck_ext fuzz_ratls fuzz_manifest"
+TARGETS="fuzz_evidence fuzz_collateral fuzz_pck_ext fuzz_ratls fuzz_manifest fuzz_policy"
 ninja -C build-fuzz $(for t in $TARGETS; do printf 'fuzz/%s ' "$t"; done) >/dev/null
 status=0
 for t in $TARGETS; do
 	corpus="build-fuzz/corpus/$t"
 	mkdir -p "$corpus" "fuzz/crashes/$t"
 	if [ "$t" = fuzz_manifest ] && [ -x build/ward ]; then
-		/usr/bin/python3 fuzz/manifest_seeds.py build/ward "$corpus" || true
+		/usr/bin/python3 fuzz/seeds.py manifest build/ward "$corpus" || true
+	fi
+	if [ "$t" = fuzz_policy ]; then
+		/usr/bin/python3 fuzz/seeds.py policy docs/session-language.md "$corpus" || true
 	fi
 	if [ -d "$VEC" ]; then
 		case $t in

@@ -316,6 +316,10 @@ static int apply_chunks(ward_vol *v, struct rd *r, char *why, size_t whylen)
 	uint64_t onc = wv_nchunks(n->size), nc = wv_nchunks(size);
 	if (nc >= WVOL_MAX_CHUNKS || (uint64_t)cnt * (4 + wv_cref_len(v)) != r->len - r->off)
 		return WHY("commit of '%s': chunk list does not match", path);
+	/* every chunk past the old end is in the list: checked before the
+	 * arrays are sized by nc, which the list's length does not bound */
+	if (nc > onc && nc - onc > cnt)
+		return WHY("commit of '%s': chunk %llu missing", path, (unsigned long long)(onc + cnt));
 	struct cref *c = nc ? calloc(nc, sizeof(*c)) : NULL;
 	uint8_t *set = nc > onc ? calloc(nc - onc, 1) : NULL;
 	if ((nc && c == NULL) || (nc > onc && set == NULL)) {

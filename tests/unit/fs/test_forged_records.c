@@ -2,7 +2,7 @@
  * so anyone who can write its manifest can append records that pass the
  * chain check (forge.h); only the pinned tag tells them apart. Such records
  * that say impossible things (a size near 2^64, a commit past the largest
- * file, an unknown type) must be refused at open with a line naming the
+ * file or growing one without its chunks, an unknown type) must be refused at open with a line naming the
  * record, in the lazy path (one snapshot) and the full one (a journal),
  * never wrapped into a small size that later reads trust. */
 #include <errno.h>
@@ -162,6 +162,16 @@ int main(void)
 	add_rec(r, WVOL_R_CHUNKS, ch, sizeof(ch));
 	CHECK(open_forged(r, err) == -EBADMSG);
 	CHECK(strstr(err, "commit of 'big': chunk list does not match") != NULL);
+
+	/* CHUNKS growing the file to the largest size with an empty list:
+	 * refused as missing its first new chunk before anything is sized by
+	 * the claimed size (it once asked for arrays of 2^32 chunks, 140 GB,
+	 * first: "out of memory", or an abort under ASan). */
+	memcpy(r, orig, sizeof(*r));
+	put64(ch + 9 + 8, (WVOL_MAX_CHUNKS - 1) * WVOL_CHUNK);
+	add_rec(r, WVOL_R_CHUNKS, ch, sizeof(ch));
+	CHECK(open_forged(r, err) == -EBADMSG);
+	CHECK(strstr(err, "commit of 'big': chunk 3 missing") != NULL);
 
 	/* A record of a type this version does not know. */
 	memcpy(r, orig, sizeof(*r));

@@ -1,7 +1,11 @@
-"""Seeds for fuzz_manifest: real manifests of small volumes made by `ward`,
-in both of the harness's modes (fuzz/fuzz_manifest.c): the file as it is
-(first byte 0) and its records re-framed (first byte 1 authenticated, 3
-encrypted). Usage: manifest_seeds.py WARD OUT_DIR"""
+"""Seed corpora for the fuzz targets that have no samples in the test vectors.
+
+  seeds.py manifest WARD OUT_DIR   real manifests of small volumes made by
+      `ward`, in both of fuzz_manifest's modes: the file as it is (first
+      byte 0) and its records re-framed (first byte 1 authenticated, 3
+      encrypted)
+  seeds.py policy DOC.md OUT_DIR   every ```yaml block of the session
+      language's documentation, for fuzz_policy (first byte 0: auto)"""
 import os
 import pathlib
 import struct
@@ -23,8 +27,21 @@ def records(m):
     return out
 
 
-def main():
-    ward, out = sys.argv[1], pathlib.Path(sys.argv[2])
+def policies(doc, out):
+    out.mkdir(parents=True, exist_ok=True)
+    block, n = None, 0
+    for line in pathlib.Path(doc).read_text().splitlines(keepends=True):
+        if block is None and line.startswith("```yaml"):
+            block = []
+        elif block is not None and line.startswith("```"):
+            n += 1
+            (out / ("seed-doc-%d" % n)).write_bytes(b"\0" + "".join(block).encode())
+            block = None
+        elif block is not None:
+            block.append(line)
+
+
+def manifests(ward, out):
     out.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, WARD_MODE="sim")
     with tempfile.TemporaryDirectory() as t:
@@ -46,4 +63,6 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    if len(sys.argv) != 4 or sys.argv[1] not in ("manifest", "policy"):
+        sys.exit(__doc__)
+    (manifests if sys.argv[1] == "manifest" else policies)(sys.argv[2], pathlib.Path(sys.argv[3]))
