@@ -57,7 +57,8 @@ static void help_sub(const char *sub)
 		printf("usage: ward fs encrypt SRC_DIR VOL --key-file KEY\n\n"
 		       "Creates the encrypted volume VOL (a new or empty directory) holding every\n"
 		       "file and directory of SRC_DIR (modes and modification times kept; symlinks\n"
-		       "to files are stored as files). When KEY does not exist, a new random key is\n"
+		       "to files are stored as files; symlinks to directories and dangling ones are\n"
+		       "left out, with a warning). When KEY does not exist, a new random key is\n"
 		       "written there with mode 0600. Prints the volume tag on stdout; shows a\n"
 		       "progress bar on stderr for large trees when stderr is a terminal.\n");
 	else if (strcmp(sub, "ls") == 0)
@@ -235,6 +236,16 @@ static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *ftw
 	return 0;
 }
 
+/* One line for what reading the tree left out (nothing when nothing was). */
+static void warn_skipped(const char *tree, const struct ward_vol_skipped *sk)
+{
+	if (sk->links == 0)
+		return;
+	ward_warn("left out %zu symbolic link%s to a directory or to nothing (first: '%s/%s'); a volume holds "
+		  "files and directories only: copy the tree with links resolved (cp -rL) to include them",
+		  sk->links, sk->links == 1 ? "" : "s", tree, sk->first);
+}
+
 static int fs_encrypt(const struct fsopts *o)
 {
 	uint8_t key[WARD_VOL_KEY_LEN], tag[WARD_VOL_TAG_LEN];
@@ -242,6 +253,7 @@ static int fs_encrypt(const struct fsopts *o)
 	struct ward_vol_opts vo = { .kind = WARD_VOL_ENCRYPTED, .flags = WARD_VOL_CREATE };
 	struct progress pr = { .on = 0, .what = "encrypting" };
 	struct stat st;
+	struct ward_vol_skipped skipped = { 0 };
 	ward_vol *v = NULL;
 	int created = 0, rc, existed;
 
@@ -271,7 +283,7 @@ static int fs_encrypt(const struct fsopts *o)
 	if (created)
 		fprintf(stderr, "ward: generated a new volume key in '%s' (mode 0600); keep it safe\n", o->key_file);
 	pr.on = tree_large();
-	rc = ward_vol_import(v, o->pos[0], progress_cb, &pr, err);
+	rc = ward_vol_import(v, o->pos[0], progress_cb, &pr, &skipped, err);
 	if (rc == 0)
 		rc = ward_vol_sync(v, err);
 	if (rc == 0)
@@ -286,6 +298,7 @@ static int fs_encrypt(const struct fsopts *o)
 			nftw(o->pos[1], rm_cb, 16, FTW_DEPTH | FTW_PHYS);
 		return 1;
 	}
+	warn_skipped(o->pos[0], &skipped);
 	ward_hex(tag, sizeof(tag), hx);
 	printf("%s\n", hx);
 	return 0;
@@ -444,11 +457,13 @@ static int fs_authenticate(const struct fsopts *o)
 		ward_error("fs authenticate: -o NAME.manifest is required");
 		return 2;
 	}
-	int rc = ward_vol_authenticate(o->pos[0], o->out, tag, progress_cb, &pr, err);
+	struct ward_vol_skipped skipped = { 0 };
+	int rc = ward_vol_authenticate(o->pos[0], o->out, tag, progress_cb, &pr, &skipped, err);
 	if (rc != 0) {
 		ward_error("%s", err);
 		return 1;
 	}
+	warn_skipped(o->pos[0], &skipped);
 	ward_hex(tag, sizeof(tag), hx);
 	printf("%s\n", hx);
 	return 0;

@@ -29,6 +29,7 @@ struct tree {
 	struct tent *e;
 	size_t n, cap;
 	uint64_t bytes;
+	struct ward_vol_skipped skipped;
 };
 
 static void tree_free(struct tree *t)
@@ -115,8 +116,12 @@ static int walk(const char *root, const char *rel, struct tree *t, char *err)
 			break;
 		}
 		if (S_ISLNK(st.st_mode)) {
-			if (stat(full, &st) != 0 || !S_ISREG(st.st_mode))
-				continue; /* dangling, or a link to a directory: not part of the volume */
+			if (stat(full, &st) != 0 || !S_ISREG(st.st_mode)) {
+				/* dangling, or a link to a directory: not part of the volume */
+				if (t->skipped.links++ == 0)
+					snprintf(t->skipped.first, sizeof(t->skipped.first), "%s", r2);
+				continue;
+			}
 		}
 		if (S_ISDIR(st.st_mode)) {
 			if (tree_add(t, r2, &st) != 0)
@@ -144,7 +149,8 @@ static int64_t st_mtime_ns(const struct stat *st)
 	return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
 }
 
-int ward_vol_import(ward_vol *v, const char *src, void (*progress)(void *, uint64_t, uint64_t), void *arg, char *err)
+int ward_vol_import(ward_vol *v, const char *src, void (*progress)(void *, uint64_t, uint64_t), void *arg,
+		    struct ward_vol_skipped *skipped, char *err)
 {
 	struct tree t = { 0 };
 	uint8_t *buf = NULL;
@@ -158,6 +164,8 @@ int ward_vol_import(ward_vol *v, const char *src, void (*progress)(void *, uint6
 		return wv_fail(err, -ENOTDIR, "'%s' is not a directory", src);
 	if ((rc = walk(src, "", &t, err)) != 0)
 		goto out;
+	if (skipped != NULL)
+		*skipped = t.skipped;
 	buf = aligned_alloc(4096, IOBUF); /* the kernel copies into page-aligned buffers fastest */
 	if (buf == NULL) {
 		rc = wv_fail(err, -ENOMEM, "out of memory");
@@ -567,7 +575,8 @@ int ward_vol_export(ward_vol *v, const char *out_dir, void (*progress)(void *, u
 /* ---- authenticated volumes ---- */
 
 int ward_vol_authenticate(const char *dir, const char *manifest_path, uint8_t tag[WARD_VOL_TAG_LEN],
-			  void (*progress)(void *, uint64_t, uint64_t), void *arg, char *err)
+			  void (*progress)(void *, uint64_t, uint64_t), void *arg, struct ward_vol_skipped *skipped,
+			  char *err)
 {
 	struct tree t = { 0 };
 	ward_vol *v = NULL;
@@ -601,6 +610,8 @@ int ward_vol_authenticate(const char *dir, const char *manifest_path, uint8_t ta
 	}
 	if ((rc = walk(dir, "", &t, err)) != 0)
 		goto out;
+	if (skipped != NULL)
+		*skipped = t.skipped;
 	v = calloc(1, sizeof(*v));
 	buf = aligned_alloc(4096, IOBUF); /* the kernel copies into page-aligned buffers fastest */
 	if (v == NULL || buf == NULL) {

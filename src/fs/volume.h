@@ -241,12 +241,23 @@ int ward_vol_verify(ward_vol *v, void (*progress)(void *arg, uint64_t done, uint
  * The caller decides what a match is worth (the file may change after). */
 int ward_vol_verify_fd(ward_vol *v, const char *path, int fd, char *err);
 
+/* What reading a plain tree left out: symbolic links to directories and
+ * dangling ones (a volume holds files and directories only; links to
+ * regular files are stored as the files). */
+#define WARD_VOL_SKIPPED_NAME 4096 /* a volume path (WVOL_MAX_PATH) and its NUL */
+struct ward_vol_skipped {
+	size_t links;			    /* how many */
+	char first[WARD_VOL_SKIPPED_NAME];  /* the first one's path, relative to the tree */
+};
+
 /* Copies the plain tree src (directories, regular files, symlinks to
  * regular files as files; modes and mtimes kept) into the root of the
- * writable volume v, committing each file. Other file types are refused.
- * progress (may be NULL) gets bytes done and the total. */
+ * writable volume v, committing each file. Other file types are refused;
+ * symlinks to directories and dangling ones are left out and counted in
+ * *skipped (may be NULL). progress (may be NULL) gets bytes done and the
+ * total. */
 int ward_vol_import(ward_vol *v, const char *src, void (*progress)(void *arg, uint64_t done, uint64_t total),
-		    void *arg, char *err);
+		    void *arg, struct ward_vol_skipped *skipped, char *err);
 
 /* Decrypts (or copies, verified) the whole volume into out_dir, which must
  * not exist or be empty (-ENOTEMPTY); modes and mtimes kept. A file that
@@ -257,10 +268,14 @@ int ward_vol_export(ward_vol *v, const char *out_dir, void (*progress)(void *arg
 /* Builds the manifest of an authenticated (integrity-only) volume over an
  * existing tree dir without modifying it, writes it atomically to
  * manifest_path (outside dir, or inside DIR/.ward-volume/), and returns
- * the volume tag. Symlinks and special files are refused with a message. */
+ * the volume tag. The tree is read as ward_vol_import reads it: symlinks
+ * to regular files count as the files (their content is pinned; reads
+ * through the link are checked), symlinks to directories and dangling ones
+ * are left out and counted in *skipped (may be NULL), special files are
+ * refused with a message. */
 int ward_vol_authenticate(const char *dir, const char *manifest_path, uint8_t tag[WARD_VOL_TAG_LEN],
 			  void (*progress)(void *arg, uint64_t done, uint64_t total), void *arg,
-			  char *err);
+			  struct ward_vol_skipped *skipped, char *err);
 
 /* Loads a volume key file (64 hex digits and an optional newline, or 32
  * raw bytes). When create is set and the file does not exist, generates a

@@ -124,7 +124,7 @@ int main(void)
 	memset(big, 'b', sizeof(big));
 	put_in(tree, "big", big, sizeof(big));
 	put_in(tree, "d/small", "hello", 5);
-	CHECK(ward_vol_authenticate(tree, man, tag, NULL, NULL, err) == 0);
+	CHECK(ward_vol_authenticate(tree, man, tag, NULL, NULL, NULL, err) == 0);
 	m = slurp(man, 1 << 20, &n);
 	CHECK(n > WVOL_HDR_LEN);
 	memcpy(vid, m + 24, WVOL_ID_LEN);

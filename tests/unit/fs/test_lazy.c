@@ -116,7 +116,7 @@ int main(void)
 		snprintf(d, sizeof(d), "content %d\n", i);
 		put(r, d);
 	}
-	CHECK(ward_vol_authenticate(tree, man, tag, NULL, NULL, err) == 0);
+	CHECK(ward_vol_authenticate(tree, man, tag, NULL, NULL, NULL, err) == 0);
 
 	v = aopen(err);
 	CHECK(v != NULL);

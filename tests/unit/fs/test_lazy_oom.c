@@ -60,7 +60,7 @@ static void read_only(const char *base)
 	CHECK(mkdir(p, 0755) == 0);
 	put_in(tree, "d/f", "file f", strlen("file f"));
 	put_in(tree, "d/g", "file g", strlen("file g"));
-	CHECK(ward_vol_authenticate(tree, man, tag, NULL, NULL, err) == 0);
+	CHECK(ward_vol_authenticate(tree, man, tag, NULL, NULL, NULL, err) == 0);
 	struct ward_vol_opts o = { .kind = WARD_VOL_AUTHENTICATED, .manifest = man, .flags = WARD_VOL_RDONLY };
 	CHECK(ward_vol_open(tree, &o, &v, err) == 0);
 	if (v == NULL)

@@ -70,7 +70,7 @@ int main(void)
 	put("d/big", big, sizeof(big));
 	put("small", "hello", 5);
 	put("empty", "", 0);
-	CHECK(ward_vol_authenticate(tree, man, tag, NULL, NULL, err) == 0);
+	CHECK(ward_vol_authenticate(tree, man, tag, NULL, NULL, NULL, err) == 0);
 	CHECK(idof(man, &id) == 0);
 
 	/* A full open reports the identity it read; trusted opens skip the chain. */
