@@ -34,11 +34,14 @@ static int append(struct spec *s, const char *kind, const char *dir, const char 
 }
 
 /* Absolute path of an existing directory or file. */
-static int abs_existing(const char *opt, const char *p, int want_dir, char out[PATH_MAX])
+/* hint (may be NULL): what to do when p does not exist, after "; ". */
+static int abs_existing(const char *opt, const char *p, int want_dir, char out[PATH_MAX], const char *hint)
 {
 	struct stat st;
 	if (realpath(p, out) == NULL || stat(out, &st) != 0) {
-		ward_error("%s %s: %s", opt, p, strerror(errno));
+		int e = errno;
+		ward_error("%s %s: %s%s%s", opt, p, strerror(e), e == ENOENT && hint ? "; " : "",
+			   e == ENOENT && hint ? hint : "");
 		return -1;
 	}
 	if (want_dir && !S_ISDIR(st.st_mode)) {
@@ -150,7 +153,10 @@ int ward_shield_opts_take(int *argc, char **argv)
 				goto out;
 			}
 			*colon = 0;
-			if (abs_existing(opt, tmp, 1, dir) != 0 || abs_existing(opt, colon + 1, 0, arg) != 0)
+			if (abs_existing(opt, tmp, 1, dir,
+					 "make the volume first: ward fs encrypt SRC_DIR VOL --key-file KEYFILE") != 0 ||
+			    abs_existing(opt, colon + 1, 0, arg,
+					 "give the key file the volume was made with (ward fs encrypt writes one)") != 0)
 				goto out;
 			if (append(&s, "encrypted", dir, arg) != 0)
 				goto out;
@@ -159,13 +165,14 @@ int ward_shield_opts_take(int *argc, char **argv)
 			arg[0] = 0;
 			if (colon != NULL) {
 				*colon = 0;
-				if (abs_existing(opt, colon + 1, 0, arg) != 0)
+				if (abs_existing(opt, colon + 1, 0, arg,
+						 "make it with: ward fs authenticate DIR -o MANIFEST") != 0)
 					goto out;
 			}
-			if (abs_existing(opt, tmp, 1, dir) != 0 || append(&s, "authenticated", dir, arg) != 0)
+			if (abs_existing(opt, tmp, 1, dir, NULL) != 0 || append(&s, "authenticated", dir, arg) != 0)
 				goto out;
 		} else if (strcmp(opt, "--plain") == 0) {
-			if (abs_existing(opt, tmp, 1, dir) != 0 || append(&s, "plain", dir, "") != 0)
+			if (abs_existing(opt, tmp, 1, dir, NULL) != 0 || append(&s, "plain", dir, "") != 0)
 				goto out;
 		} else {
 			if (abs_maybe(opt, tmp, dir) != 0 || append(&s, "ephemeral", dir, "") != 0)

@@ -177,7 +177,13 @@ def test_bad_volume_option(tmp):
                                   % (tmp / "missing.vol")]
     r = run_py("print(1)", "--volume", "%s:%s" % (tmp / "missing.vol", tmp / "k"))
     assert r.returncode == 125
-    assert "No such file or directory" in r.stderr
+    assert one_line(r.stderr) == ["ward: --volume %s: No such file or directory; make the volume first: "
+                                  "ward fs encrypt SRC_DIR VOL --key-file KEYFILE" % (tmp / "missing.vol")]
+    vol, key = make_volume(tmp, {"a.txt": "x"})
+    r = run_py("print(1)", "--volume", "%s:%s" % (vol, tmp / "missing.key"))
+    assert r.returncode == 125
+    assert one_line(r.stderr) == ["ward: --volume %s: No such file or directory; give the key file the volume "
+                                  "was made with (ward fs encrypt writes one)" % (tmp / "missing.key")]
 
 
 def test_ephemeral_region_is_private_and_removed(tmp):
