@@ -210,6 +210,33 @@ def test_ephemeral_refuses_a_directory_with_user_data(tmp):
     assert (eph / "keep.txt").read_text() == "mine"
 
 
+def test_ephemeral_never_destroys_a_persistent_volume(tmp):
+    """--ephemeral on a directory holding a real (persistent) volume, alone
+    or together with --volume for the same directory, is refused and the
+    volume stays whole; the leftover of a killed ephemeral run is removed."""
+    vol, key = make_volume(tmp, {"a.txt": "keep me"})
+    for extra in ([], ["--volume", "%s:%s" % (vol, key)]):
+        r = run_py("print(1)", "--ephemeral", vol, *extra)
+        assert r.returncode == 125 and r.stdout == ""
+        assert one_line(r.stderr) == [
+            "ward: the ephemeral directory %s holds a Ward volume that is not an ephemeral one (it would be "
+            "destroyed); give an empty or new directory, or open that volume with --volume DIR:KEYFILE" % vol], r.stderr
+        assert ward("fs", "cat", vol, "a.txt", "--key-file", key).stdout == "keep me"
+    # a run killed with its ephemeral region in place leaves it behind;
+    # the next run removes it (its key is gone) and starts empty
+    eph = tmp / "scratch"
+    p = subprocess.Popen([str(WARD), "run", "--ephemeral", str(eph), "--", PY, "-c",
+                          "import sys, time; open(sys.argv[1] + '/x', 'w').write('x'); print('up', flush=True); "
+                          "time.sleep(60)", str(eph)], stdout=subprocess.PIPE, env=base_env())
+    assert p.stdout.readline() == b"up\n"
+    p.kill()
+    p.wait()
+    assert (eph / ".ward-volume" / "ephemeral").is_file() and (eph / "x").exists()
+    r = ward("run", "--ephemeral", eph, "--", PY, "-c", "import os, sys; print(os.listdir(sys.argv[1]))", eph)
+    assert r.returncode == 0 and r.stdout == "[]\n", r.stderr
+    assert not eph.exists()
+
+
 def test_authenticated_region_reads_checks_and_refuses_writes(tmp):
     lib = tmp / "lib"
     lib.mkdir()

@@ -63,7 +63,12 @@ static void report(struct shield_region *r, const char *rel, const char *what, i
 }
 
 /* A directory that may become an ephemeral volume: missing, empty, or the
- * leftover volume of an earlier run (its key is gone; it is removed). */
+ * leftover ephemeral volume of an earlier run (its key is gone; it is
+ * removed). An ephemeral volume is marked by EPHEMERAL_MARK in its meta
+ * directory, written right after it is created: any other volume found
+ * there (a persistent one given by mistake) is refused, never removed. */
+#define EPHEMERAL_MARK WARD_VOL_META_DIR "/ephemeral"
+
 static int rm_entry(const char *p, const struct stat *st, int type, struct FTW *f)
 {
 	(void)st;
@@ -103,12 +108,38 @@ static int ephemeral_prepare(const char *dir, char *err, size_t errlen)
 			 dir);
 		return -1;
 	}
+	char mark[PATH_MAX + 32];
+	struct stat st;
+	snprintf(mark, sizeof(mark), "%s/" EPHEMERAL_MARK, dir);
+	if (lstat(mark, &st) != 0 || !S_ISREG(st.st_mode)) {
+		snprintf(err, errlen,
+			 "the ephemeral directory %s holds a Ward volume that is not an ephemeral one (it would be destroyed); give an empty or new directory, or open that volume with --volume DIR:KEYFILE",
+			 dir);
+		return -1;
+	}
 	ward_info("removing the ephemeral volume %s left by an earlier run (its key is gone)", dir);
 	if (nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0 || mkdir(dir, 0700) != 0) {
 		snprintf(err, errlen, "cannot clear the ephemeral directory %s: %s", dir, strerror(errno));
 		return -1;
 	}
 	return 0;
+}
+
+/* Marks the volume just created in dir as ephemeral (0 or -errno). */
+static int ephemeral_mark(const char *dir)
+{
+	static const char text[] = "an ephemeral volume: its key existed for one run only; ward removes it\n";
+	char mark[PATH_MAX + 32];
+	int fd, rc = 0;
+	snprintf(mark, sizeof(mark), "%s/" EPHEMERAL_MARK, dir);
+	fd = open(mark, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, text, sizeof(text) - 1) != (ssize_t)(sizeof(text) - 1))
+		rc = errno ? -errno : -EIO;
+	if (close(fd) != 0 && rc == 0)
+		rc = -errno;
+	return rc;
 }
 
 int shield_region_open_backend(struct shield_region *r, char *err, size_t errlen)
@@ -188,9 +219,17 @@ int shield_region_open_backend(struct shield_region *r, char *err, size_t errlen
 		o.flags = WARD_VOL_RDWR | WARD_VOL_CREATE;
 		rc = ward_vol_open(r->root, &o, &v, verr);
 		ward_wipe(key, sizeof(key));
-		if (rc != 0)
+		if (rc != 0) {
 			snprintf(err, errlen, "cannot create the ephemeral region %s: %s", r->root,
 				 verr[0] ? verr : strerror(-rc));
+			break;
+		}
+		if ((rc = ephemeral_mark(r->root)) != 0) {
+			snprintf(err, errlen, "cannot create the ephemeral region %s: cannot mark it as ephemeral: %s",
+				 r->root, strerror(-rc));
+			ward_vol_close(v, NULL);
+			v = NULL;
+		}
 		break;
 	default:
 		rc = 0;
