@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -246,6 +247,55 @@ static void warn_skipped(const char *tree, const struct ward_vol_skipped *sk)
 		  sk->links, sk->links == 1 ? "" : "s", tree, sk->first);
 }
 
+/* The absolute form of p, which may not exist yet (its parent must):
+ * 0, or -1 when it cannot be resolved. */
+static int resolve(const char *p, char out[PATH_MAX])
+{
+	char tmp[PATH_MAX], parent[PATH_MAX];
+	const char *base;
+	char *slash;
+	if (realpath(p, out) != NULL)
+		return 0;
+	if (strlen(p) >= sizeof(tmp))
+		return -1;
+	strcpy(tmp, p);
+	while (strlen(tmp) > 1 && tmp[strlen(tmp) - 1] == '/')
+		tmp[strlen(tmp) - 1] = 0;
+	slash = strrchr(tmp, '/');
+	if (slash == NULL) {
+		base = tmp;
+		if (realpath(".", parent) == NULL)
+			return -1;
+	} else {
+		*slash = 0;
+		base = slash + 1;
+		if (realpath(tmp[0] ? tmp : "/", parent) == NULL)
+			return -1;
+	}
+	return snprintf(out, PATH_MAX, "%s/%s", strcmp(parent, "/") == 0 ? "" : parent, base) < PATH_MAX ? 0 : -1;
+}
+
+/* 1 when path a is b or lies below it (both resolved) */
+static int within(const char *a, const char *b)
+{
+	size_t n = strlen(b);
+	return strncmp(a, b, n) == 0 && (a[n] == 0 || a[n] == '/' || (n == 1 && b[0] == '/'));
+}
+
+/* Refuses a target that is, or lies inside, a tree it must stay out of:
+ * one line "fs CMD: WHAT 'target' would be inside TREE_WHAT 'tree' (WHY);
+ * put it elsewhere". */
+static int refuse_nested(const char *cmd, const char *target, const char *what, const char *tree,
+			 const char *tree_what, const char *why)
+{
+	char a[PATH_MAX], b[PATH_MAX];
+	if (resolve(target, a) != 0 || resolve(tree, b) != 0 || !within(a, b))
+		return 0;
+	ward_error("fs %s: %s '%s' would be inside %s '%s' (%s); put it elsewhere", cmd, what, target, tree_what,
+		   tree, why);
+	return -1;
+}
+
 static int fs_encrypt(const struct fsopts *o)
 {
 	uint8_t key[WARD_VOL_KEY_LEN], tag[WARD_VOL_TAG_LEN];
@@ -268,6 +318,19 @@ static int fs_encrypt(const struct fsopts *o)
 			   errno ? strerror(errno) : "");
 		return 1;
 	}
+	{
+		char meta[PATH_MAX + 32];
+		snprintf(meta, sizeof(meta), "%s/%s", o->pos[0], WARD_VOL_META_DIR);
+		if (stat(meta, &st) == 0) {
+			ward_error("fs encrypt: '%s' is a Ward volume (its files are ciphertext); decrypt it first "
+				   "(ward fs decrypt), or give the plaintext tree", o->pos[0]);
+			return 1;
+		}
+	}
+	if (refuse_nested("encrypt", o->pos[1], "the volume", o->pos[0], "the source", "it would contain itself") != 0 ||
+	    refuse_nested("encrypt", o->key_file, "the key file", o->pos[1], "the volume",
+			  "a volume holds only what it lists, and the key must not be stored next to its ciphertext") != 0)
+		return 1;
 	existed = stat(o->pos[1], &st) == 0;
 	if ((rc = ward_vol_key_load(o->key_file, 1, key, &created, err)) != 0) {
 		ward_error("%s", err);
@@ -435,6 +498,9 @@ static int fs_decrypt(const struct fsopts *o)
 	int rc;
 	if (need_pos(o, 2, "decrypt", "VOL OUT_DIR") != 0)
 		return 2;
+	if (refuse_nested("decrypt", o->pos[1], "the output directory", o->pos[0], "the volume",
+			  "plaintext would be written among its ciphertext") != 0)
+		return 1;
 	if ((rc = open_vol("decrypt", o->pos[0], o, WARD_VOL_RDONLY, &v)) != 0)
 		return rc;
 	rc = ward_vol_export(v, o->pos[1], progress_cb, &pr, err);

@@ -194,3 +194,37 @@ def test_symlinks_files_kept_others_left_out_with_a_warning(tmp):
     r = ward("fs", "authenticate", src, "-o", tmp / "src.manifest")
     assert r.returncode == 0 and len(r.stdout.strip()) == 64, r.stderr
     assert one_line(r.stderr) == [want]
+
+
+def test_nested_targets_are_refused_and_nothing_is_written(tmp):
+    """A volume inside its own source, a key file inside the volume, a
+    decryption into the volume, and a volume given as the source of
+    another: each one clear line, nothing created."""
+    src = tree(tmp)
+    key = tmp / "app.key"
+    assert ward("fs", "encrypt", src, tmp / "app.vol", "--key-file", key).returncode == 0
+    cases = [
+        (("encrypt", src, src / "inner.vol", "--key-file", key),
+         f"ward: fs encrypt: the volume '{src / 'inner.vol'}' would be inside the source '{src}' (it would "
+         "contain itself); put it elsewhere", src / "inner.vol"),
+        (("encrypt", src, tmp / "new.vol", "--key-file", tmp / "new.vol" / "k"),
+         f"ward: fs encrypt: the key file '{tmp / 'new.vol' / 'k'}' would be inside the volume '{tmp / 'new.vol'}' "
+         "(a volume holds only what it lists, and the key must not be stored next to its ciphertext); "
+         "put it elsewhere", tmp / "new.vol" / "k"),
+        (("decrypt", tmp / "app.vol", tmp / "app.vol" / "out", "--key-file", key),
+         f"ward: fs decrypt: the output directory '{tmp / 'app.vol' / 'out'}' would be inside the volume "
+         f"'{tmp / 'app.vol'}' (plaintext would be written among its ciphertext); put it elsewhere",
+         tmp / "app.vol" / "out"),
+        (("encrypt", tmp / "app.vol", tmp / "again.vol", "--key-file", key),
+         f"ward: fs encrypt: '{tmp / 'app.vol'}' is a Ward volume (its files are ciphertext); decrypt it first "
+         "(ward fs decrypt), or give the plaintext tree", tmp / "again.vol"),
+    ]
+    (tmp / "new.vol").mkdir()  # an empty directory for the new volume
+    for args, line, absent in cases:
+        r = ward("fs", *args)
+        assert r.returncode == 1 and r.stdout == "", r.stderr
+        assert one_line(r.stderr) == [line]
+        assert not absent.exists()
+    assert list((tmp / "new.vol").iterdir()) == []
+    r = ward("fs", "verify", tmp / "app.vol", "--key-file", key)
+    assert r.returncode == 0, r.stderr
