@@ -242,20 +242,40 @@ static int disk_exists(ward_vol *v, const char *path)
 	return fstatat(v->dirfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
+/* Cuts the main file of n (at path) to its committed length when it is
+ * longer: 0 when it is no longer than that now, -1 otherwise. */
+static int cut_main(ward_vol *v, struct vnode *n, const char *path)
+{
+	struct stat st;
+	int fd, rc;
+	if (fstatat(v->dirfd, path, &st, AT_SYMLINK_NOFOLLOW) != 0)
+		return errno == ENOENT ? 0 : -1; /* missing: the open reports it */
+	if (!S_ISREG(st.st_mode))
+		return -1;
+	if ((uint64_t)st.st_size <= n->main_len)
+		return 0;
+	fd = openat(v->dirfd, path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -1;
+	rc = ftruncate(fd, (off_t)n->main_len);
+	close(fd);
+	return rc == 0 ? 0 : -1;
+}
+
 /* Finishes the disk operation of the last record (format.h invariant 3). */
-static void recover_last(ward_vol *v)
+static int recover_last(ward_vol *v, char *err)
 {
 	struct rd r = { v->last_payload, v->last_len, 0, 0 };
 	char a[WVOL_MAX_PATH + 1], b[WVOL_MAX_PATH + 1];
 	struct vnode *n;
 
 	if (v->last_payload == NULL || rd_path(&r, a, sizeof(a)) != 0)
-		return;
+		return 0;
 	switch (v->last_type) {
 	case WVOL_R_CREATE:
 		n = wv_lookup(v, a);
 		if (n == NULL || !v->writable)
-			return;
+			return 0;
 		if (n->type == WVOL_T_DIR) {
 			(void)mkdirat(v->dirfd, a, 0700);
 		} else {
@@ -263,18 +283,18 @@ static void recover_last(ward_vol *v)
 			if (fd >= 0)
 				close(fd);
 		}
-		return;
+		return 0;
 	case WVOL_R_UNLINK:
 		if (!v->writable) {
 			v->leftover = strdup(a); /* not listed, and not an intrusion: check_extra skips it */
-			return;
+			return 0;
 		}
 		if (unlinkat(v->dirfd, a, 0) != 0 && errno != ENOENT)
 			(void)unlinkat(v->dirfd, a, AT_REMOVEDIR);
-		return;
+		return 0;
 	case WVOL_R_RENAME:
 		if (rd_path(&r, b, sizeof(b)) != 0 || !disk_exists(v, a))
-			return;
+			return 0;
 		if (v->writable) {
 			(void)renameat(v->dirfd, a, v->dirfd, b);
 		} else {
@@ -282,15 +302,33 @@ static void recover_last(ward_vol *v)
 			v->alias_from = strdup(a);
 			v->alias_to = strdup(b);
 		}
-		return;
+		return 0;
 	case WVOL_R_CHUNKS:
-		/* a truncation may not have reached the disk file yet */
+		/* A truncation may not have reached the disk file yet (the
+		 * commit cuts the main file after its record). Read-write: cut
+		 * it now, so the file is exactly as committed again. The
+		 * tolerance below lasts only while this record is the last one,
+		 * so it must not outlive a read-write open: a later growth of
+		 * the file would not be recorded first (note_growth trusts
+		 * maybe_dirty) and look like an extension after the next crash. */
 		n = wv_lookup(v, a);
-		if (n != NULL)
-			n->maybe_dirty = 1;
-		return;
+		if (n == NULL || n->type != WVOL_T_FILE)
+			return 0;
+		if (v->writable && cut_main(v, n, a) == 0)
+			return 0;
+		n->maybe_dirty = 1;
+		if (v->writable) { /* not cut: make the tolerance last (a DIRTY record) */
+			struct wbuf wb = { 0 };
+			int rc;
+			wb_str(&wb, a);
+			rc = wb.oom ? wv_fail(err, -ENOMEM, "out of memory")
+				    : wv_manifest_append(v, WVOL_R_DIRTY, wb.p, wb.len, err);
+			free(wb.p);
+			return rc;
+		}
+		return 0;
 	default:
-		return;
+		return 0;
 	}
 }
 
@@ -397,7 +435,8 @@ int ward_vol_open(const char *dir, const struct ward_vol_opts *o, ward_vol **out
 				goto fail;
 			}
 		}
-		recover_last(v);
+		if ((rc = recover_last(v, err)) != 0)
+			goto fail;
 	}
 	if (o->expect_tag != NULL) {
 		uint8_t tag[WARD_VOL_TAG_LEN];

@@ -1,7 +1,8 @@
 /* test_leftover.c: a volume whose last namespace operation was recorded but
  * did not reach the disk (a kill -9 between the record and the unlink or
  * rename: format.h, invariant 3) verifies when opened read-only, and is
- * completed by the next read-write open. Simulated by undoing the disk
+ * completed by the next read-write open; and a shrinking commit whose main
+ * file was not cut yet verifies too. Simulated by undoing the disk
  * operation after it was made. */
 #include <fcntl.h>
 #include <stdio.h>
@@ -81,6 +82,30 @@ static int do_rename(ward_vol *v, char *err)
 	return ward_vol_rename(v, "d/y", "z", err);
 }
 
+/* shrinks t (committed at 5 chunks) to 5000 bytes and closes it: the
+ * commit records the shorter main file, then cuts it */
+static int do_shrink(ward_vol *v, char *err)
+{
+	ward_vfile *f;
+	if (ward_vf_open(v, "t", O_RDWR, 0, &f, err) != 0)
+		return -1;
+	int ok = ward_vf_truncate(f, 5000, err) == 0;
+	return ward_vf_close(f, err) == 0 && ok ? 0 : -1;
+}
+
+/* after a read-write open (which finishes the cut), another file's commit
+ * (so t's record is no longer the last), then t grows past its committed
+ * main file and the writer dies before committing it */
+static int do_other_then_grow(ward_vol *v, char *err)
+{
+	static char more[10000];
+	ward_vfile *f;
+	if (put(v, "u", "another file") != 0 || ward_vf_open(v, "t", O_RDWR, 0, &f, err) != 0)
+		return -1;
+	memset(more, 'm', sizeof(more));
+	return ward_vf_pwrite(f, more, sizeof(more), 5000, err) == (ssize_t)sizeof(more) ? 0 : -1; /* no close */
+}
+
 /* op on the volume opened read-write in a child that then dies without
  * closing it (as a kill -9 would leave it); the child's status */
 static int in_child(int (*op)(ward_vol *, char *))
@@ -141,6 +166,46 @@ int main(void)
 	CHECK(v != NULL && disk("z") && !disk("d/y") && verify(v) == 0);
 	if (v != NULL)
 		ward_vol_close(v, NULL);
+
+	/* a shrinking commit recorded, the main file not cut yet (a kill -9
+	 * between the record and the ftruncate): the longer file on disk is a
+	 * crash leftover, not an extension */
+	{
+		static char big[20000];
+		char tp[512];
+		for (size_t i = 0; i < sizeof(big) - 1; i++)
+			big[i] = (char)('a' + i % 26);
+		v = vopen(WARD_VOL_RDWR);
+		CHECK(v != NULL && put(v, "t", big) == 0);
+		if (v != NULL)
+			ward_vol_close(v, NULL);
+		CHECK(in_child(do_shrink) == 0);
+		snprintf(tp, sizeof(tp), "%s/t", dir);
+		CHECK(truncate(tp, 20480) == 0); /* as before the cut */
+		v = vopen(WARD_VOL_RDONLY);
+		CHECK(v != NULL && verify(v) == 0);
+		static char back[6000];
+		CHECK(v != NULL && vol_read_str(v, "t", back, sizeof(back)) == 5000 && memcmp(back, big, 5000) == 0);
+		if (v != NULL)
+			ward_vol_close(v, NULL);
+		/* the next read-write open finishes the cut, so that later growth
+		 * of t is recorded as such before it reaches the disk (it was
+		 * taken for an extension after the next crash) */
+		CHECK(in_child(do_other_then_grow) == 0);
+		v = vopen(WARD_VOL_RDONLY);
+		CHECK(v != NULL && verify(v) == 0);
+		CHECK(v != NULL && vol_read_str(v, "t", back, sizeof(back)) == 5000 && memcmp(back, big, 5000) == 0);
+		if (v != NULL)
+			ward_vol_close(v, NULL);
+		v = vopen(WARD_VOL_RDWR);
+		CHECK(v != NULL && verify(v) == 0 && put(v, "t", "rewritten") == 0 && verify(v) == 0);
+		if (v != NULL)
+			ward_vol_close(v, NULL);
+		v = vopen(WARD_VOL_RDONLY);
+		CHECK(v != NULL && verify(v) == 0);
+		if (v != NULL)
+			ward_vol_close(v, NULL);
+	}
 
 	/* anything else unlisted is still an intrusion */
 	char ip[512];
