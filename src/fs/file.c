@@ -1176,9 +1176,19 @@ int wv_node_commit(ward_vol *v, struct vnode *n, int durable, char *err)
 	n->mtime = n->wmtime;
 	n->main_len = main_len;
 	n->maybe_dirty = 0;
-	if (n->wmain_len > main_len && n->fd_main >= 0 && ftruncate(n->fd_main, (off_t)main_len) == 0) {
-		n->wmain_len = main_len;
-		n->data_unsynced[WVOL_SLOT_MAIN] = 1;
+	if (n->wmain_len > main_len && n->fd_main >= 0) {
+		/* invariant 5: the record first, then the cut */
+		if (ftruncate(n->fd_main, (off_t)main_len) == 0) {
+			n->wmain_len = main_len;
+			n->data_unsynced[WVOL_SLOT_MAIN] = 1;
+		} else {
+			/* the file stays longer than committed: say so for good */
+			struct wbuf d = { 0 };
+			wb_str(&d, n->path);
+			if (!d.oom && wv_manifest_append(v, WVOL_R_DIRTY, d.p, d.len, NULL) == 0)
+				n->maybe_dirty = 1;
+			free(d.p);
+		}
 	}
 	if (v->jlen - v->snap_len > (16u << 20) && v->jlen - v->snap_len > 2 * v->snap_len)
 		(void)wv_manifest_snapshot(v, NULL);
