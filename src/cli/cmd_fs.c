@@ -247,34 +247,6 @@ static void warn_skipped(const char *tree, const struct ward_vol_skipped *sk)
 		  sk->links, sk->links == 1 ? "" : "s", tree, sk->first);
 }
 
-/* The absolute form of p, which may not exist yet (its parent must):
- * 0, or -1 when it cannot be resolved. */
-static int resolve(const char *p, char out[PATH_MAX])
-{
-	char tmp[PATH_MAX], parent[PATH_MAX];
-	const char *base;
-	char *slash;
-	if (realpath(p, out) != NULL)
-		return 0;
-	if (strlen(p) >= sizeof(tmp))
-		return -1;
-	strcpy(tmp, p);
-	while (strlen(tmp) > 1 && tmp[strlen(tmp) - 1] == '/')
-		tmp[strlen(tmp) - 1] = 0;
-	slash = strrchr(tmp, '/');
-	if (slash == NULL) {
-		base = tmp;
-		if (realpath(".", parent) == NULL)
-			return -1;
-	} else {
-		*slash = 0;
-		base = slash + 1;
-		if (realpath(tmp[0] ? tmp : "/", parent) == NULL)
-			return -1;
-	}
-	return snprintf(out, PATH_MAX, "%s/%s", strcmp(parent, "/") == 0 ? "" : parent, base) < PATH_MAX ? 0 : -1;
-}
-
 /* 1 when path a is b or lies below it (both resolved) */
 static int within(const char *a, const char *b)
 {
@@ -289,7 +261,7 @@ static int refuse_nested(const char *cmd, const char *target, const char *what, 
 			 const char *tree_what, const char *why)
 {
 	char a[PATH_MAX], b[PATH_MAX];
-	if (resolve(target, a) != 0 || resolve(tree, b) != 0 || !within(a, b))
+	if (ward_path_abs_maybe(target, a) != 0 || ward_path_abs_maybe(tree, b) != 0 || !within(a, b))
 		return 0;
 	ward_error("fs %s: %s '%s' would be inside %s '%s' (%s); put it elsewhere", cmd, what, target, tree_what,
 		   tree, why);

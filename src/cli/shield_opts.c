@@ -54,39 +54,15 @@ static int abs_existing(const char *opt, const char *p, int want_dir, char out[P
 /* Absolute path of a directory that may not exist yet (its parent must). */
 static int abs_maybe(const char *opt, const char *p, char out[PATH_MAX])
 {
-	char tmp[PATH_MAX], parent[PATH_MAX];
-	const char *slash, *base;
-	if (realpath(p, out) != NULL)
+	if (ward_path_abs_maybe(p, out) == 0)
 		return 0;
-	if (strlen(p) >= sizeof(tmp)) {
-		ward_error("%s %s: path too long", opt, p);
-		return -1;
-	}
-	strcpy(tmp, p);
-	while (strlen(tmp) > 1 && tmp[strlen(tmp) - 1] == '/')
-		tmp[strlen(tmp) - 1] = 0;
-	slash = strrchr(tmp, '/');
-	base = slash ? slash + 1 : tmp;
-	if (slash == tmp)
-		strcpy(parent, "/");
-	else if (slash != NULL) {
-		memcpy(parent, tmp, (size_t)(slash - tmp));
-		parent[slash - tmp] = 0;
-	} else
-		strcpy(parent, ".");
-	if (realpath(parent, out) == NULL) {
-		ward_error("%s %s: the parent directory %s: %s", opt, p, parent, strerror(errno));
-		return -1;
-	}
-	if (strcmp(base, ".") == 0 || strcmp(base, "..") == 0 ||
-	    strlen(out) + strlen(base) + 2 > PATH_MAX) {
+	if (errno == EINVAL)
 		ward_error("%s %s: give a directory name", opt, p);
-		return -1;
-	}
-	if (strcmp(out, "/") != 0)
-		strcat(out, "/");
-	strcat(out, base);
-	return 0;
+	else if (errno == ENAMETOOLONG)
+		ward_error("%s %s: path too long", opt, p);
+	else
+		ward_error("%s %s: its parent directory: %s", opt, p, strerror(errno));
+	return -1;
 }
 
 static int clean(const char *opt, const char *v)

@@ -386,3 +386,42 @@ int ward_fail(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 	return -1;
 }
+
+int ward_path_abs_maybe(const char *p, char *out)
+{
+	char tmp[PATH_MAX], parent[PATH_MAX];
+	const char *slash, *base;
+	size_t n;
+	if (realpath(p, out) != NULL)
+		return 0;
+	if ((n = strlen(p)) >= sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(tmp, p, n + 1);
+	while (n > 1 && tmp[n - 1] == '/')
+		tmp[--n] = 0;
+	slash = strrchr(tmp, '/');
+	base = slash ? slash + 1 : tmp;
+	if (slash == tmp)
+		strcpy(parent, "/");
+	else if (slash != NULL) {
+		memcpy(parent, tmp, (size_t)(slash - tmp));
+		parent[slash - tmp] = 0;
+	} else
+		strcpy(parent, ".");
+	if (strcmp(base, ".") == 0 || strcmp(base, "..") == 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (realpath(parent, out) == NULL)
+		return -1;
+	if (strlen(out) + strlen(base) + 2 > PATH_MAX) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (strcmp(out, "/") != 0)
+		strcat(out, "/");
+	strcat(out, base);
+	return 0;
+}

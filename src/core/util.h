@@ -75,6 +75,13 @@ void *ward_map_2m(size_t len, int prot, int flags, int fd);
  * machines. Free with munmap(p, len). NULL with errno on failure. */
 void *ward_map_huge(size_t len);
 
+/* The absolute form of a path that may not exist yet: realpath() of p when
+ * it exists, else realpath() of its parent joined with its last component
+ * (trailing slashes dropped). out holds PATH_MAX bytes. 0, or -1 with errno:
+ * ENAMETOOLONG, EINVAL when the last component is "." or "..", or what
+ * realpath() of the parent gave (ENOENT: the parent does not exist). */
+int ward_path_abs_maybe(const char *p, char *out);
+
 /* mkdir -p: creates path and each missing parent with mode; 0, or -1 with
  * errno (EEXIST for a component that exists is not an error). */
 int ward_mkdir_p(const char *path, unsigned mode);

@@ -721,14 +721,10 @@ static int note_growth(ward_vol *v, struct vnode *n, uint64_t end, char *err)
 	int rc = 0;
 	if (end <= n->main_len || n->dirty_logged || n->maybe_dirty)
 		return 0;
-	struct wbuf b = { 0 };
 	pthread_mutex_lock(&v->mu);
-	if (!n->unlinked) {
-		wb_str(&b, n->path);
-		rc = b.oom ? wv_fail(err, -ENOMEM, "out of memory") : wv_manifest_append(v, WVOL_R_DIRTY, b.p, b.len, err);
-	}
+	if (!n->unlinked)
+		rc = wv_manifest_dirty(v, n->path, err);
 	pthread_mutex_unlock(&v->mu);
-	free(b.p);
 	if (rc == 0)
 		n->dirty_logged = 1;
 	return rc;
@@ -1183,11 +1179,8 @@ int wv_node_commit(ward_vol *v, struct vnode *n, int durable, char *err)
 			n->data_unsynced[WVOL_SLOT_MAIN] = 1;
 		} else {
 			/* the file stays longer than committed: say so for good */
-			struct wbuf d = { 0 };
-			wb_str(&d, n->path);
-			if (!d.oom && wv_manifest_append(v, WVOL_R_DIRTY, d.p, d.len, NULL) == 0)
+			if (wv_manifest_dirty(v, n->path, NULL) == 0)
 				n->maybe_dirty = 1;
-			free(d.p);
 		}
 	}
 	if (v->jlen - v->snap_len > (16u << 20) && v->jlen - v->snap_len > 2 * v->snap_len)

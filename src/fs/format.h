@@ -28,6 +28,10 @@
  *  (4) A record is appended with one write; a short (torn) tail is a crash
  *      leftover and is dropped; a full-length record whose MAC fails is
  *      tampering.
+ *  (5) A file's main data file grows past its committed length only after
+ *      a DIRTY record; a commit that shortens it is recorded before the
+ *      cut, and a read-write open finishes a cut the last record left
+ *      undone (or records DIRTY when it cannot).
  */
 #ifndef WARD_FS_FORMAT_H
 #define WARD_FS_FORMAT_H

@@ -206,6 +206,10 @@ int rd_path(struct rd *r, char *out, size_t outlen);
 size_t wv_cref_len(const ward_vol *v);
 int wv_manifest_load(ward_vol *v, const uint8_t *key, char *err);
 int wv_manifest_append(ward_vol *v, uint32_t type, const uint8_t *payload, size_t len, char *err);
+/* Appends a DIRTY record for path: its main file may be longer on disk
+ * than committed until its next commit (format.h invariant 5). v->mu
+ * held, or v not shared yet (the open). */
+int wv_manifest_dirty(ward_vol *v, const char *path, char *err);
 int wv_manifest_snapshot(ward_vol *v, char *err);
 int wv_manifest_init(ward_vol *v, const uint8_t *key, const uint8_t vid[WVOL_ID_LEN], char *err);
 int wv_tag(ward_vol *v, uint8_t out[32]);

@@ -812,6 +812,16 @@ int wv_manifest_append(ward_vol *v, uint32_t type, const uint8_t *payload, size_
 	return 0;
 }
 
+int wv_manifest_dirty(ward_vol *v, const char *path, char *err)
+{
+	struct wbuf b = { 0 };
+	int rc;
+	wb_str(&b, path);
+	rc = b.oom ? wv_fail(err, -ENOMEM, "out of memory") : wv_manifest_append(v, WVOL_R_DIRTY, b.p, b.len, err);
+	free(b.p);
+	return rc;
+}
+
 /* ---- snapshot ---- */
 
 static int cmp_nodes(const void *a, const void *b)

@@ -317,16 +317,8 @@ static int recover_last(ward_vol *v, char *err)
 		if (v->writable && cut_main(v, n, a) == 0)
 			return 0;
 		n->maybe_dirty = 1;
-		if (v->writable) { /* not cut: make the tolerance last (a DIRTY record) */
-			struct wbuf wb = { 0 };
-			int rc;
-			wb_str(&wb, a);
-			rc = wb.oom ? wv_fail(err, -ENOMEM, "out of memory")
-				    : wv_manifest_append(v, WVOL_R_DIRTY, wb.p, wb.len, err);
-			free(wb.p);
-			return rc;
-		}
-		return 0;
+		/* not cut: make the tolerance last */
+		return v->writable ? wv_manifest_dirty(v, a, err) : 0;
 	default:
 		return 0;
 	}
