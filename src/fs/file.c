@@ -146,7 +146,10 @@ int wv_node_load(ward_vol *v, struct vnode *n, char *err)
 	if (wv_disk_path(v, n, dp, sizeof(dp)) != 0)
 		return wv_fail(err, -ENAMETOOLONG, "'%s/%s': path too long", v->dir, n->path);
 	n->fd_main = openat(v->dirfd, dp, (v->writable ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOFOLLOW);
-	if (n->fd_main < 0 && errno == ENOENT && v->writable) /* created, crash before the disk file */
+	/* created, crash before the disk file: only an empty main file can be
+	 * missing legitimately (a missing file with committed data is reported,
+	 * never replaced by an empty one) */
+	if (n->fd_main < 0 && errno == ENOENT && v->writable && n->main_len == 0)
 		n->fd_main = openat(v->dirfd, dp, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (n->fd_main < 0) {
 		int e = errno;

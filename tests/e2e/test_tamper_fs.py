@@ -206,6 +206,23 @@ def test_deleted_file(tmp):
         f"ward: '{vol}/main.py': file missing on disk (deleted or renamed outside the enclave){FIX}")
 
 
+def test_deleted_file_under_ward_run_is_reported_and_not_recreated(tmp):
+    # a read-write open of a file whose data was deleted outside the enclave
+    # once replaced it by an empty file on disk and then reported "truncated"
+    vol, key, _ = make_vol(tmp, {"main.py": b"ok\n"})
+    os.unlink(vol / "main.py")
+    code = ("import errno\n"
+            "try:\n open(%r).read()\nexcept OSError as e:\n print(errno.errorcode[e.errno])\n") % str(vol / "main.py")
+    r = ward("run", "--volume", f"{vol}:{key}", "--", "/usr/bin/python3", "-c", code)
+    assert r.stdout == "EIO\n"
+    assert r.returncode == 74, r.stderr
+    assert (f"ward: cannot open {vol}/main.py: file missing on disk (deleted or renamed outside the enclave); "
+            f"the encrypted region {vol} was changed outside the enclave") in one_line(r.stderr)
+    assert not (vol / "main.py").exists()
+    assert cat_err(vol, key, "main.py") == (
+        f"ward: '{vol}/main.py': file missing on disk (deleted or renamed outside the enclave){FIX}")
+
+
 def test_authenticated_region_detects_a_modified_file(tmp):
     src = tmp / "lib"
     (src / "pkg").mkdir(parents=True)
