@@ -237,6 +237,43 @@ def test_ephemeral_never_destroys_a_persistent_volume(tmp):
     assert not eph.exists()
 
 
+def test_ephemeral_region_in_use_is_never_removed(tmp):
+    """A second run given the ephemeral directory of a run still going is
+    refused (it once took the live region for a leftover and removed it);
+    the first run keeps its files."""
+    eph = tmp / "scratch"
+    p = subprocess.Popen([str(WARD), "run", "--ephemeral", str(eph), "--", PY, "-c",
+                          "import sys; d = sys.argv[1]; open(d + '/x', 'w').write('mine'); print('up', flush=True); "
+                          "sys.stdin.readline(); print(open(d + '/x').read(), flush=True)", str(eph)],
+                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=base_env())
+    try:
+        assert p.stdout.readline() == b"up\n"
+        r = run_py("print(1)", "--ephemeral", eph)
+        assert r.returncode == 125 and r.stdout == ""
+        assert one_line(r.stderr) == [
+            "ward: the ephemeral directory %s is in use by another running program; give a different directory"
+            % eph], r.stderr
+        out, err = p.communicate(b"\n", timeout=60)
+    finally:
+        p.kill()
+        p.wait()
+    assert p.returncode == 0, err
+    assert out == b"mine\n"
+    assert not eph.exists()
+
+
+def test_ephemeral_region_removed_when_another_region_fails_at_start(tmp):
+    vol, key = make_volume(tmp, {"a.txt": "x"})
+    bad = tmp / "other.key"
+    bad.write_text("00" * 32 + "\n")
+    bad.chmod(0o600)
+    eph = tmp / "scratch"
+    r = run_py("print(1)", "--ephemeral", eph, "--volume", "%s:%s" % (vol, bad))
+    assert r.returncode == 125 and r.stdout == ""
+    assert "wrong key" in r.stderr
+    assert not eph.exists()
+
+
 def test_authenticated_region_reads_checks_and_refuses_writes(tmp):
     lib = tmp / "lib"
     lib.mkdir()

@@ -16,6 +16,7 @@
 #include <ftw.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -117,12 +118,30 @@ static int ephemeral_prepare(const char *dir, char *err, size_t errlen)
 			 dir);
 		return -1;
 	}
-	ward_info("removing the ephemeral volume %s left by an earlier run (its key is gone)", dir);
-	if (nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0 || mkdir(dir, 0700) != 0) {
-		snprintf(err, errlen, "cannot clear the ephemeral directory %s: %s", dir, strerror(errno));
+	/* a run still using it holds the volume's lock: never remove a live region */
+	char lock[PATH_MAX + 32];
+	snprintf(lock, sizeof(lock), "%s/" WARD_VOL_META_DIR "/lock", dir);
+	int lfd = open(lock, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	if (lfd >= 0 && flock(lfd, LOCK_EX | LOCK_NB) != 0) {
+		int e = errno;
+		close(lfd);
+		if (e == EWOULDBLOCK)
+			snprintf(err, errlen,
+				 "the ephemeral directory %s is in use by another running program; give a different directory",
+				 dir);
+		else
+			snprintf(err, errlen, "cannot lock the ephemeral directory %s: %s", dir, strerror(e));
 		return -1;
 	}
-	return 0;
+	ward_info("removing the ephemeral volume %s left by an earlier run (its key is gone)", dir);
+	int rc = 0;
+	if (nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0 || mkdir(dir, 0700) != 0) {
+		snprintf(err, errlen, "cannot clear the ephemeral directory %s: %s", dir, strerror(errno));
+		rc = -1;
+	}
+	if (lfd >= 0)
+		close(lfd);
+	return rc;
 }
 
 /* Marks the volume just created in dir as ephemeral (0 or -errno). */

@@ -85,8 +85,10 @@ void ward_shield_start(void)
 		memcpy(arg, t2 + 1, len);
 		arg[len] = 0;
 		if ((engine ? shield_region_add_engine(root, arg, err, sizeof(err))
-			    : shield_region_add(k, root, arg, err, sizeof(err))) != 0)
+			    : shield_region_add(k, root, arg, err, sizeof(err))) != 0) {
+			shield_regions_close(); /* ephemeral regions opened so far are removed */
 			ward_rt_fatal(125, "%s", err);
+		}
 		ward_debug("region %s: %s", shield_kind_name(k), root);
 		spec = *end ? end + 1 : end;
 	}
