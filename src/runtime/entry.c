@@ -34,15 +34,18 @@ _Noreturn void ward_rt_fatal(int code, const char *fmt, ...)
 }
 
 /* Removes LD_PRELOAD and every WARD_* variable: the program sees only what
- * the runtime passes on. */
+ * the runtime passes on. The strings are zeroed too, so that the process's
+ * initial environment (/proc/self/environ, which reads that memory) does not
+ * keep them either; nothing holds a pointer into them by now. */
 static void scrub_environment(void)
 {
 	extern char **environ;
 	size_t i = 0;
 	while (environ != NULL && environ[i] != NULL) {
-		const char *e = environ[i];
+		char *e = environ[i];
 		if (strncmp(e, "WARD_", 5) == 0 || strncmp(e, "LD_PRELOAD=", 11) == 0) {
 			size_t j = i;
+			memset(e, 0, strlen(e));
 			do
 				environ[j] = environ[j + 1];
 			while (environ[j++] != NULL);

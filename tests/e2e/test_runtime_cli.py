@@ -184,12 +184,14 @@ def test_program_sees_only_its_arguments_and_environment():
     env["LD_PRELOAD"] = ""
     code = ("import os, sys, json; print(json.dumps({'argv': sys.argv[1:], "
             "'ward': sorted(k for k in os.environ if k.startswith('WARD_') or k == 'LD_PRELOAD'), "
-            "'user': os.environ.get('USER_VAR')}))")
+            "'user': os.environ.get('USER_VAR'), "
+            "'proc': [e.decode() for e in open('/proc/self/environ', 'rb').read().split(b'\\0') "
+            "if e.startswith((b'WARD_', b'LD_PRELOAD='))]}))")
     r = ward("run", PY, "-c", code, "a b", "--heap", "", "--", env=env)
     assert r.returncode == 0, r.stderr
     import json
     got = json.loads(r.stdout)
-    assert got == {"argv": ["a b", "--heap", "", "--"], "ward": [], "user": "kept"}
+    assert got == {"argv": ["a b", "--heap", "", "--"], "ward": [], "user": "kept", "proc": []}
 
 
 @needs_runtime
