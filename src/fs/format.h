@@ -50,6 +50,7 @@
 #define WVOL_REC_HDR 8u
 
 #define WVOL_MAX_PATH 4095u
+#define WVOL_MAX_NAME 255u /* bytes of one path component (NAME_MAX) */
 #define WVOL_MAX_RECORD (64u << 20)	     /* bytes of one record's payload */
 #define WVOL_MAX_MANIFEST ((uint64_t)2 << 30) /* bytes of a manifest file */
 #define WVOL_MAX_CHUNKS ((uint64_t)1 << 32)  /* chunks of one file (16 TiB) */

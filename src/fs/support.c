@@ -41,6 +41,8 @@ int wv_path_norm(const char *in, char *out, size_t outlen, char *err)
 			return wv_fail(err, -EINVAL, "'%s': '..' is not allowed in volume paths", in);
 		if (o == 0 && n == strlen(WARD_VOL_META_DIR) && memcmp(s, WARD_VOL_META_DIR, n) == 0)
 			return wv_fail(err, -EACCES, "'%s': the volume's metadata is not accessible", in);
+		if (n > WVOL_MAX_NAME)
+			return wv_fail(err, -ENAMETOOLONG, "'%.64s...': a name longer than %u bytes", in, WVOL_MAX_NAME);
 		if (o + (o ? 1 : 0) + n + 1 > outlen || o + n > WVOL_MAX_PATH)
 			return wv_fail(err, -ENAMETOOLONG, "'%.64s...': path too long", in);
 		if (o)

@@ -142,7 +142,17 @@ int shield_classify(int dirfd, const char *path, struct shield_path *out)
 	int best = -1, r;
 	size_t bestlen = 0;
 
+	if (path == NULL || path[0] == 0)
+		return -ENOENT;
 	r = shield_abspath(dirfd, path, out->abs);
+	if (r == -ENAMETOOLONG) {
+		out->kind = SHIELD_DENIED;
+		out->region = NULL;
+		out->abs[0] = 0;
+		out->rel = out->abs;
+		out->dir_only = 0;
+		return 0;
+	}
 	if (r != 0)
 		return r;
 	{

@@ -75,6 +75,12 @@ void ward_shield_start(void);
 void ward_shield_stop(void);           /* at exit: close volumes, remove ephemeral regions */
 
 /* regions.c */
+/* 0 with out filled, or -errno: the caller then passes the call to the C
+ * library unchanged (an empty path gets ENOENT there, as natively). A path
+ * too long to be placed (PATH_MAX once made absolute) is classified
+ * SHIELD_DENIED with an empty abs, and shield_deny() fails it with
+ * ENAMETOOLONG: it could lead into a region, so it never reaches the disk
+ * unseen. */
 int shield_classify(int dirfd, const char *path, struct shield_path *out);
 int shield_region_add(enum shield_kind kind, const char *root, const char *arg, char *err, size_t errlen);
 /* An authenticated region of the engine image (manifest outside it). */

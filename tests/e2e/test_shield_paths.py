@@ -1,0 +1,99 @@
+"""Paths the file shield must treat as the kernel does: the same Python
+snippet runs natively in a plain directory and under `ward run` with its
+working directory inside an encrypted volume; the transcripts must match,
+the volume must still verify, and no plaintext may reach the disk."""
+import subprocess
+import textwrap
+
+from conftest import PY, WARD, base_env, needs_runtime, ward
+
+pytestmark = needs_runtime
+
+PRELUDE = """
+import errno, os, shutil
+def t(name, f):
+    try:
+        print(name, repr(f()))
+    except OSError as e:
+        print(name, errno.errorcode[e.errno])
+"""
+
+
+def both(tmp, body):
+    """Runs body natively and in a volume; returns (native, shield, vol, key)."""
+    code = PRELUDE + textwrap.dedent(body)
+    nat = tmp / "native"
+    nat.mkdir()
+    n = subprocess.run([PY, "-c", code], cwd=nat, capture_output=True, text=True, timeout=120)
+    assert n.returncode == 0, n.stderr
+    empty, vol, key = tmp / "empty", tmp / "v.vol", tmp / "v.key"
+    empty.mkdir()
+    assert ward("fs", "encrypt", empty, vol, "--key-file", key).returncode == 0
+    s = subprocess.run([str(WARD), "run", "--volume", f"{vol}:{key}", "--", PY, "-c", code], cwd=vol,
+                       capture_output=True, text=True, env=base_env(), timeout=120)
+    assert s.returncode == 0, s.stderr
+    r = ward("fs", "verify", vol, "--key-file", key)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return n.stdout, s.stdout, vol, key
+
+
+def test_empty_path_is_no_such_file(tmp):
+    # '' once meant the working directory: shutil.rmtree('') removed it
+    native, shield, vol, key = both(tmp, """
+        os.makedirs('sub/x'); open('sub/f', 'w').close(); os.chdir('sub')
+        t('rmtree', lambda: shutil.rmtree(''))
+        t('rmdir', lambda: os.rmdir(''))
+        t('chmod', lambda: os.chmod('', 0o700))
+        t('stat', lambda: os.stat('').st_size)
+        t('exists', lambda: os.path.exists(''))
+        t('access', lambda: os.access('', os.F_OK))
+        t('open', lambda: open('', 'rb'))
+        t('listdir', lambda: sorted(os.listdir('.')))
+    """)
+    assert shield == native
+    assert "rmtree ENOENT" in shield and "listdir ['f', 'x']" in shield
+
+
+def test_names_longer_than_255_bytes_change_nothing(tmp):
+    # a rename to a 256-byte name was recorded before the disk refused it
+    # (the source vanished); a failed create left a ghost entry
+    native, shield, vol, key = both(tmp, """
+        open('src', 'wb').write(b'DATA')
+        os.mkdir('d'); open('d/in', 'w').write('x')
+        t('rename', lambda: os.rename('src', 'c' * 256))
+        t('rename_dir', lambda: os.rename('d', 'e' * 256))
+        t('src', lambda: open('src', 'rb').read())
+        t('d', lambda: open('d/in').read())
+        t('create', lambda: open('a' * 256, 'wb'))
+        t('mkdir', lambda: os.mkdir('b' * 256))
+        t('stat', lambda: os.stat('a' * 256))
+        t('unlink', lambda: os.unlink('a' * 256))
+        t('listdir', lambda: sorted(os.listdir('.')))
+    """)
+    assert shield == native
+    assert "rename ENAMETOOLONG" in shield and "src b'DATA'" in shield
+    r = ward("fs", "ls", vol, "--key-file", key)
+    assert sorted(r.stdout.split()) == ["d/", "d/in", "src"], r.stdout
+
+
+def test_path_too_long_to_place_never_reaches_the_disk(tmp):
+    # a relative path whose absolute form passes PATH_MAX used to go to the
+    # disk unseen: plaintext inside the volume
+    native, shield, vol, key = both(tmp, """
+        made = 0
+        for i in range(17):
+            try:
+                os.mkdir('d' * 240)
+            except OSError as e:
+                print('mkdir stops at', made, errno.errorcode[e.errno])
+                break
+            os.chdir('d' * 240)
+            made += 1
+        t('deep', lambda: open('f' * 250, 'wb').write(b'SECRET-DEEP'))
+    """)
+    # natively the kernel goes deeper than PATH_MAX; the volume stops there
+    # with ENAMETOOLONG (docs/file-shield.md)
+    assert "mkdir stops at 16 ENAMETOOLONG" in shield or "deep ENAMETOOLONG" in shield, shield
+    for p in vol.rglob("*"):
+        if p.is_file():
+            assert b"SECRET-DEEP" not in p.read_bytes()
