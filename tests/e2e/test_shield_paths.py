@@ -97,3 +97,31 @@ def test_path_too_long_to_place_never_reaches_the_disk(tmp):
     for p in vol.rglob("*"):
         if p.is_file():
             assert b"SECRET-DEEP" not in p.read_bytes()
+
+
+def test_dot_components_are_resolved_as_the_kernel_does(tmp):
+    # lexical normalisation once made rmdir('d/.') remove d, rename('file/')
+    # rename a file, and open('missing/../h', 'w') create h
+    native, shield, vol, key = both(tmp, """
+        os.mkdir('d'); os.mkdir('dd'); os.mkdir('dd/x')
+        open('file', 'w').write('F'); open('g', 'w').write('G')
+        t('rmdir d/.', lambda: os.rmdir('d/.'))
+        t('rmdir .', lambda: os.rmdir('.'))
+        t('rmdir dd/..', lambda: os.rmdir('dd/..'))
+        t('mkdir d/.', lambda: os.mkdir('d/.'))
+        t('rename d/.', lambda: os.rename('d/.', 'x'))
+        t('rename file/', lambda: os.rename('file/', 'x'))
+        t('rename to x/', lambda: os.rename('file', 'x/'))
+        t('stat file/', lambda: os.stat('file/').st_size)
+        t('unlink file/', lambda: os.unlink('file/'))
+        t('unlink d/', lambda: os.unlink('d/'))
+        t('exists missing/..', lambda: os.path.exists('missing/..'))
+        t('open missing/../h', lambda: open('missing/../h', 'w'))
+        t('open file/../g', lambda: open('file/../g').read())
+        t('open dd/../g', lambda: open('dd/../g').read())
+        t('open dd/x/../../g', lambda: open('dd/x/../../g').read())
+        t('listdir', lambda: sorted(os.listdir('.')))
+        t('file', lambda: open('file').read())
+    """)
+    assert shield == native
+    assert "rmdir d/. EINVAL" in shield and "listdir ['d', 'dd', 'file', 'g']" in shield

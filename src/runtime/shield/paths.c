@@ -73,9 +73,25 @@ static int classify(int dirfd, const char *path, struct shield_path *sp, const c
 	return 1;
 }
 
+/* A last component "." or "..": the kernel refuses to remove, create or
+ * rename it (EINVAL, EEXIST, EBUSY, ENOTEMPTY), where lexical normalisation
+ * would name the directory itself. Such calls go to the C library, which
+ * fails them without touching anything. */
+static int ends_in_dot(const char *path)
+{
+	size_t n = path != NULL ? strlen(path) : 0;
+	while (n > 1 && path[n - 1] == '/')
+		n--;
+	if (n >= 1 && path[n - 1] == '.' && (n == 1 || path[n - 2] == '/'))
+		return 1;
+	return n >= 2 && path[n - 1] == '.' && path[n - 2] == '.' && (n == 2 || path[n - 3] == '/');
+}
+
 static int do_unlink(int dirfd, const char *path, int flags)
 {
 	struct shield_path sp;
+	if (ends_in_dot(path))
+		return REAL(unlinkat)(dirfd, path, flags);
 	int c = classify(dirfd, path, &sp, (flags & AT_REMOVEDIR) ? "remove directory" : "remove");
 	if (c == 0)
 		return REAL(unlinkat)(dirfd, path, flags);
@@ -83,6 +99,11 @@ static int do_unlink(int dirfd, const char *path, int flags)
 		return -1;
 	if (sp.rel[0] == 0)
 		return fail(-EBUSY);
+	if (sp.dir_only && !(flags & AT_REMOVEDIR)) { /* "file/": ENOTDIR, "dir/": EISDIR */
+		struct ward_vstat st;
+		c = shield_be_stat(sp.region, sp.rel, &st);
+		return fail(c != 0 ? c : S_ISDIR(st.mode) ? -EISDIR : -ENOTDIR);
+	}
 	c = (flags & AT_REMOVEDIR) ? shield_be_rmdir(sp.region, sp.rel) : shield_be_unlink(sp.region, sp.rel);
 	if (c == 0 && !(flags & AT_REMOVEDIR))
 		shield_node_unlinked(sp.region, sp.rel);
@@ -122,6 +143,8 @@ int remove(const char *path)
 static int do_mkdir(int dirfd, const char *path, mode_t mode)
 {
 	struct shield_path sp;
+	if (ends_in_dot(path))
+		return REAL(mkdirat)(dirfd, path, mode);
 	int c = classify(dirfd, path, &sp, "create directory");
 	if (c == 0)
 		return REAL(mkdirat)(dirfd, path, mode);
@@ -147,6 +170,8 @@ static int do_rename(int ofd, const char *from, int nfd, const char *to, unsigne
 {
 	struct shield_path a, b;
 	int ca, cb, rc;
+	if (ends_in_dot(from) || ends_in_dot(to))
+		return flags ? REAL(renameat2)(ofd, from, nfd, to, flags) : REAL(renameat)(ofd, from, nfd, to);
 	ca = classify(ofd, from, &a, "rename");
 	if (ca < 0)
 		return -1;
@@ -161,6 +186,12 @@ static int do_rename(int ofd, const char *from, int nfd, const char *to, unsigne
 		return fail(-EINVAL);
 	if (a.rel[0] == 0 || b.rel[0] == 0)
 		return fail(-EBUSY);
+	if (a.dir_only || b.dir_only) { /* a trailing slash: only a directory may move */
+		struct ward_vstat st;
+		rc = shield_be_stat(a.region, a.rel, &st);
+		if (rc != 0 || !S_ISDIR(st.mode))
+			return fail(rc != 0 ? rc : -ENOTDIR);
+	}
 	if (flags & RENAME_NOREPLACE) {
 		struct ward_vstat st;
 		if (shield_be_stat(b.region, b.rel, &st) == 0)

@@ -13,10 +13,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include "core/crypto.h"
+#include "runtime/shield/real.h"
 #include "runtime/shield/region.h"
 #include "runtime/shield/shield.h"
 
@@ -100,6 +102,28 @@ static int normalise(char *p)
 	return 0;
 }
 
+/* Lexical normalisation would turn "missing/.." or "file/../x" into a path
+ * that exists; the kernel refuses them. Every component before a ".." must
+ * be a directory on disk (a volume's directories are directories on disk
+ * too): 0 when so, -1 otherwise (the caller then leaves the call to the C
+ * library, which gives the program the kernel's answer). */
+static int dotdot_prefixes_ok(char *p)
+{
+	for (char *c = p; (c = strstr(c, "/..")) != NULL; c += 3) {
+		if (c[3] != 0 && c[3] != '/')
+			continue;
+		if (c == p)
+			continue; /* "/.." is "/" */
+		struct stat st;
+		*c = 0;
+		int rc = REAL(fstatat64)(AT_FDCWD, p, &st, 0);
+		*c = '/';
+		if (rc != 0 || !S_ISDIR(st.st_mode))
+			return -1;
+	}
+	return 0;
+}
+
 int shield_abspath(int dirfd, const char *path, char out[PATH_MAX])
 {
 	size_t bl, pl;
@@ -134,6 +158,8 @@ int shield_abspath(int dirfd, const char *path, char out[PATH_MAX])
 		out[bl] = '/';
 		memcpy(out + bl + 1, path, pl + 1);
 	}
+	if (dotdot_prefixes_ok(out) != 0)
+		return -ENOENT;
 	return normalise(out) == 0 ? 0 : -EINVAL;
 }
 
