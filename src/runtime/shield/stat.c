@@ -3,7 +3,8 @@
  * view: plaintext size, permission bits and modification time from the
  * manifest (Python's .pyc validation compares size and mtime), and entries
  * that are on disk but not in the volume do not exist. Device, inode, owner
- * and link count come from the file on disk.
+ * and link count come from the file on disk, and so do a directory's times
+ * (its entries change on disk as in the volume) and the volume root's mode.
  */
 #undef _FILE_OFFSET_BITS
 #undef _FORTIFY_SOURCE
@@ -36,6 +37,11 @@ static void apply(struct stat *st, const struct ward_vstat *v, int have_real)
 		st->st_size = (off_t)v->size;
 		st->st_blocks = (blkcnt_t)((v->size + 511) / 512);
 	}
+	/* A directory's times are the disk's: every entry made, removed or
+	 * renamed in it is made on disk too, so they move as natively (the
+	 * import system's directory cache depends on it); they carry no data. */
+	if (S_ISDIR(v->mode) && have_real)
+		return;
 	st->st_mtim.tv_sec = v->mtime_ns / 1000000000;
 	st->st_mtim.tv_nsec = v->mtime_ns % 1000000000;
 	st->st_ctim = st->st_mtim;
@@ -56,7 +62,15 @@ static int region_stat(struct shield_path *sp, struct stat *st)
 	if (sp->dir_only && !S_ISDIR(v.mode))
 		return -ENOTDIR;
 	have = REAL(stat64)(sp->abs, st) == 0;
+	mode_t disk_mode = have ? st->st_mode : 0;
 	apply(st, &v, have);
+	if (have && sp->rel[0] == 0 && S_ISDIR(disk_mode)) {
+		/* the root's attributes are the disk's (the volume keeps none);
+		 * its metadata directory is not one of its subdirectories */
+		st->st_mode = disk_mode;
+		if (st->st_nlink > 2)
+			st->st_nlink--;
+	}
 	return 0;
 }
 
