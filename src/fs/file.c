@@ -1044,9 +1044,10 @@ static int truncate_locked(ward_vol *v, struct vnode *n, uint64_t size, char *er
 				}
 			}
 		}
-	} else {
-		return 0;
 	}
+	/* as Linux: a truncation sets the modification time even when the
+	 * size stays (open with O_TRUNC of an empty file, ftruncate to the
+	 * same size) */
 	__atomic_store_n(&n->wsize, size, __ATOMIC_RELAXED);
 	__atomic_store_n(&n->wmtime, wv_now_ns(), __ATOMIC_RELAXED);
 	n->meta_dirty = 1;

@@ -157,3 +157,17 @@ def test_directory_times_move_as_natively(tmp):
     """)
     assert shield == native
     assert "m2 2" in shield and "create True" in shield
+
+
+def test_truncation_to_the_same_size_sets_the_time(tmp):
+    native, shield, vol, key = both(tmp, """
+        import time
+        open('e', 'w').close(); open('f', 'w').write('abc')
+        def changes(op, p):
+            a = os.stat(p).st_mtime_ns; time.sleep(0.02); op(); return os.stat(p).st_mtime_ns != a
+        t('O_TRUNC empty', lambda: changes(lambda: open('e', 'w').close(), 'e'))
+        t('truncate same', lambda: changes(lambda: os.truncate('f', 3), 'f'))
+        t('read only', lambda: changes(lambda: open('f').read(), 'f'))
+    """)
+    assert shield == native
+    assert "O_TRUNC empty True" in shield and "read only False" in shield
