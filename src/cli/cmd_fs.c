@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "core/crypto.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "fs/format.h"
 #include "fs/volume.h"
 
 int cmd_fs_stress(int argc, char **argv); /* cmd_fs_stress.c: hidden crash-test writer */
@@ -46,8 +48,13 @@ static void help_main(void)
 	       "  authenticate DIR -o NAME.manifest     integrity-only manifest of a tree; prints its tag\n"
 	       "  tag VOL --key-file KEY                print the volume tag\n\n"
 	       "Authenticated volumes: give --manifest FILE instead of --key-file to ls, cat,\n"
-	       "verify and tag. Run 'ward fs COMMAND --help' for details.\n"
-	       "Key files hold 64 hex digits and must not be readable by others (chmod 600).\n"
+	       "verify and tag. Run 'ward fs COMMAND --help' for details.\n\n"
+	       "Options: an option that takes a value may be given as --opt VALUE or\n"
+	       "--opt=VALUE, once; '--' ends the options (for a path starting with '-').\n"
+	       "Exit status: 0 on success, 1 on failure (including output that could not\n"
+	       "be written to stdout), 2 for a usage error.\n"
+	       "Key files hold 64 hex digits and must not be readable by group or others\n"
+	       "(chmod 600).\n"
 	       "Keys on the command line are for local development; in production the CAS\n"
 	       "releases them to an attested enclave.\n");
 }
@@ -60,12 +67,15 @@ static void help_sub(const char *sub)
 		       "file and directory of SRC_DIR (modes and modification times kept; symlinks\n"
 		       "to files are stored as files; symlinks to directories and dangling ones are\n"
 		       "left out, with a warning). When KEY does not exist, a new random key is\n"
-		       "written there with mode 0600. Prints the volume tag on stdout; shows a\n"
+		       "written there with mode 0600 (and removed again if the encrypt fails); KEY\n"
+		       "must not lie inside SRC_DIR or VOL. Prints the volume tag on stdout; shows a\n"
 		       "progress bar on stderr for large trees when stderr is a terminal.\n");
 	else if (strcmp(sub, "ls") == 0)
 		printf("usage: ward fs ls VOL (--key-file KEY | --manifest FILE) [-l]\n\n"
-		       "Lists every entry of the volume (directories end in '/'). -l adds mode,\n"
-		       "plaintext size and modification time.\n");
+		       "Lists every entry of the volume (directories end in '/'), one a line:\n"
+		       "newlines, tabs and other control characters in names are shown as \\n, \\t,\n"
+		       "\\xNN and a backslash as \\\\ (as ls -b). -l adds mode (setuid, setgid\n"
+		       "and sticky bits as s/S/t/T), plaintext size and modification time.\n");
 	else if (strcmp(sub, "cat") == 0)
 		printf("usage: ward fs cat VOL PATH (--key-file KEY | --manifest FILE)\n\n"
 		       "Writes the verified plaintext of PATH (relative to the volume) to stdout.\n"
@@ -75,7 +85,8 @@ static void help_sub(const char *sub)
 		       "Checks the manifest, every byte of every file, and that the directory holds\n"
 		       "nothing the manifest does not list. With --tag, also that the volume is\n"
 		       "exactly the pinned version (an older copy has a different tag).\n"
-		       "Exit status 0 when intact, 1 with the reason otherwise.\n");
+		       "Exit status 0 when intact, 1 with the reason otherwise, 2 for a usage\n"
+		       "error (such as a --tag that is not 64 hex digits).\n");
 	else if (strcmp(sub, "decrypt") == 0)
 		printf("usage: ward fs decrypt VOL OUT_DIR --key-file KEY\n\n"
 		       "Writes the verified plain tree to OUT_DIR (new or empty).\n");
@@ -93,26 +104,48 @@ static void help_sub(const char *sub)
 		help_main();
 }
 
+/* Options: "--key-file K" and "--key-file=K" (every option that takes a
+ * value); "--" ends the options, so a path starting with '-' can follow it.
+ * A single-valued option given twice, or with an empty value, is refused. */
 static int parse(int argc, char **argv, struct fsopts *o)
 {
+	static const struct {
+		const char *lng, *shrt;
+		size_t off;
+	} vopts[] = {
+		{ "--key-file", "-k", offsetof(struct fsopts, key_file) },
+		{ "--manifest", "-m", offsetof(struct fsopts, manifest) },
+		{ "--tag", NULL, offsetof(struct fsopts, tag_hex) },
+		{ "--output", "-o", offsetof(struct fsopts, out) },
+	};
+	int opts_done = 0;
+
 	memset(o, 0, sizeof(*o));
 	for (int i = 1; i < argc; i++) {
-		const char *a = argv[i];
-		const char **dst = NULL;
-		if (strcmp(a, "--key-file") == 0 || strcmp(a, "-k") == 0)
-			dst = &o->key_file;
-		else if (strcmp(a, "--manifest") == 0 || strcmp(a, "-m") == 0)
-			dst = &o->manifest;
-		else if (strcmp(a, "--tag") == 0)
-			dst = &o->tag_hex;
-		else if (strcmp(a, "-o") == 0 || strcmp(a, "--output") == 0)
-			dst = &o->out;
-		else if (strcmp(a, "-l") == 0) {
+		const char *a = argv[i], *val = NULL;
+		size_t k = WARD_ARRAY_LEN(vopts);
+		if (!opts_done && strcmp(a, "--") == 0) {
+			opts_done = 1;
+			continue;
+		}
+		if (!opts_done && strcmp(a, "-l") == 0) {
 			o->long_list = 1;
 			continue;
-		} else if (a[0] == '-' && a[1] != '\0') {
-			ward_error("fs %s: unknown option '%s'; see 'ward fs %s --help'", argv[0], a, argv[0]);
-			return -1;
+		}
+		if (!opts_done && a[0] == '-' && a[1] != '\0') {
+			for (k = 0; k < WARD_ARRAY_LEN(vopts); k++) {
+				size_t n = strlen(vopts[k].lng);
+				if (strncmp(a, vopts[k].lng, n) == 0 && (a[n] == '\0' || a[n] == '=')) {
+					val = a[n] == '=' ? a + n + 1 : NULL;
+					break;
+				}
+				if (vopts[k].shrt != NULL && strcmp(a, vopts[k].shrt) == 0)
+					break;
+			}
+			if (k == WARD_ARRAY_LEN(vopts)) {
+				ward_error("fs %s: unknown option '%s'; see 'ward fs %s --help'", argv[0], a, argv[0]);
+				return -1;
+			}
 		} else {
 			if (o->npos == 3) {
 				ward_error("fs %s: too many arguments; see 'ward fs %s --help'", argv[0], argv[0]);
@@ -121,11 +154,25 @@ static int parse(int argc, char **argv, struct fsopts *o)
 			o->pos[o->npos++] = a;
 			continue;
 		}
-		if (i + 1 >= argc) {
-			ward_error("fs %s: option '%s' needs a value", argv[0], a);
+		const char *name = vopts[k].lng;
+		const char **dst = (const char **)(void *)((char *)o + vopts[k].off);
+		if (val == NULL) {
+			if (i + 1 >= argc) {
+				ward_error("fs %s: option '%s' needs a value", argv[0], name);
+				return -1;
+			}
+			val = argv[++i];
+		}
+		if (*dst != NULL) {
+			ward_error("fs %s: option '%s' given more than once; give it once", argv[0], name);
 			return -1;
 		}
-		*dst = argv[++i];
+		if (val[0] == '\0') {
+			ward_error("fs %s: option '%s' has an empty value; give a %s", argv[0], name,
+				   strcmp(name, "--tag") == 0 ? "tag" : "path");
+			return -1;
+		}
+		*dst = val;
 	}
 	return 0;
 }
@@ -139,15 +186,101 @@ static int need_pos(const struct fsopts *o, int n, const char *sub, const char *
 	return 0;
 }
 
+/* A quoted path in a "'PATH': path too long" error shortened to its start
+ * and end, so that the reason and the fix always fit on the line. */
+static void report_too_long(const char *err)
+{
+	const char *q = err[0] == '\'' ? strstr(err + 1, "': path too long") : NULL;
+	const char *p = err[0] == '\'' ? err + 1 : err;
+	size_t n = q ? (size_t)(q - p) : strlen(p); /* no end quote: err was cut */
+	if (q != NULL && n <= 120)
+		ward_error("'%.*s': path too long (over %u bytes); use shorter names or less nesting", (int)n, p,
+			   (unsigned)WVOL_MAX_PATH);
+	else if (q != NULL)
+		ward_error("'%.60s...%s': path too long (over %u bytes); use shorter names or less nesting", p,
+			   q - 60, (unsigned)WVOL_MAX_PATH);
+	else
+		ward_error("'%.100s...': path too long (over %u bytes); use shorter names or less nesting", p,
+			   (unsigned)WVOL_MAX_PATH);
+}
+
 /* One line for a library error, with a fix where there is one. */
 static void report(int rc, const char *err)
 {
-	if (rc == -EKEYREJECTED)
+	if (rc == -ENAMETOOLONG)
+		report_too_long(err);
+	else if (rc == -EKEYREJECTED)
 		ward_error("%s; use the key file the volume was created with", err);
 	else if (rc == -EIO || rc == -EBADMSG)
 		ward_error("%s; the volume was changed outside the enclave: restore it from a trusted copy", err);
 	else
 		ward_error("%s", err);
+}
+
+/* errno of a failed write to stdout already reported (fs cat), else 0 */
+static int stdout_failed;
+
+/* Every command ends here: what it printed must have reached stdout (a
+ * lost tag is a lost volume pin). 1 and one line when it did not. */
+static int finish_stdout(int rc)
+{
+	int e = stdout_failed;
+	if (fflush(stdout) != 0)
+		e = e ? e : errno;
+	else if (ferror(stdout))
+		e = e ? e : EIO;
+	if (fclose(stdout) != 0 && e == 0)
+		e = errno;
+	if (e != 0) {
+		if (!stdout_failed)
+			ward_error("cannot write to standard output: %s", strerror(e));
+		return rc ? rc : 1;
+	}
+	return rc;
+}
+
+/* The kind recorded in the header of manifest file p (WARD_VOL_ENCRYPTED or
+ * WARD_VOL_AUTHENTICATED, format.h), 0 when p is no volume manifest, -1 when
+ * it cannot be read. Only to explain a refusal; the volume library decides. */
+static int manifest_kind(const char *p)
+{
+	uint8_t h[16];
+	FILE *f = fopen(p, "rb");
+	if (f == NULL)
+		return -1;
+	size_t n = fread(h, 1, sizeof(h), f);
+	fclose(f);
+	if (n < sizeof(h) || memcmp(h, WVOL_MAGIC, 8) != 0)
+		return 0;
+	return (int)((uint32_t)h[12] | (uint32_t)h[13] << 8 | (uint32_t)h[14] << 16 | (uint32_t)h[15] << 24);
+}
+
+/* 1 and one line when --manifest was given for an encrypted volume (its own
+ * manifest, or the manifest of another encrypted volume). */
+static int manifest_for_encrypted(const char *sub, const char *dir, const char *manifest)
+{
+	char own[PATH_MAX + 32];
+	if (snprintf(own, sizeof(own), "%s/%s/manifest", dir, WARD_VOL_META_DIR) >= (int)sizeof(own))
+		return 0;
+	if (manifest_kind(own) != WARD_VOL_ENCRYPTED && manifest_kind(manifest) != WARD_VOL_ENCRYPTED)
+		return 0;
+	ward_error("'%s' is an encrypted volume: %s it with --key-file", dir, strcmp(sub, "verify") == 0 ? "verify" : "open");
+	return 1;
+}
+
+/* One line for a failed open: the key file, the manifest or the volume. */
+static void report_open(int rc, const char *err, const char *sub, const char *dir, const struct fsopts *o)
+{
+	if (rc == -EKEYREJECTED && o->key_file != NULL)
+		ward_error("wrong key: '%s' is not the key of volume '%s' (key check does not match); use the key file "
+			   "it was created with", o->key_file, dir);
+	else if (o->manifest != NULL && manifest_for_encrypted(sub, dir, o->manifest))
+		;
+	else if (o->manifest != NULL && manifest_kind(o->manifest) == 0)
+		ward_error("'%s' is not a volume manifest (ward fs authenticate -o writes one); give the manifest of '%s'",
+			   o->manifest, dir);
+	else
+		report(rc, err);
 }
 
 static int open_vol(const char *sub, const char *dir, const struct fsopts *o, int flags, ward_vol **v)
@@ -188,10 +321,12 @@ static int open_vol(const char *sub, const char *dir, const struct fsopts *o, in
 		ward_wipe(key, sizeof(key));
 		return 1;
 	}
+	if (o->manifest != NULL && manifest_for_encrypted(sub, dir, o->manifest))
+		return 1;
 	rc = ward_vol_open(dir, &vo, v, err);
 	ward_wipe(key, sizeof(key));
 	if (rc != 0) {
-		report(rc, err);
+		report_open(rc, err, sub, dir, o);
 		return 1;
 	}
 	return 0;
@@ -285,9 +420,17 @@ static int fs_encrypt(const struct fsopts *o)
 		ward_error("fs encrypt: --key-file KEY is required (a new key is generated when KEY does not exist)");
 		return 2;
 	}
-	if (stat(o->pos[0], &st) != 0 || !S_ISDIR(st.st_mode)) {
-		ward_error("fs encrypt: source '%s' is not a directory%s%s", o->pos[0], errno ? ": " : "",
-			   errno ? strerror(errno) : "");
+	if (stat(o->pos[0], &st) != 0) {
+		ward_error("fs encrypt: source '%s' is not a directory: %s", o->pos[0], strerror(errno));
+		return 1;
+	}
+	if (S_ISREG(st.st_mode)) {
+		ward_error("fs encrypt: source '%s' is a file, not a directory; give the directory that holds it",
+			   o->pos[0]);
+		return 1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		ward_error("fs encrypt: source '%s' is not a directory; give the directory to encrypt", o->pos[0]);
 		return 1;
 	}
 	{
@@ -301,9 +444,17 @@ static int fs_encrypt(const struct fsopts *o)
 	}
 	if (refuse_nested("encrypt", o->pos[1], "the volume", o->pos[0], "the source", "it would contain itself") != 0 ||
 	    refuse_nested("encrypt", o->key_file, "the key file", o->pos[1], "the volume",
-			  "a volume holds only what it lists, and the key must not be stored next to its ciphertext") != 0)
+			  "a volume holds only what it lists, and the key must not be stored next to its ciphertext") != 0 ||
+	    refuse_nested("encrypt", o->key_file, "the key file", o->pos[0], "the source",
+			  "it would be stored in the volume") != 0)
 		return 1;
 	existed = stat(o->pos[1], &st) == 0;
+	if (existed && !S_ISDIR(st.st_mode)) {
+		/* checked before a key is generated for nothing */
+		ward_error("fs encrypt: '%s' exists and is not a directory; choose a new directory for the volume",
+			   o->pos[1]);
+		return 1;
+	}
 	if ((rc = ward_vol_key_load(o->key_file, 1, key, &created, err)) != 0) {
 		ward_error("%s", err);
 		return 1;
@@ -313,10 +464,10 @@ static int fs_encrypt(const struct fsopts *o)
 	ward_wipe(key, sizeof(key));
 	if (rc != 0) {
 		report(rc, err);
+		if (created)
+			(void)unlink(o->key_file); /* a key made for this volume only */
 		return 1;
 	}
-	if (created)
-		fprintf(stderr, "ward: generated a new volume key in '%s' (mode 0600); keep it safe\n", o->key_file);
 	pr.on = tree_large();
 	rc = ward_vol_import(v, o->pos[0], progress_cb, &pr, &skipped, err);
 	if (rc == 0)
@@ -331,8 +482,12 @@ static int fs_encrypt(const struct fsopts *o)
 		/* leave nothing half-made behind */
 		if (!existed)
 			nftw(o->pos[1], rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+		if (created)
+			(void)unlink(o->key_file);
 		return 1;
 	}
+	if (created) /* said once the volume exists: a failed encrypt removes the key */
+		fprintf(stderr, "ward: generated a new volume key in '%s' (mode 0600); keep it safe\n", o->key_file);
 	warn_skipped(o->pos[0], &skipped);
 	ward_hex(tag, sizeof(tag), hx);
 	printf("%s\n", hx);
@@ -345,7 +500,29 @@ static void fmt_mode(uint32_t m, char out[11])
 	out[0] = S_ISDIR(m) ? 'd' : '-';
 	for (int i = 0; i < 9; i++)
 		out[1 + i] = (m & (1u << (8 - i))) ? r[i] : '-';
+	/* as ls(1): s/t over x, S/T where x is not set */
+	if (m & S_ISUID)
+		out[3] = out[3] == 'x' ? 's' : 'S';
+	if (m & S_ISGID)
+		out[6] = out[6] == 'x' ? 's' : 'S';
+	if (m & S_ISVTX)
+		out[9] = out[9] == 'x' ? 't' : 'T';
 	out[10] = '\0';
+}
+
+/* Prints a volume path with control characters and backslashes escaped as
+ * ls -b does (\n, \t, \\, else \xNN), so that every entry is one line. */
+static void put_name(const char *p)
+{
+	for (const unsigned char *c = (const unsigned char *)p; *c; c++) {
+		const char *e = *c == '\n' ? "\\n" : *c == '\t' ? "\\t" : *c == '\r' ? "\\r" : *c == '\\' ? "\\\\" : NULL;
+		if (e != NULL)
+			fputs(e, stdout);
+		else if (*c < 0x20 || *c == 0x7f)
+			printf("\\x%02x", *c);
+		else
+			putchar(*c);
+	}
 }
 
 static int ls_dir(ward_vol *v, const char *dir, int lng)
@@ -370,10 +547,10 @@ static int ls_dir(ward_vol *v, const char *dir, int lng)
 			struct tm tm;
 			strftime(t, sizeof(t), "%Y-%m-%d %H:%M", localtime_r(&s, &tm));
 			fmt_mode(st.mode, m);
-			printf("%s %12llu %s %s%s\n", m, (unsigned long long)st.size, t, p, S_ISDIR(st.mode) ? "/" : "");
-		} else {
-			printf("%s%s\n", p, S_ISDIR(e[i].mode) ? "/" : "");
+			printf("%s %12llu %s ", m, (unsigned long long)st.size, t);
 		}
+		put_name(p);
+		printf("%s\n", S_ISDIR(e[i].mode) ? "/" : "");
 		if (S_ISDIR(e[i].mode))
 			rc = ls_dir(v, p, lng);
 	}
@@ -423,8 +600,9 @@ static int fs_cat(const struct fsopts *o)
 		}
 		if (r == 0)
 			break;
-		if (fwrite(buf, 1, (size_t)r, stdout) != (size_t)r) {
-			ward_error("cannot write to stdout: %s", strerror(errno));
+		if (fwrite(buf, 1, (size_t)r, stdout) != (size_t)r || fflush(stdout) != 0) {
+			stdout_failed = errno ? errno : EIO;
+			ward_error("cannot write to standard output: %s", strerror(stdout_failed));
 			rc = -EIO;
 			break;
 		}
@@ -497,6 +675,10 @@ static int fs_authenticate(const struct fsopts *o)
 	}
 	struct ward_vol_skipped skipped = { 0 };
 	int rc = ward_vol_authenticate(o->pos[0], o->out, tag, progress_cb, &pr, &skipped, err);
+	if (rc == -ENAMETOOLONG) {
+		report_too_long(err);
+		return 1;
+	}
 	if (rc != 0) {
 		ward_error("%s", err);
 		return 1;
@@ -559,7 +741,7 @@ int cmd_fs(int argc, char **argv)
 		}
 		if (parse(argc - 1, argv + 1, &o) != 0)
 			return 2;
-		return subs[i].fn(&o);
+		return finish_stdout(subs[i].fn(&o));
 	}
 	ward_error("fs: unknown command '%s'; run 'ward fs --help'", argv[1]);
 	return 2;

@@ -67,6 +67,10 @@ static int abs_maybe(const char *opt, const char *p, char out[PATH_MAX])
 
 static int clean(const char *opt, const char *v)
 {
+	if (v[0] == '\0') {
+		ward_error("%s: empty path (it is not taken as the current directory); give a directory", opt);
+		return -1;
+	}
 	if (strpbrk(v, "\t\n") != NULL) {
 		ward_error("%s: paths with tabs or newlines are not supported", opt);
 		return -1;

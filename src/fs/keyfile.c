@@ -1,4 +1,7 @@
-/* keyfile.c: volume key files (64 hex digits + newline, mode 0600). */
+/* keyfile.c: volume key files (64 hex digits + newline, mode 0600). Read:
+ * 64 hex digits followed by any whitespace (spaces, tabs, CR, LF), or the 32
+ * raw key bytes; a file readable or writable by group or others is refused. */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -52,7 +55,7 @@ int ward_vol_key_load(const char *path, int create, uint8_t key[WARD_VOL_KEY_LEN
 	if (!S_ISREG(st.st_mode))
 		return wv_fail(err, -EINVAL, "key file '%s' is not a regular file", path);
 	if (st.st_mode & 077)
-		return wv_fail(err, -EPERM, "key file '%s' is readable by others (mode %04o); run 'chmod 600 %s'", path,
+		return wv_fail(err, -EPERM, "key file '%s' is readable by group or others (mode %04o); run 'chmod 600 %s'", path,
 			       (unsigned)(st.st_mode & 07777), path);
 	if (ward_read_file(path, 256, &buf, &len) != 0)
 		return wv_fail(err, -errno, "cannot read key file '%s': %s", path, strerror(errno));
@@ -60,14 +63,21 @@ int ward_vol_key_load(const char *path, int create, uint8_t key[WARD_VOL_KEY_LEN
 		memcpy(key, buf, WARD_VOL_KEY_LEN);
 		rc = 0;
 	} else {
-		size_t l = len;
-		while (l > 0 && (buf[l - 1] == '\n' || buf[l - 1] == '\r'))
+		size_t l = len, h = 0;
+		while (l > 0 && (buf[l - 1] == ' ' || buf[l - 1] == '\t' || buf[l - 1] == '\r' || buf[l - 1] == '\n'))
 			l--;
 		buf[l] = '\0';
-		if (l == 2 * WARD_VOL_KEY_LEN && ward_unhex((const char *)buf, key, WARD_VOL_KEY_LEN) == 0)
+		while (h < l && isxdigit(buf[h]))
+			h++;
+		if (l == 2 * WARD_VOL_KEY_LEN && h == l && ward_unhex((const char *)buf, key, WARD_VOL_KEY_LEN) == 0)
 			rc = 0;
+		else if (h < l) /* the position only: never a byte of the key */
+			rc = wv_fail(err, -EINVAL,
+				     "key file '%s' does not hold a volume key (64 hex digits expected, a character "
+				     "that is not a hex digit at offset %zu)", path, h);
 		else
-			rc = wv_fail(err, -EINVAL, "key file '%s' does not hold a volume key (64 hex digits expected)", path);
+			rc = wv_fail(err, -EINVAL,
+				     "key file '%s' does not hold a volume key (64 hex digits expected, %zu found)", path, l);
 	}
 	ward_wipe(buf, len);
 	free(buf);

@@ -98,12 +98,13 @@ def test_loose_key_file_is_refused(tmp):
     r = ward("fs", "encrypt", src, tmp / "v", "--key-file", key)
     assert r.returncode == 1
     assert one_line(r.stderr) == [
-        f"ward: key file '{key}' is readable by others (mode 0644); run 'chmod 600 {key}'"]
+        f"ward: key file '{key}' is readable by group or others (mode 0644); run 'chmod 600 {key}'"]
     assert not (tmp / "v").exists()
     key.chmod(0o600)
     key.write_text("not hex\n")
     r = ward("fs", "encrypt", src, tmp / "v", "--key-file", key)
-    assert one_line(r.stderr) == [f"ward: key file '{key}' does not hold a volume key (64 hex digits expected)"]
+    assert one_line(r.stderr) == [f"ward: key file '{key}' does not hold a volume key (64 hex digits expected, "
+                                   "a character that is not a hex digit at offset 0)"]
 
 
 def test_authenticate_is_deterministic(tmp):

@@ -93,8 +93,8 @@ def test_wrong_key_is_not_called_tampering(tmp):
     other.write_text("ab" * 32 + "\n")
     other.chmod(0o600)
     assert cat_err(vol, other, "main.py") == (
-        f"ward: wrong key for volume '{vol}' (the key check does not match); "
-        "use the key file the volume was created with")
+        f"ward: wrong key: '{other}' is not the key of volume '{vol}' (key check does not match); "
+        "use the key file it was created with")
 
 
 def test_truncated_file(tmp):

@@ -201,8 +201,11 @@ int shield_region_open_backend(struct shield_region *r, char *err, size_t errlen
 		rc = ward_vol_open(r->root, &o, &v, verr);
 		ward_wipe(key, sizeof(key));
 		if (rc == -EKEYREJECTED)
-			snprintf(err, errlen, "cannot open volume %s: wrong key %s%s (%s)", r->root,
-				 r->has_key ? "from the CAS" : "in ", r->has_key ? "" : r->arg, verr);
+			snprintf(err, errlen, "cannot open volume %s: wrong key: %s%s%s is not its key (key check does not match); %s",
+				 r->root, r->has_key ? "the key from the CAS" : "'", r->has_key ? "" : r->arg,
+				 r->has_key ? "" : "'",
+				 r->has_key ? "give the CAS the key the volume was created with"
+					    : "use the key file it was created with");
 		else if (rc == -EBUSY)
 			snprintf(err, errlen, "cannot open volume %s: another process has it open for writing; stop it first",
 				 r->root);
