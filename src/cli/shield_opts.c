@@ -35,6 +35,23 @@ static int append(struct spec *s, const char *kind, const char *dir, const char 
 
 /* Absolute path of an existing directory or file. */
 /* hint (may be NULL): what to do when p does not exist, after "; ". */
+/* DIR:FILE where either may hold ':' itself: the rightmost ':' whose left
+ * part is an existing directory, else the rightmost one (whose errors then
+ * name what is missing). */
+static char *split_colon(char *v)
+{
+	char *last = strrchr(v, ':');
+	for (char *c = last; c != NULL && c > v; c = memrchr(v, ':', (size_t)(c - v))) {
+		struct stat st;
+		*c = 0;
+		int is_dir = stat(v, &st) == 0 && S_ISDIR(st.st_mode);
+		*c = ':';
+		if (is_dir)
+			return c;
+	}
+	return last;
+}
+
 static int abs_existing(const char *opt, const char *p, int want_dir, char out[PATH_MAX], const char *hint)
 {
 	struct stat st;
@@ -127,7 +144,7 @@ int ward_shield_opts_take(int *argc, char **argv)
 		any = 1;
 		strcpy(tmp, val);
 		if (strcmp(opt, "--volume") == 0) {
-			char *colon = strrchr(tmp, ':');
+			char *colon = split_colon(tmp);
 			if (colon == NULL || colon == tmp || colon[1] == 0) {
 				ward_error("--volume %s: expected DIR:KEYFILE (the volume directory and its key file)", val);
 				goto out;
@@ -141,7 +158,8 @@ int ward_shield_opts_take(int *argc, char **argv)
 			if (append(&s, "encrypted", dir, arg) != 0)
 				goto out;
 		} else if (strcmp(opt, "--authenticated") == 0) {
-			char *colon = strrchr(tmp, ':');
+			struct stat dst;
+			char *colon = stat(tmp, &dst) == 0 && S_ISDIR(dst.st_mode) ? NULL : split_colon(tmp);
 			arg[0] = 0;
 			if (colon != NULL) {
 				*colon = 0;

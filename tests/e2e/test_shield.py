@@ -186,6 +186,19 @@ def test_bad_volume_option(tmp):
                                   "was made with (ward fs encrypt writes one)" % (tmp / "missing.key")]
 
 
+def test_volume_and_key_paths_holding_colons(tmp):
+    # DIR:KEYFILE was split at the last ':', so a key file named 'k:1' could
+    # not be given at all
+    src = tmp / "src"
+    src.mkdir()
+    (src / "a.txt").write_text("colons")
+    (tmp / "d:1").mkdir()
+    for vol, key in ((tmp / "v", tmp / "k:1"), (tmp / "d:1" / "v", tmp / "k2"), (tmp / "d:1" / "w", tmp / "k:3")):
+        assert ward("fs", "encrypt", src, vol, "--key-file", key).returncode == 0
+        r = run_py("print(open(%r).read())" % str(vol / "a.txt"), "--volume", "%s:%s" % (vol, key))
+        assert r.returncode == 0 and r.stdout == "colons\n", r.stderr
+
+
 def test_ephemeral_region_is_private_and_removed(tmp):
     eph = tmp / "scratch"
     code = """
