@@ -45,11 +45,12 @@ struct shield_ofd *shield_fd_get(int fd)
 	return o;
 }
 
-static void node_release_locked(struct shield_node *n)
+static int node_release_locked(struct shield_node *n)
 {
 	struct node_link **pp;
+	int rc;
 	if (--n->refs > 0)
-		return;
+		return 0;
 	for (pp = &nodes; *pp != NULL; pp = &(*pp)->next)
 		if ((*pp)->n == n) {
 			struct node_link *l = *pp;
@@ -57,22 +58,30 @@ static void node_release_locked(struct shield_node *n)
 			free(l);
 			break;
 		}
-	shield_be_close(n);
+	rc = shield_be_close(n);
 	pthread_mutex_destroy(&n->lock);
 	free(n);
+	return rc;
 }
 
-void shield_ofd_put(struct shield_ofd *o)
+int shield_ofd_release(struct shield_ofd *o)
 {
+	int rc = 0;
 	if (o == NULL)
-		return;
+		return 0;
 	pthread_mutex_lock(&table_lock);
 	if (--o->refs == 0) {
-		node_release_locked(o->node);
+		rc = node_release_locked(o->node);
 		pthread_mutex_destroy(&o->lock);
 		free(o);
 	}
 	pthread_mutex_unlock(&table_lock);
+	return rc;
+}
+
+void shield_ofd_put(struct shield_ofd *o)
+{
+	(void)shield_ofd_release(o); /* a commit error was logged */
 }
 
 int shield_fd_install(int fd, struct shield_ofd *o)
@@ -89,17 +98,16 @@ int shield_fd_install(int fd, struct shield_ofd *o)
 	return 0;
 }
 
-void shield_fd_forget(int fd)
+int shield_fd_forget(int fd)
 {
 	struct shield_ofd *old;
 	if (!shield_fd_is(fd))
-		return;
+		return 0;
 	pthread_mutex_lock(&table_lock);
 	old = fdtab[fd];
 	__atomic_store_n(&fdtab[fd], NULL, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&table_lock);
-	if (old != NULL)
-		shield_ofd_put(old);
+	return shield_ofd_release(old);
 }
 
 struct shield_ofd *shield_ofd_new(struct shield_node *n, int flags)

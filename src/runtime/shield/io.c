@@ -485,11 +485,20 @@ int truncate64(const char *path, off_t len) __attribute__((alias("truncate")));
 
 /* ---- fd lifetime ---- */
 
+/* The last close of a written file commits it; a failed commit (a full
+ * disk) is the close's error, as NFS reports write-back errors at close:
+ * the fd is released either way. */
 int close(int fd)
 {
+	int crc = 0, r;
 	if (shield_fd_is(fd))
-		shield_fd_forget(fd);
-	return REAL(close)(fd);
+		crc = shield_fd_forget(fd);
+	r = REAL(close)(fd);
+	if (r == 0 && crc < 0) {
+		errno = -crc;
+		return -1;
+	}
+	return r;
 }
 
 int close_range(unsigned first, unsigned last, int flags)
