@@ -168,10 +168,36 @@ struct shield_node *shield_node_get(struct shield_region *r, const char *rel, in
 	return n;
 }
 
+void shield_nodes_commit_all(void)
+{
+	struct shield_node *batch[64];
+	size_t n = 0, skip = 0;
+	for (;;) {
+		size_t i = 0;
+		/* Up to 64 written files at a time, held while committed
+		 * without the table lock; skip the ones done before. */
+		pthread_mutex_lock(&table_lock);
+		n = 0;
+		for (struct node_link *l = nodes; l != NULL && n < sizeof(batch) / sizeof(batch[0]); l = l->next)
+			if (l->n->writable && l->n->handle != NULL && i++ >= skip) {
+				l->n->refs++;
+				batch[n++] = l->n;
+			}
+		pthread_mutex_unlock(&table_lock);
+		for (size_t k = 0; k < n; k++) {
+			(void)shield_be_sync(batch[k]); /* a failure was logged */
+			shield_node_put(batch[k]);
+		}
+		if (n < sizeof(batch) / sizeof(batch[0]))
+			return;
+		skip += n;
+	}
+}
+
 void shield_node_put(struct shield_node *n)
 {
 	pthread_mutex_lock(&table_lock);
-	node_release_locked(n);
+	(void)node_release_locked(n); /* a commit error was logged */
 	pthread_mutex_unlock(&table_lock);
 }
 

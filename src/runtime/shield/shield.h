@@ -73,6 +73,10 @@ int ward_shield_active(void);          /* any region configured */
 int ward_shield_deny_outside(void);
 void ward_shield_start(void);
 void ward_shield_stop(void);           /* at exit: close volumes, remove ephemeral regions */
+/* What _exit/_Exit run before the process ends (start.c): fn instead of
+ * ward_shield_stop (fn must end by calling it), for the CAS's final tag
+ * report. Set once at start, before the program runs. */
+void shield_set_exit_hook(void (*fn)(void));
 
 /* regions.c */
 int shield_classify(int dirfd, const char *path, struct shield_path *out);
