@@ -601,33 +601,69 @@ int fcntl64(int fd, int cmd, ...) __attribute__((alias("fcntl")));
 
 /* ---- copies between fds ---- */
 
+/* A descriptor that is neither shielded nor a regular file: a pipe, a
+ * socket, a terminal. The kernel's sendfile and splice return after the
+ * first partial transfer to or from one, rather than wait for the rest. */
+static int is_stream(int fd)
+{
+	struct stat st;
+	if (shield_fd_is(fd))
+		return 0;
+	return REAL(fstat64)(fd, &st) != 0 || !S_ISREG(st.st_mode);
+}
+
+/* Copies up to count bytes (sendfile, splice, copy_file_range with one
+ * end shielded), as the kernel would: between two files until count or
+ * the end of the input; to or from a pipe or socket one buffer at most,
+ * returning after a short write, and with the write's error (EAGAIN,
+ * EINTR, EPIPE) when nothing was written. A shielded input read at its
+ * file offset moves by what was written, so a short write loses nothing. */
 static ssize_t copy_fds(int in, off_t *inoff, int out, off_t *outoff, size_t count)
 {
 	char buf[65536];
 	size_t done = 0;
+	int once = is_stream(in) || is_stream(out), track = 0, e;
+	off_t pos = 0;
+	if (inoff == NULL && shield_fd_is(in)) {
+		pos = lseek(in, 0, SEEK_CUR);
+		if (pos < 0)
+			return -1;
+		track = 1;
+	}
 	while (done < count) {
 		size_t want = count - done < sizeof(buf) ? count - done : sizeof(buf);
-		ssize_t r = inoff ? pread(in, buf, want, *inoff) : read(in, buf, want);
+		ssize_t r = inoff ? pread(in, buf, want, *inoff) : track ? pread(in, buf, want, pos) : read(in, buf, want);
+		ssize_t w = 0, k = 0;
 		if (r < 0)
 			return done > 0 ? (ssize_t)done : -1;
 		if (r == 0)
 			break;
-		for (ssize_t w = 0; w < r;) {
-			ssize_t k = outoff ? pwrite(out, buf + w, (size_t)(r - w), *outoff) : write(out, buf + w, (size_t)(r - w));
-			if (k < 0) {
-				if (inoff)
-					*inoff += w;
-				return done + (size_t)w > 0 ? (ssize_t)(done + (size_t)w) : -1;
-			}
+		while (w < r) {
+			k = outoff ? pwrite(out, buf + w, (size_t)(r - w), *outoff) : write(out, buf + w, (size_t)(r - w));
+			if (k <= 0)
+				break;
 			if (outoff)
 				*outoff += k;
 			w += k;
+			if (once)
+				break;
 		}
+		e = errno;
 		if (inoff)
-			*inoff += r;
-		done += (size_t)r;
-		if ((size_t)r < want)
+			*inoff += w;
+		else if (track && w > 0) {
+			pos += w;
+			if (lseek(in, pos, SEEK_SET) < 0)
+				return -1;
+		}
+		done += (size_t)w;
+		if (w < r || once || r < (ssize_t)want) {
+			if (k < 0 && done == 0) {
+				errno = e;
+				return -1;
+			}
 			break;
+		}
 	}
 	return (ssize_t)done;
 }
