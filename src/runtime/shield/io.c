@@ -121,7 +121,10 @@ static int region_open(struct shield_path *sp, int flags, mode_t mode)
 	n = shield_node_get(r, sp->rel, &created);
 	if (n == NULL)
 		return -ENOMEM;
-	rc = shield_be_open(n, flags, mode & ~shield_umask());
+	/* O_RDONLY|O_TRUNC truncates, as on Linux's common file systems: the
+	 * volume handle is opened for writing, the descriptor stays read-only. */
+	rc = shield_be_open(n, acc == O_RDONLY && (flags & O_TRUNC) ? (flags & ~O_ACCMODE) | O_RDWR : flags,
+			    mode & ~shield_umask());
 	if (rc != 0) {
 		shield_node_put(n);
 		return rc;
@@ -238,12 +241,37 @@ int creat64(const char *path, mode_t mode) __attribute__((alias("creat")));
 
 /* ---- data ---- */
 
+/* As the kernel: an O_PATH descriptor, or one opened with access mode 3
+ * (O_RDWR|O_WRONLY, ioctl only), neither reads nor writes (EBADF). */
+static int may_read(const struct shield_ofd *o)
+{
+	int acc = o->flags & O_ACCMODE;
+	return !(o->flags & O_PATH) && (acc == O_RDONLY || acc == O_RDWR);
+}
+
+static int may_write(const struct shield_ofd *o)
+{
+	int acc = o->flags & O_ACCMODE;
+	return !(o->flags & O_PATH) && (acc == O_WRONLY || acc == O_RDWR);
+}
+
+/* The kernel's rw_verify_area: a count above SSIZE_MAX, or one that takes
+ * the position past the largest offset, is EINVAL. */
+static int range_ok(uint64_t pos, size_t len)
+{
+	return len <= (size_t)SSIZE_MAX && pos <= (uint64_t)INT64_MAX && len <= (uint64_t)INT64_MAX - pos;
+}
+
 ssize_t shield_read_ofd(struct shield_ofd *o, void *buf, size_t len)
 {
 	ssize_t r;
-	if ((o->flags & O_ACCMODE) == O_WRONLY)
+	if (!may_read(o))
 		return -EBADF;
 	pthread_mutex_lock(&o->lock);
+	if (!range_ok(o->offset, len)) {
+		pthread_mutex_unlock(&o->lock);
+		return -EINVAL;
+	}
 	r = shield_be_pread(o->node, buf, len, o->offset);
 	if (r > 0)
 		o->offset += (uint64_t)r;
@@ -254,9 +282,13 @@ ssize_t shield_read_ofd(struct shield_ofd *o, void *buf, size_t len)
 ssize_t shield_write_ofd(struct shield_ofd *o, const void *buf, size_t len)
 {
 	ssize_t r;
-	if ((o->flags & O_ACCMODE) == O_RDONLY)
+	if (!may_write(o))
 		return -EBADF;
 	pthread_mutex_lock(&o->lock);
+	if (!(o->flags & O_APPEND) && !range_ok(o->offset, len)) {
+		pthread_mutex_unlock(&o->lock);
+		return -EINVAL;
+	}
 	if (o->flags & O_APPEND) {
 		uint64_t end = 0;
 		r = shield_be_append(o->node, buf, len, &end);
@@ -273,21 +305,49 @@ ssize_t shield_write_ofd(struct shield_ofd *o, const void *buf, size_t len)
 
 static ssize_t pread_ofd(struct shield_ofd *o, void *buf, size_t len, off_t off)
 {
-	if ((o->flags & O_ACCMODE) == O_WRONLY)
+	if (!may_read(o))
 		return -EBADF;
-	if (off < 0)
+	if (off < 0 || !range_ok((uint64_t)off, len))
 		return -EINVAL;
 	return shield_be_pread(o->node, buf, len, (uint64_t)off);
 }
 
 static ssize_t pwrite_ofd(struct shield_ofd *o, const void *buf, size_t len, off_t off)
 {
-	if ((o->flags & O_ACCMODE) == O_RDONLY)
+	if (!may_write(o))
 		return -EBADF;
-	if (off < 0)
+	if (off < 0 || !range_ok((uint64_t)off, len))
 		return -EINVAL;
 	if (o->flags & O_APPEND) /* as Linux: O_APPEND wins over the offset */
 		return shield_be_append(o->node, buf, len, NULL);
+	return shield_be_pwrite(o->node, buf, len, (uint64_t)off);
+}
+
+/* pwritev2's RWF_APPEND: at the end of the file whatever the offset; with
+ * at_pos (offset -1) the file offset moves to the new end, as write(2)
+ * under O_APPEND. */
+static ssize_t append_ofd(struct shield_ofd *o, const void *buf, size_t len, int at_pos)
+{
+	uint64_t end = 0;
+	ssize_t r;
+	if (!may_write(o))
+		return -EBADF;
+	r = shield_be_append(o->node, buf, len, &end);
+	if (r >= 0 && at_pos) {
+		pthread_mutex_lock(&o->lock);
+		o->offset = end;
+		pthread_mutex_unlock(&o->lock);
+	}
+	return r;
+}
+
+/* pwritev2's RWF_NOAPPEND: at off even when the descriptor is O_APPEND. */
+static ssize_t pwrite_noappend_ofd(struct shield_ofd *o, const void *buf, size_t len, off_t off)
+{
+	if (!may_write(o))
+		return -EBADF;
+	if (off < 0 || !range_ok((uint64_t)off, len))
+		return -EINVAL;
 	return shield_be_pwrite(o->node, buf, len, (uint64_t)off);
 }
 
@@ -331,23 +391,29 @@ ssize_t pwrite(int fd, const void *buf, size_t len, off_t off)
 }
 ssize_t pwrite64(int fd, const void *buf, size_t len, off_t off) __attribute__((alias("pwrite")));
 
+enum vec_op { VEC_READ, VEC_WRITE, VEC_APPEND, VEC_NOAPPEND };
+
 /* Vectored I/O: one call per buffer, stopping at a short transfer. off < 0
  * means "at the file offset". */
-static long vec_io(struct shield_ofd *o, const struct iovec *iov, int cnt, off_t off, int wr)
+static long vec_io_op(struct shield_ofd *o, const struct iovec *iov, int cnt, off_t off, enum vec_op op)
 {
 	long total = 0;
 	if (cnt < 0 || cnt > IOV_MAX)
 		return -EINVAL;
 	for (int i = 0; i < cnt; i++) {
+		void *b = iov[i].iov_base;
+		size_t n = iov[i].iov_len;
 		ssize_t r;
-		if (iov[i].iov_len == 0)
+		if (n == 0)
 			continue;
-		if (off < 0)
-			r = wr ? shield_write_ofd(o, iov[i].iov_base, iov[i].iov_len)
-			       : shield_read_ofd(o, iov[i].iov_base, iov[i].iov_len);
-		else
-			r = wr ? pwrite_ofd(o, iov[i].iov_base, iov[i].iov_len, off + total)
-			       : pread_ofd(o, iov[i].iov_base, iov[i].iov_len, off + total);
+		if (op == VEC_READ)
+			r = off < 0 ? shield_read_ofd(o, b, n) : pread_ofd(o, b, n, off + total);
+		else if (op == VEC_APPEND)
+			r = append_ofd(o, b, n, off < 0);
+		else if (op == VEC_NOAPPEND && off >= 0)
+			r = pwrite_noappend_ofd(o, b, n, off + total);
+		else /* at the file offset, RWF_NOAPPEND or not, is write(2) */
+			r = off < 0 ? shield_write_ofd(o, b, n) : pwrite_ofd(o, b, n, off + total);
 		if (r < 0)
 			return total > 0 ? total : r;
 		total += r;
@@ -355,6 +421,51 @@ static long vec_io(struct shield_ofd *o, const struct iovec *iov, int cnt, off_t
 			break;
 	}
 	return total;
+}
+
+static long vec_io(struct shield_ofd *o, const struct iovec *iov, int cnt, off_t off, int wr)
+{
+	return vec_io_op(o, iov, cnt, off, wr ? VEC_WRITE : VEC_READ);
+}
+
+/* The RWF_* flags the shield honours; others are refused with EOPNOTSUPP,
+ * as the kernel refuses flags it does not know. RWF_HIPRI, RWF_NOWAIT,
+ * RWF_DONTCACHE and RWF_NOSIGNAL change nothing here (the shield's I/O
+ * neither polls nor waits on the page cache, and a file raises no
+ * SIGPIPE); RWF_ATOMIC, which the volume cannot promise, is refused. */
+#ifndef RWF_NOAPPEND
+#define RWF_NOAPPEND 0x00000020
+#endif
+#define SHIELD_RWF_DONTCACHE 0x00000080
+#define SHIELD_RWF_NOSIGNAL 0x00000100
+#define SHIELD_RWF_KNOWN                                                                                  \
+	(RWF_HIPRI | RWF_DSYNC | RWF_SYNC | RWF_NOWAIT | RWF_APPEND | RWF_NOAPPEND | SHIELD_RWF_DONTCACHE | \
+	 SHIELD_RWF_NOSIGNAL)
+
+static long preadv2_ofd(struct shield_ofd *o, const struct iovec *iov, int cnt, off_t off, int fl)
+{
+	if (fl & ~SHIELD_RWF_KNOWN)
+		return -EOPNOTSUPP;
+	if (off < -1)
+		return -EINVAL;
+	return vec_io_op(o, iov, cnt, off, VEC_READ);
+}
+
+static long pwritev2_ofd(struct shield_ofd *o, const struct iovec *iov, int cnt, off_t off, int fl)
+{
+	long r;
+	if (fl & ~SHIELD_RWF_KNOWN)
+		return -EOPNOTSUPP;
+	if (off < -1)
+		return -EINVAL;
+	r = vec_io_op(o, iov, cnt, off,
+		      (fl & RWF_APPEND) ? VEC_APPEND : (fl & RWF_NOAPPEND) ? VEC_NOAPPEND : VEC_WRITE);
+	if (r > 0 && (fl & (RWF_DSYNC | RWF_SYNC))) { /* as a write followed by fdatasync */
+		int s = shield_be_sync(o->node);
+		if (s < 0)
+			return s;
+	}
+	return r;
 }
 
 ssize_t readv(int fd, const struct iovec *iov, int cnt)
@@ -381,17 +492,20 @@ ssize_t pwritev64(int fd, const struct iovec *iov, int cnt, off_t off) __attribu
 
 ssize_t preadv2(int fd, const struct iovec *iov, int cnt, off_t off, int fl)
 {
-	WITH_OFD(fd, REAL(preadv64v2)(fd, iov, cnt, off, fl), vec_io(o, iov, cnt, off < 0 ? -1 : off, 0));
+	WITH_OFD(fd, REAL(preadv64v2)(fd, iov, cnt, off, fl), preadv2_ofd(o, iov, cnt, off, fl));
 }
 ssize_t preadv64v2(int fd, const struct iovec *iov, int cnt, off_t off, int fl) __attribute__((alias("preadv2")));
 
 ssize_t pwritev2(int fd, const struct iovec *iov, int cnt, off_t off, int fl)
 {
-	WITH_OFD(fd, REAL(pwritev64v2)(fd, iov, cnt, off, fl), vec_io(o, iov, cnt, off < 0 ? -1 : off, 1));
+	WITH_OFD(fd, REAL(pwritev64v2)(fd, iov, cnt, off, fl), pwritev2_ofd(o, iov, cnt, off, fl));
 }
 ssize_t pwritev64v2(int fd, const struct iovec *iov, int cnt, off_t off, int fl) __attribute__((alias("pwritev2")));
 
-static long seek_ofd(struct shield_ofd *o, off_t off, int whence)
+/* fd is the program's descriptor, a real one on the file on disk (or on
+ * /dev/null): the new position is checked against the file system's
+ * largest file size by seeking it there too (EINVAL beyond, as on ext4). */
+static long seek_ofd(struct shield_ofd *o, int fd, off_t off, int whence)
 {
 	uint64_t size;
 	long long pos;
@@ -419,7 +533,7 @@ static long seek_ofd(struct shield_ofd *o, off_t off, int whence)
 		pthread_mutex_unlock(&o->lock);
 		return -EINVAL;
 	}
-	if (pos < 0) {
+	if (pos < 0 || REAL(lseek64)(fd, (off_t)pos, SEEK_SET) < 0) {
 		pthread_mutex_unlock(&o->lock);
 		return -EINVAL;
 	}
@@ -430,13 +544,15 @@ static long seek_ofd(struct shield_ofd *o, off_t off, int whence)
 
 off_t lseek(int fd, off_t off, int whence)
 {
-	WITH_OFD(fd, REAL(lseek64)(fd, off, whence), seek_ofd(o, off, whence));
+	WITH_OFD(fd, REAL(lseek64)(fd, off, whence), seek_ofd(o, fd, off, whence));
 }
 off_t lseek64(int fd, off_t off, int whence) __attribute__((alias("lseek")));
 
 static int truncate_ofd(struct shield_ofd *o, off_t len)
 {
-	if ((o->flags & O_ACCMODE) == O_RDONLY)
+	if (o->flags & O_PATH)
+		return -EBADF;
+	if (!may_write(o))
 		return -EINVAL;
 	if (len < 0)
 		return -EINVAL;

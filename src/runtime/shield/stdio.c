@@ -95,6 +95,14 @@ FILE *fopen(const char *path, const char *mode)
 	if (!shield_fd_is(fd)) { /* a directory or an allowed plain file */
 		f = REAL(fdopen)(fd, mode);
 	} else {
+		/* As glibc's own streams: "a" (not "a+") starts at the end, so
+		 * ftell gives the file's size before the first write. */
+		if ((flags & O_APPEND) && (flags & O_ACCMODE) == O_WRONLY && lseek(fd, 0, SEEK_END) < 0) {
+			int e = errno;
+			close(fd);
+			errno = e;
+			return NULL;
+		}
 		f = cookie_stream(fd, mode);
 	}
 	if (f == NULL) {
