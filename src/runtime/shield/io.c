@@ -23,6 +23,7 @@
 #include "core/log.h"
 #include "fs/volume.h"
 #include "runtime/shield/internal.h"
+#include "runtime/shield/procfd.h"
 #include "runtime/shield/real.h"
 #include "runtime/shield/region.h"
 #include "runtime/shield/shield.h"
@@ -170,7 +171,11 @@ static int region_open(struct shield_path *sp, int flags, mode_t mode)
 int shield_openat(int dirfd, const char *path, int flags, mode_t mode)
 {
 	struct shield_path sp;
-	int rc;
+	int rc, pfd = shield_procfd(path);
+	if (pfd >= 0) { /* /proc/self/fd/N of a shielded N: that volume file again */
+		rc = shield_procfd_path(pfd, &sp);
+		return set_errno(rc != 0 ? rc : region_open(&sp, flags, mode));
+	}
 	if (shield_classify(dirfd, path, &sp) != 0)
 		return REAL(openat64)(dirfd, path, flags, mode);
 	switch (sp.kind) {
@@ -579,12 +584,18 @@ int truncate(const char *path, off_t len)
 {
 	struct shield_path sp;
 	int fd, rc;
-	if (!shield_on() || shield_classify(AT_FDCWD, path, &sp) != 0 || sp.kind == SHIELD_PLAIN)
+	if (!shield_on())
 		return REAL(truncate64)(path, len);
-	if (sp.kind == SHIELD_DENIED && (rc = shield_deny(sp.abs, "truncate")) != 0)
-		return set_errno(rc);
-	if (sp.kind == SHIELD_DENIED)
-		return REAL(truncate64)(path, len);
+	/* A descriptor link of a shielded fd (procfd.h) is opened through the
+	 * shield below whatever its classification. */
+	if (shield_procfd(path) < 0) {
+		if (shield_classify(AT_FDCWD, path, &sp) != 0 || sp.kind == SHIELD_PLAIN)
+			return REAL(truncate64)(path, len);
+		if (sp.kind == SHIELD_DENIED && (rc = shield_deny(sp.abs, "truncate")) != 0)
+			return set_errno(rc);
+		if (sp.kind == SHIELD_DENIED)
+			return REAL(truncate64)(path, len);
+	}
 	fd = shield_openat(AT_FDCWD, path, O_WRONLY | O_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;

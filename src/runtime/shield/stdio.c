@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "runtime/shield/internal.h"
+#include "runtime/shield/procfd.h"
 #include "runtime/shield/real.h"
 #include "runtime/shield/region.h"
 #include "runtime/shield/shield.h"
@@ -83,7 +84,7 @@ FILE *fopen(const char *path, const char *mode)
 	int flags, fd;
 	FILE *f;
 	if (shield_inside || !ward_shield_active() || path == NULL || mode == NULL ||
-	    shield_classify(AT_FDCWD, path, &sp) != 0 || sp.kind == SHIELD_PLAIN)
+	    (shield_procfd(path) < 0 && (shield_classify(AT_FDCWD, path, &sp) != 0 || sp.kind == SHIELD_PLAIN)))
 		return REAL(fopen64)(path, mode);
 	if (mode_flags(mode, &flags) != 0) {
 		errno = EINVAL;
