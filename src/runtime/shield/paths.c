@@ -372,14 +372,21 @@ int mkfifo(const char *path, mode_t mode)
 	return mknodat(AT_FDCWD, path, S_IFIFO | (mode & 07777), 0);
 }
 
-/* fd forms of chmod and utimensat: the volume keeps mode and mtime. */
+/* fd forms of chmod and utimensat: the volume keeps mode and mtime. A
+ * file unlinked or replaced since it was opened has no entry in the volume
+ * any more (its path may name another file now): ESTALE. */
 static int fd_setattr(int fd, int mode, int64_t mtime_ns)
 {
 	struct shield_ofd *o = shield_fd_get(fd);
-	int rc;
+	char rel[PATH_MAX];
+	int rc, gone;
 	if (o == NULL)
 		return 1;
-	rc = shield_be_setattr(o->node->region, o->node->rel, mode, mtime_ns);
+	pthread_mutex_lock(&shield_table_lock); /* unlinked and rel change under it */
+	gone = o->node->unlinked;
+	memcpy(rel, o->node->rel, sizeof(rel));
+	pthread_mutex_unlock(&shield_table_lock);
+	rc = gone ? -ESTALE : shield_be_setattr(o->node->region, rel, mode, mtime_ns);
 	shield_ofd_put(o);
 	return rc < 0 ? fail(rc) : 0;
 }
