@@ -318,6 +318,35 @@ int ward_vf_stat(ward_vfile *f, struct ward_vstat *st)
 	return 0;
 }
 
+int ward_vf_setattr(ward_vfile *f, int mode, int64_t mtime_ns, char *err)
+{
+	struct vnode *n = f->n;
+	ward_vol *v = f->v;
+	char p[WVOL_MAX_PATH + 1];
+	int unlinked;
+	if (!v->writable)
+		return wv_fail(err, -EROFS, "volume '%s' is read-only", v->dir);
+	pthread_mutex_lock(&v->mu);
+	unlinked = n->unlinked;
+	if (!unlinked && snprintf(p, sizeof(p), "%s", n->path) >= (int)sizeof(p))
+		unlinked = -1;
+	pthread_mutex_unlock(&v->mu);
+	if (unlinked < 0)
+		return wv_fail(err, -ENAMETOOLONG, "path too long");
+	if (!unlinked)
+		return ward_vol_setattr(v, p, mode, mtime_ns, err);
+	/* Unlinked or replaced: only the open handles see it, nothing to commit. */
+	pthread_rwlock_wrlock(&n->rw);
+	pthread_mutex_lock(&v->mu);
+	if (mode >= 0)
+		n->mode = (uint32_t)mode & 07777;
+	if (mtime_ns >= 0)
+		__atomic_store_n(&n->wmtime, mtime_ns, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&v->mu);
+	pthread_rwlock_unlock(&n->rw);
+	return 0;
+}
+
 /* ---- reading ---- */
 
 static int slot_fd(ward_vol *v, struct vnode *n, uint8_t slot)

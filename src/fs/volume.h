@@ -219,6 +219,13 @@ uint64_t ward_vf_size(ward_vfile *f);
 
 int ward_vf_stat(ward_vfile *f, struct ward_vstat *st);
 
+/* As ward_vol_setattr, on this handle's file wherever it is now (renamed:
+ * its new path). A file unlinked or replaced since it was opened keeps
+ * the new attributes for its open handles only (ward_vf_stat), as an
+ * unlinked file on Linux. Any handle will do (read-only too); -EROFS on a
+ * read-only volume. */
+int ward_vf_setattr(ward_vfile *f, int mode, int64_t mtime_ns, char *err);
+
 /* Commits this file and makes it durable (fsync/fdatasync semantics). */
 int ward_vf_sync(ward_vfile *f, char *err);
 

@@ -362,6 +362,7 @@ static void apply_config(json_t *cfg, int *argc, char ***argv)
 		/* Registered after the shield's own handler, so it runs first. */
 		if (atexit(report_at_exit) != 0)
 			ward_rt_fatal(125, "cannot register the exit handler");
+		shield_set_exit_hook(report_at_exit); /* _exit too */
 	}
 	write_injection_files(files, secrets);
 

@@ -389,18 +389,19 @@ int shield_vol_sync(struct shield_node *n)
 	return rc;
 }
 
-void shield_be_close(struct shield_node *n)
+int shield_be_close(struct shield_node *n)
 {
 	char verr[WARD_VOL_ERR_LEN] = "";
 	int rc;
 	if (n->handle == NULL || n->region->vol == NULL)
-		return;
+		return 0;
 	rc = VCALL(ward_vf_close(n->handle, verr));
 	n->handle = NULL;
 	if (rc < 0)
 		ward_error("cannot commit %s/%s at close: %s", n->region->root, n->rel, verr[0] ? verr : strerror(-rc));
 	else if (n->writable)
 		shield_committed(n->region, 0);
+	return rc < 0 ? rc : 0;
 }
 
 int shield_be_stat(struct shield_region *r, const char *rel, struct ward_vstat *st)

@@ -45,11 +45,12 @@ struct shield_ofd *shield_fd_get(int fd)
 	return o;
 }
 
-static void node_release_locked(struct shield_node *n)
+static int node_release_locked(struct shield_node *n)
 {
 	struct node_link **pp;
+	int rc;
 	if (--n->refs > 0)
-		return;
+		return 0;
 	for (pp = &nodes; *pp != NULL; pp = &(*pp)->next)
 		if ((*pp)->n == n) {
 			struct node_link *l = *pp;
@@ -57,22 +58,30 @@ static void node_release_locked(struct shield_node *n)
 			free(l);
 			break;
 		}
-	shield_be_close(n);
+	rc = shield_be_close(n);
 	pthread_mutex_destroy(&n->lock);
 	free(n);
+	return rc;
 }
 
-void shield_ofd_put(struct shield_ofd *o)
+int shield_ofd_release(struct shield_ofd *o)
 {
+	int rc = 0;
 	if (o == NULL)
-		return;
+		return 0;
 	pthread_mutex_lock(&table_lock);
 	if (--o->refs == 0) {
-		node_release_locked(o->node);
+		rc = node_release_locked(o->node);
 		pthread_mutex_destroy(&o->lock);
 		free(o);
 	}
 	pthread_mutex_unlock(&table_lock);
+	return rc;
+}
+
+void shield_ofd_put(struct shield_ofd *o)
+{
+	(void)shield_ofd_release(o); /* a commit error was logged */
 }
 
 int shield_fd_install(int fd, struct shield_ofd *o)
@@ -89,17 +98,16 @@ int shield_fd_install(int fd, struct shield_ofd *o)
 	return 0;
 }
 
-void shield_fd_forget(int fd)
+int shield_fd_forget(int fd)
 {
 	struct shield_ofd *old;
 	if (!shield_fd_is(fd))
-		return;
+		return 0;
 	pthread_mutex_lock(&table_lock);
 	old = fdtab[fd];
 	__atomic_store_n(&fdtab[fd], NULL, __ATOMIC_RELEASE);
 	pthread_mutex_unlock(&table_lock);
-	if (old != NULL)
-		shield_ofd_put(old);
+	return shield_ofd_release(old);
 }
 
 struct shield_ofd *shield_ofd_new(struct shield_node *n, int flags)
@@ -160,10 +168,36 @@ struct shield_node *shield_node_get(struct shield_region *r, const char *rel, in
 	return n;
 }
 
+void shield_nodes_commit_all(void)
+{
+	struct shield_node *batch[64];
+	size_t n = 0, skip = 0;
+	for (;;) {
+		size_t i = 0;
+		/* Up to 64 written files at a time, held while committed
+		 * without the table lock; skip the ones done before. */
+		pthread_mutex_lock(&table_lock);
+		n = 0;
+		for (struct node_link *l = nodes; l != NULL && n < sizeof(batch) / sizeof(batch[0]); l = l->next)
+			if (l->n->writable && l->n->handle != NULL && i++ >= skip) {
+				l->n->refs++;
+				batch[n++] = l->n;
+			}
+		pthread_mutex_unlock(&table_lock);
+		for (size_t k = 0; k < n; k++) {
+			(void)shield_be_sync(batch[k]); /* a failure was logged */
+			shield_node_put(batch[k]);
+		}
+		if (n < sizeof(batch) / sizeof(batch[0]))
+			return;
+		skip += n;
+	}
+}
+
 void shield_node_put(struct shield_node *n)
 {
 	pthread_mutex_lock(&table_lock);
-	node_release_locked(n);
+	(void)node_release_locked(n); /* a commit error was logged */
 	pthread_mutex_unlock(&table_lock);
 }
 

@@ -23,6 +23,7 @@
 #include "core/log.h"
 #include "fs/volume.h"
 #include "runtime/shield/internal.h"
+#include "runtime/shield/procfd.h"
 #include "runtime/shield/real.h"
 #include "runtime/shield/region.h"
 #include "runtime/shield/shield.h"
@@ -123,7 +124,10 @@ static int region_open(struct shield_path *sp, int flags, mode_t mode)
 	n = shield_node_get(r, sp->rel, &created);
 	if (n == NULL)
 		return -ENOMEM;
-	rc = shield_be_open(n, flags, mode & ~shield_umask());
+	/* O_RDONLY|O_TRUNC truncates, as on Linux's common file systems: the
+	 * volume handle is opened for writing, the descriptor stays read-only. */
+	rc = shield_be_open(n, acc == O_RDONLY && (flags & O_TRUNC) ? (flags & ~O_ACCMODE) | O_RDWR : flags,
+			    mode & ~shield_umask());
 	if (rc != 0) {
 		shield_node_put(n);
 		return rc;
@@ -169,7 +173,11 @@ static int region_open(struct shield_path *sp, int flags, mode_t mode)
 int shield_openat(int dirfd, const char *path, int flags, mode_t mode)
 {
 	struct shield_path sp;
-	int rc;
+	int rc, pfd = shield_procfd(path);
+	if (pfd >= 0) { /* /proc/self/fd/N of a shielded N: that volume file again */
+		rc = shield_procfd_path(pfd, &sp);
+		return set_errno(rc != 0 ? rc : region_open(&sp, flags, mode));
+	}
 	if (shield_classify(dirfd, path, &sp) != 0)
 		return REAL(openat64)(dirfd, path, flags, mode);
 	switch (sp.kind) {
@@ -240,12 +248,37 @@ int creat64(const char *path, mode_t mode) __attribute__((alias("creat")));
 
 /* ---- data ---- */
 
+/* As the kernel: an O_PATH descriptor, or one opened with access mode 3
+ * (O_RDWR|O_WRONLY, ioctl only), neither reads nor writes (EBADF). */
+static int may_read(const struct shield_ofd *o)
+{
+	int acc = o->flags & O_ACCMODE;
+	return !(o->flags & O_PATH) && (acc == O_RDONLY || acc == O_RDWR);
+}
+
+static int may_write(const struct shield_ofd *o)
+{
+	int acc = o->flags & O_ACCMODE;
+	return !(o->flags & O_PATH) && (acc == O_WRONLY || acc == O_RDWR);
+}
+
+/* The kernel's rw_verify_area: a count above SSIZE_MAX, or one that takes
+ * the position past the largest offset, is EINVAL. */
+static int range_ok(uint64_t pos, size_t len)
+{
+	return len <= (size_t)SSIZE_MAX && pos <= (uint64_t)INT64_MAX && len <= (uint64_t)INT64_MAX - pos;
+}
+
 ssize_t shield_read_ofd(struct shield_ofd *o, void *buf, size_t len)
 {
 	ssize_t r;
-	if ((o->flags & O_ACCMODE) == O_WRONLY)
+	if (!may_read(o))
 		return -EBADF;
 	pthread_mutex_lock(&o->lock);
+	if (!range_ok(o->offset, len)) {
+		pthread_mutex_unlock(&o->lock);
+		return -EINVAL;
+	}
 	r = shield_be_pread(o->node, buf, len, o->offset);
 	if (r > 0)
 		o->offset += (uint64_t)r;
@@ -256,9 +289,13 @@ ssize_t shield_read_ofd(struct shield_ofd *o, void *buf, size_t len)
 ssize_t shield_write_ofd(struct shield_ofd *o, const void *buf, size_t len)
 {
 	ssize_t r;
-	if ((o->flags & O_ACCMODE) == O_RDONLY)
+	if (!may_write(o))
 		return -EBADF;
 	pthread_mutex_lock(&o->lock);
+	if (!(o->flags & O_APPEND) && !range_ok(o->offset, len)) {
+		pthread_mutex_unlock(&o->lock);
+		return -EINVAL;
+	}
 	if (o->flags & O_APPEND) {
 		uint64_t end = 0;
 		r = shield_be_append(o->node, buf, len, &end);
@@ -275,21 +312,49 @@ ssize_t shield_write_ofd(struct shield_ofd *o, const void *buf, size_t len)
 
 static ssize_t pread_ofd(struct shield_ofd *o, void *buf, size_t len, off_t off)
 {
-	if ((o->flags & O_ACCMODE) == O_WRONLY)
+	if (!may_read(o))
 		return -EBADF;
-	if (off < 0)
+	if (off < 0 || !range_ok((uint64_t)off, len))
 		return -EINVAL;
 	return shield_be_pread(o->node, buf, len, (uint64_t)off);
 }
 
 static ssize_t pwrite_ofd(struct shield_ofd *o, const void *buf, size_t len, off_t off)
 {
-	if ((o->flags & O_ACCMODE) == O_RDONLY)
+	if (!may_write(o))
 		return -EBADF;
-	if (off < 0)
+	if (off < 0 || !range_ok((uint64_t)off, len))
 		return -EINVAL;
 	if (o->flags & O_APPEND) /* as Linux: O_APPEND wins over the offset */
 		return shield_be_append(o->node, buf, len, NULL);
+	return shield_be_pwrite(o->node, buf, len, (uint64_t)off);
+}
+
+/* pwritev2's RWF_APPEND: at the end of the file whatever the offset; with
+ * at_pos (offset -1) the file offset moves to the new end, as write(2)
+ * under O_APPEND. */
+static ssize_t append_ofd(struct shield_ofd *o, const void *buf, size_t len, int at_pos)
+{
+	uint64_t end = 0;
+	ssize_t r;
+	if (!may_write(o))
+		return -EBADF;
+	r = shield_be_append(o->node, buf, len, &end);
+	if (r >= 0 && at_pos) {
+		pthread_mutex_lock(&o->lock);
+		o->offset = end;
+		pthread_mutex_unlock(&o->lock);
+	}
+	return r;
+}
+
+/* pwritev2's RWF_NOAPPEND: at off even when the descriptor is O_APPEND. */
+static ssize_t pwrite_noappend_ofd(struct shield_ofd *o, const void *buf, size_t len, off_t off)
+{
+	if (!may_write(o))
+		return -EBADF;
+	if (off < 0 || !range_ok((uint64_t)off, len))
+		return -EINVAL;
 	return shield_be_pwrite(o->node, buf, len, (uint64_t)off);
 }
 
@@ -333,23 +398,29 @@ ssize_t pwrite(int fd, const void *buf, size_t len, off_t off)
 }
 ssize_t pwrite64(int fd, const void *buf, size_t len, off_t off) __attribute__((alias("pwrite")));
 
+enum vec_op { VEC_READ, VEC_WRITE, VEC_APPEND, VEC_NOAPPEND };
+
 /* Vectored I/O: one call per buffer, stopping at a short transfer. off < 0
  * means "at the file offset". */
-static long vec_io(struct shield_ofd *o, const struct iovec *iov, int cnt, off_t off, int wr)
+static long vec_io_op(struct shield_ofd *o, const struct iovec *iov, int cnt, off_t off, enum vec_op op)
 {
 	long total = 0;
 	if (cnt < 0 || cnt > IOV_MAX)
 		return -EINVAL;
 	for (int i = 0; i < cnt; i++) {
+		void *b = iov[i].iov_base;
+		size_t n = iov[i].iov_len;
 		ssize_t r;
-		if (iov[i].iov_len == 0)
+		if (n == 0)
 			continue;
-		if (off < 0)
-			r = wr ? shield_write_ofd(o, iov[i].iov_base, iov[i].iov_len)
-			       : shield_read_ofd(o, iov[i].iov_base, iov[i].iov_len);
-		else
-			r = wr ? pwrite_ofd(o, iov[i].iov_base, iov[i].iov_len, off + total)
-			       : pread_ofd(o, iov[i].iov_base, iov[i].iov_len, off + total);
+		if (op == VEC_READ)
+			r = off < 0 ? shield_read_ofd(o, b, n) : pread_ofd(o, b, n, off + total);
+		else if (op == VEC_APPEND)
+			r = append_ofd(o, b, n, off < 0);
+		else if (op == VEC_NOAPPEND && off >= 0)
+			r = pwrite_noappend_ofd(o, b, n, off + total);
+		else /* at the file offset, RWF_NOAPPEND or not, is write(2) */
+			r = off < 0 ? shield_write_ofd(o, b, n) : pwrite_ofd(o, b, n, off + total);
 		if (r < 0)
 			return total > 0 ? total : r;
 		total += r;
@@ -357,6 +428,51 @@ static long vec_io(struct shield_ofd *o, const struct iovec *iov, int cnt, off_t
 			break;
 	}
 	return total;
+}
+
+static long vec_io(struct shield_ofd *o, const struct iovec *iov, int cnt, off_t off, int wr)
+{
+	return vec_io_op(o, iov, cnt, off, wr ? VEC_WRITE : VEC_READ);
+}
+
+/* The RWF_* flags the shield honours; others are refused with EOPNOTSUPP,
+ * as the kernel refuses flags it does not know. RWF_HIPRI, RWF_NOWAIT,
+ * RWF_DONTCACHE and RWF_NOSIGNAL change nothing here (the shield's I/O
+ * neither polls nor waits on the page cache, and a file raises no
+ * SIGPIPE); RWF_ATOMIC, which the volume cannot promise, is refused. */
+#ifndef RWF_NOAPPEND
+#define RWF_NOAPPEND 0x00000020
+#endif
+#define SHIELD_RWF_DONTCACHE 0x00000080
+#define SHIELD_RWF_NOSIGNAL 0x00000100
+#define SHIELD_RWF_KNOWN                                                                                  \
+	(RWF_HIPRI | RWF_DSYNC | RWF_SYNC | RWF_NOWAIT | RWF_APPEND | RWF_NOAPPEND | SHIELD_RWF_DONTCACHE | \
+	 SHIELD_RWF_NOSIGNAL)
+
+static long preadv2_ofd(struct shield_ofd *o, const struct iovec *iov, int cnt, off_t off, int fl)
+{
+	if (fl & ~SHIELD_RWF_KNOWN)
+		return -EOPNOTSUPP;
+	if (off < -1)
+		return -EINVAL;
+	return vec_io_op(o, iov, cnt, off, VEC_READ);
+}
+
+static long pwritev2_ofd(struct shield_ofd *o, const struct iovec *iov, int cnt, off_t off, int fl)
+{
+	long r;
+	if (fl & ~SHIELD_RWF_KNOWN)
+		return -EOPNOTSUPP;
+	if (off < -1)
+		return -EINVAL;
+	r = vec_io_op(o, iov, cnt, off,
+		      (fl & RWF_APPEND) ? VEC_APPEND : (fl & RWF_NOAPPEND) ? VEC_NOAPPEND : VEC_WRITE);
+	if (r > 0 && (fl & (RWF_DSYNC | RWF_SYNC))) { /* as a write followed by fdatasync */
+		int s = shield_be_sync(o->node);
+		if (s < 0)
+			return s;
+	}
+	return r;
 }
 
 ssize_t readv(int fd, const struct iovec *iov, int cnt)
@@ -383,17 +499,20 @@ ssize_t pwritev64(int fd, const struct iovec *iov, int cnt, off_t off) __attribu
 
 ssize_t preadv2(int fd, const struct iovec *iov, int cnt, off_t off, int fl)
 {
-	WITH_OFD(fd, REAL(preadv64v2)(fd, iov, cnt, off, fl), vec_io(o, iov, cnt, off < 0 ? -1 : off, 0));
+	WITH_OFD(fd, REAL(preadv64v2)(fd, iov, cnt, off, fl), preadv2_ofd(o, iov, cnt, off, fl));
 }
 ssize_t preadv64v2(int fd, const struct iovec *iov, int cnt, off_t off, int fl) __attribute__((alias("preadv2")));
 
 ssize_t pwritev2(int fd, const struct iovec *iov, int cnt, off_t off, int fl)
 {
-	WITH_OFD(fd, REAL(pwritev64v2)(fd, iov, cnt, off, fl), vec_io(o, iov, cnt, off < 0 ? -1 : off, 1));
+	WITH_OFD(fd, REAL(pwritev64v2)(fd, iov, cnt, off, fl), pwritev2_ofd(o, iov, cnt, off, fl));
 }
 ssize_t pwritev64v2(int fd, const struct iovec *iov, int cnt, off_t off, int fl) __attribute__((alias("pwritev2")));
 
-static long seek_ofd(struct shield_ofd *o, off_t off, int whence)
+/* fd is the program's descriptor, a real one on the file on disk (or on
+ * /dev/null): the new position is checked against the file system's
+ * largest file size by seeking it there too (EINVAL beyond, as on ext4). */
+static long seek_ofd(struct shield_ofd *o, int fd, off_t off, int whence)
 {
 	uint64_t size;
 	long long pos;
@@ -421,7 +540,7 @@ static long seek_ofd(struct shield_ofd *o, off_t off, int whence)
 		pthread_mutex_unlock(&o->lock);
 		return -EINVAL;
 	}
-	if (pos < 0) {
+	if (pos < 0 || REAL(lseek64)(fd, (off_t)pos, SEEK_SET) < 0) {
 		pthread_mutex_unlock(&o->lock);
 		return -EINVAL;
 	}
@@ -432,13 +551,15 @@ static long seek_ofd(struct shield_ofd *o, off_t off, int whence)
 
 off_t lseek(int fd, off_t off, int whence)
 {
-	WITH_OFD(fd, REAL(lseek64)(fd, off, whence), seek_ofd(o, off, whence));
+	WITH_OFD(fd, REAL(lseek64)(fd, off, whence), seek_ofd(o, fd, off, whence));
 }
 off_t lseek64(int fd, off_t off, int whence) __attribute__((alias("lseek")));
 
 static int truncate_ofd(struct shield_ofd *o, off_t len)
 {
-	if ((o->flags & O_ACCMODE) == O_RDONLY)
+	if (o->flags & O_PATH)
+		return -EBADF;
+	if (!may_write(o))
 		return -EINVAL;
 	if (len < 0)
 		return -EINVAL;
@@ -465,12 +586,18 @@ int truncate(const char *path, off_t len)
 {
 	struct shield_path sp;
 	int fd, rc;
-	if (!shield_on() || shield_classify(AT_FDCWD, path, &sp) != 0 || sp.kind == SHIELD_PLAIN)
+	if (!shield_on())
 		return REAL(truncate64)(path, len);
-	if (sp.kind == SHIELD_DENIED && (rc = shield_deny(sp.abs, "truncate")) != 0)
-		return set_errno(rc);
-	if (sp.kind == SHIELD_DENIED)
-		return REAL(truncate64)(path, len);
+	/* A descriptor link of a shielded fd (procfd.h) is opened through the
+	 * shield below whatever its classification. */
+	if (shield_procfd(path) < 0) {
+		if (shield_classify(AT_FDCWD, path, &sp) != 0 || sp.kind == SHIELD_PLAIN)
+			return REAL(truncate64)(path, len);
+		if (sp.kind == SHIELD_DENIED && (rc = shield_deny(sp.abs, "truncate")) != 0)
+			return set_errno(rc);
+		if (sp.kind == SHIELD_DENIED)
+			return REAL(truncate64)(path, len);
+	}
 	fd = shield_openat(AT_FDCWD, path, O_WRONLY | O_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
@@ -487,11 +614,20 @@ int truncate64(const char *path, off_t len) __attribute__((alias("truncate")));
 
 /* ---- fd lifetime ---- */
 
+/* The last close of a written file commits it; a failed commit (a full
+ * disk) is the close's error, as NFS reports write-back errors at close:
+ * the fd is released either way. */
 int close(int fd)
 {
+	int crc = 0, r;
 	if (shield_fd_is(fd))
-		shield_fd_forget(fd);
-	return REAL(close)(fd);
+		crc = shield_fd_forget(fd);
+	r = REAL(close)(fd);
+	if (r == 0 && crc < 0) {
+		errno = -crc;
+		return -1;
+	}
+	return r;
 }
 
 int close_range(unsigned first, unsigned last, int flags)
@@ -594,33 +730,69 @@ int fcntl64(int fd, int cmd, ...) __attribute__((alias("fcntl")));
 
 /* ---- copies between fds ---- */
 
+/* A descriptor that is neither shielded nor a regular file: a pipe, a
+ * socket, a terminal. The kernel's sendfile and splice return after the
+ * first partial transfer to or from one, rather than wait for the rest. */
+static int is_stream(int fd)
+{
+	struct stat st;
+	if (shield_fd_is(fd))
+		return 0;
+	return REAL(fstat64)(fd, &st) != 0 || !S_ISREG(st.st_mode);
+}
+
+/* Copies up to count bytes (sendfile, splice, copy_file_range with one
+ * end shielded), as the kernel would: between two files until count or
+ * the end of the input; to or from a pipe or socket one buffer at most,
+ * returning after a short write, and with the write's error (EAGAIN,
+ * EINTR, EPIPE) when nothing was written. A shielded input read at its
+ * file offset moves by what was written, so a short write loses nothing. */
 static ssize_t copy_fds(int in, off_t *inoff, int out, off_t *outoff, size_t count)
 {
 	char buf[65536];
 	size_t done = 0;
+	int once = is_stream(in) || is_stream(out), track = 0, e;
+	off_t pos = 0;
+	if (inoff == NULL && shield_fd_is(in)) {
+		pos = lseek(in, 0, SEEK_CUR);
+		if (pos < 0)
+			return -1;
+		track = 1;
+	}
 	while (done < count) {
 		size_t want = count - done < sizeof(buf) ? count - done : sizeof(buf);
-		ssize_t r = inoff ? pread(in, buf, want, *inoff) : read(in, buf, want);
+		ssize_t r = inoff ? pread(in, buf, want, *inoff) : track ? pread(in, buf, want, pos) : read(in, buf, want);
+		ssize_t w = 0, k = 0;
 		if (r < 0)
 			return done > 0 ? (ssize_t)done : -1;
 		if (r == 0)
 			break;
-		for (ssize_t w = 0; w < r;) {
-			ssize_t k = outoff ? pwrite(out, buf + w, (size_t)(r - w), *outoff) : write(out, buf + w, (size_t)(r - w));
-			if (k < 0) {
-				if (inoff)
-					*inoff += w;
-				return done + (size_t)w > 0 ? (ssize_t)(done + (size_t)w) : -1;
-			}
+		while (w < r) {
+			k = outoff ? pwrite(out, buf + w, (size_t)(r - w), *outoff) : write(out, buf + w, (size_t)(r - w));
+			if (k <= 0)
+				break;
 			if (outoff)
 				*outoff += k;
 			w += k;
+			if (once)
+				break;
 		}
+		e = errno;
 		if (inoff)
-			*inoff += r;
-		done += (size_t)r;
-		if ((size_t)r < want)
+			*inoff += w;
+		else if (track && w > 0) {
+			pos += w;
+			if (lseek(in, pos, SEEK_SET) < 0)
+				return -1;
+		}
+		done += (size_t)w;
+		if (w < r || once || r < (ssize_t)want) {
+			if (k < 0 && done == 0) {
+				errno = e;
+				return -1;
+			}
 			break;
+		}
 	}
 	return (ssize_t)done;
 }

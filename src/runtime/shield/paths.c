@@ -403,14 +403,28 @@ int mkfifo(const char *path, mode_t mode)
 	return mknodat(AT_FDCWD, path, S_IFIFO | (mode & 07777), 0);
 }
 
-/* fd forms of chmod and utimensat: the volume keeps mode and mtime. */
+/* fd forms of chmod and utimensat: the volume keeps mode and mtime, set on
+ * the descriptor's own file (renamed: at its new path; unlinked or
+ * replaced: for its open descriptors only), never on whatever file has its
+ * old path now. */
 static int fd_setattr(int fd, int mode, int64_t mtime_ns)
 {
 	struct shield_ofd *o = shield_fd_get(fd);
+	struct shield_node *n;
+	char verr[WARD_VOL_ERR_LEN] = "";
 	int rc;
 	if (o == NULL)
 		return 1;
-	rc = shield_be_setattr(o->node->region, o->node->rel, mode, mtime_ns);
+	n = o->node;
+	if (n->handle == NULL || n->region->vol == NULL) {
+		rc = -EIO; /* the volumes were closed at exit */
+	} else {
+		shield_inside++;
+		rc = ward_vf_setattr(n->handle, mode, mtime_ns, verr);
+		shield_inside--;
+		if (rc == 0)
+			shield_committed(n->region, 0);
+	}
 	shield_ofd_put(o);
 	return rc < 0 ? fail(rc) : 0;
 }

@@ -73,6 +73,10 @@ int ward_shield_active(void);          /* any region configured */
 int ward_shield_deny_outside(void);
 void ward_shield_start(void);
 void ward_shield_stop(void);           /* at exit: close volumes, remove ephemeral regions */
+/* What _exit/_Exit run before the process ends (start.c): fn instead of
+ * ward_shield_stop (fn must end by calling it), for the CAS's final tag
+ * report. Set once at start, before the program runs. */
+void shield_set_exit_hook(void (*fn)(void));
 
 /* regions.c */
 /* 0 with out filled, or -errno: the caller then passes the call to the C
@@ -120,13 +124,18 @@ int shield_landlock_apply(void);
 extern pthread_mutex_t shield_table_lock;
 struct shield_ofd *shield_fd_get(int fd);      /* takes a reference, NULL if not shielded */
 void shield_ofd_put(struct shield_ofd *o);
+/* As shield_ofd_put; returns the commit error (-errno) when this was the
+ * file's last reference and committing it at close failed, else 0. */
+int shield_ofd_release(struct shield_ofd *o);
 int shield_fd_is(int fd);                       /* cheap test, no reference */
 int shield_fd_install(int fd, struct shield_ofd *o); /* takes over one reference */
-void shield_fd_forget(int fd);                  /* drops the fd's reference */
+int shield_fd_forget(int fd);                   /* drops the fd's reference: 0 or the close's commit error */
 struct shield_ofd *shield_ofd_new(struct shield_node *n, int flags);
 struct shield_node *shield_node_get(struct shield_region *r, const char *rel, int *created);
 struct shield_node *shield_node_find(struct shield_region *r, const char *rel); /* referenced or NULL */
 void shield_node_put(struct shield_node *n);
+/* Commits every file open for writing, durably (as fsync; at _exit). */
+void shield_nodes_commit_all(void);
 void shield_node_rename(struct shield_region *r, const char *from, const char *to);
 void shield_node_unlinked(struct shield_region *r, const char *rel); /* after a successful unlink */
 /* With shield_table_lock held: one more reference to n; the image of
@@ -158,7 +167,8 @@ int shield_be_size(struct shield_node *n, uint64_t *size);
 int shield_be_fstat(struct shield_node *n, struct ward_vstat *st);
 int shield_be_truncate(struct shield_node *n, uint64_t size);
 int shield_be_sync(struct shield_node *n);
-void shield_be_close(struct shield_node *n);
+/* Commits and frees the backend handle: 0 or the commit's -errno (logged). */
+int shield_be_close(struct shield_node *n);
 int shield_be_stat(struct shield_region *r, const char *rel, struct ward_vstat *st);
 int shield_be_unlink(struct shield_region *r, const char *rel);
 int shield_be_rename(struct shield_region *r, const char *from, const char *to);

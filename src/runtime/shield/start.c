@@ -10,10 +10,13 @@
  * the runtime reads the key file itself. With deny-outside, Landlock (when
  * the kernel has it) backs the rule for direct system calls.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "core/log.h"
 #include "fs/volume.h"
@@ -44,6 +47,54 @@ static void stop_at_exit(void)
 {
 	ward_shield_stop();
 }
+
+/* The process that started the shield, once the regions of WARD_SHIELD
+ * are open (0 before): only it commits at _exit, when it has regions. */
+static pid_t started_pid;
+static void (*exit_hook)(void) = ward_shield_stop;
+typedef void (*exit_fn)(int);
+static exit_fn real_exit; /* found at start: dlsym is not safe in a signal handler */
+
+/* 1 when ret (a return address) is in this library: the runtime's own fatal
+ * stops (ward_rt_fatal) are not the program's exits, and commit nothing. */
+static int called_by_runtime(void *ret)
+{
+	Dl_info self, caller;
+	return dladdr((void *)&shield_set_exit_hook, &self) != 0 && dladdr(ret, &caller) != 0 &&
+	       self.dli_fbase == caller.dli_fbase;
+}
+
+void shield_set_exit_hook(void (*fn)(void))
+{
+	__atomic_store_n(&exit_hook, fn, __ATOMIC_RELEASE);
+}
+
+/* _exit and _Exit (Python's os._exit) skip the atexit handlers, but the
+ * program's open files are committed all the same, as at a normal exit:
+ * written data reaches the volume as it would reach the disk. abort() and
+ * signals that end the process are crashes: what was not committed is
+ * dropped (docs/file-shield.md, "Commit"). Called inside the shield (the
+ * volume library), by the runtime itself, or before the regions are open,
+ * nothing is committed. */
+_Noreturn void _exit(int status)
+{
+	exit_fn real;
+	if (!shield_inside && ward_shield_active() && __atomic_load_n(&started_pid, __ATOMIC_ACQUIRE) == getpid() &&
+	    !called_by_runtime(__builtin_return_address(0))) {
+		/* The files still open first (exit's own work expects them
+		 * closed, so that the tags it reports are final). */
+		shield_nodes_commit_all();
+		__atomic_load_n(&exit_hook, __ATOMIC_ACQUIRE)();
+	}
+	real = __atomic_load_n(&real_exit, __ATOMIC_ACQUIRE);
+	if (real == NULL)
+		real = (exit_fn)dlsym(RTLD_NEXT, "_exit");
+	if (real != NULL)
+		real(status);
+	for (;;)
+		syscall(SYS_exit_group, status);
+}
+_Noreturn void _Exit(int status) __attribute__((alias("_exit")));
 
 void ward_shield_stop(void)
 {
@@ -104,4 +155,7 @@ void ward_shield_start(void)
 	}
 	if (ward_shield_active())
 		atexit(stop_at_exit);
+	/* The CAS's regions (cas_start.c) are added after this. */
+	__atomic_store_n(&real_exit, (exit_fn)dlsym(RTLD_NEXT, "_exit"), __ATOMIC_RELEASE);
+	__atomic_store_n(&started_pid, getpid(), __ATOMIC_RELEASE);
 }

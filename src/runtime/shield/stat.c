@@ -18,6 +18,7 @@
 
 #include "fs/volume.h"
 #include "runtime/shield/internal.h"
+#include "runtime/shield/procfd.h"
 #include "runtime/shield/real.h"
 #include "runtime/shield/region.h"
 #include "runtime/shield/shield.h"
@@ -74,10 +75,16 @@ static int region_stat(struct shield_path *sp, struct stat *st)
 	return 0;
 }
 
+static int fd_stat(int fd, struct stat *st);
+
 static int path_stat(int dirfd, const char *path, struct stat *st, int flags)
 {
 	struct shield_path sp;
-	int rc;
+	int rc, pfd;
+	/* stat of /proc/self/fd/N follows the link: the shield's fstat of N
+	 * (lstat shows the link itself, as the kernel does). */
+	if (!shield_inside && !(flags & AT_SYMLINK_NOFOLLOW) && (pfd = shield_procfd(path)) >= 0)
+		return fd_stat(pfd, st);
 	if (shield_inside || !ward_shield_active() || path == NULL || (path[0] == 0 && (flags & AT_EMPTY_PATH)) ||
 	    shield_classify(dirfd, path, &sp) != 0 || sp.region == NULL)
 		return REAL(fstatat64)(dirfd, path, st, flags);
@@ -175,9 +182,15 @@ int statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *s
 	struct stat st;
 	struct shield_path sp;
 	int rc;
-	int is_fd = path != NULL && path[0] == 0 && (flags & AT_EMPTY_PATH);
+	int is_fd = path != NULL && path[0] == 0 && (flags & AT_EMPTY_PATH), pfd;
 	if (shield_inside || !ward_shield_active())
 		return REAL(statx)(dirfd, path, flags, mask, sx);
+	if (!(flags & AT_SYMLINK_NOFOLLOW) && (pfd = shield_procfd(path)) >= 0) {
+		dirfd = pfd; /* the link followed: the descriptor itself */
+		path = "";
+		flags = (flags & ~AT_SYMLINK_NOFOLLOW) | AT_EMPTY_PATH;
+		is_fd = 1;
+	}
 	if (is_fd ? !shield_fd_is(dirfd)
 		  : (path == NULL || shield_classify(dirfd, path, &sp) != 0 || sp.region == NULL))
 		return REAL(statx)(dirfd, path, flags, mask, sx);

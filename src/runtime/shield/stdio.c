@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "runtime/shield/internal.h"
+#include "runtime/shield/procfd.h"
 #include "runtime/shield/real.h"
 #include "runtime/shield/region.h"
 #include "runtime/shield/shield.h"
@@ -83,7 +84,7 @@ FILE *fopen(const char *path, const char *mode)
 	int flags, fd;
 	FILE *f;
 	if (shield_inside || !ward_shield_active() || path == NULL || mode == NULL ||
-	    shield_classify(AT_FDCWD, path, &sp) != 0 || sp.kind == SHIELD_PLAIN)
+	    (shield_procfd(path) < 0 && (shield_classify(AT_FDCWD, path, &sp) != 0 || sp.kind == SHIELD_PLAIN)))
 		return REAL(fopen64)(path, mode);
 	if (mode_flags(mode, &flags) != 0) {
 		errno = EINVAL;
@@ -95,6 +96,14 @@ FILE *fopen(const char *path, const char *mode)
 	if (!shield_fd_is(fd)) { /* a directory or an allowed plain file */
 		f = REAL(fdopen)(fd, mode);
 	} else {
+		/* As glibc's own streams: "a" (not "a+") starts at the end, so
+		 * ftell gives the file's size before the first write. */
+		if ((flags & O_APPEND) && (flags & O_ACCMODE) == O_WRONLY && lseek(fd, 0, SEEK_END) < 0) {
+			int e = errno;
+			close(fd);
+			errno = e;
+			return NULL;
+		}
 		f = cookie_stream(fd, mode);
 	}
 	if (f == NULL) {
