@@ -348,37 +348,95 @@ static void fmt_mode(uint32_t m, char out[11])
 	out[10] = '\0';
 }
 
-static int ls_dir(ward_vol *v, const char *dir, int lng)
+/* Prints one entry of a listing (p: its path in the volume). */
+static void ls_print(ward_vol *v, const char *p, const struct ward_vdirent *e, int lng)
 {
-	struct ward_vdirent *e;
-	size_t n;
+	if (lng) {
+		struct ward_vstat st;
+		char m[11], t[32], err[WARD_VOL_ERR_LEN];
+		if (ward_vol_stat(v, p, &st, err) != 0)
+			return;
+		time_t s = (time_t)(st.mtime_ns / 1000000000);
+		struct tm tm;
+		strftime(t, sizeof(t), "%Y-%m-%d %H:%M", localtime_r(&s, &tm));
+		fmt_mode(st.mode, m);
+		printf("%s %12llu %s %s%s\n", m, (unsigned long long)st.size, t, p, S_ISDIR(st.mode) ? "/" : "");
+	} else {
+		printf("%s%s\n", p, S_ISDIR(e->mode) ? "/" : "");
+	}
+}
+
+/* Lists the whole volume depth first, each directory in name order. The
+ * open directories are a stack on the heap, not recursion: a volume may
+ * be some 2,000 levels deep. */
+static int ls_tree(ward_vol *v, int lng)
+{
+	struct lsdir {
+		char *path;		  /* "" for the root */
+		struct ward_vdirent *e;
+		size_t n, i;
+	} *st = NULL;
+	size_t depth = 0, cap = 0;
 	char err[WARD_VOL_ERR_LEN];
-	int rc = ward_vol_readdir(v, dir, &e, &n, err);
-	if (rc != 0) {
-		report(rc, err);
-		return 1;
-	}
-	for (size_t i = 0; i < n && rc == 0; i++) {
-		char p[8192];
-		snprintf(p, sizeof(p), "%s%s%s", dir, dir[0] ? "/" : "", e[i].name);
-		if (lng) {
-			struct ward_vstat st;
-			char m[11], t[32];
-			if (ward_vol_stat(v, p, &st, err) != 0)
-				continue;
-			time_t s = (time_t)(st.mtime_ns / 1000000000);
-			struct tm tm;
-			strftime(t, sizeof(t), "%Y-%m-%d %H:%M", localtime_r(&s, &tm));
-			fmt_mode(st.mode, m);
-			printf("%s %12llu %s %s%s\n", m, (unsigned long long)st.size, t, p, S_ISDIR(st.mode) ? "/" : "");
-		} else {
-			printf("%s%s\n", p, S_ISDIR(e[i].mode) ? "/" : "");
+	char *next = strdup("");
+	int rc = next ? 0 : -ENOMEM;
+
+	while (rc == 0) {
+		if (next != NULL) { /* enter directory next */
+			if (depth == cap) {
+				size_t nc = cap ? cap * 2 : 16;
+				struct lsdir *ns = realloc(st, nc * sizeof(*ns));
+				if (ns == NULL) {
+					rc = -ENOMEM;
+					break;
+				}
+				st = ns;
+				cap = nc;
+			}
+			struct lsdir *d = &st[depth];
+			memset(d, 0, sizeof(*d));
+			d->path = next;
+			next = NULL;
+			depth++;
+			if ((rc = ward_vol_readdir(v, d->path, &d->e, &d->n, err)) != 0) {
+				report(rc, err);
+				rc = 1; /* said */
+				break;
+			}
 		}
-		if (S_ISDIR(e[i].mode))
-			rc = ls_dir(v, p, lng);
+		if (depth == 0)
+			break;
+		struct lsdir *d = &st[depth - 1];
+		if (d->i == d->n) { /* done with it */
+			free(d->e);
+			free(d->path);
+			depth--;
+			continue;
+		}
+		const struct ward_vdirent *e = &d->e[d->i++];
+		size_t pl = strlen(d->path), nl = strlen(e->name);
+		char *p = malloc(pl + nl + 2);
+		if (p == NULL) {
+			rc = -ENOMEM;
+			break;
+		}
+		snprintf(p, pl + nl + 2, "%s%s%s", d->path, pl ? "/" : "", e->name);
+		ls_print(v, p, e, lng);
+		if (S_ISDIR(e->mode))
+			next = p;
+		else
+			free(p);
 	}
-	free(e);
-	return rc;
+	if (rc == -ENOMEM)
+		ward_error("out of memory");
+	while (depth > 0) {
+		depth--;
+		free(st[depth].e);
+		free(st[depth].path);
+	}
+	free(st);
+	free(next);
+	return rc == 0 ? 0 : 1;
 }
 
 static int fs_ls(const struct fsopts *o)
@@ -389,7 +447,7 @@ static int fs_ls(const struct fsopts *o)
 		return 2;
 	if ((rc = open_vol("ls", o->pos[0], o, WARD_VOL_RDONLY, &v)) != 0)
 		return rc;
-	rc = ls_dir(v, "", o->long_list);
+	rc = ls_tree(v, o->long_list);
 	ward_vol_close(v, NULL);
 	return rc;
 }
