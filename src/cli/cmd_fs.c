@@ -2,7 +2,6 @@
  * (src/fs/volume.h; format in docs/volume-format.md). */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +18,11 @@
 
 int cmd_fs_stress(int argc, char **argv); /* cmd_fs_stress.c: hidden crash-test writer */
 int cmd_fs_put(int argc, char **argv);    /* cmd_fs_stress.c: hidden test helper */
+
+/* Exit status of a command that reads a volume while another process has
+ * it open for writing (nothing was checked: try again later), as
+ * sysexits.h's EX_TEMPFAIL. */
+#define FS_EXIT_BUSY 75
 
 struct fsopts {
 	const char *key_file;
@@ -61,7 +65,9 @@ static void help_sub(const char *sub)
 		       "to files are stored as files; symlinks to directories and dangling ones are\n"
 		       "left out, with a warning). When KEY does not exist, a new random key is\n"
 		       "written there with mode 0600. Prints the volume tag on stdout; shows a\n"
-		       "progress bar on stderr for large trees when stderr is a terminal.\n");
+		       "progress bar on stderr for large trees when stderr is a terminal.\n"
+		       "Until it has finished, VOL is marked incomplete and nothing opens it; if it\n"
+		       "is interrupted, running the same command again replaces what it left.\n");
 	else if (strcmp(sub, "ls") == 0)
 		printf("usage: ward fs ls VOL (--key-file KEY | --manifest FILE) [-l]\n\n"
 		       "Lists every entry of the volume (directories end in '/'). -l adds mode,\n"
@@ -75,7 +81,9 @@ static void help_sub(const char *sub)
 		       "Checks the manifest, every byte of every file, and that the directory holds\n"
 		       "nothing the manifest does not list. With --tag, also that the volume is\n"
 		       "exactly the pinned version (an older copy has a different tag).\n"
-		       "Exit status 0 when intact, 1 with the reason otherwise.\n");
+		       "Exit status 0 when intact, 1 with the reason otherwise, 75 when another\n"
+		       "process (ward run) has the volume open for writing: nothing was checked,\n"
+		       "run it again when that has finished (ls, cat, decrypt and tag do the same).\n");
 	else if (strcmp(sub, "decrypt") == 0)
 		printf("usage: ward fs decrypt VOL OUT_DIR --key-file KEY\n\n"
 		       "Writes the verified plain tree to OUT_DIR (new or empty).\n");
@@ -190,6 +198,11 @@ static int open_vol(const char *sub, const char *dir, const struct fsopts *o, in
 	}
 	rc = ward_vol_open(dir, &vo, v, err);
 	ward_wipe(key, sizeof(key));
+	if (rc == -EBUSY) {
+		/* a writer (ward run) has it: what is on disk is between its steps */
+		ward_error("%s; run this again when it has finished", err);
+		return FS_EXIT_BUSY;
+	}
 	if (rc != 0) {
 		report(rc, err);
 		return 1;
@@ -228,15 +241,6 @@ static int tree_large(void)
 
 /* ---- subcommands ---- */
 
-static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	(void)remove(p);
-	return 0;
-}
-
 /* One line for what reading the tree left out (nothing when nothing was). */
 static void warn_skipped(const char *tree, const struct ward_vol_skipped *sk)
 {
@@ -272,7 +276,8 @@ static int fs_encrypt(const struct fsopts *o)
 {
 	uint8_t key[WARD_VOL_KEY_LEN], tag[WARD_VOL_TAG_LEN];
 	char err[WARD_VOL_ERR_LEN], hx[2 * WARD_VOL_TAG_LEN + 1];
-	struct ward_vol_opts vo = { .kind = WARD_VOL_ENCRYPTED, .flags = WARD_VOL_CREATE };
+	/* incomplete on disk until everything is in (volume.h) */
+	struct ward_vol_opts vo = { .kind = WARD_VOL_ENCRYPTED, .flags = WARD_VOL_CREATE | WARD_VOL_INCOMPLETE };
 	struct progress pr = { .on = 0, .what = "encrypting" };
 	struct stat st;
 	struct ward_vol_skipped skipped = { 0 };
@@ -323,14 +328,19 @@ static int fs_encrypt(const struct fsopts *o)
 		rc = ward_vol_sync(v, err);
 	if (rc == 0)
 		rc = ward_vol_tag(v, tag);
-	int rc2 = ward_vol_close(v, rc ? NULL : err);
 	if (rc == 0)
-		rc = rc2;
+		rc = ward_vol_complete(v, err);
 	if (rc != 0) {
 		report(rc, err);
-		/* leave nothing half-made behind */
+		/* leave nothing half-made behind (a kill leaves it marked
+		 * incomplete: refused, and replaced by the next encrypt) */
+		(void)ward_vol_discard(v, NULL);
 		if (!existed)
-			nftw(o->pos[1], rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+			(void)rmdir(o->pos[1]);
+		return 1;
+	}
+	if ((rc = ward_vol_close(v, err)) != 0) {
+		report(rc, err);
 		return 1;
 	}
 	warn_skipped(o->pos[0], &skipped);

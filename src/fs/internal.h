@@ -124,6 +124,8 @@ struct ward_vol {
 	int mid_ok;		/* mid did not change while the file was read */
 	const struct ward_file_id *want_trusted; /* opts.trusted_manifest, during open */
 	int trusted;		/* the chain check was skipped (see volume.h) */
+	int incomplete;		/* created by this open, its marker still there
+				   (format.h, META_INCOMPLETE in volume.c) */
 	struct vnode **tab;	/* hash chains, by path (for a lazy volume: the
 				   nodes materialised so far) */
 	size_t tcap, tcount;
