@@ -170,24 +170,51 @@ static void prog_add(struct prog *p, uint64_t n)
 }
 
 /* Copies the plain file open as fd (name: for messages) into the new,
- * empty volume file f through buf (IOBUF bytes). */
+ * empty volume file f through buf (IOBUF bytes). Only the source's data
+ * is read and written: its holes (SEEK_HOLE) stay holes in the volume
+ * (chunks stored as WVOL_SLOT_HOLE, nothing on disk), so a sparse file
+ * stays sparse. On disk that shows where the source has holes, as its
+ * size shows its length; a chunk that is all zeros in the data is
+ * encrypted as any other. */
 static int import_data(ward_vfile *f, int fd, const char *name, uint8_t *buf, struct prog *pr, char *err)
 {
-	uint64_t off = 0;
-	for (;;) {
-		ssize_t r = read(fd, buf, IOBUF);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return wv_fail(err, -errno, "cannot read '%s': %s", name, strerror(errno));
-		if (r == 0)
-			return 0;
-		ssize_t w = ward_vf_pwrite(f, buf, (size_t)r, off, err);
-		if (w < 0)
-			return (int)w;
-		off += (uint64_t)r;
-		prog_add(pr, (uint64_t)r);
+	struct stat st;
+	uint64_t size, off = 0;
+
+	if (fstat(fd, &st) != 0)
+		return wv_fail(err, -errno, "cannot read '%s': %s", name, strerror(errno));
+	size = (uint64_t)st.st_size;
+	while (off < size) {
+		off_t d = lseek(fd, (off_t)off, SEEK_DATA), h;
+		if (d < 0 && errno == ENXIO)
+			break; /* a hole up to the end */
+		if (d < 0 || (h = lseek(fd, d, SEEK_HOLE)) < 0) {
+			d = (off_t)off; /* no hole detection here: all of it is data */
+			h = (off_t)size;
+		}
+		if ((uint64_t)d >= size)
+			break;
+		if ((uint64_t)h > size)
+			h = (off_t)size;
+		prog_add(pr, (uint64_t)d - off); /* the hole before */
+		for (off = (uint64_t)d; off < (uint64_t)h;) {
+			size_t want = (uint64_t)h - off < IOBUF ? (size_t)((uint64_t)h - off) : IOBUF, got = 0;
+			if (ward_pread_full(fd, buf, want, off, &got) != 0)
+				return wv_fail(err, -errno, "cannot read '%s': %s", name, strerror(errno));
+			if (got == 0) { /* shortened meanwhile: keep what was read */
+				size = off;
+				break;
+			}
+			ssize_t w = ward_vf_pwrite(f, buf, got, off, err);
+			if (w < 0)
+				return (int)w;
+			off += got;
+			prog_add(pr, got);
+		}
 	}
+	if (off < size)
+		prog_add(pr, size - off); /* the hole at the end */
+	return ward_vf_size(f) < size ? ward_vf_truncate(f, size, err) : 0;
 }
 
 int ward_vol_import(ward_vol *v, const char *src, void (*progress)(void *, uint64_t, uint64_t), void *arg,
@@ -420,11 +447,33 @@ struct out_file {
 	uint64_t off;	       /* where the next bytes go */
 };
 
+static int all_zero(const uint8_t *p, size_t n)
+{
+	return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
+}
+
+/* Writes the bytes at o->off, except 4 KiB blocks (on the file's grid)
+ * that are all zeros: they are left as holes, and the caller gives the
+ * file its size with ftruncate at the end. A sparse file (or one with
+ * runs of zeros) is then sparse in the plain tree too. */
 static int write_out(void *arg, const uint8_t *p, size_t n, char *err)
 {
 	struct out_file *o = arg;
-	if (ward_pwrite_full(o->fd, p, n, o->off) != 0)
-		return wv_fail(err, -errno, "cannot write '%s/%s': %s", o->dir, o->rel, strerror(errno));
+	for (size_t a = 0; a < n;) {
+		size_t b = a + (WVOL_CHUNK - (size_t)((o->off + a) % WVOL_CHUNK));
+		if (b > n)
+			b = n;
+		int zero = all_zero(p + a, b - a);
+		while (b < n) { /* the rest of the run of blocks of the same kind */
+			size_t e = n - b < WVOL_CHUNK ? n : b + WVOL_CHUNK;
+			if (all_zero(p + b, e - b) != zero)
+				break;
+			b = e;
+		}
+		if (!zero && ward_pwrite_full(o->fd, p + a, b - a, o->off + a) != 0)
+			return wv_fail(err, -errno, "cannot write '%s/%s': %s", o->dir, o->rel, strerror(errno));
+		a = b;
+	}
 	o->off += n;
 	return 0;
 }
@@ -579,6 +628,8 @@ int ward_vol_export(ward_vol *v, const char *out_dir, void (*progress)(void *, u
 			rc = read_through(v, rel, w.buf, write_out, &o, &done, err);
 		int fd = o.fd;
 		if (fd >= 0) {
+			if (rc == 0 && ftruncate(fd, (off_t)o.off) != 0) /* the size, past a last hole */
+				rc = wv_fail(err, -errno, "cannot write '%s/%s': %s", out_dir, rel, strerror(errno));
 			if (rc == 0 && fchmod(fd, st.mode & 07777) != 0)
 				rc = wv_fail(err, -errno, "cannot set the mode of '%s/%s': %s", out_dir, rel, strerror(errno));
 			struct timespec ts[2] = { { st.mtime_ns / 1000000000, st.mtime_ns % 1000000000 },

@@ -1,6 +1,7 @@
 """`ward fs` and volumes under conditions a tester found them failing in:
 trees as deep as the path limit allows, creations interrupted midway,
-readers next to a writer, and volumes the user may not write."""
+readers next to a writer, volumes the user may not write, and sparse
+files."""
 import os
 import pathlib
 import shutil
@@ -386,3 +387,68 @@ def test_run_on_a_plain_directory_says_it_is_not_a_volume(tmp):
     assert (r.returncode, one_line(r.stderr)) == (
         125, [f"ward: cannot open volume {plain}: '{plain}' is not a volume (no manifest {plain}/.ward-volume/manifest)"])
     assert os.listdir(plain) == ["x"]
+
+
+# ---- E: sparse files ----
+
+def blocks(p):
+    return os.stat(p).st_blocks * 512
+
+
+def extents(p):
+    """The data extents of file p (SEEK_DATA/SEEK_HOLE): [(start, end)]."""
+    out, off = [], 0
+    with open(p, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        while off < size:
+            try:
+                d = os.lseek(f.fileno(), off, os.SEEK_DATA)
+            except OSError:
+                break
+            off = os.lseek(f.fileno(), d, os.SEEK_HOLE)
+            out.append((d, off))
+    return out
+
+
+def same_content(a, b):
+    """Whether files a and b hold the same bytes, reading only where either
+    has data (reading a hole costs as much as reading data here)."""
+    if os.path.getsize(a) != os.path.getsize(b):
+        return False
+    with open(a, "rb") as fa, open(b, "rb") as fb:
+        for s, e in extents(a) + extents(b):
+            if os.pread(fa.fileno(), e - s, s) != os.pread(fb.fileno(), e - s, s):
+                return False
+    return True
+
+
+def test_sparse_file_stays_sparse(tmp):
+    """A 1 GiB sparse file took 1 GiB in the volume and again after decrypt.
+    Its holes now stay holes (SEEK_DATA/SEEK_HOLE on import: chunks stored as
+    holes, nothing on disk), and decrypt leaves zero blocks unwritten."""
+    src, vol, key = tmp / "src", tmp / "vol", tmp / "k"
+    src.mkdir()
+    with open(src / "sparse", "wb") as f:
+        f.truncate(1 << 30)
+        f.seek(5000)
+        f.write(b"hello")
+        f.seek(600 << 20)
+        f.write(b"x" * 10000)
+    # a file written with zeros: encrypted like any data (zeros are not
+    # told apart from other plaintext on disk), sparse after decrypt
+    (src / "zeros").write_bytes(bytes(1 << 20))
+    if blocks(src / "sparse") > (1 << 20):
+        pytest.skip("this file system does not keep holes")
+    r = ward("fs", "encrypt", src, vol, "--key-file", key)
+    assert r.returncode == 0, r.stderr
+    assert blocks(vol / "sparse") < (1 << 20)
+    assert blocks(vol / "zeros") >= (1 << 20)
+    r = ward("fs", "ls", vol, "--key-file", key, "-l")
+    assert f" {1 << 30} " in r.stdout
+    assert ward("fs", "verify", vol, "--key-file", key).returncode == 0
+    r = ward("fs", "decrypt", vol, tmp / "out", "--key-file", key)
+    assert r.returncode == 0, r.stderr
+    for name, size in (("sparse", 1 << 30), ("zeros", 1 << 20)):
+        assert os.path.getsize(tmp / "out" / name) == size
+        assert blocks(tmp / "out" / name) < (1 << 20)
+        assert same_content(tmp / "out" / name, src / name)
