@@ -33,7 +33,8 @@
  *  (5) A file's main data file grows past its committed length only after
  *      a DIRTY record; a commit that shortens it is recorded before the
  *      cut, and a read-write open finishes a cut the last record left
- *      undone (or records DIRTY when it cannot).
+ *      undone (or records DIRTY when it cannot), and cuts back every file
+ *      flagged as possibly longer to its committed length.
  */
 #ifndef WARD_FS_FORMAT_H
 #define WARD_FS_FORMAT_H

@@ -595,6 +595,32 @@ static int unmark(ward_vol *v, char *err)
 	return 0;
 }
 
+/* Cuts the main file of every entry that may be longer on disk than
+ * committed (DIRTY, or created and never committed) back to its committed
+ * length, and drops the flag: the crash leftover of writes never
+ * committed (format.h invariant 5: past main_len, slot 0 holds nothing
+ * committed). Read-write opens only, under the lock (no reader), before
+ * any file is open. A file that cannot be cut keeps its flag. */
+static int reclaim_one(ward_vol *v, const char *path)
+{
+	struct vnode *n;
+	if (wv_find(v, path, &n) == 0 && n->type == WVOL_T_FILE && n->refs == 0 && cut_main(v, n, path) == 0)
+		n->maybe_dirty = 0;
+	return 0;
+}
+
+static void reclaim_growth(ward_vol *v)
+{
+	if (v->lz != NULL) {
+		(void)wv_lazy_each_flagged(v, reclaim_one);
+		return;
+	}
+	for (size_t b = 0; b < v->tcap; b++)
+		for (struct vnode *x = v->tab[b]; x; x = x->hnext)
+			if (x->type == WVOL_T_FILE && x->maybe_dirty && x->refs == 0 && cut_main(v, x, x->path) == 0)
+				x->maybe_dirty = 0;
+}
+
 int ward_vol_open(const char *dir, const struct ward_vol_opts *o, ward_vol **out, char *err)
 {
 	ward_vol *v;
@@ -688,6 +714,8 @@ int ward_vol_open(const char *dir, const struct ward_vol_opts *o, ward_vol **out
 		}
 		if ((rc = recover_last(v, err)) != 0)
 			goto fail;
+		if (v->writable)
+			reclaim_growth(v);
 	}
 	if (o->expect_tag != NULL) {
 		uint8_t tag[WARD_VOL_TAG_LEN];

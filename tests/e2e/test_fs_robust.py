@@ -1,7 +1,7 @@
 """`ward fs` and volumes under conditions a tester found them failing in:
 trees as deep as the path limit allows, creations interrupted midway,
-readers next to a writer, volumes the user may not write, and sparse
-files."""
+readers next to a writer, volumes the user may not write, sparse files, and
+the crash leftover of a writer's uncommitted growth."""
 import os
 import pathlib
 import shutil
@@ -452,3 +452,38 @@ def test_sparse_file_stays_sparse(tmp):
         assert os.path.getsize(tmp / "out" / name) == size
         assert blocks(tmp / "out" / name) < (1 << 20)
         assert same_content(tmp / "out" / name, src / name)
+
+
+# ---- F: a killed writer's uncommitted growth ----
+
+GROWER = """
+    import os, sys, time
+    f = open(sys.argv[1] + "/big", "wb")
+    f.write(os.urandom(32 << 20))
+    f.flush()
+    print("written", flush=True)
+    time.sleep(120)
+"""
+
+
+def test_killed_writers_growth_is_reclaimed(tmp):
+    """A writer killed after growing a file it never committed left the
+    file's data on disk (32 MiB here, size 0 in the volume) for good; the
+    next read-write open now cuts it to what was committed."""
+    vol, key = small_volume(tmp)
+    p = subprocess.Popen([str(WARD), "run", "--volume", f"{vol}:{key}", "--", PY, "-c", textwrap.dedent(GROWER),
+                          str(vol)], env=base_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline() == "written\n"
+    finally:
+        p.kill()
+        p.communicate()
+    assert os.path.getsize(vol / "big") == 32 << 20
+    r = ward("fs", "ls", vol, "--key-file", key, "-l")
+    assert [l.split()[1] for l in r.stdout.splitlines() if l.endswith(" big")] == ["0"]
+    assert ward("fs", "verify", vol, "--key-file", key).returncode == 0  # read-only: tolerated as it is
+    assert os.path.getsize(vol / "big") == 32 << 20
+    r = ward("run", "--volume", f"{vol}:{key}", "--", PY, "-c", "import sys; print(open(sys.argv[1] + '/a.txt').read(), end='')", vol)
+    assert (r.returncode, r.stdout) == (0, "alpha\n"), r.stderr
+    assert os.path.getsize(vol / "big") == 0
+    assert ward("fs", "verify", vol, "--key-file", key).returncode == 0
