@@ -40,25 +40,6 @@ static ward_vol *vopen(int flags)
 	return v;
 }
 
-static int put(ward_vol *v, const char *path, const char *data)
-{
-	char err[WARD_VOL_ERR_LEN];
-	ward_vfile *f;
-	if (ward_vf_open(v, path, O_RDWR | O_CREAT, 0600, &f, err) != 0)
-		return -1;
-	int ok = ward_vf_pwrite(f, data, strlen(data), 0, err) == (ssize_t)strlen(data);
-	return ward_vf_close(f, err) == 0 && ok ? 0 : -1;
-}
-
-static int verify(ward_vol *v)
-{
-	char err[WARD_VOL_ERR_LEN];
-	int rc = ward_vol_verify(v, NULL, NULL, err);
-	if (rc != 0)
-		fprintf(stderr, "verify: %s\n", err);
-	return rc;
-}
-
 /* bytes of dir/rel on disk, -1 when missing */
 static long long disk_size(const char *rel)
 {
@@ -100,7 +81,7 @@ static void deep(ward_vol *v)
 		CHECK(ward_vol_mkdir(v, p, 0755, err) == 0);
 	}
 	strcat(p, "/f");
-	CHECK(put(v, p, "deep") == 0);
+	CHECK(vol_put_str(v, p, "deep") == 0);
 }
 
 static void test_incomplete(void)
@@ -110,7 +91,7 @@ static void test_incomplete(void)
 
 	/* created incomplete, closed without completing (as a kill leaves it) */
 	v = vopen(WARD_VOL_RDWR | WARD_VOL_CREATE | WARD_VOL_INCOMPLETE);
-	CHECK(v != NULL && put(v, "a", "first") == 0);
+	CHECK(v != NULL && vol_put_str(v, "a", "first") == 0);
 	if (v != NULL)
 		deep(v);
 	CHECK(disk_has(".ward-volume/incomplete"));
@@ -125,14 +106,14 @@ static void test_incomplete(void)
 	/* creating it again replaces it */
 	v = vopen(WARD_VOL_RDWR | WARD_VOL_CREATE | WARD_VOL_INCOMPLETE);
 	CHECK(v != NULL && !disk_has("a") && !disk_has("d") && disk_has(".ward-volume/incomplete"));
-	CHECK(v != NULL && put(v, "b", "second") == 0);
+	CHECK(v != NULL && vol_put_str(v, "b", "second") == 0);
 	CHECK(v != NULL && ward_vol_complete(v, err) == 0);
 	CHECK(!disk_has(".ward-volume/incomplete"));
 	CHECK(v != NULL && ward_vol_complete(v, err) == -EINVAL);
 	if (v != NULL)
 		CHECK(ward_vol_close(v, err) == 0);
 	v = vopen(WARD_VOL_RDONLY);
-	CHECK(v != NULL && verify(v) == 0 && vol_read_str(v, "b", buf, sizeof(buf)) == 6);
+	CHECK(v != NULL && vol_verify(v) == 0 && vol_read_str(v, "b", buf, sizeof(buf)) == 6);
 	CHECK(v != NULL && vol_read_str(v, "a", buf, sizeof(buf)) == -ENOENT);
 	ward_vol_close(v, NULL);
 	/* a complete volume is not replaced, nor discarded */
@@ -192,7 +173,7 @@ static void test_locks(void)
 	ward_vol *r1, *r2, *w;
 
 	w = vopen(WARD_VOL_RDWR | WARD_VOL_CREATE);
-	CHECK(w != NULL && put(w, "a", "data") == 0);
+	CHECK(w != NULL && vol_put_str(w, "a", "data") == 0);
 	/* a writer: readers are refused (they would see its steps) */
 	CHECK(vopen_rc(WARD_VOL_RDONLY, &r1, err) == -EBUSY && r1 == NULL);
 	CHECK(strstr(err, "is open for writing by another process") != NULL);
@@ -270,24 +251,24 @@ static void test_reclaim(void)
 {
 	char buf[64];
 	ward_vol *v = vopen(WARD_VOL_RDWR);
-	CHECK(v != NULL && put(v, "g", "four") == 0);
+	CHECK(v != NULL && vol_put_str(v, "g", "four") == 0);
 	ward_vol_close(v, NULL);
 
 	CHECK(grow_and_die() == 0);
 	CHECK(disk_size("g") == 4 + (1 << 20));
 	v = vopen(WARD_VOL_RDONLY); /* tolerated, left as it is */
-	CHECK(v != NULL && verify(v) == 0 && vol_read_str(v, "g", buf, sizeof(buf)) == 4);
+	CHECK(v != NULL && vol_verify(v) == 0 && vol_read_str(v, "g", buf, sizeof(buf)) == 4);
 	ward_vol_close(v, NULL);
 	CHECK(disk_size("g") == 4 + (1 << 20));
 	v = vopen(WARD_VOL_RDWR); /* cut back */
 	CHECK(disk_size("g") == 4);
-	CHECK(v != NULL && verify(v) == 0 && vol_read_str(v, "g", buf, sizeof(buf)) == 4);
+	CHECK(v != NULL && vol_verify(v) == 0 && vol_read_str(v, "g", buf, sizeof(buf)) == 4);
 	ward_vol_close(v, NULL);
 	/* it grows again after that (announced anew), and a second crash
 	 * leaves it tolerated and reclaimed the same way */
 	CHECK(grow_and_die() == 0);
 	v = vopen(WARD_VOL_RDONLY);
-	CHECK(v != NULL && verify(v) == 0);
+	CHECK(v != NULL && vol_verify(v) == 0);
 	ward_vol_close(v, NULL);
 
 	/* a flagged entry in a snapshot (lazy open): the cut failed once (the
@@ -302,10 +283,10 @@ static void test_reclaim(void)
 	CHECK(disk_size("g") == 4 + (1 << 20));
 	v = vopen(WARD_VOL_RDWR);
 	CHECK(disk_size("g") == 4);
-	CHECK(v != NULL && verify(v) == 0 && put(v, "g", "rewritten") == 0 && verify(v) == 0);
+	CHECK(v != NULL && vol_verify(v) == 0 && vol_put_str(v, "g", "rewritten") == 0 && vol_verify(v) == 0);
 	ward_vol_close(v, NULL);
 	v = vopen(WARD_VOL_RDONLY);
-	CHECK(v != NULL && verify(v) == 0 && vol_read_str(v, "g", buf, sizeof(buf)) == 9);
+	CHECK(v != NULL && vol_verify(v) == 0 && vol_read_str(v, "g", buf, sizeof(buf)) == 9);
 	ward_vol_close(v, NULL);
 }
 
