@@ -534,7 +534,8 @@ static int lock_volume(ward_vol *v, int creating, char *err)
 		return wv_fail(err, -errno, "cannot lock volume '%s': %s", v->dir, strerror(errno));
 	/* held: by a writer, or (for a writer) by readers only */
 	if (v->writable && flock(v->lockfd, LOCK_SH | LOCK_NB) == 0)
-		return wv_fail(err, -EAGAIN, "volume '%s' is open for reading by another process", v->dir);
+		return wv_fail(err, -EAGAIN, "volume '%s' is open for reading by another process; run this again when it has finished",
+			       v->dir);
 	return wv_fail(err, -EBUSY, "volume '%s' is open for writing by another process", v->dir);
 }
 

@@ -347,7 +347,9 @@ def test_read_only_volume_runs_read_only(tmp):
 
 def test_volume_of_another_user_runs_read_only(tmp):
     """The same for a user who may read the volume but not write it
-    (EACCES), run as user nobody where that is possible."""
+    (EACCES), run as user nobody where that is possible; while that user
+    reads it, a writer is refused (it would change what the reader
+    checks)."""
     if os.geteuid() != 0 or not shutil.which("setpriv"):
         pytest.skip("needs root and setpriv to run as nobody")
     # pytest's directories are private to root: one nobody may enter
@@ -370,6 +372,25 @@ def test_volume_of_another_user_runs_read_only(tmp):
         assert r.stdout == "alpha\nwrite: Read-only file system\nmkdir: Read-only file system\n"
         r = subprocess.run(asnobody + [str(WARD), "fs", "verify", str(vol), "--key-file", str(key)],
                            env=env, capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+        # while nobody reads it, its owner's writer is refused with one line
+        started = b / "xdg" / "started"
+        p = subprocess.Popen(asnobody + [str(WARD), "run", "--no-engine-image", "--volume", f"{vol}:{key}", "--",
+                                         PY, "-c", textwrap.dedent(READER), str(vol), str(started)],
+                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 60
+            while not started.exists():
+                assert p.poll() is None and time.monotonic() < deadline, p.communicate()
+                time.sleep(0.01)
+            r = ward("run", "--volume", f"{vol}:{key}", "--", PY, "-c", "pass")
+            assert (r.returncode, one_line(r.stderr)) == (125, [
+                f"ward: cannot open volume {vol}: volume '{vol}' is open for reading by another process; "
+                "run this again when it has finished"])
+        finally:
+            out, err = p.communicate(timeout=60)
+        assert p.returncode == 0, err
+        r = ward("run", "--volume", f"{vol}:{key}", "--", PY, "-c", "pass")
         assert r.returncode == 0, r.stderr
     finally:
         shutil.rmtree(b, ignore_errors=True)
