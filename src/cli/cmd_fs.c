@@ -2,7 +2,6 @@
  * (src/fs/volume.h; format in docs/volume-format.md). */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -21,6 +20,11 @@
 
 int cmd_fs_stress(int argc, char **argv); /* cmd_fs_stress.c: hidden crash-test writer */
 int cmd_fs_put(int argc, char **argv);    /* cmd_fs_stress.c: hidden test helper */
+
+/* Exit status of a command that reads a volume while another process has
+ * it open for writing (nothing was checked: try again later), as
+ * sysexits.h's EX_TEMPFAIL. */
+#define FS_EXIT_BUSY 75
 
 struct fsopts {
 	const char *key_file;
@@ -69,7 +73,9 @@ static void help_sub(const char *sub)
 		       "left out, with a warning). When KEY does not exist, a new random key is\n"
 		       "written there with mode 0600 (and removed again if the encrypt fails); KEY\n"
 		       "must not lie inside SRC_DIR or VOL. Prints the volume tag on stdout; shows a\n"
-		       "progress bar on stderr for large trees when stderr is a terminal.\n");
+		       "progress bar on stderr for large trees when stderr is a terminal.\n"
+		       "Until it has finished, VOL is marked incomplete and nothing opens it; if it\n"
+		       "is interrupted, running the same command again replaces what it left.\n");
 	else if (strcmp(sub, "ls") == 0)
 		printf("usage: ward fs ls VOL (--key-file KEY | --manifest FILE) [-l]\n\n"
 		       "Lists every entry of the volume (directories end in '/'), one a line:\n"
@@ -86,7 +92,9 @@ static void help_sub(const char *sub)
 		       "nothing the manifest does not list. With --tag, also that the volume is\n"
 		       "exactly the pinned version (an older copy has a different tag).\n"
 		       "Exit status 0 when intact, 1 with the reason otherwise, 2 for a usage\n"
-		       "error (such as a --tag that is not 64 hex digits).\n");
+		       "error (such as a --tag that is not 64 hex digits), 75 when another\n"
+		       "process (ward run) has the volume open for writing: nothing was checked,\n"
+		       "run it again when that has finished (ls, cat, decrypt and tag do the same).\n");
 	else if (strcmp(sub, "decrypt") == 0)
 		printf("usage: ward fs decrypt VOL OUT_DIR --key-file KEY\n\n"
 		       "Writes the verified plain tree to OUT_DIR (new or empty).\n");
@@ -186,29 +194,11 @@ static int need_pos(const struct fsopts *o, int n, const char *sub, const char *
 	return 0;
 }
 
-/* A quoted path in a "'PATH': path too long" error shortened to its start
- * and end, so that the reason and the fix always fit on the line. */
-static void report_too_long(const char *err)
-{
-	const char *q = err[0] == '\'' ? strstr(err + 1, "': path too long") : NULL;
-	const char *p = err[0] == '\'' ? err + 1 : err;
-	size_t n = q ? (size_t)(q - p) : strlen(p); /* no end quote: err was cut */
-	if (q != NULL && n <= 120)
-		ward_error("'%.*s': path too long (over %u bytes); use shorter names or less nesting", (int)n, p,
-			   (unsigned)WVOL_MAX_PATH);
-	else if (q != NULL)
-		ward_error("'%.60s...%s': path too long (over %u bytes); use shorter names or less nesting", p,
-			   q - 60, (unsigned)WVOL_MAX_PATH);
-	else
-		ward_error("'%.100s...': path too long (over %u bytes); use shorter names or less nesting", p,
-			   (unsigned)WVOL_MAX_PATH);
-}
-
 /* One line for a library error, with a fix where there is one. */
 static void report(int rc, const char *err)
 {
-	if (rc == -ENAMETOOLONG)
-		report_too_long(err);
+	if (rc == -ENAMETOOLONG) /* the library keeps the line's end (the reason) */
+		ward_error("%s; use shorter names or less nesting", err);
 	else if (rc == -EKEYREJECTED)
 		ward_error("%s; use the key file the volume was created with", err);
 	else if (rc == -EIO || rc == -EBADMSG)
@@ -325,6 +315,11 @@ static int open_vol(const char *sub, const char *dir, const struct fsopts *o, in
 		return 1;
 	rc = ward_vol_open(dir, &vo, v, err);
 	ward_wipe(key, sizeof(key));
+	if (rc == -EBUSY) {
+		/* a writer (ward run) has it: what is on disk is between its steps */
+		ward_error("%s; run this again when it has finished", err);
+		return FS_EXIT_BUSY;
+	}
 	if (rc != 0) {
 		report_open(rc, err, sub, dir, o);
 		return 1;
@@ -363,15 +358,6 @@ static int tree_large(void)
 
 /* ---- subcommands ---- */
 
-static int rm_cb(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	(void)remove(p);
-	return 0;
-}
-
 /* One line for what reading the tree left out (nothing when nothing was). */
 static void warn_skipped(const char *tree, const struct ward_vol_skipped *sk)
 {
@@ -407,7 +393,8 @@ static int fs_encrypt(const struct fsopts *o)
 {
 	uint8_t key[WARD_VOL_KEY_LEN], tag[WARD_VOL_TAG_LEN];
 	char err[WARD_VOL_ERR_LEN], hx[2 * WARD_VOL_TAG_LEN + 1];
-	struct ward_vol_opts vo = { .kind = WARD_VOL_ENCRYPTED, .flags = WARD_VOL_CREATE };
+	/* incomplete on disk until everything is in (volume.h) */
+	struct ward_vol_opts vo = { .kind = WARD_VOL_ENCRYPTED, .flags = WARD_VOL_CREATE | WARD_VOL_INCOMPLETE };
 	struct progress pr = { .on = 0, .what = "encrypting" };
 	struct stat st;
 	struct ward_vol_skipped skipped = { 0 };
@@ -474,16 +461,21 @@ static int fs_encrypt(const struct fsopts *o)
 		rc = ward_vol_sync(v, err);
 	if (rc == 0)
 		rc = ward_vol_tag(v, tag);
-	int rc2 = ward_vol_close(v, rc ? NULL : err);
 	if (rc == 0)
-		rc = rc2;
+		rc = ward_vol_complete(v, err);
 	if (rc != 0) {
 		report(rc, err);
-		/* leave nothing half-made behind */
+		/* leave nothing half-made behind (a kill leaves it marked
+		 * incomplete: refused, and replaced by the next encrypt) */
+		(void)ward_vol_discard(v, NULL);
 		if (!existed)
-			nftw(o->pos[1], rm_cb, 16, FTW_DEPTH | FTW_PHYS);
+			(void)rmdir(o->pos[1]);
 		if (created)
-			(void)unlink(o->key_file);
+			(void)unlink(o->key_file); /* a key made for this volume only */
+		return 1;
+	}
+	if ((rc = ward_vol_close(v, err)) != 0) {
+		report(rc, err); /* the volume is complete: its key stays */
 		return 1;
 	}
 	if (created) /* said once the volume exists: a failed encrypt removes the key */
@@ -525,37 +517,95 @@ static void put_name(const char *p)
 	}
 }
 
-static int ls_dir(ward_vol *v, const char *dir, int lng)
+/* Prints one entry of a listing (p: its path in the volume). */
+static void ls_print(ward_vol *v, const char *p, const struct ward_vdirent *e, int lng)
 {
-	struct ward_vdirent *e;
-	size_t n;
+	if (lng) {
+		struct ward_vstat st;
+		char m[11], t[32], err[WARD_VOL_ERR_LEN];
+		if (ward_vol_stat(v, p, &st, err) != 0)
+			return;
+		time_t s = (time_t)(st.mtime_ns / 1000000000);
+		struct tm tm;
+		strftime(t, sizeof(t), "%Y-%m-%d %H:%M", localtime_r(&s, &tm));
+		fmt_mode(st.mode, m);
+		printf("%s %12llu %s ", m, (unsigned long long)st.size, t);
+	}
+	put_name(p);
+	printf("%s\n", S_ISDIR(e->mode) ? "/" : "");
+}
+
+/* Lists the whole volume depth first, each directory in name order. The
+ * open directories are a stack on the heap, not recursion: a volume may
+ * be some 2,000 levels deep. */
+static int ls_tree(ward_vol *v, int lng)
+{
+	struct lsdir {
+		char *path;		  /* "" for the root */
+		struct ward_vdirent *e;
+		size_t n, i;
+	} *st = NULL;
+	size_t depth = 0, cap = 0;
 	char err[WARD_VOL_ERR_LEN];
-	int rc = ward_vol_readdir(v, dir, &e, &n, err);
-	if (rc != 0) {
-		report(rc, err);
-		return 1;
-	}
-	for (size_t i = 0; i < n && rc == 0; i++) {
-		char p[8192];
-		snprintf(p, sizeof(p), "%s%s%s", dir, dir[0] ? "/" : "", e[i].name);
-		if (lng) {
-			struct ward_vstat st;
-			char m[11], t[32];
-			if (ward_vol_stat(v, p, &st, err) != 0)
-				continue;
-			time_t s = (time_t)(st.mtime_ns / 1000000000);
-			struct tm tm;
-			strftime(t, sizeof(t), "%Y-%m-%d %H:%M", localtime_r(&s, &tm));
-			fmt_mode(st.mode, m);
-			printf("%s %12llu %s ", m, (unsigned long long)st.size, t);
+	char *next = strdup("");
+	int rc = next ? 0 : -ENOMEM;
+
+	while (rc == 0) {
+		if (next != NULL) { /* enter directory next */
+			if (depth == cap) {
+				size_t nc = cap ? cap * 2 : 16;
+				struct lsdir *ns = realloc(st, nc * sizeof(*ns));
+				if (ns == NULL) {
+					rc = -ENOMEM;
+					break;
+				}
+				st = ns;
+				cap = nc;
+			}
+			struct lsdir *d = &st[depth];
+			memset(d, 0, sizeof(*d));
+			d->path = next;
+			next = NULL;
+			depth++;
+			if ((rc = ward_vol_readdir(v, d->path, &d->e, &d->n, err)) != 0) {
+				report(rc, err);
+				rc = 1; /* said */
+				break;
+			}
 		}
-		put_name(p);
-		printf("%s\n", S_ISDIR(e[i].mode) ? "/" : "");
-		if (S_ISDIR(e[i].mode))
-			rc = ls_dir(v, p, lng);
+		if (depth == 0)
+			break;
+		struct lsdir *d = &st[depth - 1];
+		if (d->i == d->n) { /* done with it */
+			free(d->e);
+			free(d->path);
+			depth--;
+			continue;
+		}
+		const struct ward_vdirent *e = &d->e[d->i++];
+		size_t pl = strlen(d->path), nl = strlen(e->name);
+		char *p = malloc(pl + nl + 2);
+		if (p == NULL) {
+			rc = -ENOMEM;
+			break;
+		}
+		snprintf(p, pl + nl + 2, "%s%s%s", d->path, pl ? "/" : "", e->name);
+		ls_print(v, p, e, lng);
+		if (S_ISDIR(e->mode))
+			next = p;
+		else
+			free(p);
 	}
-	free(e);
-	return rc;
+	if (rc == -ENOMEM)
+		ward_error("out of memory");
+	while (depth > 0) {
+		depth--;
+		free(st[depth].e);
+		free(st[depth].path);
+	}
+	free(st);
+	free(next);
+	return rc == 0 ? 0 : 1;
 }
 
 static int fs_ls(const struct fsopts *o)
@@ -566,7 +616,7 @@ static int fs_ls(const struct fsopts *o)
 		return 2;
 	if ((rc = open_vol("ls", o->pos[0], o, WARD_VOL_RDONLY, &v)) != 0)
 		return rc;
-	rc = ls_dir(v, "", o->long_list);
+	rc = ls_tree(v, o->long_list);
 	ward_vol_close(v, NULL);
 	return rc;
 }
@@ -675,12 +725,8 @@ static int fs_authenticate(const struct fsopts *o)
 	}
 	struct ward_vol_skipped skipped = { 0 };
 	int rc = ward_vol_authenticate(o->pos[0], o->out, tag, progress_cb, &pr, &skipped, err);
-	if (rc == -ENAMETOOLONG) {
-		report_too_long(err);
-		return 1;
-	}
 	if (rc != 0) {
-		ward_error("%s", err);
+		report(rc, err);
 		return 1;
 	}
 	warn_skipped(o->pos[0], &skipped);

@@ -5,7 +5,9 @@
  *   DIR/<path>                      file data: chunk i, slot 0, at i * CHUNK
  *   DIR/.ward-volume/manifest       header + MAC-chained records (journal)
  *   DIR/.ward-volume/alt/<id hex>   slot 1 of every chunk of one file (CoW)
- *   DIR/.ward-volume/lock           flock: one read-write opener
+ *   DIR/.ward-volume/lock           flock: one writer (LOCK_EX) or readers (LOCK_SH)
+ *   DIR/.ward-volume/incomplete     the volume is being created: written
+ *                                   first, removed last (volume.c)
  *
  * Manifest header (WVOL_HDR_LEN bytes):
  *   0  magic "WARDVOL1"        8  u32 version (1)   12 u32 kind (1 enc, 2 auth)
@@ -31,7 +33,8 @@
  *  (5) A file's main data file grows past its committed length only after
  *      a DIRTY record; a commit that shortens it is recorded before the
  *      cut, and a read-write open finishes a cut the last record left
- *      undone (or records DIRTY when it cannot).
+ *      undone (or records DIRTY when it cannot), and cuts back every file
+ *      flagged as possibly longer to its committed length.
  */
 #ifndef WARD_FS_FORMAT_H
 #define WARD_FS_FORMAT_H

@@ -124,6 +124,8 @@ struct ward_vol {
 	int mid_ok;		/* mid did not change while the file was read */
 	const struct ward_file_id *want_trusted; /* opts.trusted_manifest, during open */
 	int trusted;		/* the chain check was skipped (see volume.h) */
+	int incomplete;		/* created by this open, its marker still there
+				   (format.h, META_INCOMPLETE in volume.c) */
 	struct vnode **tab;	/* hash chains, by path (for a lazy volume: the
 				   nodes materialised so far) */
 	size_t tcap, tcount;
@@ -183,6 +185,11 @@ void wv_lazy_free(struct lazy *lz);
 /* a lazy volume becomes eager (see struct lazy); no-op when not lazy; 0 or
  * -ENOMEM (then still lazy and unchanged); caller holds v->mu */
 int wv_lazy_eager(ward_vol *v);
+/* calls fn(v, path) for each file entry flagged as maybe longer on disk
+ * than committed (WVOL_EF_MAYBE_DIRTY), in path order, until fn returns
+ * non-zero (returned); fn may materialise nodes. Caller holds v->mu or
+ * v is not shared yet. */
+int wv_lazy_each_flagged(ward_vol *v, int (*fn)(ward_vol *v, const char *path));
 /* tests: open every volume eagerly (compare lazy and eager results) */
 extern int wv_lazy_disabled;
 /* tests: when set to N > 0, the Nth allocation made while materialising a

@@ -1342,6 +1342,26 @@ int wv_lazy_eager(ward_vol *v)
 	return 0;
 }
 
+int wv_lazy_each_flagged(ward_vol *v, int (*fn)(ward_vol *v, const char *path))
+{
+	struct lazy *lz = v->lz;
+	char path[WVOL_MAX_PATH + 1];
+	for (uint32_t i = 0; i < lz->n; i++) {
+		size_t len, pl;
+		const uint8_t *p = lz_payload(lz, i, &len);
+		pl = (size_t)le16(p);
+		const uint8_t *q = p + 2 + pl; /* type, flags (checked at open) */
+		if (q[0] != WVOL_T_FILE || !(q[1] & WVOL_EF_MAYBE_DIRTY))
+			continue;
+		memcpy(path, p + 2, pl);
+		path[pl] = '\0';
+		int rc = fn(v, path);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
 int wv_lazy_stat(ward_vol *v, const char *path, struct ward_vstat *st)
 {
 	struct lazy *lz = v->lz;

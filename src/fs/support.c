@@ -7,12 +7,24 @@
 
 #include "fs/internal.h"
 
+/* A line longer than WARD_VOL_ERR_LEN (a path deep in a volume takes up
+ * to 4095 bytes) keeps its start and its end, where the reason is, with
+ * "..." for the middle. */
 int wv_fail(char *err, int code, const char *fmt, ...)
 {
 	if (err != NULL) {
-		va_list ap;
+		va_list ap, ap2;
 		va_start(ap, fmt);
-		vsnprintf(err, WARD_VOL_ERR_LEN, fmt, ap);
+		va_copy(ap2, ap);
+		int n = vsnprintf(err, WARD_VOL_ERR_LEN, fmt, ap);
+		char *all = n >= WARD_VOL_ERR_LEN ? malloc((size_t)n + 1) : NULL;
+		if (all != NULL && vsnprintf(all, (size_t)n + 1, fmt, ap2) == n) {
+			size_t head = 96, tail = WARD_VOL_ERR_LEN - 1 - head - 3;
+			memcpy(err + head, "...", 3);
+			memcpy(err + head + 3, all + n - tail, tail + 1);
+		}
+		free(all);
+		va_end(ap2);
 		va_end(ap);
 	}
 	return code;

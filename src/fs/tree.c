@@ -59,89 +59,95 @@ static int tree_add(struct tree *t, const char *rel, const struct stat *st)
 	return 0;
 }
 
-static int cmp_names(const void *a, const void *b)
+static int cmp_tent(const void *a, const void *b)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	return strcmp(((const struct tent *)a)->rel, ((const struct tent *)b)->rel);
 }
 
-/* Walks root/rel (sorted, parents first). Skips the reserved entry at the
- * root; follows symlinks to regular files; skips symlinks to directories
- * and dangling ones; refuses other file types. */
-static int walk(const char *root, const char *rel, struct tree *t, char *err)
+/* Opens directory rel ("" = the root) below rootfd, without following a
+ * link at its last component; -1 with errno. */
+static int open_dir_at(int rootfd, const char *rel)
 {
-	char path[PATH_MAX];
-	DIR *d;
-	struct dirent *de;
-	char **names = NULL;
-	size_t nn = 0, cap = 0;
-	int rc = 0;
+	return openat(rootfd, rel[0] ? rel : ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
 
-	if (snprintf(path, sizeof(path), "%s%s%s", root, rel[0] ? "/" : "", rel) >= (int)sizeof(path))
-		return wv_fail(err, -ENAMETOOLONG, "'%s/%s': path too long", root, rel);
-	d = opendir(path);
-	if (d == NULL)
-		return wv_fail(err, -errno, "cannot read directory '%s': %s", path, strerror(errno));
-	while ((de = readdir(d)) != NULL) {
+/* Reads one directory of the plain tree (rel below rootfd, named root in
+ * messages) into t: directories and regular files, symlinks to regular
+ * files as those files (st of the target); symlinks to directories and
+ * dangling ones are counted in t->skipped; other file types are refused.
+ * The reserved entry is skipped at the root. */
+static int walk_dir(int rootfd, const char *root, const char *rel, struct tree *t, char *err)
+{
+	char r2[WVOL_MAX_PATH + 1];
+	struct dirent *de;
+	int rc = 0, fd = open_dir_at(rootfd, rel);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+
+	if (d == NULL) {
+		rc = wv_fail(err, -errno, "cannot read directory '%s%s%s': %s", root, rel[0] ? "/" : "", rel, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return rc;
+	}
+	while (rc == 0 && (de = readdir(d)) != NULL) {
+		struct stat st;
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
 		if (rel[0] == '\0' && strcmp(de->d_name, WARD_VOL_META_DIR) == 0)
 			continue;
-		if (nn == cap) {
-			cap = cap ? cap * 2 : 64;
-			char **nw = realloc(names, cap * sizeof(*nw));
-			if (nw == NULL) {
-				rc = wv_fail(err, -ENOMEM, "out of memory");
-				goto out;
-			}
-			names = nw;
+		if (snprintf(r2, sizeof(r2), "%s%s%s", rel, rel[0] ? "/" : "", de->d_name) >= (int)sizeof(r2)) {
+			size_t rl = strlen(rel); /* the message names the end of the path */
+			rc = wv_fail(err, -ENAMETOOLONG,
+				     "'%s/...%s/%s': path too long for a volume (%zu bytes below '%s'; at most %u)", root,
+				     rel + (rl > 64 ? rl - 64 : 0), de->d_name, rl + 1 + strlen(de->d_name), root,
+				     WVOL_MAX_PATH);
+			break;
 		}
-		if ((names[nn] = strdup(de->d_name)) == NULL) {
+		if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+			rc = wv_fail(err, -errno, "cannot stat '%s/%s': %s", root, r2, strerror(errno));
+			break;
+		}
+		if (S_ISLNK(st.st_mode) && (fstatat(fd, de->d_name, &st, 0) != 0 || !S_ISREG(st.st_mode))) {
+			/* dangling, or a link to a directory: not part of the volume
+			 * (the first in path order is named) */
+			if (t->skipped.links++ == 0 || strcmp(r2, t->skipped.first) < 0)
+				snprintf(t->skipped.first, sizeof(t->skipped.first), "%s", r2);
+			continue;
+		}
+		if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode))
+			rc = wv_fail(err, -EINVAL, "'%s/%s' is not a regular file or directory; remove it or copy the tree without it",
+				     root, r2);
+		else if (tree_add(t, r2, &st) != 0)
 			rc = wv_fail(err, -ENOMEM, "out of memory");
-			goto out;
-		}
-		nn++;
 	}
-	if (nn > 1)
-		qsort(names, nn, sizeof(*names), cmp_names);
-	for (size_t i = 0; i < nn && rc == 0; i++) {
-		char r2[WVOL_MAX_PATH + 1], full[PATH_MAX];
-		struct stat st;
-		if (snprintf(r2, sizeof(r2), "%s%s%s", rel, rel[0] ? "/" : "", names[i]) >= (int)sizeof(r2) ||
-		    snprintf(full, sizeof(full), "%s/%s", root, r2) >= (int)sizeof(full)) {
-			rc = wv_fail(err, -ENAMETOOLONG, "'%s/%s/%s': path too long", root, rel, names[i]);
-			break;
-		}
-		if (lstat(full, &st) != 0) {
-			rc = wv_fail(err, -errno, "cannot stat '%s': %s", full, strerror(errno));
-			break;
-		}
-		if (S_ISLNK(st.st_mode)) {
-			if (stat(full, &st) != 0 || !S_ISREG(st.st_mode)) {
-				/* dangling, or a link to a directory: not part of the volume */
-				if (t->skipped.links++ == 0)
-					snprintf(t->skipped.first, sizeof(t->skipped.first), "%s", r2);
-				continue;
-			}
-		}
-		if (S_ISDIR(st.st_mode)) {
-			if (tree_add(t, r2, &st) != 0)
-				rc = wv_fail(err, -ENOMEM, "out of memory");
-			else
-				rc = walk(root, r2, t, err);
-		} else if (S_ISREG(st.st_mode)) {
-			if (tree_add(t, r2, &st) != 0)
-				rc = wv_fail(err, -ENOMEM, "out of memory");
-		} else {
-			rc = wv_fail(err, -EINVAL, "'%s' is not a regular file or directory; remove it or copy the tree without it",
-				     full);
-		}
-	}
-out:
-	for (size_t i = 0; i < nn; i++)
-		free(names[i]);
-	free(names);
 	closedir(d);
 	return rc;
+}
+
+/* Reads the whole plain tree below rootfd (root: its name in messages)
+ * into t, sorted by path, so parents come before their children. Each
+ * directory is read once, in the order found (t itself is the work list),
+ * with one descriptor open at a time and no recursion: a tree may be as
+ * deep as the 4095-byte path limit allows (some 2,000 levels). */
+static int walk(int rootfd, const char *root, struct tree *t, char *err)
+{
+	int rc = walk_dir(rootfd, root, "", t, err);
+	for (size_t i = 0; rc == 0 && i < t->n; i++)
+		if (S_ISDIR(t->e[i].st.st_mode))
+			rc = walk_dir(rootfd, root, t->e[i].rel, t, err);
+	if (rc == 0 && t->n > 1)
+		qsort(t->e, t->n, sizeof(*t->e), cmp_tent);
+	return rc;
+}
+
+/* Opens the root of a plain tree: -errno with err set. */
+static int open_tree(const char *src, char *err)
+{
+	int fd = open(src, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOTDIR ? wv_fail(err, -ENOTDIR, "'%s' is not a directory", src)
+					: wv_fail(err, -errno, "cannot read '%s': %s", src, strerror(errno));
+	return fd;
 }
 
 static int64_t st_mtime_ns(const struct stat *st)
@@ -149,23 +155,83 @@ static int64_t st_mtime_ns(const struct stat *st)
 	return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
 }
 
+/* Progress of a whole-tree operation: bytes done of a total. */
+struct prog {
+	void (*fn)(void *arg, uint64_t done, uint64_t total);
+	void *arg;
+	uint64_t done, total;
+};
+
+static void prog_add(struct prog *p, uint64_t n)
+{
+	p->done += n;
+	if (p->fn)
+		p->fn(p->arg, p->done, p->total);
+}
+
+/* Copies the plain file open as fd (name: for messages) into the new,
+ * empty volume file f through buf (IOBUF bytes). Only the source's data
+ * is read and written: its holes (SEEK_HOLE) stay holes in the volume
+ * (chunks stored as WVOL_SLOT_HOLE, nothing on disk), so a sparse file
+ * stays sparse. On disk that shows where the source has holes, as its
+ * size shows its length; a chunk that is all zeros in the data is
+ * encrypted as any other. */
+static int import_data(ward_vfile *f, int fd, const char *name, uint8_t *buf, struct prog *pr, char *err)
+{
+	struct stat st;
+	uint64_t size, off = 0;
+
+	if (fstat(fd, &st) != 0)
+		return wv_fail(err, -errno, "cannot read '%s': %s", name, strerror(errno));
+	size = (uint64_t)st.st_size;
+	while (off < size) {
+		off_t d = lseek(fd, (off_t)off, SEEK_DATA), h;
+		if (d < 0 && errno == ENXIO)
+			break; /* a hole up to the end */
+		if (d < 0 || (h = lseek(fd, d, SEEK_HOLE)) < 0) {
+			d = (off_t)off; /* no hole detection here: all of it is data */
+			h = (off_t)size;
+		}
+		if ((uint64_t)d >= size)
+			break;
+		if ((uint64_t)h > size)
+			h = (off_t)size;
+		prog_add(pr, (uint64_t)d - off); /* the hole before */
+		for (off = (uint64_t)d; off < (uint64_t)h;) {
+			size_t want = (uint64_t)h - off < IOBUF ? (size_t)((uint64_t)h - off) : IOBUF, got = 0;
+			if (ward_pread_full(fd, buf, want, off, &got) != 0)
+				return wv_fail(err, -errno, "cannot read '%s': %s", name, strerror(errno));
+			if (got == 0) { /* shortened meanwhile: keep what was read */
+				size = off;
+				break;
+			}
+			ssize_t w = ward_vf_pwrite(f, buf, got, off, err);
+			if (w < 0)
+				return (int)w;
+			off += got;
+			prog_add(pr, got);
+		}
+	}
+	if (off < size)
+		prog_add(pr, size - off); /* the hole at the end */
+	return ward_vf_size(f) < size ? ward_vf_truncate(f, size, err) : 0;
+}
+
 int ward_vol_import(ward_vol *v, const char *src, void (*progress)(void *, uint64_t, uint64_t), void *arg,
 		    struct ward_vol_skipped *skipped, char *err)
 {
 	struct tree t = { 0 };
+	struct prog pr = { .fn = progress, .arg = arg };
 	uint8_t *buf = NULL;
-	uint64_t done = 0;
-	int rc;
-	struct stat rs;
+	int rc, rootfd;
 
-	if (stat(src, &rs) != 0)
-		return wv_fail(err, -errno, "cannot read '%s': %s", src, strerror(errno));
-	if (!S_ISDIR(rs.st_mode))
-		return wv_fail(err, -ENOTDIR, "'%s' is not a directory", src);
-	if ((rc = walk(src, "", &t, err)) != 0)
+	if ((rootfd = open_tree(src, err)) < 0)
+		return rootfd;
+	if ((rc = walk(rootfd, src, &t, err)) != 0)
 		goto out;
 	if (skipped != NULL)
 		*skipped = t.skipped;
+	pr.total = t.bytes;
 	buf = aligned_alloc(4096, IOBUF); /* the kernel copies into page-aligned buffers fastest */
 	if (buf == NULL) {
 		rc = wv_fail(err, -ENOMEM, "out of memory");
@@ -178,33 +244,17 @@ int ward_vol_import(ward_vol *v, const char *src, void (*progress)(void *, uint6
 				goto out;
 			continue;
 		}
-		char full[PATH_MAX];
 		ward_vfile *f = NULL;
-		snprintf(full, sizeof(full), "%s/%s", src, e->rel);
-		int fd = open(full, O_RDONLY | O_CLOEXEC);
+		int fd = openat(rootfd, e->rel, O_RDONLY | O_CLOEXEC); /* a link to a file is that file */
 		if (fd < 0) {
-			rc = wv_fail(err, -errno, "cannot read '%s': %s", full, strerror(errno));
+			rc = wv_fail(err, -errno, "cannot read '%s/%s': %s", src, e->rel, strerror(errno));
 			goto out;
 		}
 		rc = ward_vf_open(v, e->rel, O_WRONLY | O_CREAT | O_EXCL, e->st.st_mode & 07777, &f, err);
-		uint64_t off = 0;
-		while (rc == 0) {
-			ssize_t r = read(fd, buf, IOBUF);
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r < 0) {
-				rc = wv_fail(err, -errno, "cannot read '%s': %s", full, strerror(errno));
-				break;
-			}
-			if (r == 0)
-				break;
-			ssize_t w = ward_vf_pwrite(f, buf, (size_t)r, off, err);
-			if (w < 0)
-				rc = (int)w;
-			off += (uint64_t)r;
-			done += (uint64_t)r;
-			if (progress)
-				progress(arg, done, t.bytes);
+		if (rc == 0) {
+			char name[WARD_VOL_ERR_LEN];
+			snprintf(name, sizeof(name), "%s/%s", src, e->rel);
+			rc = import_data(f, fd, name, buf, &pr, err);
 		}
 		close(fd);
 		if (f != NULL) {
@@ -225,6 +275,7 @@ int ward_vol_import(ward_vol *v, const char *src, void (*progress)(void *, uint6
 out:
 	free(buf);
 	tree_free(&t);
+	close(rootfd);
 	return rc;
 }
 
@@ -282,36 +333,48 @@ static int crash_leftover(const ward_vol *v, const char *r2)
 	return 0;
 }
 
-/* An encrypted volume holds nothing on disk that its manifest does not name
- * (but for what an interrupted last operation left: crash_leftover). */
-static int check_extra(ward_vol *v, const char *rel, char *err)
+/* Whether directory rel ("" = the root) of v holds on disk only what the
+ * manifest lists (but for what an interrupted last operation left:
+ * crash_leftover). A directory missing on disk is not looked at (reading
+ * its files reports it). */
+static int check_extra_dir(ward_vol *v, const char *rel, char *err)
 {
-	char path[PATH_MAX];
-	DIR *d;
+	char r2[WVOL_MAX_PATH + 1];
 	struct dirent *de;
-	int rc = 0;
+	int rc = 0, fd = open_dir_at(v->dirfd, rel);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 
-	snprintf(path, sizeof(path), "%s%s%s", v->dir, rel[0] ? "/" : "", rel);
-	if ((d = opendir(path)) == NULL)
+	if (d == NULL) {
+		if (fd >= 0)
+			close(fd);
 		return 0;
+	}
 	while (rc == 0 && (de = readdir(d)) != NULL) {
-		char r2[WVOL_MAX_PATH + 2];
 		struct ward_vstat st;
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
 		if (rel[0] == '\0' && strcmp(de->d_name, WARD_VOL_META_DIR) == 0)
 			continue;
-		if (snprintf(r2, sizeof(r2), "%s%s%s", rel, rel[0] ? "/" : "", de->d_name) >= (int)sizeof(r2))
+		/* a path too long for a volume cannot be listed in its manifest */
+		int fits = snprintf(r2, sizeof(r2), "%s%s%s", rel, rel[0] ? "/" : "", de->d_name) < (int)sizeof(r2);
+		if (fits && (crash_leftover(v, r2) || ward_vol_stat(v, r2, &st, NULL) == 0))
 			continue;
-		if (crash_leftover(v, r2))
-			continue;
-		if (ward_vol_stat(v, r2, &st, NULL) != 0)
-			rc = wv_fail(err, -EBADMSG, "'%s/%s': file on disk that the manifest does not list (added outside the enclave)",
-				     v->dir, r2);
-		else if (S_ISDIR(st.mode))
-			rc = check_extra(v, r2, err);
+		rc = wv_fail(err, -EBADMSG, "'%s/%s%s%s': file on disk that the manifest does not list (added outside the enclave)",
+			     v->dir, rel, rel[0] ? "/" : "", de->d_name);
 	}
 	closedir(d);
+	return rc;
+}
+
+/* An encrypted volume holds nothing on disk that its manifest does not
+ * name: each directory of the volume (paths and types as listed) is read
+ * once, without recursion (a volume may be some 2,000 levels deep). */
+static int check_extra(ward_vol *v, char **paths, const uint8_t *types, size_t n, char *err)
+{
+	int rc = check_extra_dir(v, "", err);
+	for (size_t i = 0; rc == 0 && i < n; i++)
+		if (types[i] == WVOL_T_DIR)
+			rc = check_extra_dir(v, paths[i], err);
 	return rc;
 }
 
@@ -380,21 +443,38 @@ static int read_through(ward_vol *v, const char *path, uint8_t *buf,
 /* a sink of read_through: the bytes go to an exported file */
 struct out_file {
 	int fd;
-	const char *path;
+	const char *dir, *rel; /* for messages: dir/rel */
+	uint64_t off;	       /* where the next bytes go */
 };
 
+static int all_zero(const uint8_t *p, size_t n)
+{
+	return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
+}
+
+/* Writes the bytes at o->off, except 4 KiB blocks (on the file's grid)
+ * that are all zeros: they are left as holes, and the caller gives the
+ * file its size with ftruncate at the end. A sparse file (or one with
+ * runs of zeros) is then sparse in the plain tree too. */
 static int write_out(void *arg, const uint8_t *p, size_t n, char *err)
 {
 	struct out_file *o = arg;
-	for (size_t w = 0; w < n;) {
-		ssize_t x = write(o->fd, p + w, n - w);
-		if (x < 0 && errno == EINTR)
-			continue;
-		if (x <= 0)
-			return wv_fail(err, -(x < 0 ? errno : EIO), "cannot write '%s': %s", o->path,
-				       strerror(x < 0 ? errno : EIO));
-		w += (size_t)x;
+	for (size_t a = 0; a < n;) {
+		size_t b = a + (WVOL_CHUNK - (size_t)((o->off + a) % WVOL_CHUNK));
+		if (b > n)
+			b = n;
+		int zero = all_zero(p + a, b - a);
+		while (b < n) { /* the rest of the run of blocks of the same kind */
+			size_t e = n - b < WVOL_CHUNK ? n : b + WVOL_CHUNK;
+			if (all_zero(p + b, e - b) != zero)
+				break;
+			b = e;
+		}
+		if (!zero && ward_pwrite_full(o->fd, p + a, b - a, o->off + a) != 0)
+			return wv_fail(err, -errno, "cannot write '%s/%s': %s", o->dir, o->rel, strerror(errno));
+		a = b;
 	}
+	o->off += n;
 	return 0;
 }
 
@@ -414,7 +494,7 @@ int ward_vol_verify(ward_vol *v, void (*progress)(void *, uint64_t, uint64_t), v
 			progress(arg, done, w.total);
 	}
 	if (rc == 0 && v->kind == WARD_VOL_ENCRYPTED)
-		rc = check_extra(v, "", err);
+		rc = check_extra(v, w.paths, w.types, w.n, err);
 	walk_end(&w);
 	return rc;
 }
@@ -508,7 +588,7 @@ int ward_vol_export(ward_vol *v, const char *out_dir, void (*progress)(void *, u
 {
 	struct walk w;
 	uint64_t done = 0;
-	int rc;
+	int rc, outfd;
 
 	if (mkdir(out_dir, 0755) != 0 && errno != EEXIST)
 		return wv_fail(err, -errno, "cannot create '%s': %s", out_dir, strerror(errno));
@@ -522,53 +602,59 @@ int ward_vol_export(ward_vol *v, const char *out_dir, void (*progress)(void *, u
 			return wv_fail(err, -ENOTEMPTY, "'%s' is not empty; choose a new or empty directory", out_dir);
 		}
 	closedir(d);
-	if ((rc = walk_begin(v, &w, err)) != 0)
+	/* everything below is made relative to the directory: a volume path
+	 * may take up to 4095 bytes, and out_dir comes on top */
+	if ((outfd = open(out_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+		return wv_fail(err, -errno, "cannot open '%s': %s", out_dir, strerror(errno));
+	if ((rc = walk_begin(v, &w, err)) != 0) {
+		close(outfd);
 		return rc;
+	}
 	for (size_t i = 0; i < w.n && rc == 0; i++) {
-		char full[PATH_MAX];
+		const char *rel = w.paths[i];
 		struct ward_vstat st;
-		snprintf(full, sizeof(full), "%s/%s", out_dir, w.paths[i]);
-		if ((rc = ward_vol_stat(v, w.paths[i], &st, err)) != 0)
+		if ((rc = ward_vol_stat(v, rel, &st, err)) != 0)
 			break;
 		if (w.types[i] == WVOL_T_DIR) {
-			if (mkdir(full, 0700) != 0)
-				rc = wv_fail(err, -errno, "cannot create '%s': %s", full, strerror(errno));
+			if (mkdirat(outfd, rel, 0700) != 0)
+				rc = wv_fail(err, -errno, "cannot create '%s/%s': %s", out_dir, rel, strerror(errno));
 			continue;
 		}
-		struct out_file o = { .path = full };
-		o.fd = open(full, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		struct out_file o = { .dir = out_dir, .rel = rel };
+		o.fd = openat(outfd, rel, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 		if (o.fd < 0)
-			rc = wv_fail(err, -errno, "cannot create '%s': %s", full, strerror(errno));
+			rc = wv_fail(err, -errno, "cannot create '%s/%s': %s", out_dir, rel, strerror(errno));
 		else
-			rc = read_through(v, w.paths[i], w.buf, write_out, &o, &done, err);
+			rc = read_through(v, rel, w.buf, write_out, &o, &done, err);
 		int fd = o.fd;
 		if (fd >= 0) {
+			if (rc == 0 && ftruncate(fd, (off_t)o.off) != 0) /* the size, past a last hole */
+				rc = wv_fail(err, -errno, "cannot write '%s/%s': %s", out_dir, rel, strerror(errno));
 			if (rc == 0 && fchmod(fd, st.mode & 07777) != 0)
-				rc = wv_fail(err, -errno, "cannot set the mode of '%s': %s", full, strerror(errno));
+				rc = wv_fail(err, -errno, "cannot set the mode of '%s/%s': %s", out_dir, rel, strerror(errno));
 			struct timespec ts[2] = { { st.mtime_ns / 1000000000, st.mtime_ns % 1000000000 },
 						  { st.mtime_ns / 1000000000, st.mtime_ns % 1000000000 } };
 			(void)futimens(fd, ts);
 			if (close(fd) != 0 && rc == 0)
-				rc = wv_fail(err, -errno, "cannot write '%s': %s", full, strerror(errno));
+				rc = wv_fail(err, -errno, "cannot write '%s/%s': %s", out_dir, rel, strerror(errno));
 		}
 		if (rc != 0 && fd >= 0)
-			(void)unlink(full); /* never leave a partial plaintext (only ever a file made here) */
+			(void)unlinkat(outfd, rel, 0); /* never leave a partial plaintext (only ever a file made here) */
 		if (progress)
 			progress(arg, done, w.total);
 	}
 	/* directory modes and times last */
 	for (size_t i = w.n; rc == 0 && i-- > 0;) {
-		char full[PATH_MAX];
 		struct ward_vstat st;
 		if (w.types[i] != WVOL_T_DIR || ward_vol_stat(v, w.paths[i], &st, NULL) != 0)
 			continue;
-		snprintf(full, sizeof(full), "%s/%s", out_dir, w.paths[i]);
 		struct timespec ts[2] = { { st.mtime_ns / 1000000000, st.mtime_ns % 1000000000 },
 					  { st.mtime_ns / 1000000000, st.mtime_ns % 1000000000 } };
-		(void)utimensat(AT_FDCWD, full, ts, 0);
-		(void)chmod(full, st.mode & 07777);
+		(void)utimensat(outfd, w.paths[i], ts, AT_SYMLINK_NOFOLLOW);
+		(void)fchmodat(outfd, w.paths[i], st.mode & 07777, 0);
 	}
 	walk_end(&w);
+	close(outfd);
 	return rc;
 }
 
@@ -582,7 +668,7 @@ int ward_vol_authenticate(const char *dir, const char *manifest_path, uint8_t ta
 	ward_vol *v = NULL;
 	uint8_t *buf = NULL, vid[WVOL_ID_LEN] = { 0 };
 	uint64_t done = 0;
-	int rc;
+	int rc, rootfd = -1;
 	char rd[PATH_MAX], rm[PATH_MAX];
 	struct stat rs;
 
@@ -608,7 +694,11 @@ int ward_vol_authenticate(const char *dir, const char *manifest_path, uint8_t ta
 			return wv_fail(err, -EINVAL, "the manifest '%s' would be inside the tree it describes; write it elsewhere",
 				       manifest_path);
 	}
-	if ((rc = walk(dir, "", &t, err)) != 0)
+	if ((rootfd = open_tree(dir, err)) < 0) {
+		rc = rootfd;
+		goto out;
+	}
+	if ((rc = walk(rootfd, dir, &t, err)) != 0)
 		goto out;
 	if (skipped != NULL)
 		*skipped = t.skipped;
@@ -651,9 +741,9 @@ int ward_vol_authenticate(const char *dir, const char *manifest_path, uint8_t ta
 		n->mode = e->st.st_mode & 07777;
 		n->mtime = st_mtime_ns(&e->st);
 		if (n->type == WVOL_T_FILE) {
-			char full[PATH_MAX];
-			snprintf(full, sizeof(full), "%s/%s", dir, e->rel);
-			int fd = open(full, O_RDONLY | O_CLOEXEC);
+			char full[WARD_VOL_ERR_LEN];
+			snprintf(full, sizeof(full), "%s/%s", dir, e->rel); /* for messages */
+			int fd = openat(rootfd, e->rel, O_RDONLY | O_CLOEXEC); /* a link to a file is that file */
 			uint64_t size = 0, cap = 0;
 			if (fd < 0) {
 				wv_node_free(n);
@@ -735,5 +825,7 @@ out:
 	}
 	free(buf);
 	tree_free(&t);
+	if (rootfd >= 0)
+		close(rootfd);
 	return rc;
 }

@@ -18,6 +18,10 @@
 #include "core/util.h"
 #include "fs/internal.h"
 
+/* files in the metadata directory (format.h) */
+#define META_LOCK "lock"
+#define META_INCOMPLETE "incomplete"
+
 /* ---- entry table ---- */
 
 static uint64_t hash_str(const char *s)
@@ -185,10 +189,11 @@ static int dir_is_empty(const char *dir)
 	return empty;
 }
 
-/* What a creation killed before its manifest was written leaves in dir:
- * only the metadata directory, with no manifest and nothing in alt/. It is
- * removed (so that the creation can simply be run again) and 1 returned;
- * 0 when dir holds anything else (never touched then). */
+/* What a creation killed before its marker was written (create_begin)
+ * leaves in dir: only the metadata directory, with no manifest and
+ * nothing in alt/. It is removed (so that the creation can simply be run
+ * again) and 1 returned; 0 when dir holds anything else (never touched
+ * then). */
 static int clear_unfinished_create(const char *dir)
 {
 	char meta[PATH_MAX], p[PATH_MAX + 320];
@@ -211,8 +216,11 @@ static int clear_unfinished_create(const char *dir)
 	snprintf(p, sizeof(p), "%s/manifest", meta);
 	if (access(p, F_OK) == 0 || errno != ENOENT)
 		return 0;
+	snprintf(p, sizeof(p), "%s/" META_INCOMPLETE, meta);
+	if (access(p, F_OK) == 0 || errno != ENOENT)
+		return 0; /* marked: create_begin clears it under the lock */
 	/* a creation still running holds the lock: leave it alone */
-	snprintf(p, sizeof(p), "%s/lock", meta);
+	snprintf(p, sizeof(p), "%s/" META_LOCK, meta);
 	int lfd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (lfd >= 0) {
 		int busy = flock(lfd, LOCK_EX | LOCK_NB) != 0;
@@ -228,12 +236,173 @@ static int clear_unfinished_create(const char *dir)
 	if ((d = opendir(meta)) == NULL)
 		return 0;
 	while ((e = readdir(d)) != NULL)
-		if (strcmp(e->d_name, "lock") == 0 || strncmp(e->d_name, "manifest.tmp.", 13) == 0) {
+		if (strcmp(e->d_name, META_LOCK) == 0 || strncmp(e->d_name, "manifest.tmp.", 13) == 0) {
 			snprintf(p, sizeof(p), "%s/%s", meta, e->d_name);
 			(void)unlink(p);
 		}
 	closedir(d);
 	return rmdir(meta) == 0;
+}
+
+/* ---- volumes under creation (format.h, META_INCOMPLETE) ---- */
+
+static const char mark_text[] = "a Ward volume under creation: incomplete until this file is removed\n";
+
+static int fsync_meta(ward_vol *v)
+{
+	int fd = openat(v->dirfd, WARD_VOL_META_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW), rc;
+	if (fd < 0)
+		return -1;
+	rc = fsync(fd);
+	close(fd);
+	return rc;
+}
+
+/* 1 when the directory open as dirfd holds nothing but the metadata. */
+static int only_meta(int dirfd)
+{
+	int fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC), only = 1;
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *e;
+	if (d == NULL) {
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	while (only && (e = readdir(d)) != NULL)
+		only = strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 || strcmp(e->d_name, WARD_VOL_META_DIR) == 0;
+	closedir(d);
+	return only;
+}
+
+/* Whether the directory open as dirfd is the leftover of an interrupted
+ * creation that create_begin may clear: the marker, with exactly the text
+ * written there, and either the manifest of an encrypted volume or nothing
+ * but the metadata (killed before the manifest was written). Anything else
+ * is left alone: this decides whether a directory's contents are removed. */
+static int is_leftover(int dirfd)
+{
+	char text[sizeof(mark_text)];
+	uint8_t h[16];
+	ssize_t r;
+	int fd = openat(dirfd, WARD_VOL_META_DIR "/" META_INCOMPLETE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return 0;
+	r = read(fd, text, sizeof(text));
+	close(fd);
+	if (r != (ssize_t)sizeof(mark_text) - 1 || memcmp(text, mark_text, sizeof(mark_text) - 1) != 0)
+		return 0;
+	fd = openat(dirfd, WARD_VOL_META_DIR "/manifest", O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return errno == ENOENT && only_meta(dirfd);
+	r = pread(fd, h, sizeof(h), 0);
+	close(fd);
+	/* magic, then the kind (u32 LE at 12) */
+	return r == (ssize_t)sizeof(h) && memcmp(h, WVOL_MAGIC, 8) == 0 && h[12] == WARD_VOL_ENCRYPTED && h[13] == 0 &&
+	       h[14] == 0 && h[15] == 0;
+}
+
+/* Removes name below dirfd: a file, or a directory with everything in it.
+ * Depth first, without recursion and with one descriptor at a time (the
+ * path from dirfd grows and shrinks): a volume may be as deep as a path of
+ * 4095 bytes allows. 0 or -errno. */
+static int rm_tree_at(int dirfd, const char *name)
+{
+	size_t top = strlen(name), len = top, cap = WVOL_MAX_PATH + 1;
+	char *p;
+	int rc = 0;
+
+	if (unlinkat(dirfd, name, 0) == 0 || errno == ENOENT)
+		return 0;
+	if (errno != EISDIR)
+		return -errno;
+	if (top >= cap)
+		return -ENAMETOOLONG;
+	if ((p = malloc(cap)) == NULL)
+		return -ENOMEM;
+	memcpy(p, name, top + 1);
+	for (;;) {
+		int fd = openat(dirfd, p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC), down = 0;
+		DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+		struct dirent *e;
+		if (d == NULL) {
+			rc = -errno;
+			if (fd >= 0)
+				close(fd);
+			break;
+		}
+		while (rc == 0 && (e = readdir(d)) != NULL) {
+			if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+				continue;
+			if (e->d_type != DT_DIR && unlinkat(fd, e->d_name, 0) == 0)
+				continue;
+			if (e->d_type != DT_DIR && errno != EISDIR) {
+				rc = errno == ENOENT ? 0 : -errno;
+				continue;
+			}
+			size_t nl = strlen(e->d_name);
+			if (len + 1 + nl >= cap) {
+				rc = -ENAMETOOLONG;
+				break;
+			}
+			p[len] = '/';
+			memcpy(p + len + 1, e->d_name, nl + 1);
+			len += 1 + nl;
+			down = 1;
+			break;
+		}
+		closedir(d);
+		if (rc != 0)
+			break;
+		if (down)
+			continue;
+		if (unlinkat(dirfd, p, AT_REMOVEDIR) != 0 && errno != ENOENT) {
+			rc = -errno;
+			break;
+		}
+		if (len == top)
+			break;
+		while (p[len - 1] != '/')
+			len--;
+		p[--len] = '\0';
+	}
+	free(p);
+	return rc;
+}
+
+/* Removes what a volume under creation holds: every entry of the
+ * directory, then the metadata but for the lock and the marker; and with
+ * all, those and the metadata directory too, the marker last (a removal
+ * killed midway still leaves a volume known as incomplete). */
+static int clear_volume(ward_vol *v, int all, char *err)
+{
+	static const char *const keep[] = { WARD_VOL_META_DIR, META_LOCK, META_INCOMPLETE };
+	int rc = 0;
+	for (int pass = 0; pass < 2 && rc == 0; pass++) {
+		int fd = openat(v->dirfd, pass ? WARD_VOL_META_DIR : ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+		struct dirent *e;
+		if (d == NULL) {
+			if (fd >= 0)
+				close(fd);
+			return wv_fail(err, -errno, "cannot clear '%s': %s", v->dir, strerror(errno));
+		}
+		while (rc == 0 && (e = readdir(d)) != NULL) {
+			if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+			    (pass == 0 && strcmp(e->d_name, keep[0]) == 0) ||
+			    (pass == 1 && (strcmp(e->d_name, keep[1]) == 0 || strcmp(e->d_name, keep[2]) == 0)))
+				continue;
+			if ((rc = rm_tree_at(fd, e->d_name)) != 0)
+				rc = wv_fail(err, rc, "cannot clear '%s': cannot remove '%s': %s", v->dir, e->d_name, strerror(-rc));
+		}
+		closedir(d);
+	}
+	if (rc == 0 && all &&
+	    ((unlinkat(v->dirfd, WARD_VOL_META_DIR "/" META_LOCK, 0) != 0 && errno != ENOENT) ||
+	     unlinkat(v->dirfd, WARD_VOL_META_DIR "/" META_INCOMPLETE, 0) != 0 ||
+	     unlinkat(v->dirfd, WARD_VOL_META_DIR, AT_REMOVEDIR) != 0))
+		rc = wv_fail(err, -errno, "cannot clear '%s': %s", v->dir, strerror(errno));
+	return rc;
 }
 
 static int disk_exists(ward_vol *v, const char *path)
@@ -324,21 +493,133 @@ static int recover_last(ward_vol *v, char *err)
 	}
 }
 
-static int take_lock(ward_vol *v, char *err)
+/* Whether an open for writing failed only because this process may not
+ * write there (volume.h: WARD_VOL_RDWR then opens read-only). */
+static int may_not_write(int e)
 {
-	char *lp = join(v->meta, "lock");
+	return e == EACCES || e == EPERM || e == EROFS;
+}
+
+/* Takes the volume's lock (format.h, META_LOCK), never waiting: a
+ * read-write open holds it exclusively, a read-only open shared, so that a
+ * reader never sees a writer's state between its steps (a file grown
+ * before its commit reads as extended, a chunk being rewritten as
+ * tampered) and a writer never starts under a reader. A read-write open
+ * that may not write the lock opens read-only (not when creating). A
+ * reader that may not read it, or finds none (a volume copied without
+ * it), goes without: nobody it could see writes there. */
+static int lock_volume(ward_vol *v, int creating, char *err)
+{
+	char *lp = join(v->meta, META_LOCK);
 	if (lp == NULL)
 		return wv_fail(err, -ENOMEM, "out of memory");
-	v->lockfd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (v->writable) {
+		v->lockfd = open(lp, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (v->lockfd < 0 && (creating || !may_not_write(errno))) {
+			int e = errno;
+			free(lp);
+			return wv_fail(err, -e, "cannot open the lock of volume '%s': %s", v->dir, strerror(e));
+		}
+		if (v->lockfd < 0)
+			v->writable = 0;
+	}
+	if (!v->writable)
+		v->lockfd = open(lp, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	free(lp);
 	if (v->lockfd < 0)
-		return wv_fail(err, -errno, "cannot open the lock of volume '%s': %s", v->dir, strerror(errno));
-	if (flock(v->lockfd, LOCK_EX | LOCK_NB) != 0) {
-		if (errno == EWOULDBLOCK)
-			return wv_fail(err, -EBUSY, "volume '%s' is open for writing by another process", v->dir);
+		return 0;
+	if (flock(v->lockfd, (v->writable ? LOCK_EX : LOCK_SH) | LOCK_NB) == 0)
+		return 0;
+	if (errno != EWOULDBLOCK)
 		return wv_fail(err, -errno, "cannot lock volume '%s': %s", v->dir, strerror(errno));
+	/* held: by a writer, or (for a writer) by readers only */
+	if (v->writable && flock(v->lockfd, LOCK_SH | LOCK_NB) == 0)
+		return wv_fail(err, -EAGAIN, "volume '%s' is open for reading by another process; run this again when it has finished",
+			       v->dir);
+	return wv_fail(err, -EBUSY, "volume '%s' is open for writing by another process", v->dir);
+}
+
+/* The first steps of a creation (WARD_VOL_CREATE): dir is made, or must be
+ * empty or hold the leftover of an interrupted creation; then the metadata
+ * directory with the marker in it before anything else (format.h,
+ * META_INCOMPLETE), the lock, and alt/. A leftover marked incomplete is
+ * cleared under the lock, keeping its marker; one from before the marker
+ * (only the metadata directory) is removed by clear_unfinished_create. */
+static int create_begin(ward_vol *v, char *err)
+{
+	const char *dir = v->dir;
+	int e, leftover = 0, fd;
+
+	if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+		return wv_fail(err, -errno, "cannot create '%s': %s", dir, strerror(errno));
+	e = dir_is_empty(dir);
+	if (e == 0 && clear_unfinished_create(dir))
+		e = dir_is_empty(dir);
+	if (e < 0)
+		return wv_fail(err, -errno, "cannot read '%s': %s", dir, strerror(errno));
+	v->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (v->dirfd < 0)
+		return wv_fail(err, -errno, "cannot open volume '%s': %s", dir, strerror(errno));
+	if (e == 0 && !(leftover = is_leftover(v->dirfd)))
+		return wv_fail(err, -ENOTEMPTY, "'%s' exists and is not empty; choose a new directory for the volume", dir);
+	if (!leftover) {
+		if (mkdirat(v->dirfd, WARD_VOL_META_DIR, 0700) != 0)
+			return wv_fail(err, -errno, "cannot create the metadata of '%s': %s", dir, strerror(errno));
+		/* its name is made durable with the manifest's (written
+		 * atomically: the metadata directory is fsynced) */
+		fd = openat(v->dirfd, WARD_VOL_META_DIR "/" META_INCOMPLETE, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+			    0600);
+		if (fd < 0 || ward_pwrite_full(fd, mark_text, sizeof(mark_text) - 1, 0) != 0 || fsync(fd) != 0) {
+			e = errno;
+			if (fd >= 0)
+				close(fd);
+			return wv_fail(err, -e, "cannot create the metadata of '%s': %s", dir, strerror(e));
+		}
+		close(fd);
 	}
+	v->incomplete = 1;
+	if ((e = lock_volume(v, 1, err)) != 0)
+		return e == -EBUSY ? wv_fail(err, -EBUSY, "volume '%s' is being created by another process", dir) : e;
+	if (leftover && (e = clear_volume(v, 0, err)) != 0)
+		return e;
+	if (mkdirat(v->dirfd, WARD_VOL_META_DIR "/alt", 0700) != 0)
+		return wv_fail(err, -errno, "cannot create the metadata of '%s': %s", dir, strerror(errno));
 	return 0;
+}
+
+/* The volume's marker is gone, for good (the creation is complete). */
+static int unmark(ward_vol *v, char *err)
+{
+	if (unlinkat(v->dirfd, WARD_VOL_META_DIR "/" META_INCOMPLETE, 0) != 0 || fsync_meta(v) != 0)
+		return wv_fail(err, -errno, "cannot complete volume '%s': %s", v->dir, strerror(errno));
+	v->incomplete = 0;
+	return 0;
+}
+
+/* Cuts the main file of every entry that may be longer on disk than
+ * committed (DIRTY, or created and never committed) back to its committed
+ * length, and drops the flag: the crash leftover of writes never
+ * committed (format.h invariant 5: past main_len, slot 0 holds nothing
+ * committed). Read-write opens only, under the lock (no reader), before
+ * any file is open. A file that cannot be cut keeps its flag. */
+static int reclaim_one(ward_vol *v, const char *path)
+{
+	struct vnode *n;
+	if (wv_find(v, path, &n) == 0 && n->type == WVOL_T_FILE && n->refs == 0 && cut_main(v, n, path) == 0)
+		n->maybe_dirty = 0;
+	return 0;
+}
+
+static void reclaim_growth(ward_vol *v)
+{
+	if (v->lz != NULL) {
+		(void)wv_lazy_each_flagged(v, reclaim_one);
+		return;
+	}
+	for (size_t b = 0; b < v->tcap; b++)
+		for (struct vnode *x = v->tab[b]; x; x = x->hnext)
+			if (x->type == WVOL_T_FILE && x->maybe_dirty && x->refs == 0 && cut_main(v, x, x->path) == 0)
+				x->maybe_dirty = 0;
 }
 
 int ward_vol_open(const char *dir, const struct ward_vol_opts *o, ward_vol **out, char *err)
@@ -355,6 +636,8 @@ int ward_vol_open(const char *dir, const struct ward_vol_opts *o, ward_vol **out
 		return wv_fail(err, -EINVAL, "volume '%s': an encrypted volume needs a key", dir);
 	if (o->kind == WARD_VOL_AUTHENTICATED && (o->flags & (WARD_VOL_RDWR | WARD_VOL_CREATE)))
 		return wv_fail(err, -EROFS, "volume '%s': authenticated volumes are read-only (build them with 'ward fs authenticate')", dir);
+	if ((o->flags & WARD_VOL_INCOMPLETE) && !(o->flags & WARD_VOL_CREATE))
+		return wv_fail(err, -EINVAL, "volume '%s': WARD_VOL_INCOMPLETE needs WARD_VOL_CREATE", dir);
 	if (o->trusted_manifest != NULL && o->kind != WARD_VOL_AUTHENTICATED)
 		return wv_fail(err, -EINVAL, "volume '%s': a trusted manifest applies to authenticated volumes only", dir);
 	v = calloc(1, sizeof(*v));
@@ -373,48 +656,44 @@ int ward_vol_open(const char *dir, const struct ward_vol_opts *o, ward_vol **out
 		goto fail;
 	}
 	if (o->flags & WARD_VOL_CREATE) {
-		if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
-			rc = wv_fail(err, -errno, "cannot create '%s': %s", dir, strerror(errno));
-			goto fail;
-		}
-		int e = dir_is_empty(dir);
-		if (e == 0 && clear_unfinished_create(dir))
-			e = dir_is_empty(dir);
-		if (e < 0) {
-			rc = wv_fail(err, -errno, "cannot read '%s': %s", dir, strerror(errno));
-			goto fail;
-		}
-		if (!e) {
-			rc = wv_fail(err, -ENOTEMPTY, "'%s' exists and is not empty; choose a new directory for the volume", dir);
-			goto fail;
-		}
-		char *alt = join(v->meta, "alt");
-		if (alt == NULL || mkdir(v->meta, 0700) != 0 || mkdir(alt, 0700) != 0) {
-			rc = wv_fail(err, -(errno ? errno : ENOMEM), "cannot create the metadata of '%s': %s", dir, strerror(errno));
-			free(alt);
-			goto fail;
-		}
-		free(alt);
-	}
-	v->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (v->dirfd < 0) {
-		rc = wv_fail(err, -errno, "cannot open volume '%s': %s", dir, strerror(errno));
-		goto fail;
-	}
-	if (v->writable && (rc = take_lock(v, err)) != 0)
-		goto fail;
-	if (o->flags & WARD_VOL_CREATE) {
 		uint8_t vid[WVOL_ID_LEN];
+		if ((rc = create_begin(v, err)) != 0)
+			goto fail;
 		if (ward_random(vid, sizeof(vid)) != 0) {
 			rc = wv_fail(err, -EIO, "no randomness for the volume id");
 			goto fail;
 		}
 		if ((rc = wv_manifest_init(v, o->key, vid, err)) != 0)
 			goto fail;
+		/* an empty volume is complete once its manifest is written */
+		if (!(o->flags & WARD_VOL_INCOMPLETE) && (rc = unmark(v, err)) != 0)
+			goto fail;
 	} else {
+		v->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (v->dirfd < 0) {
+			rc = wv_fail(err, -errno, "cannot open volume '%s': %s", dir, strerror(errno));
+			goto fail;
+		}
 		if (fstat(v->dirfd, &st) != 0 || !S_ISDIR(st.st_mode)) {
 			rc = wv_fail(err, -ENOTDIR, "'%s' is not a directory", dir);
 			goto fail;
+		}
+		if (v->kind == WARD_VOL_ENCRYPTED) {
+			/* an authenticated volume has no writer, and may be a
+			 * read-only system tree: no lock, no marker */
+			if (fstatat(v->dirfd, WARD_VOL_META_DIR, &st, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT) {
+				rc = wv_fail(err, -ENOENT, "'%s' is not a volume (no manifest %s)", dir, v->manifest);
+				goto fail;
+			}
+			if ((rc = lock_volume(v, 0, err)) != 0)
+				goto fail;
+			if (fstatat(v->dirfd, WARD_VOL_META_DIR "/" META_INCOMPLETE, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+				rc = wv_fail(err, -EUCLEAN,
+					     "volume '%s' is incomplete: its creation by 'ward fs encrypt' was interrupted; remove "
+					     "it, or give it to 'ward fs encrypt' again (which replaces it)",
+					     dir);
+				goto fail;
+			}
 		}
 		rc = wv_manifest_load(v, o->key, err);
 		v->want_trusted = NULL; /* the caller's pointer is not kept */
@@ -422,13 +701,22 @@ int ward_vol_open(const char *dir, const struct ward_vol_opts *o, ward_vol **out
 			goto fail;
 		if (v->writable) {
 			v->jfd = open(v->manifest, O_RDWR | O_CLOEXEC);
-			if (v->jfd < 0 || ftruncate(v->jfd, (off_t)v->jlen) != 0) {
+			if (v->jfd < 0 && may_not_write(errno)) {
+				/* volume.h, WARD_VOL_RDWR: read-only, as a reader */
+				v->writable = 0;
+				if (flock(v->lockfd, LOCK_SH | LOCK_NB) != 0) {
+					rc = wv_fail(err, -EBUSY, "volume '%s' is open for writing by another process", dir);
+					goto fail;
+				}
+			} else if (v->jfd < 0 || ftruncate(v->jfd, (off_t)v->jlen) != 0) {
 				rc = wv_fail(err, -errno, "cannot open manifest %s for writing: %s", v->manifest, strerror(errno));
 				goto fail;
 			}
 		}
 		if ((rc = recover_last(v, err)) != 0)
 			goto fail;
+		if (v->writable)
+			reclaim_growth(v);
 	}
 	if (o->expect_tag != NULL) {
 		uint8_t tag[WARD_VOL_TAG_LEN];
@@ -449,6 +737,41 @@ int ward_vol_open(const char *dir, const struct ward_vol_opts *o, ward_vol **out
 	*out = v;
 	return 0;
 fail:
+	vol_free(v);
+	return rc;
+}
+
+int ward_vol_complete(ward_vol *v, char *err)
+{
+	int rc;
+	if (!v->incomplete)
+		return wv_fail(err, -EINVAL, "volume '%s' is not under creation", v->dir);
+	if ((rc = ward_vol_sync(v, err)) != 0)
+		return rc;
+	pthread_mutex_lock(&v->mu);
+	if (v->jlen > v->snap_len)
+		rc = wv_manifest_snapshot(v, err);
+	pthread_mutex_unlock(&v->mu);
+	if (rc != 0)
+		return rc;
+	/* everything written since the creation began is durable (files
+	 * closed during an import were not fsynced) before the marker goes */
+	if (syncfs(v->dirfd) != 0)
+		return wv_fail(err, -errno, "cannot sync volume '%s': %s", v->dir, strerror(errno));
+	return unmark(v, err);
+}
+
+int ward_vol_discard(ward_vol *v, char *err)
+{
+	int rc;
+	if (v == NULL)
+		return 0;
+	if (!v->incomplete) {
+		rc = wv_fail(err, -EINVAL, "volume '%s' is not under creation: not removed", v->dir);
+		(void)ward_vol_close(v, NULL);
+		return rc;
+	}
+	rc = clear_volume(v, 1, err);
 	vol_free(v);
 	return rc;
 }

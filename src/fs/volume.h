@@ -30,6 +30,9 @@
  *                  match expect_tag
  *   -EROFS         write to a volume opened read-only (authenticated volumes
  *                  are always read-only)
+ *   -EBUSY         the volume is open for writing by another process;
+ *                  -EAGAIN: a writer's open while others read it
+ *   -EUCLEAN       the volume's creation was interrupted (incomplete)
  *   others         as the file system would return them (ENOENT, EEXIST,
  *                  ENOTDIR, EISDIR, ENOTEMPTY, ENOSPC, ...)
  *
@@ -46,8 +49,9 @@
  * the same ward_vfile (or different handles of the same file) at once;
  * handles of one file share one state, so a write through one is seen by
  * reads through the others. One volume directory may be opened read-write
- * by one process at a time (an flock on the metadata; a second read-write
- * open fails with -EBUSY); read-only opens share.
+ * by one process at a time, and not while it is open read-only elsewhere
+ * (an flock on the metadata: see "Locks" at the flags below); read-only
+ * opens share.
  *
  * Ownership. ward_vol_open() and ward_vf_open() return objects the caller
  * frees with ward_vol_close() / ward_vf_close(); outputs (*out) are only
@@ -76,10 +80,32 @@ enum ward_vol_kind {
 	WARD_VOL_AUTHENTICATED = 2,
 };
 
-/* ward_vol_opts.flags */
+/* ward_vol_opts.flags
+ *
+ * WARD_VOL_RDWR: read-write when this process may write the volume's
+ * metadata; when it may not (opening its lock or manifest for writing
+ * fails with EACCES, EPERM or EROFS: a read-only mount, a volume owned by
+ * another user), the volume is opened read-only instead, as with
+ * WARD_VOL_RDONLY: writes fail with -EROFS, ward_vol_writable() says 0.
+ *
+ * WARD_VOL_CREATE: DIR must not exist, be empty, or hold the leftover of
+ * an interrupted creation (which is removed: only a volume still marked
+ * incomplete, or a metadata directory without a manifest); else
+ * -ENOTEMPTY. The new volume is marked incomplete on disk from its first
+ * step until its manifest is written, or with WARD_VOL_INCOMPLETE until
+ * ward_vol_complete(); meanwhile every other open fails with -EUCLEAN
+ * (-EBUSY while the creator has it open).
+ *
+ * Locks: a read-write open holds the volume's lock exclusively, a
+ * read-only open of an encrypted volume shared; neither waits. A
+ * read-only open while a writer has the volume fails with -EBUSY; a
+ * read-write open fails with -EBUSY while another writer has it and with
+ * -EAGAIN while readers do. Authenticated volumes are not locked (they
+ * have no writer). */
 #define WARD_VOL_RDONLY 0x0
 #define WARD_VOL_RDWR 0x1
-#define WARD_VOL_CREATE 0x2 /* create a new volume: DIR must not exist or be empty (-ENOTEMPTY) */
+#define WARD_VOL_CREATE 0x2
+#define WARD_VOL_INCOMPLETE 0x4 /* with WARD_VOL_CREATE: incomplete until ward_vol_complete() */
 
 /* The identity of a file on disk, as the kernel reports it (stat): any write
  * changes ctime, which no unprivileged process can set, and a replacement
@@ -88,7 +114,7 @@ struct ward_vol_opts {
 	enum ward_vol_kind kind;
 	const uint8_t *key;	       /* WARD_VOL_KEY_LEN bytes (encrypted); NULL (authenticated) */
 	const char *manifest;	       /* authenticated: manifest file; NULL = DIR/.ward-volume/manifest */
-	int flags;		       /* WARD_VOL_RDONLY, WARD_VOL_RDWR, | WARD_VOL_CREATE */
+	int flags;		       /* WARD_VOL_RDONLY, WARD_VOL_RDWR, | WARD_VOL_CREATE [| WARD_VOL_INCOMPLETE] */
 	const uint8_t *expect_tag;     /* optional WARD_VOL_TAG_LEN bytes: refuse (-EBADMSG) unless the
 					* state on disk has exactly this tag */
 	/* Optional, authenticated read-only volumes only (else -EINVAL): a
@@ -131,6 +157,21 @@ struct ward_vol_opts {
 void ward_vol_read_env(void);
 
 int ward_vol_open(const char *dir, const struct ward_vol_opts *opts, ward_vol **out, char *err);
+
+/* For a volume opened with WARD_VOL_CREATE | WARD_VOL_INCOMPLETE, once it
+ * holds what it should: commits every file, writes the manifest as one
+ * snapshot, makes everything durable (syncfs), then removes the marker:
+ * from then on the volume opens as any other. 0, or the first failure
+ * (the volume is still incomplete). -EINVAL for any other volume. */
+int ward_vol_complete(ward_vol *v, char *err);
+
+/* For a volume opened with WARD_VOL_CREATE | WARD_VOL_INCOMPLETE and not
+ * completed: removes everything it holds (the marker last, so that a
+ * removal killed midway still leaves a volume known as incomplete) and
+ * frees v, leaving DIR itself (empty) to the caller. 0 or the failure;
+ * v is freed regardless. Any other volume: -EINVAL, nothing removed, v
+ * closed as by ward_vol_close(). */
+int ward_vol_discard(ward_vol *v, char *err);
 
 /* The identity of the manifest file as read by ward_vol_open() (fstat of
  * the descriptor read, before and after reading): 0, or -ESTALE when it

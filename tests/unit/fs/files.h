@@ -1,13 +1,15 @@
 /* files.h: helpers shared by the fs unit tests: plain files (writing a
  * source tree, reading and rewriting files on disk to tamper with them) and
- * reading a small volume file as a string. Include after test.h and
- * fs/volume.h: failures are CHECKs of the including test. */
+ * reading a small volume file as a string, writing one and verifying a
+ * volume. Include after test.h and fs/volume.h: failures are CHECKs of
+ * the including test. */
 #ifndef WARD_TEST_FS_FILES_H
 #define WARD_TEST_FS_FILES_H
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 /* writes n bytes of data to dir/rel */
 static inline void put_in(const char *dir, const char *rel, const void *data, size_t n)
@@ -54,5 +56,26 @@ static inline int vol_read_str(ward_vol *v, const char *path, char *buf, size_t 
 	ward_vf_close(f, NULL);
 	buf[r > 0 ? r : 0] = 0;
 	return (int)r;
+}
+/* creates or rewrites the volume file at path with the string data and
+ * commits it (closes it): 0 or -1 */
+static inline int vol_put_str(ward_vol *v, const char *path, const char *data)
+{
+	char err[WARD_VOL_ERR_LEN];
+	ward_vfile *f;
+	if (ward_vf_open(v, path, O_RDWR | O_CREAT, 0600, &f, err) != 0)
+		return -1;
+	int ok = ward_vf_pwrite(f, data, strlen(data), 0, err) == (ssize_t)strlen(data);
+	return ward_vf_close(f, err) == 0 && ok ? 0 : -1;
+}
+
+/* ward_vol_verify, printing the reason when it fails */
+static inline int vol_verify(ward_vol *v)
+{
+	char err[WARD_VOL_ERR_LEN];
+	int rc = ward_vol_verify(v, NULL, NULL, err);
+	if (rc != 0)
+		fprintf(stderr, "verify: %s\n", err);
+	return rc;
 }
 #endif

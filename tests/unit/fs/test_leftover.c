@@ -29,25 +29,6 @@ static ward_vol *vopen(int flags)
 	return v;
 }
 
-static int put(ward_vol *v, const char *path, const char *data)
-{
-	char err[WARD_VOL_ERR_LEN];
-	ward_vfile *f;
-	if (ward_vf_open(v, path, O_RDWR | O_CREAT, 0600, &f, err) != 0)
-		return -1;
-	int ok = ward_vf_pwrite(f, data, strlen(data), 0, err) == (ssize_t)strlen(data);
-	return ward_vf_close(f, err) == 0 && ok ? 0 : -1;
-}
-
-static int verify(ward_vol *v)
-{
-	char err[WARD_VOL_ERR_LEN];
-	int rc = ward_vol_verify(v, NULL, NULL, err);
-	if (rc != 0)
-		fprintf(stderr, "verify: %s\n", err);
-	return rc;
-}
-
 static int disk(const char *rel)
 {
 	char p[512];
@@ -100,7 +81,7 @@ static int do_other_then_grow(ward_vol *v, char *err)
 {
 	static char more[10000];
 	ward_vfile *f;
-	if (put(v, "u", "another file") != 0 || ward_vf_open(v, "t", O_RDWR, 0, &f, err) != 0)
+	if (vol_put_str(v, "u", "another file") != 0 || ward_vf_open(v, "t", O_RDWR, 0, &f, err) != 0)
 		return -1;
 	memset(more, 'm', sizeof(more));
 	return ward_vf_pwrite(f, more, sizeof(more), 5000, err) == (ssize_t)sizeof(more) ? 0 : -1; /* no close */
@@ -134,9 +115,9 @@ int main(void)
 	CHECK(v != NULL);
 	if (v == NULL)
 		return TEST_DONE();
-	CHECK(put(v, "x", "gone soon") == 0);
+	CHECK(vol_put_str(v, "x", "gone soon") == 0);
 	CHECK(ward_vol_mkdir(v, "d", 0755, err) == 0);
-	CHECK(put(v, "d/y", "moving") == 0);
+	CHECK(vol_put_str(v, "d/y", "moving") == 0);
 	CHECK(ward_vol_close(v, err) == 0);
 
 	/* an unlink recorded, its file still on disk: a writer killed right
@@ -145,12 +126,12 @@ int main(void)
 	CHECK(in_child(do_unlink) == 0);
 	disk_rename("x.keep", "x");
 	v = vopen(WARD_VOL_RDONLY);
-	CHECK(v != NULL && verify(v) == 0);
+	CHECK(v != NULL && vol_verify(v) == 0);
 	CHECK(v != NULL && vol_read_str(v, "x", buf, sizeof(buf)) < 0);
 	if (v != NULL)
 		ward_vol_close(v, NULL);
 	v = vopen(WARD_VOL_RDWR); /* completes it */
-	CHECK(v != NULL && !disk("x") && verify(v) == 0);
+	CHECK(v != NULL && !disk("x") && vol_verify(v) == 0);
 	if (v != NULL)
 		ward_vol_close(v, NULL);
 
@@ -158,12 +139,12 @@ int main(void)
 	CHECK(in_child(do_rename) == 0);
 	disk_rename("z", "d/y");
 	v = vopen(WARD_VOL_RDONLY);
-	CHECK(v != NULL && verify(v) == 0);
+	CHECK(v != NULL && vol_verify(v) == 0);
 	CHECK(v != NULL && vol_read_str(v, "z", buf, sizeof(buf)) == 6 && strcmp(buf, "moving") == 0);
 	if (v != NULL)
 		ward_vol_close(v, NULL);
 	v = vopen(WARD_VOL_RDWR); /* completes it */
-	CHECK(v != NULL && disk("z") && !disk("d/y") && verify(v) == 0);
+	CHECK(v != NULL && disk("z") && !disk("d/y") && vol_verify(v) == 0);
 	if (v != NULL)
 		ward_vol_close(v, NULL);
 
@@ -176,14 +157,14 @@ int main(void)
 		for (size_t i = 0; i < sizeof(big) - 1; i++)
 			big[i] = (char)('a' + i % 26);
 		v = vopen(WARD_VOL_RDWR);
-		CHECK(v != NULL && put(v, "t", big) == 0);
+		CHECK(v != NULL && vol_put_str(v, "t", big) == 0);
 		if (v != NULL)
 			ward_vol_close(v, NULL);
 		CHECK(in_child(do_shrink) == 0);
 		snprintf(tp, sizeof(tp), "%s/t", dir);
 		CHECK(truncate(tp, 20480) == 0); /* as before the cut */
 		v = vopen(WARD_VOL_RDONLY);
-		CHECK(v != NULL && verify(v) == 0);
+		CHECK(v != NULL && vol_verify(v) == 0);
 		static char back[6000];
 		CHECK(v != NULL && vol_read_str(v, "t", back, sizeof(back)) == 5000 && memcmp(back, big, 5000) == 0);
 		if (v != NULL)
@@ -193,16 +174,16 @@ int main(void)
 		 * taken for an extension after the next crash) */
 		CHECK(in_child(do_other_then_grow) == 0);
 		v = vopen(WARD_VOL_RDONLY);
-		CHECK(v != NULL && verify(v) == 0);
+		CHECK(v != NULL && vol_verify(v) == 0);
 		CHECK(v != NULL && vol_read_str(v, "t", back, sizeof(back)) == 5000 && memcmp(back, big, 5000) == 0);
 		if (v != NULL)
 			ward_vol_close(v, NULL);
 		v = vopen(WARD_VOL_RDWR);
-		CHECK(v != NULL && verify(v) == 0 && put(v, "t", "rewritten") == 0 && verify(v) == 0);
+		CHECK(v != NULL && vol_verify(v) == 0 && vol_put_str(v, "t", "rewritten") == 0 && vol_verify(v) == 0);
 		if (v != NULL)
 			ward_vol_close(v, NULL);
 		v = vopen(WARD_VOL_RDONLY);
-		CHECK(v != NULL && verify(v) == 0);
+		CHECK(v != NULL && vol_verify(v) == 0);
 		if (v != NULL)
 			ward_vol_close(v, NULL);
 	}
