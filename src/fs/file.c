@@ -143,16 +143,28 @@ int wv_node_load(ward_vol *v, struct vnode *n, char *err)
 
 	if (n->loaded)
 		return 0;
-	if (wv_disk_path(v, n, dp, sizeof(dp)) != 0)
+	/* The disk file is opened by path under the volume lock: another
+	 * thread's rename or unlink (which hold it) may otherwise have put a
+	 * different file at that path, or removed it, since n was looked up. */
+	pthread_mutex_lock(&v->mu);
+	if (n->unlinked) {
+		pthread_mutex_unlock(&v->mu);
+		return wv_fail(err, -ESTALE, "'%s/%s': removed or replaced meanwhile", v->dir, n->path);
+	}
+	if (wv_disk_path(v, n, dp, sizeof(dp)) != 0) {
+		pthread_mutex_unlock(&v->mu);
 		return wv_fail(err, -ENAMETOOLONG, "'%s/%s': path too long", v->dir, n->path);
+	}
 	n->fd_main = openat(v->dirfd, dp, (v->writable ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOFOLLOW);
 	/* created, crash before the disk file: only an empty main file can be
 	 * missing legitimately (a missing file with committed data is reported,
 	 * never replaced by an empty one) */
 	if (n->fd_main < 0 && errno == ENOENT && v->writable && n->main_len == 0)
 		n->fd_main = openat(v->dirfd, dp, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	int open_errno = errno;
+	pthread_mutex_unlock(&v->mu);
 	if (n->fd_main < 0) {
-		int e = errno;
+		int e = open_errno;
 		if (!(e == ENOENT && n->main_len == 0)) {
 			if (e == ENOENT || e == ELOOP)
 				return wv_fail(err, -EIO, "'%s/%s': file missing on disk (deleted or renamed outside the enclave)",
@@ -257,40 +269,50 @@ int ward_vf_open(ward_vol *v, const char *path, int flags, unsigned mode, ward_v
 	f = calloc(1, sizeof(*f));
 	if (f == NULL)
 		return wv_fail(err, -ENOMEM, "out of memory");
-	pthread_mutex_lock(&v->mu);
-	rc = wv_find(v, p, &n);
-	if (rc != 0 && rc != -ENOENT) {
-		rc = wv_fail(err, rc, "'%s/%s': %s", v->dir, p, wv_find_why(rc));
-	} else if (n == NULL) {
-		rc = 0;
-		if (!(flags & O_CREAT))
-			rc = wv_fail(err, -ENOENT, "'%s/%s': no such file", v->dir, p);
-		else if (!v->writable)
-			rc = wv_fail(err, -EROFS, "'%s/%s': volume is read-only", v->dir, p);
-		else if ((rc = wv_create_locked(v, p, WVOL_T_FILE, mode, err)) == 0)
-			n = wv_lookup(v, p);
-	} else if ((flags & O_CREAT) && (flags & O_EXCL)) {
-		rc = wv_fail(err, -EEXIST, "'%s/%s' exists", v->dir, p);
-	} else if (n->type == WVOL_T_DIR) {
-		rc = wv_fail(err, -EISDIR, "'%s/%s' is a directory", v->dir, p);
-	}
-	if (rc != 0 || n == NULL) {
+	/* another thread may remove or replace the file between the lookup and
+	 * the load (ESTALE): look the path up again, as the kernel would see
+	 * the old file, the new one or none */
+	for (int tries = 0;; tries++) {
+		pthread_mutex_lock(&v->mu);
+		rc = wv_find(v, p, &n);
+		if (rc != 0 && rc != -ENOENT) {
+			rc = wv_fail(err, rc, "'%s/%s': %s", v->dir, p, wv_find_why(rc));
+		} else if (n == NULL) {
+			rc = 0;
+			if (!(flags & O_CREAT))
+				rc = wv_fail(err, -ENOENT, "'%s/%s': no such file", v->dir, p);
+			else if (!v->writable)
+				rc = wv_fail(err, -EROFS, "'%s/%s': volume is read-only", v->dir, p);
+			else if ((rc = wv_create_locked(v, p, WVOL_T_FILE, mode, err)) == 0)
+				n = wv_lookup(v, p);
+		} else if ((flags & O_CREAT) && (flags & O_EXCL)) {
+			rc = wv_fail(err, -EEXIST, "'%s/%s' exists", v->dir, p);
+		} else if (n->type == WVOL_T_DIR) {
+			rc = wv_fail(err, -EISDIR, "'%s/%s' is a directory", v->dir, p);
+		}
+		if (rc != 0 || n == NULL) {
+			pthread_mutex_unlock(&v->mu);
+			free(f);
+			return rc ? rc : wv_fail(err, -EIO, "internal error creating '%s'", p);
+		}
+		n->refs++;
 		pthread_mutex_unlock(&v->mu);
-		free(f);
-		return rc ? rc : wv_fail(err, -EIO, "internal error creating '%s'", p);
-	}
-	n->refs++;
-	pthread_mutex_unlock(&v->mu);
 
-	pthread_rwlock_wrlock(&n->rw);
-	rc = wv_node_load(v, n, err);
-	if (rc == 0 && (flags & O_TRUNC) && acc != O_RDONLY)
-		rc = truncate_locked(v, n, 0, err);
-	pthread_rwlock_unlock(&n->rw);
-	if (rc != 0) {
-		unref(v, n);
-		free(f);
-		return rc;
+		pthread_rwlock_wrlock(&n->rw);
+		rc = wv_node_load(v, n, err);
+		if (rc == 0 && (flags & O_TRUNC) && acc != O_RDONLY)
+			rc = truncate_locked(v, n, 0, err);
+		pthread_rwlock_unlock(&n->rw);
+		if (rc == -ESTALE && tries < 100) {
+			unref(v, n);
+			continue;
+		}
+		if (rc != 0) {
+			unref(v, n);
+			free(f);
+			return rc == -ESTALE ? -ENOENT : rc;
+		}
+		break;
 	}
 	f->v = v;
 	f->n = n;

@@ -481,3 +481,57 @@ def test_host_openssl_config_is_not_loaded_inside_the_enclave(tmp):
                  env=base_env(OPENSSL_CONF=str(cnf), WARD_ENGINE_CACHE="0"))
         assert r.returncode == 0, r.stderr
         assert r.stdout == "hello\n"
+
+
+def test_threads_replacing_and_removing_a_file_see_no_tampering(tmp):
+    """One thread swaps a file into place (os.replace) or removes it while
+    others open it: the open once loaded the disk file now at that path
+    (another file's ciphertext) and reported tampering (EIO, status 74)."""
+    vol, key = make_volume(tmp, {"seed.txt": "x"})
+    code = """
+        import errno, json, os, threading, time
+        stop = time.time() + 2
+        errs = {}
+        def note(e):
+            errs[errno.errorcode[e.errno]] = errs.get(errno.errorcode[e.errno], 0) + 1
+        open("state.json", "w").write(json.dumps({"v": 0, "pad": "x" * 6000}))
+        def writer(n):
+            i = 0
+            while time.time() < stop:
+                i += 1
+                try:
+                    with open("state.%d.tmp" % n, "w") as f:
+                        f.write(json.dumps({"v": i, "pad": "x" * 6000}))
+                    os.replace("state.%d.tmp" % n, "state.json")
+                except OSError as e:
+                    note(e)
+        def reader():
+            while time.time() < stop:
+                try:
+                    json.loads(open("state.json").read())
+                except OSError as e:
+                    note(e)
+        def appender():
+            while time.time() < stop:
+                try:
+                    with open("log", "ab") as f:
+                        f.write(b"x" * 5000)
+                except OSError as e:
+                    note(e)
+        def remover():
+            while time.time() < stop:
+                try:
+                    os.unlink("log")
+                except FileNotFoundError:
+                    pass
+        ts = [threading.Thread(target=writer, args=(i,)) for i in range(3)]
+        ts += [threading.Thread(target=reader) for _ in range(2)]
+        ts += [threading.Thread(target=appender) for _ in range(2)] + [threading.Thread(target=remover)]
+        [t.start() for t in ts]
+        [t.join() for t in ts]
+        print("errors", errs)
+    """
+    r = run_py(code, "--volume", "%s:%s" % (vol, key), cwd=vol)
+    assert r.stdout == "errors {}\n", r.stderr
+    assert r.returncode == 0 and "outside the enclave" not in r.stderr, r.stderr
+    assert ward("fs", "verify", vol, "--key-file", key).returncode == 0
