@@ -949,7 +949,8 @@ static int write_locked(ward_vol *v, struct vnode *n, const uint8_t *src, size_t
 	if (len == 0)
 		return 0;
 	if (wv_nchunks(newsize) >= WVOL_MAX_CHUNKS)
-		return wv_fail(err, -EFBIG, "'%s/%s': file too large", v->dir, n->path);
+		return wv_fail(err, -EFBIG, "'%s/%s': file too large for a volume (at most %u GiB)", v->dir, n->path,
+			       WVOL_MAX_FILE_GIB);
 	if (ensure_w(n, wv_nchunks(newsize)) != 0)
 		return wv_fail(err, -ENOMEM, "out of memory");
 	if (off > oldsize) {
@@ -1111,7 +1112,8 @@ int ward_vf_truncate(ward_vfile *f, uint64_t size, char *err)
 	if (rc != 0)
 		return rc;
 	if (wv_nchunks(size) >= WVOL_MAX_CHUNKS)
-		return wv_fail(err, -EFBIG, "size too large");
+		return wv_fail(err, -EFBIG, "'%s/%s': file too large for a volume (at most %u GiB)", f->v->dir, f->n->path,
+			       WVOL_MAX_FILE_GIB);
 	pthread_rwlock_wrlock(&f->n->rw);
 	rc = truncate_locked(f->v, f->n, size, err);
 	pthread_rwlock_unlock(&f->n->rw);

@@ -54,9 +54,13 @@
 
 #define WVOL_MAX_PATH 4095u
 #define WVOL_MAX_NAME 255u /* bytes of one path component (NAME_MAX) */
-#define WVOL_MAX_RECORD (64u << 20)	     /* bytes of one record's payload */
+#define WVOL_MAX_RECORD (256u << 20)	     /* bytes of one record's payload */
 #define WVOL_MAX_MANIFEST ((uint64_t)2 << 30) /* bytes of a manifest file */
-#define WVOL_MAX_CHUNKS ((uint64_t)1 << 32)  /* chunks of one file (16 TiB) */
+/* chunks of one file (28 GiB): a file's whole chunk list (36 bytes a chunk
+ * at most, with its index) fits in one record, so that a commit rewriting
+ * all of it and the file's snapshot entry can always be written */
+#define WVOL_MAX_CHUNKS ((uint64_t)7 << 20)
+#define WVOL_MAX_FILE_GIB 28u
 
 /* Chunk slots as stored in the manifest. */
 #define WVOL_SLOT_MAIN 0u /* DIR/<path> at index * CHUNK */
@@ -86,5 +90,7 @@ enum wvol_rec {
 static_assert(WVOL_HDR_MAC_OFF + WVOL_MAC_LEN == WVOL_HDR_LEN, "header layout");
 static_assert(WVOL_ENC_CREF == 1 + 12 + 16, "encrypted chunk reference");
 static_assert(WVOL_CHUNK == 4096, "chunk size");
+static_assert(WVOL_MAX_CHUNKS * (4 + WVOL_AUTH_CREF) + (1u << 20) <= WVOL_MAX_RECORD, "a file's chunk list fits a record");
+static_assert(WVOL_MAX_CHUNKS * WVOL_CHUNK == (uint64_t)WVOL_MAX_FILE_GIB << 30, "file limit");
 
 #endif

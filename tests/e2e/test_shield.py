@@ -535,3 +535,26 @@ def test_threads_replacing_and_removing_a_file_see_no_tampering(tmp):
     assert r.stdout == "errors {}\n", r.stderr
     assert r.returncode == 0 and "outside the enclave" not in r.stderr, r.stderr
     assert ward("fs", "verify", vol, "--key-file", key).returncode == 0
+
+
+def test_large_sparse_file_commits_and_the_limit_is_efbig(tmp):
+    """A file grown past 8 GiB in one step could not be committed (its chunk
+    list outgrew one manifest record) and stayed empty; files now reach the
+    documented 28 GiB, and beyond that ftruncate fails with EFBIG at once."""
+    vol, key = make_volume(tmp, {"a.txt": "x"})
+    size = 9 << 30
+    code = """
+        import errno, sys
+        f = open(sys.argv[1] + "/t", "wb"); f.truncate(%d); f.seek(%d - 1); f.write(b"z"); f.close()
+        try:
+            open(sys.argv[1] + "/u", "wb").truncate(29 << 30)
+        except OSError as e:
+            print(errno.errorcode[e.errno])
+    """ % (size, size)
+    r = ward("run", "--volume", "%s:%s" % (vol, key), "--", PY, "-c", textwrap.dedent(code), vol)
+    assert r.returncode == 0 and r.stdout == "EFBIG\n", r.stderr
+    r = ward("run", "--volume", "%s:%s" % (vol, key), "--", PY, "-c",
+             "import os, sys; f = open(sys.argv[1] + '/t', 'rb'); f.seek(%d - 2); "
+             "print(f.read(), os.stat(sys.argv[1] + '/t').st_size)" % size, vol)
+    assert r.returncode == 0 and r.stdout == "b'\\x00z' %d\n" % size, r.stderr
+    assert ward("fs", "verify", vol, "--key-file", key).returncode == 0
