@@ -1126,18 +1126,14 @@ static int cmp_dirent(const void *a, const void *b)
 	return strcmp(((const struct ward_vdirent *)a)->name, ((const struct ward_vdirent *)b)->name);
 }
 
-int ward_vol_readdir(ward_vol *v, const char *path, struct ward_vdirent **out, size_t *nout, char *err)
+/* The listing of p (normalised), unsorted; the caller holds v->mu. */
+static int readdir_locked(ward_vol *v, const char *p, struct ward_vdirent **out, size_t *nout, char *err)
 {
-	char p[WVOL_MAX_PATH + 1];
-	int rc = wv_path_norm(path, p, sizeof(p), err);
-	if (rc != 0)
-		return rc;
-	pthread_mutex_lock(&v->mu);
+	int rc;
 	if (p[0] != '\0') {
 		struct vnode *d;
 		rc = wv_find(v, p, &d);
 		if (rc != 0 || d->type != WVOL_T_DIR) {
-			pthread_mutex_unlock(&v->mu);
 			return rc == 0	       ? wv_fail(err, -ENOTDIR, "'%s' is not a directory", p)
 			       : rc == -ENOENT ? wv_fail(err, rc, "'%s': no such directory", p)
 					       : wv_fail(err, rc, "'%s': %s", p, wv_find_why(rc));
@@ -1145,7 +1141,6 @@ int ward_vol_readdir(ward_vol *v, const char *path, struct ward_vdirent **out, s
 	}
 	if (v->lz != NULL) {
 		rc = wv_lazy_readdir(v, p, out, nout);
-		pthread_mutex_unlock(&v->mu);
 		return rc == 0 ? 0 : wv_fail(err, rc, "out of memory");
 	}
 	size_t pl = strlen(p), cnt = 0, names = 0;
@@ -1160,7 +1155,6 @@ int ward_vol_readdir(ward_vol *v, const char *path, struct ward_vdirent **out, s
 		}
 	struct ward_vdirent *e = malloc(cnt * sizeof(*e) + names + 1);
 	if (e == NULL) {
-		pthread_mutex_unlock(&v->mu);
 		return wv_fail(err, -ENOMEM, "out of memory");
 	}
 	char *np = (char *)(e + cnt);
@@ -1179,12 +1173,50 @@ int ward_vol_readdir(ward_vol *v, const char *path, struct ward_vdirent **out, s
 				k++;
 			}
 		}
-	pthread_mutex_unlock(&v->mu);
-	if (cnt > 1)
-		qsort(e, cnt, sizeof(*e), cmp_dirent);
 	*out = e;
 	*nout = cnt;
 	return 0;
+}
+
+int ward_vol_readdir(ward_vol *v, const char *path, struct ward_vdirent **out, size_t *nout, char *err)
+{
+	char p[WVOL_MAX_PATH + 1];
+	int rc = wv_path_norm(path, p, sizeof(p), err);
+	if (rc != 0)
+		return rc;
+	pthread_mutex_lock(&v->mu);
+	rc = readdir_locked(v, p, out, nout, err);
+	pthread_mutex_unlock(&v->mu);
+	if (rc == 0 && *nout > 1)
+		qsort(*out, *nout, sizeof(**out), cmp_dirent);
+	return rc;
+}
+
+int ward_vol_missing(ward_vol *v, const char *path, char *name, size_t namelen, char *err)
+{
+	char p[WVOL_MAX_PATH + 1], dp[WVOL_MAX_PATH + 1];
+	struct ward_vdirent *e = NULL;
+	size_t n = 0;
+	int rc = wv_path_norm(path, p, sizeof(p), err);
+	if (rc != 0)
+		return rc;
+	/* under the lock that namespace changes hold from their record to their
+	 * disk operation: an entry being created or removed is never seen half
+	 * done */
+	pthread_mutex_lock(&v->mu);
+	rc = readdir_locked(v, p, &e, &n, err);
+	for (size_t i = 0; rc == 0 && i < n; i++) {
+		struct stat st;
+		if (snprintf(dp, sizeof(dp), "%s%s%s", p, p[0] ? "/" : "", e[i].name) >= (int)sizeof(dp))
+			continue;
+		if (fstatat(v->dirfd, dp, &st, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT) {
+			snprintf(name, namelen, "%s", e[i].name);
+			rc = 1;
+		}
+	}
+	pthread_mutex_unlock(&v->mu);
+	free(e);
+	return rc;
 }
 
 int64_t wv_now_ns(void)

@@ -231,6 +231,10 @@ struct ward_vdirent {
 /* Lists directory path (sorted by name, without "." and ".."). *out is one
  * allocation the caller frees with free(); *n entries. */
 int ward_vol_readdir(ward_vol *v, const char *path, struct ward_vdirent **out, size_t *n, char *err);
+/* Whether an entry of directory path is missing on disk (deleted or renamed
+ * behind the volume's back): 1 with its name in name, 0 when every entry is
+ * there, or -errno. */
+int ward_vol_missing(ward_vol *v, const char *path, char *name, size_t namelen, char *err);
 
 /* Opens a file. flags: O_RDONLY/O_WRONLY/O_RDWR, O_CREAT, O_EXCL, O_TRUNC
  * (others ignored; O_APPEND is the caller's business: use ward_vf_append).

@@ -558,3 +558,48 @@ def test_large_sparse_file_commits_and_the_limit_is_efbig(tmp):
              "print(f.read(), os.stat(sys.argv[1] + '/t').st_size)" % size, vol)
     assert r.returncode == 0 and r.stdout == "b'\\x00z' %d\n" % size, r.stderr
     assert ward("fs", "verify", vol, "--key-file", key).returncode == 0
+
+
+def test_deny_outside_reads_proc_and_removes_its_ephemeral_region(tmp):
+    # /proc/cpuinfo (read by PyPy at start) was refused with a line, and the
+    # ephemeral directory stayed with a warning at every exit
+    eph = tmp / "scratch"
+    code = "import sys; open('/proc/cpuinfo').read(); open(sys.argv[1] + '/f', 'w').write('x'); print('ok')"
+    r = ward("run", "--ephemeral", eph, "--plain", "/usr", "--deny-outside", "--", PY, "-S", "-c", code, eph)
+    assert r.returncode == 0 and r.stdout == "ok\n", r.stderr
+    assert [l for l in one_line(r.stderr) if "warning" in l and "simulation" not in l] == [], r.stderr
+    assert "cpuinfo" not in r.stderr
+    # Landlock lets nothing inside remove an entry of the parent: the
+    # directory stays, empty, and the next run takes it as it is
+    assert not eph.exists() or list(eph.iterdir()) == []
+    r = ward("run", "--ephemeral", eph, "--plain", "/usr", "--deny-outside", "--", PY, "-S", "-c", code, eph)
+    assert r.returncode == 0 and r.stdout == "ok\n", r.stderr
+
+
+@pytest.mark.parametrize("kind", ["encrypted", "authenticated"])
+def test_entry_deleted_on_disk_is_reported_by_a_listing(tmp, kind):
+    """A file removed behind the volume's back was only absent from
+    listings: the import system, which looks before it opens, ran without
+    it and the run succeeded. A listing now reports it (status 74)."""
+    src = tmp / "tree"
+    (src / "app").mkdir(parents=True)
+    (src / "app" / "guard.py").write_text("X = 'on'\n")
+    (src / "app" / "__init__.py").write_text(
+        "try:\n    from . import guard; print('guard', guard.X)\nexcept ImportError:\n    print('no guard')\n")
+    if kind == "encrypted":
+        root, key = tmp / "app.vol", tmp / "app.key"
+        assert ward("fs", "encrypt", src, root, "--key-file", key).returncode == 0
+        opt = ["--volume", "%s:%s" % (root, key)]
+    else:
+        root, man = src, tmp / "tree.manifest"
+        assert ward("fs", "authenticate", src, "-o", man).returncode == 0
+        opt = ["--authenticated", "%s:%s" % (root, man)]
+    code = "import sys; sys.path.insert(0, sys.argv[1]); import app"
+    r = ward("run", *opt, "--", PY, "-c", code, root)
+    assert r.returncode == 0 and r.stdout == "guard on\n", r.stderr
+    os.rename(root / "app" / "guard.py", tmp / "guard.py")
+    r = ward("run", *opt, "--", PY, "-c", code, root)
+    assert r.returncode == 74, r.stderr
+    assert any(l.startswith("ward: cannot list %s/app/guard.py: file missing on disk (deleted or renamed outside "
+                            "the enclave); the %s region %s was changed outside the enclave" % (root, kind, root))
+               for l in one_line(r.stderr)), r.stderr

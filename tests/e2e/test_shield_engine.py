@@ -1,6 +1,7 @@
 """Engine image: the interpreter's own trees as authenticated regions, on by
 default for CPython and PyPy, so that WARD_ALLOW_DLOPEN=1 (only verified
 libraries after start) is the default; the image is part of the enclave hash."""
+import os
 import re
 import shutil
 import subprocess
@@ -156,7 +157,7 @@ def test_modified_stdlib_file_is_refused_until_rebuilt(own_python, tmp):
     assert lines[0].startswith("ward: cannot open %s: file extended on disk" % target), lines[0]
     assert lines[0].endswith("the authenticated region %s was changed outside the enclave (if the interpreter's "
                              "packages were updated on purpose, rebuild the engine image: 'ward engine-image "
-                             "--rebuild')" % (own_python / "lib" / "python3.11")), lines[0]
+                             "--rebuild %s')" % (own_python / "lib" / "python3.11", os.path.realpath(py))), lines[0]
 
     # An intended change: rebuild, and the enclave hash says the engine changed.
     rb = ward("engine-image", "--rebuild", py, env=env, timeout=300)

@@ -120,7 +120,7 @@ def test_file_modified_after_the_cache_was_filled_is_refused(fresh_python, tmp):
     assert bad and bad[0].startswith("ward: cannot read %s: chunk " % target), r.stderr
     assert bad[0].endswith("the authenticated region %s was changed outside the enclave (if the interpreter's "
                            "packages were updated on purpose, rebuild the engine image: 'ward engine-image "
-                           "--rebuild')" % (fresh_python / "lib" / "python3.11")), bad[0]
+                           "--rebuild %s')" % (fresh_python / "lib" / "python3.11", os.path.realpath(py))), bad[0]
     # Longer: refused at open, with the line the cold start gives.
     target.write_text(target.read_text() + "\nprint('injected')\n")
     r = ward("run", "--", py, "-c", CODE, env=env)

@@ -29,6 +29,20 @@
 
 unsigned shield_integrity_failures;
 
+/* The fix for a changed engine image names the running interpreter: the
+ * image is per interpreter, and a bare --rebuild rebuilds the default one. */
+static const char *engine_fix(void)
+{
+	static char fix[PATH_MAX + 160];
+	char exe[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	exe[n > 0 ? n : 0] = 0;
+	snprintf(fix, sizeof(fix),
+		 " (if the interpreter's packages were updated on purpose, rebuild the engine image: 'ward engine-image --rebuild%s%s')",
+		 n > 0 ? " " : "", exe);
+	return fix;
+}
+
 static void report(struct shield_region *r, const char *rel, const char *what, int rc, const char *err)
 {
 	const char *detail = err;
@@ -53,7 +67,7 @@ static void report(struct shield_region *r, const char *rel, const char *what, i
 		if (!repeat)
 			ward_error("cannot %s %s/%s: %s; the %s region %s was changed outside the enclave%s", what, r->root, rel,
 				   detail[0] ? detail : strerror(-rc), shield_kind_name(r->kind), r->root,
-				   r->engine ? " (if the interpreter's packages were updated on purpose, rebuild the engine image: 'ward engine-image --rebuild')"
+				   r->engine ? engine_fix()
 				   : r->kind == SHIELD_AUTHENTICATED
 					   ? " (if it was updated on purpose, rebuild its manifest with 'ward fs authenticate')"
 					   : "");
@@ -75,6 +89,12 @@ static int rm_entry(const char *p, const struct stat *st, int type, struct FTW *
 	(void)st;
 	(void)f;
 	return type == FTW_DP ? rmdir(p) : unlink(p);
+}
+
+/* rm_entry for everything below the top directory */
+static int rm_below(const char *p, const struct stat *st, int type, struct FTW *f)
+{
+	return f->level == 0 ? 0 : rm_entry(p, st, type, f);
 }
 
 static int ephemeral_prepare(const char *dir, char *err, size_t errlen)
@@ -280,9 +300,16 @@ void shield_region_close_backend(struct shield_region *r)
 		ward_error("closing volume %s at exit: %s; data written since the last close or fsync may be lost",
 			   r->root, verr[0] ? verr : strerror(-rc));
 	shield_ec_close(r);
-	if (r->kind == SHIELD_EPHEMERAL && nftw(r->root, rm_entry, 16, FTW_DEPTH | FTW_PHYS) != 0)
-		ward_warn("cannot remove the ephemeral region %s at exit: %s (its key is gone: the files are unreadable)",
-			  r->root, strerror(errno));
+	if (r->kind == SHIELD_EPHEMERAL) {
+		/* the contents, then the directory itself; with --deny-outside,
+		 * Landlock lets nothing inside remove an entry of the parent, so
+		 * an empty directory stays (the next run takes it as it is) */
+		if (nftw(r->root, rm_below, 16, FTW_DEPTH | FTW_PHYS) != 0)
+			ward_warn("cannot remove the ephemeral region %s at exit: %s (its key is gone: the files are unreadable)",
+				  r->root, strerror(errno));
+		else if (rmdir(r->root) != 0 && !((errno == EACCES || errno == EPERM) && ward_shield_deny_outside()))
+			ward_warn("cannot remove the empty ephemeral directory %s at exit: %s", r->root, strerror(errno));
+	}
 	shield_inside--;
 }
 
@@ -475,6 +502,17 @@ int shield_be_readdir(struct shield_region *r, const char *rel, struct ward_vdir
 	if (rc < 0)
 		report(r, rel, "list", rc, verr);
 	return rc;
+}
+
+int shield_be_missing(struct shield_region *r, const char *rel, char *name, size_t namelen)
+{
+	char verr[WARD_VOL_ERR_LEN] = "";
+	return VCALL(ward_vol_missing(r->vol, rel, name, namelen, verr));
+}
+
+void shield_report_missing(struct shield_region *r, const char *rel)
+{
+	report(r, rel, "list", -EIO, "file missing on disk (deleted or renamed outside the enclave)");
 }
 
 static void (*commit_hook)(struct shield_region *r, int durable);

@@ -32,6 +32,8 @@ int shield_be_mkdir(struct shield_region *r, const char *p, mode_t m) { (void)r;
 int shield_be_rmdir(struct shield_region *r, const char *p) { (void)r; (void)p; return -ENOSYS; }
 int shield_be_setattr(struct shield_region *r, const char *p, int m, int64_t t) { (void)r; (void)p; (void)m; (void)t; return -ENOSYS; }
 int shield_be_readdir(struct shield_region *r, const char *p, struct ward_vdirent **o, size_t *n) { (void)r; (void)p; (void)o; (void)n; return -ENOSYS; }
+int shield_be_missing(struct shield_region *r, const char *p, char *nm, size_t l) { (void)r; (void)p; (void)nm; (void)l; return 0; }
+void shield_report_missing(struct shield_region *r, const char *p) { (void)r; (void)p; }
 int shield_ec_open(struct shield_region *r, const char *a, const char *rel, int f, const struct ward_vstat *v, int rec)
 {
 	(void)r; (void)a; (void)rel; (void)f; (void)v; (void)rec;

@@ -26,6 +26,8 @@ struct watched {
 	DIR *d;
 	struct shield_region *r;
 	char rel[PATH_MAX];
+	size_t seen;  /* entries listed that the volume holds */
+	int checked;  /* the end of the listing was checked for missing entries */
 	struct watched *next;
 };
 static struct watched *watched;
@@ -41,6 +43,8 @@ static void watch(DIR *d, struct shield_path *sp)
 		return;
 	w->d = d;
 	w->r = sp->region;
+	w->seen = 0;
+	w->checked = 0;
 	snprintf(w->rel, sizeof(w->rel), "%s", sp->rel);
 	pthread_mutex_lock(&wlock);
 	w->next = watched;
@@ -147,6 +151,8 @@ static int hidden(struct watched *w, const char *name)
 	shield_inside++;
 	int rc = shield_be_stat(w->r, rel, &st);
 	shield_inside--;
+	if (rc == 0)
+		w->seen++;
 	if (rc != 0) {
 		/* Sockets bound inside a region live on disk only (stat shows them). */
 		char abs[PATH_MAX];
@@ -158,6 +164,26 @@ static int hidden(struct watched *w, const char *name)
 	return rc != 0;
 }
 
+/* At the end of a listing: an entry the volume holds but the disk does not
+ * (deleted or renamed behind the volume's back) would otherwise just be
+ * absent, and a program that looks before it opens (the import system)
+ * would run without it unnoticed. It is reported as tampering. */
+static void check_missing(struct watched *w)
+{
+	struct ward_vdirent *e = NULL;
+	size_t n = 0;
+	char name[256], rel[PATH_MAX];
+	int saved = errno;
+	shield_inside++;
+	if (shield_be_readdir(w->r, w->rel, &e, &n) == 0 && n > w->seen &&
+	    shield_be_missing(w->r, w->rel, name, sizeof(name)) == 1 &&
+	    snprintf(rel, sizeof(rel), "%s%s%s", w->rel, w->rel[0] ? "/" : "", name) < (int)sizeof(rel))
+		shield_report_missing(w->r, rel);
+	shield_inside--;
+	free(e);
+	errno = saved;
+}
+
 struct dirent64 *readdir64(DIR *d)
 {
 	struct watched *w = find(d);
@@ -165,6 +191,10 @@ struct dirent64 *readdir64(DIR *d)
 	do
 		e = REAL(readdir64)(d);
 	while (e != NULL && w != NULL && hidden(w, e->d_name));
+	if (e == NULL && w != NULL && !w->checked) {
+		w->checked = 1;
+		check_missing(w);
+	}
 	return e;
 }
 

@@ -176,6 +176,11 @@ int shield_be_mkdir(struct shield_region *r, const char *rel, mode_t mode);
 int shield_be_rmdir(struct shield_region *r, const char *rel);
 int shield_be_setattr(struct shield_region *r, const char *rel, int mode, int64_t mtime_ns);
 int shield_be_readdir(struct shield_region *r, const char *rel, struct ward_vdirent **out, size_t *n);
+/* 1 with the name of an entry of directory rel that is missing on disk, 0
+ * when none is, or -errno. */
+int shield_be_missing(struct shield_region *r, const char *rel, char *name, size_t namelen);
+/* Reports rel as missing on disk: one line, and the run's exit status 74. */
+void shield_report_missing(struct shield_region *r, const char *rel);
 
 /* io.c helpers shared by stdio.c and mmap.c */
 ssize_t shield_read_ofd(struct shield_ofd *o, void *buf, size_t len);
