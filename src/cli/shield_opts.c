@@ -113,7 +113,12 @@ int ward_shield_opts_take(int *argc, char **argv)
 			continue;
 		}
 		if (strcmp(a, "--engine-image") == 0 || strcmp(a, "--no-engine-image") == 0) {
-			engine_image = a[2] != 'n';
+			int want = a[2] != 'n';
+			if (engine_image >= 0 && engine_image != want) {
+				ward_error("--engine-image and --no-engine-image contradict each other; give one of them");
+				goto out;
+			}
+			engine_image = want;
 			continue;
 		}
 		for (const char *const *o = (const char *const[]){ "--volume", "--authenticated", "--ephemeral", "--plain", NULL }; *o;

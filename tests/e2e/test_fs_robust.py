@@ -401,14 +401,29 @@ def test_run_on_a_plain_directory_says_it_is_not_a_volume(tmp):
     """`ward run --volume DIR:KEY` on a plain directory said "cannot open the
     lock of volume ...: No such file or directory"; it now says what
     `ward fs` says, and leaves the directory as it was."""
-    _, key = small_volume(tmp)
+    vol, key = small_volume(tmp)
     plain = tmp / "plain"
     plain.mkdir()
     (plain / "x").write_text("x")
     r = ward("run", "--volume", f"{plain}:{key}", "--", PY, "-c", "pass")
     assert (r.returncode, one_line(r.stderr)) == (
-        125, [f"ward: cannot open volume {plain}: '{plain}' is not a volume (no manifest {plain}/.ward-volume/manifest)"])
+        125, [f"ward: cannot open volume {plain}: '{plain}' is not a volume (no manifest {plain}/.ward-volume/manifest); "
+              "make it with 'ward fs encrypt SRC_DIR VOL --key-file KEYFILE'"])
     assert os.listdir(plain) == ["x"]
+    # the same directory as an authenticated region, and an encrypted volume
+    # given as one: each line says which option or command fits
+    r = ward("run", "--authenticated", plain, "--", PY, "-c", "pass")
+    assert (r.returncode, one_line(r.stderr)) == (
+        125, [f"ward: cannot open the authenticated region {plain}: '{plain}' is not a volume (no manifest "
+              f"{plain}/.ward-volume/manifest); make its manifest with 'ward fs authenticate DIR -o MANIFEST' and give "
+              "--authenticated DIR:MANIFEST"])
+    r = ward("run", "--authenticated", vol, "--", PY, "-c", "pass")
+    assert (r.returncode, one_line(r.stderr)) == (
+        125, [f"ward: cannot open the authenticated region {vol}: '{vol}' is an encrypted volume, not an authenticated "
+              "one; open it with --volume DIR:KEYFILE"])
+    r = ward("run", "--engine-image", "--no-engine-image", "--", PY, "-c", "pass")
+    assert (r.returncode, one_line(r.stderr)) == (
+        125, ["ward: --engine-image and --no-engine-image contradict each other; give one of them"])
 
 
 # ---- E: sparse files ----

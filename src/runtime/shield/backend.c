@@ -181,6 +181,22 @@ static int ephemeral_mark(const char *dir)
 	return rc;
 }
 
+/* The fix for a region that cannot be opened, from the library's reason. */
+static const char *open_fix(enum shield_kind kind, const char *verr)
+{
+	if (strstr(verr, "is not a volume") != NULL)
+		return kind == SHIELD_ENCRYPTED ? "; make it with 'ward fs encrypt SRC_DIR VOL --key-file KEYFILE'"
+						: "; make its manifest with 'ward fs authenticate DIR -o MANIFEST' and give "
+						  "--authenticated DIR:MANIFEST";
+	if (strstr(verr, "is an encrypted volume") != NULL)
+		return "; open it with --volume DIR:KEYFILE";
+	if (strstr(verr, "is an authenticated volume") != NULL)
+		return "; open it with --authenticated DIR[:MANIFEST]";
+	if (strstr(verr, "failed authentication") != NULL && kind == SHIELD_AUTHENTICATED)
+		return "; the manifest was changed, or belongs to another tree: rebuild it with 'ward fs authenticate'";
+	return "";
+}
+
 int shield_region_open_backend(struct shield_region *r, char *err, size_t errlen)
 {
 	uint8_t key[WARD_VOL_KEY_LEN];
@@ -230,7 +246,8 @@ int shield_region_open_backend(struct shield_region *r, char *err, size_t errlen
 			snprintf(err, errlen, "cannot open volume %s: another process has it open for writing; stop it first",
 				 r->root);
 		else if (rc != 0)
-			snprintf(err, errlen, "cannot open volume %s: %s", r->root, verr[0] ? verr : strerror(-rc));
+			snprintf(err, errlen, "cannot open volume %s: %s%s", r->root, verr[0] ? verr : strerror(-rc),
+				 open_fix(SHIELD_ENCRYPTED, verr));
 		break;
 	case SHIELD_AUTHENTICATED:
 		if (r->engine) {
@@ -244,8 +261,9 @@ int shield_region_open_backend(struct shield_region *r, char *err, size_t errlen
 			rc = ward_vol_open(r->root, &o, &v, verr);
 		}
 		if (rc != 0)
-			snprintf(err, errlen, "cannot open the authenticated region %s%s%s: %s", r->root,
-				 r->arg[0] ? " with manifest " : "", r->arg, verr[0] ? verr : strerror(-rc));
+			snprintf(err, errlen, "cannot open the authenticated region %s%s%s: %s%s", r->root,
+				 r->arg[0] ? " with manifest " : "", r->arg, verr[0] ? verr : strerror(-rc),
+				 r->engine ? "" : open_fix(SHIELD_AUTHENTICATED, verr));
 		break;
 	case SHIELD_EPHEMERAL:
 		rc = ephemeral_prepare(r->root, err, errlen);
