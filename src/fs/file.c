@@ -136,24 +136,18 @@ static int open_alt(ward_vol *v, struct vnode *n, int create)
 	return n->fd_alt >= 0 ? 0 : -1;
 }
 
-int wv_node_load(ward_vol *v, struct vnode *n, char *err)
+/* Opens n's disk file by path; the caller holds v->mu. -1 with *eno set
+ * when it failed (ENAMETOOLONG, ESTALE: removed or replaced meanwhile). */
+static int open_main_locked(ward_vol *v, struct vnode *n, int *eno)
 {
 	char dp[WVOL_MAX_PATH + 1];
-	struct stat st;
-
-	if (n->loaded)
-		return 0;
-	/* The disk file is opened by path under the volume lock: another
-	 * thread's rename or unlink (which hold it) may otherwise have put a
-	 * different file at that path, or removed it, since n was looked up. */
-	pthread_mutex_lock(&v->mu);
 	if (n->unlinked) {
-		pthread_mutex_unlock(&v->mu);
-		return wv_fail(err, -ESTALE, "'%s/%s': removed or replaced meanwhile", v->dir, n->path);
+		*eno = ESTALE;
+		return -1;
 	}
 	if (wv_disk_path(v, n, dp, sizeof(dp)) != 0) {
-		pthread_mutex_unlock(&v->mu);
-		return wv_fail(err, -ENAMETOOLONG, "'%s/%s': path too long", v->dir, n->path);
+		*eno = ENAMETOOLONG;
+		return -1;
 	}
 	n->fd_main = openat(v->dirfd, dp, (v->writable ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOFOLLOW);
 	/* created, crash before the disk file: only an empty main file can be
@@ -161,8 +155,19 @@ int wv_node_load(ward_vol *v, struct vnode *n, char *err)
 	 * never replaced by an empty one) */
 	if (n->fd_main < 0 && errno == ENOENT && v->writable && n->main_len == 0)
 		n->fd_main = openat(v->dirfd, dp, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-	int open_errno = errno;
-	pthread_mutex_unlock(&v->mu);
+	*eno = errno;
+	return n->fd_main >= 0 ? 0 : -1;
+}
+
+/* The rest of a load once open_main_locked has run (open_errno: its
+ * errno when it failed). */
+static int load_rest(ward_vol *v, struct vnode *n, int open_errno, char *err)
+{
+	struct stat st;
+	if (open_errno == ESTALE && n->fd_main < 0)
+		return wv_fail(err, -ESTALE, "'%s/%s': removed or replaced meanwhile", v->dir, n->path);
+	if (open_errno == ENAMETOOLONG && n->fd_main < 0)
+		return wv_fail(err, -ENAMETOOLONG, "'%s/%s': path too long", v->dir, n->path);
 	if (n->fd_main < 0) {
 		int e = open_errno;
 		if (!(e == ENOENT && n->main_len == 0)) {
@@ -205,6 +210,20 @@ int wv_node_load(ward_vol *v, struct vnode *n, char *err)
 	n->data_unsynced[WVOL_SLOT_MAIN] = n->data_unsynced[WVOL_SLOT_ALT] = 1;
 	n->loaded = 1;
 	return 0;
+}
+
+int wv_node_load(ward_vol *v, struct vnode *n, char *err)
+{
+	int eno = 0;
+	if (n->loaded)
+		return 0;
+	/* The disk file is opened by path under the volume lock: another
+	 * thread's rename or unlink (which hold it) may otherwise have put a
+	 * different file at that path, or removed it, since n was looked up. */
+	pthread_mutex_lock(&v->mu);
+	(void)open_main_locked(v, n, &eno);
+	pthread_mutex_unlock(&v->mu);
+	return load_rest(v, n, eno, err);
 }
 
 void wv_node_unload(struct vnode *n)
@@ -289,6 +308,9 @@ int ward_vf_open(ward_vol *v, const char *path, int flags, unsigned mode, ward_v
 			rc = wv_fail(err, -EEXIST, "'%s/%s' exists", v->dir, p);
 		} else if (n->type == WVOL_T_DIR) {
 			rc = wv_fail(err, -EISDIR, "'%s/%s' is a directory", v->dir, p);
+		} else if (n->type == WVOL_T_LINK) {
+			/* the library never follows a link (volume.h) */
+			rc = wv_fail(err, -ELOOP, "'%s/%s' is a symbolic link (resolve it first)", v->dir, p);
 		}
 		if (rc != 0 || n == NULL) {
 			pthread_mutex_unlock(&v->mu);
@@ -1138,38 +1160,17 @@ static int sync_data(struct vnode *n)
 	return 0;
 }
 
-int wv_node_commit(ward_vol *v, struct vnode *n, int durable, char *err)
+/* Appends n's CHUNKS record (its working state) and makes that state the
+ * committed one: 0 or -errno (then nothing is committed). The caller holds
+ * n->rw (or alone can reach n) and v->mu; n is loaded and not unlinked. */
+static int commit_record_locked(ward_vol *v, struct vnode *n, char *err)
 {
-	int rc = 0;
 	struct wbuf b = { 0 };
-
-	pthread_rwlock_wrlock(&n->rw);
-	if (!n->loaded || !v->writable)
-		goto out;
-	if (n->ndirty == 0 && !n->meta_dirty) {
-		if (durable && n->unsynced) {
-			if (sync_data(n) != 0)
-				rc = wv_fail(err, -errno, "cannot sync '%s/%s': %s", v->dir, n->path, strerror(errno));
-			else if (fdatasync(v->jfd) != 0)
-				rc = wv_fail(err, -errno, "cannot sync the manifest of '%s': %s", v->dir, strerror(errno));
-			else
-				n->unsynced = 0;
-		}
-		goto out;
-	}
-	if (durable && sync_data(n) != 0) {
-		rc = wv_fail(err, -errno, "cannot sync '%s/%s': %s", v->dir, n->path, strerror(errno));
-		goto out;
-	}
 	uint64_t nn = wv_nchunks(n->wsize), cnt = 0;
 	uint64_t main_len = n->wmain_len > n->wsize ? n->wsize : n->wmain_len;
 	size_t cl = wv_cref_len(v);
+	int rc;
 
-	pthread_mutex_lock(&v->mu);
-	if (n->unlinked) {
-		pthread_mutex_unlock(&v->mu);
-		goto clear;
-	}
 	for (uint64_t k = 0; k < n->ndirty; k++)
 		cnt += n->dirty[k] < nn;
 	/* one allocation of the exact size, entries encoded in place: a large
@@ -1199,21 +1200,16 @@ int wv_node_commit(ward_vol *v, struct vnode *n, int durable, char *err)
 		b.len = (size_t)(q - b.p);
 	}
 	if (b.oom) {
-		pthread_mutex_unlock(&v->mu);
 		rc = wv_fail(err, -ENOMEM, "out of memory");
 		goto out;
 	}
-	rc = wv_manifest_append(v, WVOL_R_CHUNKS, b.p, b.len, err);
-	if (rc != 0) {
-		pthread_mutex_unlock(&v->mu);
+	if ((rc = wv_manifest_append(v, WVOL_R_CHUNKS, b.p, b.len, err)) != 0)
 		goto out;
-	}
 	/* the record is in: committed := working */
 	if (nn > wv_nchunks(n->size) || n->c == NULL) {
 		int alias = n->w == n->c;
 		struct cref *c = realloc(n->c, (nn ? nn : 1) * sizeof(*c));
 		if (c == NULL) {
-			pthread_mutex_unlock(&v->mu);
 			rc = wv_fail(err, -ENOMEM, "out of memory");
 			goto out;
 		}
@@ -1242,21 +1238,83 @@ int wv_node_commit(ward_vol *v, struct vnode *n, int durable, char *err)
 	}
 	if (v->jlen - v->snap_len > (16u << 20) && v->jlen - v->snap_len > 2 * v->snap_len)
 		(void)wv_manifest_snapshot(v, NULL);
-	pthread_mutex_unlock(&v->mu);
-	if (durable && fdatasync(v->jfd) != 0)
-		rc = wv_fail(err, -errno, "cannot sync the manifest of '%s': %s", v->dir, strerror(errno));
-	n->unsynced = !durable;
-clear:
+out:
+	if (b.p != NULL)
+		wv_record_buf_done();
+	return rc;
+}
+
+/* the working state was committed (or dropped): no chunk is dirty */
+static void clear_dirty(struct vnode *n)
+{
 	for (uint64_t k = 0; k < n->ndirty; k++)
 		if (n->dirty[k] < n->dmark_len)
 			n->dmark[n->dirty[k]] = 0;
 	n->ndirty = 0;
 	n->meta_dirty = 0;
 	n->dirty_logged = 0;
+}
+
+int wv_node_commit(ward_vol *v, struct vnode *n, int durable, char *err)
+{
+	int rc = 0;
+
+	pthread_rwlock_wrlock(&n->rw);
+	if (!n->loaded || !v->writable)
+		goto out;
+	if (n->ndirty == 0 && !n->meta_dirty) {
+		if (durable && n->unsynced) {
+			if (sync_data(n) != 0)
+				rc = wv_fail(err, -errno, "cannot sync '%s/%s': %s", v->dir, n->path, strerror(errno));
+			else if (fdatasync(v->jfd) != 0)
+				rc = wv_fail(err, -errno, "cannot sync the manifest of '%s': %s", v->dir, strerror(errno));
+			else
+				n->unsynced = 0;
+		}
+		goto out;
+	}
+	if (durable && sync_data(n) != 0) {
+		rc = wv_fail(err, -errno, "cannot sync '%s/%s': %s", v->dir, n->path, strerror(errno));
+		goto out;
+	}
+	pthread_mutex_lock(&v->mu);
+	if (n->unlinked) {
+		pthread_mutex_unlock(&v->mu);
+		goto clear;
+	}
+	rc = commit_record_locked(v, n, err);
+	pthread_mutex_unlock(&v->mu);
+	if (rc != 0)
+		goto out;
+	if (durable && fdatasync(v->jfd) != 0)
+		rc = wv_fail(err, -errno, "cannot sync the manifest of '%s': %s", v->dir, strerror(errno));
+	n->unsynced = !durable;
+clear:
+	clear_dirty(n);
 out:
 	pthread_rwlock_unlock(&n->rw);
-	if (b.p != NULL)
-		wv_record_buf_done();
+	return rc;
+}
+
+int wv_link_fill_locked(ward_vol *v, struct vnode *n, const char *target, size_t len, char *err)
+{
+	int eno = 0, rc;
+	/* No other thread can reach n (v->mu is held since its creation), so
+	 * its rw lock is not needed. The CREATE record flagged it maybe dirty:
+	 * its main file grows without a DIRTY record (note_growth), as a new
+	 * file's does. */
+	if (n->type != WVOL_T_LINK || n->refs != 0 || n->loaded || !n->maybe_dirty)
+		return wv_fail(err, -EIO, "internal error: '%s' is not a new link", n->path);
+	(void)open_main_locked(v, n, &eno);
+	if ((rc = load_rest(v, n, eno, err)) != 0)
+		return rc;
+	rc = write_locked(v, n, (const uint8_t *)target, len, 0, err);
+	if (rc == 0)
+		rc = commit_record_locked(v, n, err);
+	if (rc == 0)
+		n->unsynced = 1;
+	clear_dirty(n);
+	wv_node_unload(n);
 	return rc;
 }
 
@@ -1273,5 +1331,70 @@ int ward_vf_close(ward_vfile *f, char *err)
 	rc = (f->flags & O_ACCMODE) != O_RDONLY ? wv_node_commit(f->v, f->n, 0, err) : 0;
 	unref(f->v, f->n);
 	free(f);
+	return rc;
+}
+
+/* ---- symbolic links (volume.h) ---- */
+
+/* The verified target of link n (refs held by the caller) into t
+ * (WVOL_CHUNK bytes): its length, or -errno with err set. */
+static ssize_t link_read(ward_vol *v, struct vnode *n, uint8_t *t, char *err)
+{
+	ssize_t rc;
+	pthread_rwlock_wrlock(&n->rw);
+	rc = wv_node_load(v, n, err);
+	if (rc == 0 && (n->wsize == 0 || n->wsize > WARD_VOL_MAX_LINK))
+		rc = wv_fail(err, -EIO, "'%s/%s': link target of %llu bytes (internal error)", v->dir, n->path,
+			     (unsigned long long)n->wsize);
+	if (rc == 0 && v->kind == WARD_VOL_ENCRYPTED && n->w[0].slot == WVOL_SLOT_ALT && open_alt(v, n, 0) != 0)
+		rc = wv_fail(err, -EIO, "'%s/%s' chunk 0: data missing on disk", v->dir, n->path);
+	if (rc == 0)
+		rc = read_range(v, n, t, 0, (size_t)n->wsize, err);
+	if (rc == 0 && memchr(t, 0, (size_t)n->wsize) != NULL)
+		rc = wv_fail(err, -EIO, "'%s/%s': link target holds a NUL byte", v->dir, n->path);
+	if (rc == 0)
+		rc = (ssize_t)n->wsize;
+	pthread_rwlock_unlock(&n->rw);
+	return rc;
+}
+
+ssize_t ward_vol_readlink(ward_vol *v, const char *path, char *buf, size_t len, char *err)
+{
+	char p[WVOL_MAX_PATH + 1];
+	uint8_t t[C];
+	struct vnode *n;
+	ssize_t rc = wv_path_norm(path, p, sizeof(p), err);
+
+	if (rc != 0)
+		return rc;
+	if (p[0] == '\0')
+		return wv_fail(err, -EINVAL, "the volume root is not a symbolic link");
+	/* as ward_vf_open: a link removed or replaced between the lookup and
+	 * the load is looked up again */
+	for (int tries = 0;; tries++) {
+		pthread_mutex_lock(&v->mu);
+		int f = wv_find(v, p, &n);
+		if (f == -ENOENT)
+			rc = wv_fail(err, -ENOENT, "'%s/%s': no such file", v->dir, p);
+		else if (f != 0)
+			rc = wv_fail(err, f, "'%s/%s': %s", v->dir, p, wv_find_why(f));
+		else if (n->type != WVOL_T_LINK)
+			rc = wv_fail(err, -EINVAL, "'%s/%s' is not a symbolic link", v->dir, p);
+		else
+			n->refs++;
+		pthread_mutex_unlock(&v->mu);
+		if (rc != 0)
+			return rc;
+		rc = link_read(v, n, t, err);
+		unref(v, n);
+		if (rc == -ESTALE && tries < 100)
+			continue;
+		break;
+	}
+	if (rc == -ESTALE)
+		rc = wv_fail(err, -ENOENT, "'%s/%s': no such file", v->dir, p);
+	if (rc > 0)
+		memcpy(buf, t, (size_t)rc < len ? (size_t)rc : len);
+	OPENSSL_cleanse(t, sizeof(t));
 	return rc;
 }

@@ -35,6 +35,12 @@
  *      cut, and a read-write open finishes a cut the last record left
  *      undone (or records DIRTY when it cannot), and cuts back every file
  *      flagged as possibly longer to its committed length.
+ *  (6) A link is created by a CREATE record immediately followed by the
+ *      CHUNKS record of its target (both appended under the volume lock,
+ *      data written in between, as for a file's first commit); a link
+ *      entry is never changed afterwards (only renamed, its mtime set,
+ *      removed). A link left without a target is a crash leftover, never
+ *      shown: removed at the next read-write open, hidden read-only.
  */
 #ifndef WARD_FS_FORMAT_H
 #define WARD_FS_FORMAT_H
@@ -84,6 +90,14 @@ enum wvol_rec {
 
 #define WVOL_T_FILE 1u
 #define WVOL_T_DIR 2u
+/* A symbolic link (encrypted kind only): stored as a file whose plaintext
+ * is the target, 1..WARD_VOL_MAX_LINK bytes (one chunk), mode 0777; its
+ * disk file is a regular file (never a real link: nothing on disk is ever
+ * followed). Created by a CREATE record and committed by the CHUNKS record
+ * that follows it at once; a link without a target (a creation killed
+ * between the two) is removed by the next open (volume.c). */
+#define WVOL_T_LINK 3u
+#define WVOL_LINK_MODE 0777u
 
 #define WVOL_EF_MAYBE_DIRTY 0x1u
 

@@ -13,12 +13,15 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <openssl/evp.h>
 
 #include "fs/format.h"
 #include "fs/volume.h"
+
+static_assert(WARD_VOL_MAX_LINK < WVOL_CHUNK, "a link target is one chunk");
 
 struct cref {
 	uint8_t slot; /* WVOL_SLOT_* (encrypted); unused (authenticated) */
@@ -28,7 +31,7 @@ struct cref {
 struct vnode {
 	char *path;	 /* relative, normalized; "" is never stored (root implicit) */
 	char *diskpath;	 /* override of path for a read-only open after an interrupted rename */
-	uint8_t type;	 /* WVOL_T_FILE / WVOL_T_DIR */
+	uint8_t type;	 /* WVOL_T_FILE / WVOL_T_DIR / WVOL_T_LINK */
 	uint8_t maybe_dirty;
 	uint8_t unlinked;
 	uint32_t mode;	 /* permission bits */
@@ -119,6 +122,8 @@ struct ward_vol {
 				   (at open, then under mu) */
 
 	struct lazy *lz;	/* lazy snapshot (see struct lazy), or NULL */
+	uint64_t nlinks;	/* link entries (ward_vol_links): counted by the
+				   lazy index, then kept by every record applied */
 	/* the manifest file as read at open (ward_vol_manifest_id) */
 	struct ward_file_id mid;
 	int mid_ok;		/* mid did not change while the file was read */
@@ -165,6 +170,11 @@ static inline const char *wv_find_why(int rc)
 	return rc == -ENOMEM ? "out of memory" : "internal error (an entry checked at open no longer parses)";
 }
 struct vnode *wv_lookup(ward_vol *v, const char *path);
+/* the file type bits of an entry type (S_IFREG, S_IFDIR, S_IFLNK) */
+static inline uint32_t wv_type_mode(uint8_t type)
+{
+	return type == WVOL_T_DIR ? S_IFDIR : type == WVOL_T_LINK ? S_IFLNK : S_IFREG;
+}
 int wv_insert(ward_vol *v, struct vnode *n);
 void wv_remove(ward_vol *v, struct vnode *n);
 struct vnode *wv_node_new(const char *path, uint8_t type);
@@ -240,6 +250,12 @@ void wb_str(struct wbuf *b, const char *s);
 
 /* volume.c */
 int wv_create_locked(ward_vol *v, const char *p, uint8_t type, unsigned mode, char *err);
+/* manifest.c: removes n from the table (the link counter, the parent's
+ * children) and frees it unless it is open; caller holds v->mu */
+void wv_drop_node(ward_vol *v, struct vnode *n);
+/* manifest.c: whether a link entry's fields are possible: a target of
+ * 1..WARD_VOL_MAX_LINK bytes, mode 0777, never flagged dirty */
+int wv_link_ok(uint64_t size, uint32_t mode, uint8_t flags);
 
 /* worker.c: runs fn over [lo, hi) in pieces of `grain` shared between the
  * caller and a helper thread (all inline when the helper is busy); fn may
@@ -291,6 +307,12 @@ void wv_map_warm_wait(struct wv_warm_stats *st);
 
 /* file.c */
 int wv_node_commit(ward_vol *v, struct vnode *n, int durable, char *err);
+/* file.c: writes target (len bytes) as the content of the link n, just
+ * created (CREATE record applied, refs 0, unreachable by others since the
+ * caller holds v->mu from the creation on), and commits it with the
+ * CHUNKS record of a file's commit; n is unloaded again. 0 or -errno
+ * (then nothing is committed: the caller removes the link). */
+int wv_link_fill_locked(ward_vol *v, struct vnode *n, const char *target, size_t len, char *err);
 int wv_node_load(ward_vol *v, struct vnode *n, char *err);
 void wv_node_unload(struct vnode *n);
 int wv_disk_path(ward_vol *v, struct vnode *n, char *out, size_t outlen);

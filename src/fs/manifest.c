@@ -9,6 +9,8 @@
  *   CHUNKS  path u32 mode i64 mtime u64 size u64 main_len u32 n
  *           n x (u32 index cref)
  *   CREATE  path u8 type u32 mode i64 mtime id[16]
+ * (type 1 file, 2 directory, 3 link: a link is a file whose content is
+ * its target, 1..4095 bytes, mode 0777, never flagged: format.h)
  *   UNLINK  path
  *   RENAME  path(from) path(to)
  *   SETATTR path u32 mode i64 mtime
@@ -241,6 +243,16 @@ static int parent_ok(ward_vol *v, const char *path, struct vnode **parent)
 	return p != NULL && p->type == WVOL_T_DIR;
 }
 
+int wv_link_ok(uint64_t size, uint32_t mode, uint8_t flags)
+{
+	return size >= 1 && size <= WARD_VOL_MAX_LINK && mode == WVOL_LINK_MODE && flags == 0;
+}
+
+static int type_ok(uint8_t t)
+{
+	return t == WVOL_T_FILE || t == WVOL_T_DIR || t == WVOL_T_LINK;
+}
+
 static void child_delta(ward_vol *v, const char *path, int d)
 {
 	struct vnode *p;
@@ -261,8 +273,11 @@ static int apply_entry(ward_vol *v, struct rd *r, char *why, size_t whylen)
 	int64_t mtime = (int64_t)rd_u64(r);
 	const uint8_t *id = rd_bytes(r, WVOL_ID_LEN);
 	uint64_t size = rd_u64(r), main_len = rd_u64(r);
-	if (r->bad || (type != WVOL_T_FILE && type != WVOL_T_DIR) || (mode & ~07777u) || (flags & ~1u))
+	if (r->bad || !type_ok(type) || (mode & ~07777u) || (flags & ~1u))
 		return WHY("malformed entry");
+	if (type == WVOL_T_LINK && (v->kind != WARD_VOL_ENCRYPTED || !wv_link_ok(size, mode, flags)))
+		return WHY("link '%s': target of %llu bytes, mode %o or flags %u (a target takes 1..%u bytes)", path,
+			   (unsigned long long)size, mode, flags, WARD_VOL_MAX_LINK);
 	if (wv_lookup(v, path) != NULL || !parent_ok(v, path, &par))
 		return WHY("entry '%s' duplicated or without a parent directory", path);
 	if (type == WVOL_T_DIR && (size != 0 || main_len != 0))
@@ -296,6 +311,7 @@ static int apply_entry(ward_vol *v, struct rd *r, char *why, size_t whylen)
 		return WHY("out of memory");
 	}
 	child_delta(v, path, 1);
+	v->nlinks += type == WVOL_T_LINK;
 	return 0;
 }
 
@@ -311,8 +327,12 @@ static int apply_chunks(ward_vol *v, struct rd *r, char *why, size_t whylen)
 	struct vnode *n = wv_lookup(v, path);
 	if (r->bad || (mode & ~07777u))
 		return WHY("malformed commit record");
-	if (n == NULL || n->type != WVOL_T_FILE)
+	if (n == NULL || n->type == WVOL_T_DIR)
 		return WHY("commit of '%s', which is not a file", path);
+	/* a link's target is committed once, right after its creation */
+	if (n->type == WVOL_T_LINK && (n->size != 0 || !wv_link_ok(size, mode, 0)))
+		return WHY("commit of link '%s': a second target, or one of %llu bytes (at most %u)", path,
+			   (unsigned long long)size, WARD_VOL_MAX_LINK);
 	uint64_t onc = wv_nchunks(n->size), nc = wv_nchunks(size);
 	if (nc >= WVOL_MAX_CHUNKS || (uint64_t)cnt * (4 + wv_cref_len(v)) != r->len - r->off)
 		return WHY("commit of '%s': chunk list does not match", path);
@@ -366,9 +386,10 @@ static int is_below(const char *path, const char *dir)
 
 /* Removes n from the table and frees it unless it is open (then it lives on
  * as an unlinked node owned by its handles). */
-static void drop_node(ward_vol *v, struct vnode *n)
+void wv_drop_node(ward_vol *v, struct vnode *n)
 {
 	child_delta(v, n->path, -1);
+	v->nlinks -= n->type == WVOL_T_LINK;
 	wv_remove(v, n);
 	if (n->refs > 0)
 		n->unlinked = 1;
@@ -386,9 +407,11 @@ static int apply_rename(ward_vol *v, const char *from, const char *to, char *why
 	if (!parent_ok(v, to, &par) || is_below(to, from))
 		return WHY("rename of '%s' to '%s': bad target", from, to);
 	if (t != NULL) {
-		if (t->type != n->type || (t->type == WVOL_T_DIR && t->nchild != 0))
+		/* as rename(2): a directory replaces an empty directory, a file
+		 * or link replaces a file or link */
+		if ((t->type == WVOL_T_DIR) != (n->type == WVOL_T_DIR) || (t->type == WVOL_T_DIR && t->nchild != 0))
 			return WHY("rename of '%s' onto '%s': incompatible target", from, to);
-		drop_node(v, t);
+		wv_drop_node(v, t);
 	}
 	if (n->type == WVOL_T_DIR) {
 		/* move every descendant: collect first, then re-key */
@@ -462,7 +485,8 @@ int wv_apply(ward_vol *v, uint32_t type, const uint8_t *p, size_t len, int loadi
 		uint32_t mode = rd_u32(&r);
 		int64_t mtime = (int64_t)rd_u64(&r);
 		const uint8_t *id = rd_bytes(&r, WVOL_ID_LEN);
-		if (r.bad || (t != WVOL_T_FILE && t != WVOL_T_DIR) || (mode & ~07777u))
+		if (r.bad || !type_ok(t) || (mode & ~07777u) ||
+		    (t == WVOL_T_LINK && (v->kind != WARD_VOL_ENCRYPTED || mode != WVOL_LINK_MODE)))
 			return WHY("malformed create record");
 		if (wv_lookup(v, path) != NULL || !parent_ok(v, path, &par))
 			return WHY("create of '%s': exists or no parent", path);
@@ -472,12 +496,13 @@ int wv_apply(ward_vol *v, uint32_t type, const uint8_t *p, size_t len, int loadi
 		n->mode = mode;
 		n->mtime = mtime;
 		memcpy(n->id, id, WVOL_ID_LEN);
-		n->maybe_dirty = t == WVOL_T_FILE;
+		n->maybe_dirty = t != WVOL_T_DIR;
 		if (wv_insert(v, n) != 0) {
 			wv_node_free(n);
 			return WHY("out of memory");
 		}
 		child_delta(v, path, 1);
+		v->nlinks += t == WVOL_T_LINK;
 		rc = 0;
 		break;
 	}
@@ -487,7 +512,7 @@ int wv_apply(ward_vol *v, uint32_t type, const uint8_t *p, size_t len, int loadi
 		n = wv_lookup(v, path);
 		if (n == NULL || (n->type == WVOL_T_DIR && n->nchild != 0))
 			return WHY("removal of '%s': missing or not empty", path);
-		drop_node(v, n);
+		wv_drop_node(v, n);
 		rc = 0;
 		break;
 	case WVOL_R_RENAME:
@@ -501,7 +526,7 @@ int wv_apply(ward_vol *v, uint32_t type, const uint8_t *p, size_t len, int loadi
 		uint32_t mode = rd_u32(&r);
 		int64_t mtime = (int64_t)rd_u64(&r);
 		n = wv_lookup(v, path);
-		if (r.bad || n == NULL || (mode & ~07777u))
+		if (r.bad || n == NULL || (mode & ~07777u) || (n->type == WVOL_T_LINK && mode != WVOL_LINK_MODE))
 			return WHY("malformed attribute record for '%s'", path);
 		n->mode = mode;
 		n->mtime = mtime;
@@ -850,7 +875,7 @@ static void put_entry(ward_vol *v, struct wbuf *b, struct vnode *n, int for_tag)
 	wb_str(b, n->path);
 	wb_u8(b, n->type);
 	if (!for_tag)
-		wb_u8(b, (n->maybe_dirty || n->dirty_logged) ? WVOL_EF_MAYBE_DIRTY : 0);
+		wb_u8(b, n->type == WVOL_T_FILE && (n->maybe_dirty || n->dirty_logged) ? WVOL_EF_MAYBE_DIRTY : 0);
 	wb_u32(b, n->mode);
 	wb_u64(b, (uint64_t)n->mtime);
 	wb_put(b, n->id, WVOL_ID_LEN);
@@ -1017,7 +1042,9 @@ static int ent_parse(const ward_vol *v, const uint8_t *p, size_t len, struct ent
 	e->size = le64(q + 14 + WVOL_ID_LEN);
 	e->main_len = le64(q + 22 + WVOL_ID_LEN);
 	e->crefs = q + ENT_FIXED;
-	if ((e->type != WVOL_T_FILE && e->type != WVOL_T_DIR) || (e->mode & ~07777u) || (e->flags & ~1u))
+	if (!type_ok(e->type) || (e->mode & ~07777u) || (e->flags & ~1u))
+		return -1;
+	if (e->type == WVOL_T_LINK && (v->kind != WARD_VOL_ENCRYPTED || !wv_link_ok(e->size, e->mode, e->flags)))
 		return -1;
 	if (e->type == WVOL_T_DIR && (e->size != 0 || e->main_len != 0))
 		return -1;
@@ -1166,6 +1193,7 @@ static int lazy_load(ward_vol *v, struct mbuf *b)
 	EVP_MD *md = NULL;
 	const uint8_t *prev = NULL, *okdir = NULL;
 	size_t prevl = 0, okdl = 0;
+	uint64_t nlinks = 0;
 	int rc = -1;
 
 	if (wv_lazy_disabled || len > UINT32_MAX)
@@ -1232,6 +1260,7 @@ static int lazy_load(ward_vol *v, struct mbuf *b)
 		lz->hash[h] = lz->n + 1;
 		prev = e.path;
 		prevl = e.plen;
+		nlinks += e.type == WVOL_T_LINK;
 		off += WVOL_REC_HDR + plen + WVOL_MAC_LEN;
 	}
 	if (c != NULL) /* no OpenSSL call at all when trusted */
@@ -1244,6 +1273,7 @@ static int lazy_load(ward_vol *v, struct mbuf *b)
 	lz->maplen = b->maplen;
 	memset(b, 0, sizeof(*b));
 	v->lz = lz;
+	v->nlinks = nlinks;
 	return 1;
 no:
 	rc = 0;
@@ -1375,7 +1405,7 @@ int wv_lazy_stat(ward_vol *v, const char *path, struct ward_vstat *st)
 	if (ent_parse(v, p, plen, &e) != 0)
 		return -ENOENT; /* checked at open */
 	memcpy(&ino, e.id, sizeof(ino));
-	st->mode = (e.type == WVOL_T_DIR ? S_IFDIR : S_IFREG) | e.mode;
+	st->mode = wv_type_mode(e.type) | e.mode;
 	st->ino = ino | 1; /* as volume.c's ino_of */
 	st->size = e.size;
 	st->mtime_ns = e.mtime;
@@ -1421,7 +1451,7 @@ int wv_lazy_readdir(ward_vol *v, const char *dir, struct ward_vdirent **out, siz
 				memcpy(np, name, nl);
 				np[nl] = '\0';
 				e[k].name = np;
-				e[k].mode = (q[0] == WVOL_T_DIR ? S_IFDIR : S_IFREG) | (uint32_t)le32(q + 2);
+				e[k].mode = wv_type_mode(q[0]) | (uint32_t)le32(q + 2);
 				memcpy(&x, q + 14, sizeof(x));
 				e[k].ino = x | 1; /* as ino_of() in volume.c */
 				np += nl + 1;

@@ -22,13 +22,16 @@
 
 struct tent {
 	char *rel;
-	struct stat st; /* of the target for symlinks to regular files */
+	struct stat st; /* of the target for symlinks to regular files (links
+			   not kept), of the link itself when kept */
 };
 
 struct tree {
 	struct tent *e;
 	size_t n, cap;
 	uint64_t bytes;
+	int keep_links; /* symlinks are entries of their own (encrypt), or
+			   read as authenticate reads them */
 	struct ward_vol_skipped skipped;
 };
 
@@ -72,10 +75,11 @@ static int open_dir_at(int rootfd, const char *rel)
 }
 
 /* Reads one directory of the plain tree (rel below rootfd, named root in
- * messages) into t: directories and regular files, symlinks to regular
- * files as those files (st of the target); symlinks to directories and
- * dangling ones are counted in t->skipped; other file types are refused.
- * The reserved entry is skipped at the root. */
+ * messages) into t: directories and regular files; symlinks as links
+ * (t->keep_links), or else those to regular files as the files (st of the
+ * target) and those to directories and dangling ones counted in
+ * t->skipped; other file types are refused. The reserved entry is
+ * skipped at the root. */
 static int walk_dir(int rootfd, const char *root, const char *rel, struct tree *t, char *err)
 {
 	char r2[WVOL_MAX_PATH + 1];
@@ -107,6 +111,11 @@ static int walk_dir(int rootfd, const char *root, const char *rel, struct tree *
 			rc = wv_fail(err, -errno, "cannot stat '%s/%s': %s", root, r2, strerror(errno));
 			break;
 		}
+		if (S_ISLNK(st.st_mode) && t->keep_links) {
+			if (tree_add(t, r2, &st) != 0)
+				rc = wv_fail(err, -ENOMEM, "out of memory");
+			continue;
+		}
 		if (S_ISLNK(st.st_mode) && (fstatat(fd, de->d_name, &st, 0) != 0 || !S_ISREG(st.st_mode))) {
 			/* dangling, or a link to a directory: not part of the volume
 			 * (the first in path order is named) */
@@ -133,7 +142,7 @@ static int walk(int rootfd, const char *root, struct tree *t, char *err)
 {
 	int rc = walk_dir(rootfd, root, "", t, err);
 	for (size_t i = 0; rc == 0 && i < t->n; i++)
-		if (S_ISDIR(t->e[i].st.st_mode))
+		if (S_ISDIR(t->e[i].st.st_mode)) /* lstat for kept links: never followed */
 			rc = walk_dir(rootfd, root, t->e[i].rel, t, err);
 	if (rc == 0 && t->n > 1)
 		qsort(t->e, t->n, sizeof(*t->e), cmp_tent);
@@ -217,10 +226,30 @@ static int import_data(ward_vfile *f, int fd, const char *name, uint8_t *buf, st
 	return ward_vf_size(f) < size ? ward_vf_truncate(f, size, err) : 0;
 }
 
+/* Stores the symbolic link rel of the plain tree (below rootfd, src in
+ * messages) as a link of v with its target verbatim and its mtime. */
+static int import_link(ward_vol *v, int rootfd, const char *src, const struct tent *e, char *err)
+{
+	char target[WARD_VOL_MAX_LINK + 2];
+	ssize_t r = readlinkat(rootfd, e->rel, target, sizeof(target) - 1);
+	int rc;
+	if (r < 0)
+		return wv_fail(err, -errno, "cannot read link '%s/%s': %s", src, e->rel, strerror(errno));
+	if ((size_t)r > WARD_VOL_MAX_LINK)
+		return wv_fail(err, -ENAMETOOLONG, "'%s/%s': link target too long for a volume (at most %u bytes)", src,
+			       e->rel, WARD_VOL_MAX_LINK);
+	target[r] = '\0';
+	if (r == 0 || memchr(target, 0, (size_t)r) != NULL)
+		return wv_fail(err, -EINVAL, "'%s/%s': link with an empty target", src, e->rel);
+	if ((rc = ward_vol_symlink(v, e->rel, target, err)) != 0)
+		return rc;
+	return ward_vol_setattr(v, e->rel, -1, st_mtime_ns(&e->st), err);
+}
+
 int ward_vol_import(ward_vol *v, const char *src, void (*progress)(void *, uint64_t, uint64_t), void *arg,
 		    struct ward_vol_skipped *skipped, char *err)
 {
-	struct tree t = { 0 };
+	struct tree t = { .keep_links = 1 };
 	struct prog pr = { .fn = progress, .arg = arg };
 	uint8_t *buf = NULL;
 	int rc, rootfd;
@@ -244,8 +273,13 @@ int ward_vol_import(ward_vol *v, const char *src, void (*progress)(void *, uint6
 				goto out;
 			continue;
 		}
+		if (S_ISLNK(e->st.st_mode)) {
+			if ((rc = import_link(v, rootfd, src, e, err)) != 0)
+				goto out;
+			continue;
+		}
 		ward_vfile *f = NULL;
-		int fd = openat(rootfd, e->rel, O_RDONLY | O_CLOEXEC); /* a link to a file is that file */
+		int fd = openat(rootfd, e->rel, O_RDONLY | O_CLOEXEC | O_NOFOLLOW); /* a regular file (lstat) */
 		if (fd < 0) {
 			rc = wv_fail(err, -errno, "cannot read '%s/%s': %s", src, e->rel, strerror(errno));
 			goto out;
@@ -298,7 +332,8 @@ static int list_paths(ward_vol *v, char ***out, uint8_t **types, size_t *n)
 	}
 	for (size_t i = 0; i < k; i++) {
 		struct ward_vstat st;
-		ty[i] = ward_vol_stat(v, l[i], &st, NULL) == 0 && S_ISDIR(st.mode) ? WVOL_T_DIR : WVOL_T_FILE;
+		int ok = ward_vol_stat(v, l[i], &st, NULL) == 0;
+		ty[i] = ok && S_ISDIR(st.mode) ? WVOL_T_DIR : ok && S_ISLNK(st.mode) ? WVOL_T_LINK : WVOL_T_FILE;
 	}
 	*out = l;
 	*types = ty;
@@ -487,6 +522,11 @@ int ward_vol_verify(ward_vol *v, void (*progress)(void *, uint64_t, uint64_t), v
 	if ((rc = walk_begin(v, &w, err)) != 0)
 		return rc;
 	for (size_t i = 0; i < w.n && rc == 0; i++) {
+		if (w.types[i] == WVOL_T_LINK) {
+			ssize_t r = ward_vol_readlink(v, w.paths[i], (char *)w.buf, IOBUF, err);
+			rc = r < 0 ? (int)r : 0;
+			continue;
+		}
 		if (w.types[i] != WVOL_T_FILE)
 			continue;
 		rc = read_through(v, w.paths[i], w.buf, NULL, NULL, &done, err);
@@ -583,6 +623,24 @@ out:
 
 /* ---- export ---- */
 
+/* Recreates the link rel of v below outfd (out_dir in messages) with its
+ * verified target (nothing is made when it fails) and its mtime; buf
+ * holds at least WARD_VOL_MAX_LINK + 1 bytes. */
+static int export_link(ward_vol *v, int outfd, const char *out_dir, const char *rel, const struct ward_vstat *st,
+		       char *buf, char *err)
+{
+	ssize_t r = ward_vol_readlink(v, rel, buf, WARD_VOL_MAX_LINK, err);
+	if (r < 0)
+		return (int)r;
+	buf[r] = '\0';
+	if (symlinkat(buf, outfd, rel) != 0)
+		return wv_fail(err, -errno, "cannot create link '%s/%s': %s", out_dir, rel, strerror(errno));
+	struct timespec ts[2] = { { st->mtime_ns / 1000000000, st->mtime_ns % 1000000000 },
+				  { st->mtime_ns / 1000000000, st->mtime_ns % 1000000000 } };
+	(void)utimensat(outfd, rel, ts, AT_SYMLINK_NOFOLLOW);
+	return 0;
+}
+
 int ward_vol_export(ward_vol *v, const char *out_dir, void (*progress)(void *, uint64_t, uint64_t), void *arg,
 		    char *err)
 {
@@ -618,6 +676,10 @@ int ward_vol_export(ward_vol *v, const char *out_dir, void (*progress)(void *, u
 		if (w.types[i] == WVOL_T_DIR) {
 			if (mkdirat(outfd, rel, 0700) != 0)
 				rc = wv_fail(err, -errno, "cannot create '%s/%s': %s", out_dir, rel, strerror(errno));
+			continue;
+		}
+		if (w.types[i] == WVOL_T_LINK) {
+			rc = export_link(v, outfd, out_dir, rel, &st, (char *)w.buf, err);
 			continue;
 		}
 		struct out_file o = { .dir = out_dir, .rel = rel };

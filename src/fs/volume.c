@@ -443,7 +443,7 @@ static int recover_last(ward_vol *v, char *err)
 	switch (v->last_type) {
 	case WVOL_R_CREATE:
 		n = wv_lookup(v, a);
-		if (n == NULL || !v->writable)
+		if (n == NULL || !v->writable || n->type == WVOL_T_LINK) /* links: drop_unfinished_links */
 			return 0;
 		if (n->type == WVOL_T_DIR) {
 			(void)mkdirat(v->dirfd, a, 0700);
@@ -491,6 +491,52 @@ static int recover_last(ward_vol *v, char *err)
 	default:
 		return 0;
 	}
+}
+
+/* A link without a target: its creation was killed between its CREATE
+ * record and the CHUNKS record of its target (format.h invariant 6). It
+ * never existed for anyone: a read-write open removes it (UNLINK record,
+ * then its disk file), a read-only one drops it from the table (and
+ * `ward fs verify` takes its disk file, when the creation got that far,
+ * for a crash leftover). Lazy volumes hold no such link (their entries
+ * are checked at open). */
+static int drop_unfinished_links(ward_vol *v, char *err)
+{
+	if (v->lz != NULL || v->nlinks == 0)
+		return 0;
+	for (int again = 1; again;) {
+		again = 0;
+		for (size_t b = 0; b < v->tcap && !again; b++)
+			for (struct vnode *x = v->tab[b]; x && !again; x = x->hnext) {
+				if (x->type != WVOL_T_LINK || x->size != 0)
+					continue;
+				int rc = 0;
+				char *p = strdup(x->path);
+				if (p == NULL)
+					return wv_fail(err, -ENOMEM, "out of memory");
+				if (v->writable) {
+					struct wbuf w = { 0 };
+					char why[200];
+					wb_str(&w, p);
+					rc = w.oom ? wv_fail(err, -ENOMEM, "out of memory")
+						   : wv_manifest_append(v, WVOL_R_UNLINK, w.p, w.len, err);
+					if (rc == 0 && wv_apply(v, WVOL_R_UNLINK, w.p, w.len, 0, why, sizeof(why)) != 0)
+						rc = wv_fail(err, -EIO, "internal error applying a record: %s", why);
+					if (rc == 0)
+						(void)unlinkat(v->dirfd, p, 0);
+					free(w.p);
+					free(p);
+				} else {
+					wv_drop_node(v, x);
+					free(v->leftover);
+					v->leftover = p; /* its disk file, if any, is no intrusion */
+				}
+				if (rc != 0)
+					return rc;
+				again = 1; /* the table changed: look again */
+			}
+	}
+	return 0;
 }
 
 /* Whether an open for writing failed only because this process may not
@@ -713,7 +759,7 @@ int ward_vol_open(const char *dir, const struct ward_vol_opts *o, ward_vol **out
 				goto fail;
 			}
 		}
-		if ((rc = recover_last(v, err)) != 0)
+		if ((rc = recover_last(v, err)) != 0 || (rc = drop_unfinished_links(v, err)) != 0)
 			goto fail;
 		if (v->writable)
 			reclaim_growth(v);
@@ -864,7 +910,7 @@ static uint64_t ino_of(const struct vnode *n)
 
 static void fill_stat(const struct vnode *n, struct ward_vstat *st)
 {
-	st->mode = (n->type == WVOL_T_DIR ? S_IFDIR : S_IFREG) | n->mode;
+	st->mode = wv_type_mode(n->type) | n->mode;
 	st->ino = ino_of(n);
 	if (n->loaded) {
 		st->size = __atomic_load_n(&n->wsize, __ATOMIC_RELAXED);
@@ -1023,6 +1069,69 @@ static int remove_entry(ward_vol *v, const char *path, int want_dir, char *err)
 }
 
 int ward_vol_unlink(ward_vol *v, const char *path, char *err) { return remove_entry(v, path, 0, err); }
+
+/* Removes the link n whose creation failed after its CREATE record (no
+ * target committed). If even the UNLINK record cannot be written, n
+ * leaves the table anyway: no snapshot may hold a link without a target,
+ * and the next open removes what the journal keeps of it (invariant 6).
+ * Caller holds v->mu. */
+static void undo_link(ward_vol *v, struct vnode *n)
+{
+	struct wbuf b = { 0 };
+	char path[WVOL_MAX_PATH + 1];
+	snprintf(path, sizeof(path), "%s", n->path);
+	wb_str(&b, path);
+	if (log_apply(v, WVOL_R_UNLINK, &b, NULL) != 0 && wv_lookup(v, path) == n)
+		wv_drop_node(v, n);
+	(void)unlinkat(v->dirfd, path, 0);
+	free(b.p);
+}
+
+int ward_vol_symlink(ward_vol *v, const char *path, const char *target, char *err)
+{
+	char p[WVOL_MAX_PATH + 1];
+	size_t tl = target != NULL ? strnlen(target, WARD_VOL_MAX_LINK + 1) : 0;
+	struct vnode *n;
+	int rc = wv_path_norm(path, p, sizeof(p), err);
+
+	if (rc != 0)
+		return rc;
+	if (!v->writable || v->kind != WARD_VOL_ENCRYPTED)
+		return wv_fail(err, -EROFS, "volume '%s' is read-only", v->dir);
+	if (p[0] == '\0')
+		return wv_fail(err, -EEXIST, "the volume root exists");
+	if (tl == 0)
+		return wv_fail(err, -ENOENT, "'%s': a symbolic link needs a target (empty)", p);
+	if (tl > WARD_VOL_MAX_LINK)
+		return wv_fail(err, -ENAMETOOLONG, "'%s': link target too long (more than %u bytes)", p, WARD_VOL_MAX_LINK);
+	/* v->mu from the CREATE record to the CHUNKS record of the target:
+	 * nothing else is appended between them, and no snapshot sees the
+	 * link without its target (format.h invariant 6) */
+	pthread_mutex_lock(&v->mu);
+	int found = wv_find(v, p, &n);
+	if (found == 0)
+		rc = wv_fail(err, -EEXIST, "'%s' exists", p);
+	else if (found != -ENOENT)
+		rc = wv_fail(err, found, "'%s': %s", p, wv_find_why(found));
+	else if ((rc = parent_check(v, p, err)) == 0 && (rc = wv_create_locked(v, p, WVOL_T_LINK, WVOL_LINK_MODE, err)) == 0) {
+		if ((n = wv_lookup(v, p)) == NULL)
+			rc = wv_fail(err, -EIO, "internal error creating link '%s'", p);
+		else if ((rc = wv_link_fill_locked(v, n, target, tl, err)) != 0)
+			undo_link(v, n);
+	} else if (rc != 0 && (n = wv_lookup(v, p)) != NULL && n->type == WVOL_T_LINK && n->size == 0) {
+		undo_link(v, n); /* recorded, but its disk file could not be made */
+	}
+	pthread_mutex_unlock(&v->mu);
+	return rc;
+}
+
+uint64_t ward_vol_links(ward_vol *v)
+{
+	pthread_mutex_lock(&v->mu);
+	uint64_t n = v->nlinks;
+	pthread_mutex_unlock(&v->mu);
+	return n;
+}
 int ward_vol_rmdir(ward_vol *v, const char *path, char *err) { return remove_entry(v, path, 1, err); }
 
 int ward_vol_rename(ward_vol *v, const char *from, const char *to, char *err)
@@ -1051,7 +1160,7 @@ int ward_vol_rename(ward_vol *v, const char *from, const char *to, char *err)
 		rc = 0;
 	else if (strncmp(b, a, la) == 0 && b[la] == '/')
 		rc = wv_fail(err, -EINVAL, "cannot move '%s' into itself", a);
-	else if (t != NULL && n->type == WVOL_T_FILE && t->type == WVOL_T_DIR)
+	else if (t != NULL && n->type != WVOL_T_DIR && t->type == WVOL_T_DIR)
 		rc = wv_fail(err, -EISDIR, "'%s' is a directory", b);
 	else if (t != NULL && n->type == WVOL_T_DIR && t->type != WVOL_T_DIR)
 		rc = wv_fail(err, -ENOTDIR, "'%s' is not a directory", b);
@@ -1102,6 +1211,8 @@ int ward_vol_setattr(ward_vol *v, const char *path, int mode, int64_t mtime_ns, 
 	pthread_mutex_lock(&v->mu);
 	if (n->unlinked) {
 		rc = wv_fail(err, -ENOENT, "'%s': no such file", p);
+	} else if (n->type == WVOL_T_LINK && mode >= 0) {
+		rc = wv_fail(err, -EOPNOTSUPP, "'%s' is a symbolic link: its mode is fixed (0777)", p);
 	} else {
 		uint32_t m = mode >= 0 ? ((uint32_t)mode & 07777) : n->mode;
 		int64_t t = mtime_ns >= 0 ? mtime_ns : (n->loaded ? n->wmtime : n->mtime);
@@ -1167,7 +1278,7 @@ static int readdir_locked(ward_vol *v, const char *p, struct ward_vdirent **out,
 				size_t l = strlen(rest) + 1;
 				memcpy(np, rest, l);
 				e[k].name = np;
-				e[k].mode = (x->type == WVOL_T_DIR ? S_IFDIR : S_IFREG) | x->mode;
+				e[k].mode = wv_type_mode(x->type) | x->mode;
 				e[k].ino = ino_of(x);
 				np += l;
 				k++;
