@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "cli/fs_resolve.h"
 #include "core/crypto.h"
 #include "core/log.h"
 #include "core/util.h"
@@ -68,9 +69,10 @@ static void help_sub(const char *sub)
 	if (strcmp(sub, "encrypt") == 0)
 		printf("usage: ward fs encrypt SRC_DIR VOL --key-file KEY\n\n"
 		       "Creates the encrypted volume VOL (a new or empty directory) holding every\n"
-		       "file and directory of SRC_DIR (modes and modification times kept; symlinks\n"
-		       "to files are stored as files; symlinks to directories and dangling ones are\n"
-		       "left out, with a warning). When KEY does not exist, a new random key is\n"
+		       "file, directory and symbolic link of SRC_DIR (modes and modification times\n"
+		       "kept; a link is stored as a link with its target verbatim, sealed like file\n"
+		       "data, whatever it points at: ls shows it, cat follows it inside the volume,\n"
+		       "decrypt recreates it). When KEY does not exist, a new random key is\n"
 		       "written there with mode 0600 (and removed again if the encrypt fails); KEY\n"
 		       "must not lie inside SRC_DIR or VOL. Prints the volume tag on stdout; shows a\n"
 		       "progress bar on stderr for large trees when stderr is a terminal.\n"
@@ -78,14 +80,19 @@ static void help_sub(const char *sub)
 		       "is interrupted, running the same command again replaces what it left.\n");
 	else if (strcmp(sub, "ls") == 0)
 		printf("usage: ward fs ls VOL (--key-file KEY | --manifest FILE) [-l]\n\n"
-		       "Lists every entry of the volume (directories end in '/'), one a line:\n"
-		       "newlines, tabs and other control characters in names are shown as \\n, \\t,\n"
-		       "\\xNN and a backslash as \\\\ (as ls -b). -l adds mode (setuid, setgid\n"
-		       "and sticky bits as s/S/t/T), plaintext size and modification time.\n");
+		       "Lists every entry of the volume (directories end in '/', a symbolic link\n"
+		       "is shown as 'name -> target'), one a line: newlines, tabs and other control\n"
+		       "characters in names and targets are shown as \\n, \\t, \\xNN and a backslash\n"
+		       "as \\\\ (as ls -b). -l adds mode (setuid, setgid and sticky bits as s/S/t/T;\n"
+		       "lrwxrwxrwx for a link), plaintext size (a link's: its target's length) and\n"
+		       "modification time.\n");
 	else if (strcmp(sub, "cat") == 0)
 		printf("usage: ward fs cat VOL PATH (--key-file KEY | --manifest FILE)\n\n"
 		       "Writes the verified plaintext of PATH (relative to the volume) to stdout.\n"
-		       "Stops with an error naming the chunk when verification fails.\n");
+		       "Stops with an error naming the chunk when verification fails. Symbolic\n"
+		       "links in PATH are followed inside the volume (a relative target from the\n"
+		       "link's directory, at most 40 links); a link to an absolute path or out of\n"
+		       "the volume is refused.\n");
 	else if (strcmp(sub, "verify") == 0)
 		printf("usage: ward fs verify VOL (--key-file KEY | --manifest FILE) [--tag HEX]\n\n"
 		       "Checks the manifest, every byte of every file, and that the directory holds\n"
@@ -489,7 +496,7 @@ static int fs_encrypt(const struct fsopts *o)
 static void fmt_mode(uint32_t m, char out[11])
 {
 	const char *r = "rwxrwxrwx";
-	out[0] = S_ISDIR(m) ? 'd' : '-';
+	out[0] = S_ISDIR(m) ? 'd' : S_ISLNK(m) ? 'l' : '-';
 	for (int i = 0; i < 9; i++)
 		out[1 + i] = (m & (1u << (8 - i))) ? r[i] : '-';
 	/* as ls(1): s/t over x, S/T where x is not set */
@@ -517,14 +524,24 @@ static void put_name(const char *p)
 	}
 }
 
-/* Prints one entry of a listing (p: its path in the volume). */
-static void ls_print(ward_vol *v, const char *p, const struct ward_vdirent *e, int lng)
+/* Prints one entry of a listing (p: its path in the volume); a link as
+ * "p -> target" (its verified target). 0, or 1 when said why not. */
+static int ls_print(ward_vol *v, const char *p, const struct ward_vdirent *e, int lng)
 {
+	char target[WARD_VOL_MAX_LINK + 1], err[WARD_VOL_ERR_LEN];
+	if (S_ISLNK(e->mode)) {
+		ssize_t n = ward_vol_readlink(v, p, target, WARD_VOL_MAX_LINK, err);
+		if (n < 0) {
+			report((int)n, err);
+			return 1;
+		}
+		target[n] = '\0';
+	}
 	if (lng) {
 		struct ward_vstat st;
-		char m[11], t[32], err[WARD_VOL_ERR_LEN];
+		char m[11], t[32];
 		if (ward_vol_stat(v, p, &st, err) != 0)
-			return;
+			return 0;
 		time_t s = (time_t)(st.mtime_ns / 1000000000);
 		struct tm tm;
 		strftime(t, sizeof(t), "%Y-%m-%d %H:%M", localtime_r(&s, &tm));
@@ -532,7 +549,12 @@ static void ls_print(ward_vol *v, const char *p, const struct ward_vdirent *e, i
 		printf("%s %12llu %s ", m, (unsigned long long)st.size, t);
 	}
 	put_name(p);
+	if (S_ISLNK(e->mode)) {
+		fputs(" -> ", stdout);
+		put_name(target);
+	}
 	printf("%s\n", S_ISDIR(e->mode) ? "/" : "");
+	return 0;
 }
 
 /* Lists the whole volume depth first, each directory in name order. The
@@ -590,7 +612,11 @@ static int ls_tree(ward_vol *v, int lng)
 			break;
 		}
 		snprintf(p, pl + nl + 2, "%s%s%s", d->path, pl ? "/" : "", e->name);
-		ls_print(v, p, e, lng);
+		if (ls_print(v, p, e, lng) != 0) {
+			free(p);
+			rc = 1; /* said */
+			break;
+		}
 		if (S_ISDIR(e->mode))
 			next = p;
 		else
@@ -621,17 +647,47 @@ static int fs_ls(const struct fsopts *o)
 	return rc;
 }
 
+/* 1 when path has a ".." component (refused by the library as given) */
+static int has_dotdot(const char *path)
+{
+	for (const char *c = path; c != NULL; c = strchr(c, '/'), c = c ? c + 1 : NULL)
+		if (c[0] == '.' && c[1] == '.' && (c[2] == '/' || c[2] == '\0'))
+			return 1;
+	return 0;
+}
+
+/* The volume path cat opens for PATH: links followed (fs_resolve.h) in a
+ * volume that has any; PATH as given otherwise, and when the library
+ * refuses it anyway (absolute, '..'), so that it says why. */
+static int cat_path(ward_vol *v, const char *path, char buf[WARD_VOL_MAX_LINK + 1], const char **out, char *err)
+{
+	*out = path;
+	if (ward_vol_links(v) == 0 || path[0] == '/' || has_dotdot(path))
+		return 0;
+	*out = buf;
+	return fs_resolve(v, path, buf, err);
+}
+
 static int fs_cat(const struct fsopts *o)
 {
 	ward_vol *v;
 	ward_vfile *f;
-	char err[WARD_VOL_ERR_LEN];
+	char err[WARD_VOL_ERR_LEN], rbuf[WARD_VOL_MAX_LINK + 1];
+	const char *path;
 	int rc;
 	if (need_pos(o, 2, "cat", "VOL PATH") != 0)
 		return 2;
 	if ((rc = open_vol("cat", o->pos[0], o, WARD_VOL_RDONLY, &v)) != 0)
 		return rc;
-	rc = ward_vf_open(v, o->pos[1], O_RDONLY, 0, &f, err);
+	if ((rc = cat_path(v, o->pos[1], rbuf, &path, err)) != 0) {
+		if (rc == -EIO || rc == -EBADMSG || rc == -ENOMEM)
+			report(rc, err);
+		else
+			ward_error("fs cat: %s", err);
+		ward_vol_close(v, NULL);
+		return 1;
+	}
+	rc = ward_vf_open(v, path, O_RDONLY, 0, &f, err);
 	if (rc != 0) {
 		report(rc, err);
 		ward_vol_close(v, NULL);
