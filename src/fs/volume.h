@@ -203,13 +203,42 @@ int ward_vol_sync(ward_vol *v, char *err);
 
 struct ward_vstat {
 	uint64_t size;	     /* plaintext size (0 for directories) */
-	uint32_t mode;	     /* S_IFREG or S_IFDIR | permission bits */
+	uint32_t mode;	     /* S_IFREG, S_IFDIR or S_IFLNK | permission bits */
 	int64_t mtime_ns;    /* modification time, ns since the epoch (also use for ctime) */
 	uint64_t ino;	     /* stable inode number for this entry (from its file id) */
 };
 
-/* Stat by path; follows nothing (volumes hold no symlinks). */
+/* Stat by path; follows nothing: a symbolic link gives S_IFLNK | 0777 and
+ * the length of its target as size. */
 int ward_vol_stat(ward_vol *v, const char *path, struct ward_vstat *st, char *err);
+
+/*
+ * Symbolic links (encrypted volumes only). A link is an entry of its own
+ * type whose content, sealed and verified as a file's data, is its target:
+ * 1..WARD_VOL_MAX_LINK bytes, no NUL, kept verbatim (relative or absolute,
+ * it may dangle). The library never follows a link: paths given to any
+ * function here name the entry itself, and the caller (the shield, `ward
+ * fs cat`) resolves links before it opens a file. On disk a link is a
+ * regular file holding its sealed target.
+ *
+ * ward_vol_symlink: creates path as a link to target (-EEXIST when path
+ * exists, -ENOENT/-ENOTDIR for a missing or non-directory parent,
+ * -ENOENT for an empty target, -ENAMETOOLONG for a longer one, -EROFS on a
+ * read-only or authenticated volume); committed at once.
+ * ward_vol_readlink: copies the target into buf (at most len bytes, no NUL,
+ * as readlink(2)) and returns its full length; -EINVAL when path is not a
+ * link, -EIO (err names the link and the chunk) when it fails verification.
+ * ward_vol_links: how many links the volume holds (cheap: a counter), so
+ * that callers can skip resolving paths in volumes without any.
+ * Other calls on a link: ward_vf_open -ELOOP; ward_vol_unlink removes it;
+ * ward_vol_rmdir -ENOTDIR; ward_vol_rename moves it (and replaces a file
+ * or link, as rename(2)); ward_vol_setattr sets its mtime, a mode gives
+ * -EOPNOTSUPP; ward_vol_readdir lists it with S_IFLNK | 0777.
+ */
+#define WARD_VOL_MAX_LINK 4095u
+int ward_vol_symlink(ward_vol *v, const char *path, const char *target, char *err);
+ssize_t ward_vol_readlink(ward_vol *v, const char *path, char *buf, size_t len, char *err);
+uint64_t ward_vol_links(ward_vol *v);
 
 /* Sets the permission bits (mode >= 0, only 07777 kept) and/or the
  * modification time (mtime_ns >= 0). -1 leaves a field unchanged. */
@@ -224,7 +253,7 @@ int ward_vol_rmdir(ward_vol *v, const char *path, char *err);
 
 struct ward_vdirent {
 	const char *name;    /* points inside the same allocation */
-	uint32_t mode;	     /* S_IFREG / S_IFDIR | permission bits */
+	uint32_t mode;	     /* S_IFREG / S_IFDIR / S_IFLNK | permission bits */
 	uint64_t ino;
 };
 
@@ -293,27 +322,28 @@ int ward_vol_verify(ward_vol *v, void (*progress)(void *arg, uint64_t done, uint
  * The caller decides what a match is worth (the file may change after). */
 int ward_vol_verify_fd(ward_vol *v, const char *path, int fd, char *err);
 
-/* What reading a plain tree left out: symbolic links to directories and
- * dangling ones (a volume holds files and directories only; links to
- * regular files are stored as the files). */
+/* What ward_vol_authenticate left out of a plain tree: symbolic links to
+ * directories and dangling ones (an authenticated volume holds files and
+ * directories only; links to regular files are read as the files).
+ * ward_vol_import keeps every link and leaves nothing out. */
 #define WARD_VOL_SKIPPED_NAME 4096 /* a volume path (WVOL_MAX_PATH) and its NUL */
 struct ward_vol_skipped {
 	size_t links;			    /* how many */
 	char first[WARD_VOL_SKIPPED_NAME];  /* the first one's path, relative to the tree */
 };
 
-/* Copies the plain tree src (directories, regular files, symlinks to
- * regular files as files; modes and mtimes kept) into the root of the
- * writable volume v, committing each file. Other file types are refused;
- * symlinks to directories and dangling ones are left out and counted in
- * *skipped (may be NULL). progress (may be NULL) gets bytes done and the
- * total. */
+/* Copies the plain tree src (directories, regular files, and symbolic
+ * links as links with their targets verbatim, never followed; modes and
+ * mtimes kept) into the root of the writable encrypted volume v,
+ * committing each file. Other file types are refused; *skipped (may be
+ * NULL) is zeroed. progress (may be NULL) gets bytes done and the total. */
 int ward_vol_import(ward_vol *v, const char *src, void (*progress)(void *arg, uint64_t done, uint64_t total),
 		    void *arg, struct ward_vol_skipped *skipped, char *err);
 
 /* Decrypts (or copies, verified) the whole volume into out_dir, which must
- * not exist or be empty (-ENOTEMPTY); modes and mtimes kept. A file that
- * fails verification is not left behind. */
+ * not exist or be empty (-ENOTEMPTY); modes and mtimes kept, links made as
+ * symbolic links (symlinkat). A file or link that fails verification is
+ * not left behind. */
 int ward_vol_export(ward_vol *v, const char *out_dir, void (*progress)(void *arg, uint64_t done, uint64_t total),
 		    void *arg, char *err);
 
