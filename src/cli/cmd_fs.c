@@ -365,7 +365,8 @@ static int tree_large(void)
 
 /* ---- subcommands ---- */
 
-/* One line for what reading the tree left out (nothing when nothing was). */
+/* One line for what authenticate left out of the tree (nothing when
+ * nothing was); encrypt keeps every link. */
 static void warn_skipped(const char *tree, const struct ward_vol_skipped *sk)
 {
 	if (sk->links == 0)
@@ -404,7 +405,6 @@ static int fs_encrypt(const struct fsopts *o)
 	struct ward_vol_opts vo = { .kind = WARD_VOL_ENCRYPTED, .flags = WARD_VOL_CREATE | WARD_VOL_INCOMPLETE };
 	struct progress pr = { .on = 0, .what = "encrypting" };
 	struct stat st;
-	struct ward_vol_skipped skipped = { 0 };
 	ward_vol *v = NULL;
 	int created = 0, rc, existed;
 
@@ -463,7 +463,7 @@ static int fs_encrypt(const struct fsopts *o)
 		return 1;
 	}
 	pr.on = tree_large();
-	rc = ward_vol_import(v, o->pos[0], progress_cb, &pr, &skipped, err);
+	rc = ward_vol_import(v, o->pos[0], progress_cb, &pr, NULL, err); /* keeps every link: nothing skipped */
 	if (rc == 0)
 		rc = ward_vol_sync(v, err);
 	if (rc == 0)
@@ -487,7 +487,6 @@ static int fs_encrypt(const struct fsopts *o)
 	}
 	if (created) /* said once the volume exists: a failed encrypt removes the key */
 		fprintf(stderr, "ward: generated a new volume key in '%s' (mode 0600); keep it safe\n", o->key_file);
-	warn_skipped(o->pos[0], &skipped);
 	ward_hex(tag, sizeof(tag), hx);
 	printf("%s\n", hx);
 	return 0;
