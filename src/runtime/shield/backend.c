@@ -340,6 +340,27 @@ void shield_region_close_backend(struct shield_region *r)
 		rc_;                 \
 	})
 
+/* What the kernel says for a path that does not resolve: -ENOTDIR when a
+ * component before the last is not a directory ("file/x"), else -ENOENT.
+ * Only on the error path. */
+static int enoent_or_notdir(struct shield_region *r, const char *rel)
+{
+	char p[PATH_MAX], verr[WARD_VOL_ERR_LEN];
+	struct ward_vstat st;
+	size_t n = strlen(rel);
+	if (n >= sizeof(p) || r->vol == NULL)
+		return -ENOENT;
+	memcpy(p, rel, n + 1);
+	for (char *s = p; (s = strchr(s, '/')) != NULL; *s++ = '/') {
+		*s = 0;
+		if (VCALL(ward_vol_stat(r->vol, p, &st, verr)) != 0)
+			return -ENOENT;
+		if (!S_ISDIR(st.mode))
+			return -ENOTDIR;
+	}
+	return -ENOENT;
+}
+
 int shield_be_open(struct shield_node *n, int flags, mode_t mode)
 {
 	char verr[WARD_VOL_ERR_LEN] = "";
@@ -351,6 +372,8 @@ int shield_be_open(struct shield_node *n, int flags, mode_t mode)
 	}
 	rc = VCALL(ward_vf_open(n->region->vol, n->rel, flags & (O_ACCMODE | O_CREAT | O_EXCL | O_TRUNC),
 				   (unsigned)mode, &f, verr));
+	if (rc == -ENOENT)
+		return enoent_or_notdir(n->region, n->rel);
 	if (rc != 0) {
 		report(n->region, n->rel, "open", rc, verr);
 		return rc;
@@ -455,8 +478,57 @@ int shield_be_stat(struct shield_region *r, const char *rel, struct ward_vstat *
 		return -EIO;
 	char verr[WARD_VOL_ERR_LEN] = "";
 	int rc = VCALL(ward_vol_stat(r->vol, rel, st, verr));
+	if (rc == -ENOENT)
+		return enoent_or_notdir(r, rel);
 	if (rc < 0)
 		report(r, rel, "stat", rc, verr);
+	return rc;
+}
+
+uint64_t shield_be_links(struct shield_region *r)
+{
+	ward_vol *v = __atomic_load_n(&r->vol, __ATOMIC_ACQUIRE);
+	if (v == NULL || (r->kind != SHIELD_ENCRYPTED && r->kind != SHIELD_EPHEMERAL))
+		return 0;
+	return VCALL(ward_vol_links(v));
+}
+
+ssize_t shield_be_link_target(struct shield_region *r, const char *rel, char *buf, size_t len)
+{
+	struct ward_vstat st;
+	char verr[WARD_VOL_ERR_LEN] = "";
+	ssize_t n;
+	if (r->vol == NULL)
+		return -EIO;
+	if (VCALL(ward_vol_stat(r->vol, rel, &st, verr)) != 0 || !S_ISLNK(st.mode))
+		return 0;
+	n = VCALL(ward_vol_readlink(r->vol, rel, buf, len, verr));
+	if (n < 0)
+		report(r, rel, "follow the link", (int)n, verr);
+	else if ((size_t)n > len)
+		return -ENAMETOOLONG;
+	return n;
+}
+
+ssize_t shield_be_readlink(struct shield_region *r, const char *rel, char *buf, size_t len)
+{
+	char verr[WARD_VOL_ERR_LEN] = "";
+	if (r->vol == NULL)
+		return -EIO;
+	ssize_t n = VCALL(ward_vol_readlink(r->vol, rel, buf, len, verr));
+	if (n < 0)
+		report(r, rel, "read the link", (int)n, verr);
+	return n;
+}
+
+int shield_be_symlink(struct shield_region *r, const char *target, const char *rel)
+{
+	char verr[WARD_VOL_ERR_LEN] = "";
+	int rc = VCALL(ward_vol_symlink(r->vol, rel, target, verr));
+	if (rc < 0)
+		report(r, rel, "create the link", rc, verr);
+	else
+		shield_committed(r, 0);
 	return rc;
 }
 
@@ -464,6 +536,8 @@ int shield_be_unlink(struct shield_region *r, const char *rel)
 {
 	char verr[WARD_VOL_ERR_LEN] = "";
 	int rc = VCALL(ward_vol_unlink(r->vol, rel, verr));
+	if (rc == -ENOENT)
+		return enoent_or_notdir(r, rel);
 	if (rc < 0)
 		report(r, rel, "remove", rc, verr);
 	else

@@ -70,8 +70,12 @@ DIR *opendir(const char *path)
 	DIR *d;
 	if (shield_inside || !ward_shield_active() || shield_classify(AT_FDCWD, path, &sp) != 0)
 		return REAL(opendir)(path);
+	if (sp.err != 0) {
+		errno = sp.err;
+		return NULL;
+	}
 	if (sp.kind == SHIELD_DENIED) {
-		int rc = shield_deny(sp.abs, "list");
+		int rc = shield_deny(&sp, "list");
 		if (rc != 0) {
 			errno = -rc;
 			return NULL;
@@ -87,7 +91,7 @@ DIR *opendir(const char *path)
 			return NULL;
 		}
 	}
-	d = REAL(opendir)(path);
+	d = REAL(opendir)(sp.resolved ? sp.abs : path);
 	watch(d, &sp);
 	return d;
 }
@@ -138,8 +142,9 @@ int closedir(DIR *d)
 	return real(d);
 }
 
-static int hidden(struct watched *w, const char *name)
+static int hidden(struct watched *w, struct dirent64 *e)
 {
+	const char *name = e->d_name;
 	char rel[PATH_MAX];
 	struct ward_vstat st;
 	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
@@ -151,8 +156,11 @@ static int hidden(struct watched *w, const char *name)
 	shield_inside++;
 	int rc = shield_be_stat(w->r, rel, &st);
 	shield_inside--;
-	if (rc == 0)
+	if (rc == 0) {
 		w->seen++;
+		if (S_ISLNK(st.mode)) /* a link in the volume is a sealed file on disk */
+			e->d_type = DT_LNK;
+	}
 	if (rc != 0) {
 		/* Sockets bound inside a region live on disk only (stat shows them). */
 		char abs[PATH_MAX];
@@ -190,7 +198,7 @@ struct dirent64 *readdir64(DIR *d)
 	struct dirent64 *e;
 	do
 		e = REAL(readdir64)(d);
-	while (e != NULL && w != NULL && hidden(w, e->d_name));
+	while (e != NULL && w != NULL && hidden(w, e));
 	if (e == NULL && w != NULL && !w->checked) {
 		w->checked = 1;
 		check_missing(w);

@@ -10,9 +10,12 @@
  * fd or -1 with errno. */
 int shield_openat(int dirfd, const char *path, int flags, mode_t mode);
 
-/* The deny-outside rule for abs: 0 when allowed (a few devices and
- * /proc/self), else logs one line and returns -EACCES. */
-int shield_deny(const char *abs, const char *what);
+/* The deny-outside rule for sp->abs: 0 when allowed (a few devices and
+ * /proc/self), else logs one line and returns -EACCES; a path whose links
+ * could not be followed gives that error (sp->err), one too long to place
+ * -ENAMETOOLONG. */
+struct shield_path;
+int shield_deny(const struct shield_path *sp, const char *what);
 
 /* The process's umask as last set (tracked by the umask interposer). */
 mode_t shield_umask(void);

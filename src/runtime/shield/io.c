@@ -36,8 +36,11 @@ int shield_reserved_name(const char *rel)
 	return strncmp(rel, WARD_VOL_META_DIR, n) == 0 && (rel[n] == 0 || rel[n] == '/');
 }
 
-int shield_deny(const char *abs, const char *what)
+int shield_deny(const struct shield_path *sp, const char *what)
 {
+	const char *abs = sp->abs;
+	if (sp->err != 0) /* the links on the way could not be followed */
+		return -sp->err;
 	if (abs[0] == 0) /* too long to place (shield_classify): it might lead into a region */
 		return -ENAMETOOLONG;
 	static const char *const allowed[] = { "/dev/null", "/dev/zero", "/dev/urandom", "/dev/random",
@@ -180,15 +183,24 @@ int shield_openat(int dirfd, const char *path, int flags, mode_t mode)
 		rc = shield_procfd_path(pfd, &sp);
 		return set_errno(rc != 0 ? rc : region_open(&sp, flags, mode));
 	}
-	if (shield_classify(dirfd, path, &sp) != 0)
+	/* O_NOFOLLOW, and O_CREAT|O_EXCL (which never follows), stop at a
+	 * last component that is a link: the volume then refuses the open
+	 * (ELOOP, EEXIST) as the kernel does. */
+	rc = (flags & O_NOFOLLOW) || (flags & (O_CREAT | O_EXCL)) == (O_CREAT | O_EXCL)
+		     ? shield_classify_nofollow(dirfd, path, &sp)
+		     : shield_classify(dirfd, path, &sp);
+	if (rc != 0)
 		return REAL(openat64)(dirfd, path, flags, mode);
 	switch (sp.kind) {
 	case SHIELD_PLAIN:
+		path = shield_real_path(&sp, &dirfd, path);
 		return REAL(openat64)(dirfd, path, flags, mode);
 	case SHIELD_DENIED:
-		rc = shield_deny(sp.abs, "open");
-		if (rc == 0)
+		rc = shield_deny(&sp, "open");
+		if (rc == 0) {
+			path = shield_real_path(&sp, &dirfd, path);
 			return REAL(openat64)(dirfd, path, flags, mode);
+		}
 		return set_errno(rc);
 	default:
 		return set_errno(region_open(&sp, flags, mode));
@@ -593,12 +605,13 @@ int truncate(const char *path, off_t len)
 	/* A descriptor link of a shielded fd (procfd.h) is opened through the
 	 * shield below whatever its classification. */
 	if (shield_procfd(path) < 0) {
-		if (shield_classify(AT_FDCWD, path, &sp) != 0 || sp.kind == SHIELD_PLAIN)
+		int dfd = AT_FDCWD;
+		if (shield_classify(AT_FDCWD, path, &sp) != 0)
 			return REAL(truncate64)(path, len);
-		if (sp.kind == SHIELD_DENIED && (rc = shield_deny(sp.abs, "truncate")) != 0)
+		if (sp.kind == SHIELD_DENIED && (rc = shield_deny(&sp, "truncate")) != 0)
 			return set_errno(rc);
-		if (sp.kind == SHIELD_DENIED)
-			return REAL(truncate64)(path, len);
+		if (sp.kind == SHIELD_PLAIN || sp.kind == SHIELD_DENIED)
+			return REAL(truncate64)(shield_real_path(&sp, &dfd, path), len);
 	}
 	fd = shield_openat(AT_FDCWD, path, O_WRONLY | O_CLOEXEC, 0);
 	if (fd < 0)

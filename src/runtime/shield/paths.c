@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -53,17 +54,23 @@ static int fail(int rc)
 	return -1;
 }
 
-/* Classifies path for a namespace call. Returns 1 when the caller must
- * handle a region (sp filled), 0 to pass through, -1 with errno set. */
-static int classify(int dirfd, const char *path, struct shield_path *sp, const char *what)
+/* Classifies path for a namespace call (follow: whether a last component
+ * that is a link in a volume is followed). Returns 1 when the caller must
+ * handle a region (sp filled), 0 to pass through (to the C library with
+ * pass_path()), -1 with errno set. */
+static int classify_ex(int dirfd, const char *path, struct shield_path *sp, const char *what, int follow)
 {
 	int rc;
-	if (shield_inside || !ward_shield_active() || path == NULL || shield_classify(dirfd, path, sp) != 0)
+	sp->resolved = 0;
+	if (shield_inside || !ward_shield_active() || path == NULL ||
+	    (follow ? shield_classify(dirfd, path, sp) : shield_classify_nofollow(dirfd, path, sp)) != 0) {
+		sp->resolved = 0;
 		return 0;
+	}
 	if (sp->kind == SHIELD_PLAIN)
 		return 0;
 	if (sp->kind == SHIELD_DENIED) {
-		rc = shield_deny(sp->abs, what);
+		rc = shield_deny(sp, what);
 		return rc == 0 ? 0 : fail(rc);
 	}
 	if (shield_reserved_name(sp->rel))
@@ -71,6 +78,20 @@ static int classify(int dirfd, const char *path, struct shield_path *sp, const c
 	if (sp->kind == SHIELD_AUTHENTICATED && strcmp(what, "read") != 0)
 		return fail(-EROFS);
 	return 1;
+}
+
+/* Namespace calls act on the last component itself (unlink, rename,
+ * mkdir, symlink): a link there is not followed. */
+static int classify(int dirfd, const char *path, struct shield_path *sp, const char *what)
+{
+	return classify_ex(dirfd, path, sp, what, 0);
+}
+
+/* The path a passed-through call gives the C library (links in volumes on
+ * the way resolved); *dirfd changes with it. */
+static const char *pass_path(const struct shield_path *sp, int *dirfd, const char *path)
+{
+	return shield_real_path(sp, dirfd, path);
 }
 
 /* A last component "." or "..": the kernel refuses to remove, create or
@@ -93,8 +114,10 @@ static int do_unlink(int dirfd, const char *path, int flags)
 	if (ends_in_dot(path))
 		return REAL(unlinkat)(dirfd, path, flags);
 	int c = classify(dirfd, path, &sp, (flags & AT_REMOVEDIR) ? "remove directory" : "remove");
-	if (c == 0)
+	if (c == 0) {
+		path = pass_path(&sp, &dirfd, path);
 		return REAL(unlinkat)(dirfd, path, flags);
+	}
 	if (c < 0)
 		return -1;
 	if (sp.rel[0] == 0)
@@ -146,8 +169,10 @@ static int do_mkdir(int dirfd, const char *path, mode_t mode)
 	if (ends_in_dot(path))
 		return REAL(mkdirat)(dirfd, path, mode);
 	int c = classify(dirfd, path, &sp, "create directory");
-	if (c == 0)
+	if (c == 0) {
+		path = pass_path(&sp, &dirfd, path);
 		return REAL(mkdirat)(dirfd, path, mode);
+	}
 	if (c < 0)
 		return -1;
 	if (sp.rel[0] == 0)
@@ -178,8 +203,11 @@ static int do_rename(int ofd, const char *from, int nfd, const char *to, unsigne
 	cb = classify(nfd, to, &b, "rename");
 	if (cb < 0)
 		return -1;
-	if (ca == 0 && cb == 0)
+	if (ca == 0 && cb == 0) {
+		from = pass_path(&a, &ofd, from);
+		to = pass_path(&b, &nfd, to);
 		return flags ? REAL(renameat2)(ofd, from, nfd, to, flags) : REAL(renameat)(ofd, from, nfd, to);
+	}
 	if (ca != cb || a.region != b.region)
 		return fail(-EXDEV);
 	if (flags & ~RENAME_NOREPLACE)
@@ -224,9 +252,16 @@ static int do_access(int dirfd, const char *path, int amode, int flags)
 	struct shield_path sp;
 	struct ward_vstat st;
 	int rc;
-	if (shield_inside || !ward_shield_active() || path == NULL || shield_classify(dirfd, path, &sp) != 0 ||
-	    sp.region == NULL)
+	if (shield_inside || !ward_shield_active() || path == NULL ||
+	    ((flags & AT_SYMLINK_NOFOLLOW) ? shield_classify_nofollow(dirfd, path, &sp)
+					    : shield_classify(dirfd, path, &sp)) != 0)
 		return REAL(faccessat)(dirfd, path, amode, flags);
+	if (sp.region == NULL) {
+		if (sp.err != 0)
+			return fail(-sp.err);
+		path = pass_path(&sp, &dirfd, path);
+		return REAL(faccessat)(dirfd, path, amode, flags);
+	}
 	if (shield_reserved_name(sp.rel))
 		return fail(-ENOENT);
 	rc = shield_be_stat(sp.region, sp.rel, &st);
@@ -236,8 +271,9 @@ static int do_access(int dirfd, const char *path, int amode, int flags)
 		return fail(-EROFS);
 	if ((amode & X_OK) && S_ISREG(st.mode) && !(st.mode & 0111))
 		return fail(-EACCES);
-	rc = REAL(faccessat)(dirfd, path, amode & ~X_OK, flags);
-	return rc != 0 && errno == ENOENT ? 0 : rc;
+	path = pass_path(&sp, &dirfd, path);
+	rc = REAL(faccessat)(dirfd, path, amode & ~X_OK, flags & ~AT_SYMLINK_NOFOLLOW);
+	return rc != 0 && (errno == ENOENT || errno == ENOTDIR) ? 0 : rc;
 }
 
 int access(const char *path, int amode)
@@ -258,12 +294,24 @@ int euidaccess(const char *path, int amode) __attribute__((alias("eaccess")));
 
 /* chmod and utimensat: the volume keeps mode and mtime (stat shows them);
  * the file on disk follows when it can. */
-static int setattr(int dirfd, const char *path, int mode, int64_t mtime_ns, int *handled)
+/* Returns 0 (done in the volume: the caller repeats it on the disk file),
+ * -1 with errno, or 2 (a plain file: the caller passes the call on); for 0
+ * and 2, *dirfd and *path are what the C library must be given (links in
+ * volumes on the way resolved). */
+static int setattr(int *dirfd, const char **path, int follow, int mode, int64_t mtime_ns, int *handled)
 {
+	static __thread char resolved[PATH_MAX];
 	struct shield_path sp;
-	int c = classify(dirfd, path, &sp, "change");
+	int c = classify_ex(*dirfd, *path, &sp, "change", follow);
 	*handled = c != 0;
-	if (c <= 0)
+	if (c >= 0 && sp.resolved) {
+		memcpy(resolved, sp.abs, strlen(sp.abs) + 1);
+		*path = resolved;
+		*dirfd = AT_FDCWD;
+	}
+	if (c == 0)
+		return sp.resolved ? 2 : 0;
+	if (c < 0)
 		return c;
 	c = shield_be_setattr(sp.region, sp.rel, mode, mtime_ns);
 	return c < 0 ? fail(c) : 0;
@@ -279,8 +327,9 @@ int chmod(const char *path, mode_t mode)
 	int h, rc;
 	if (real == NULL)
 		real = (chmod_fn)dlsym_next("chmod");
-	rc = setattr(AT_FDCWD, path, (int)(mode & 07777), -1, &h);
-	if (!h)
+	int dirfd = AT_FDCWD;
+	rc = setattr(&dirfd, &path, 1, (int)(mode & 07777), -1, &h);
+	if (!h || rc == 2)
 		return real(path, mode);
 	if (rc == 0)
 		(void)real(path, mode);
@@ -293,8 +342,8 @@ int fchmodat(int dirfd, const char *path, mode_t mode, int flags)
 	int h, rc;
 	if (real == NULL)
 		real = (fchmodat_fn)dlsym_next("fchmodat");
-	rc = setattr(dirfd, path, (int)(mode & 07777), -1, &h);
-	if (!h)
+	rc = setattr(&dirfd, &path, !(flags & AT_SYMLINK_NOFOLLOW), (int)(mode & 07777), -1, &h);
+	if (!h || rc == 2)
 		return real(dirfd, path, mode, flags);
 	if (rc == 0)
 		(void)real(dirfd, path, mode, flags);
@@ -319,51 +368,155 @@ int utimensat(int dirfd, const char *path, const struct timespec ts[2], int flag
 	} else {
 		ns = (int64_t)ts[1].tv_sec * 1000000000 + ts[1].tv_nsec;
 	}
-	rc = setattr(dirfd, path, -1, ns, &h);
-	if (!h)
+	rc = setattr(&dirfd, &path, !(flags & AT_SYMLINK_NOFOLLOW), -1, ns, &h);
+	if (!h || rc == 2)
 		return real(dirfd, path, ts, flags);
 	if (rc == 0)
 		(void)real(dirfd, path, ts, flags);
 	return rc;
 }
 
-static int no_links(int dirfd, const char *path)
+/* Hard links: a volume entry has one path (its chunks are bound to it). */
+static int no_hard_link(int *dirfd, const char **path, int follow, struct shield_path *sp)
 {
-	struct shield_path sp;
-	int c = classify(dirfd, path, &sp, "link");
+	int c = classify_ex(*dirfd, *path, sp, "link", follow);
 	if (c < 0)
 		return -1;
 	if (c > 0)
-		return fail(-EPERM); /* volumes hold no links */
+		return fail(-EPERM);
+	*path = pass_path(sp, dirfd, *path);
 	return 0;
-}
-
-int link(const char *from, const char *to)
-{
-	if (no_links(AT_FDCWD, from) != 0 || no_links(AT_FDCWD, to) != 0)
-		return -1;
-	return REAL(link)(from, to);
 }
 
 int linkat(int ofd, const char *from, int nfd, const char *to, int flags)
 {
-	if (no_links(ofd, from) != 0 || no_links(nfd, to) != 0)
+	struct shield_path a, b;
+	if (no_hard_link(&ofd, &from, (flags & AT_SYMLINK_FOLLOW) != 0, &a) != 0 ||
+	    no_hard_link(&nfd, &to, 0, &b) != 0)
 		return -1;
 	return REAL(linkat)(ofd, from, nfd, to, flags);
 }
 
-int symlink(const char *target, const char *path)
+int link(const char *from, const char *to)
 {
-	if (no_links(AT_FDCWD, path) != 0)
-		return -1;
-	return REAL(symlink)(target, path);
+	return linkat(AT_FDCWD, from, AT_FDCWD, to, 0);
 }
 
+/* Symbolic links inside an encrypted region are entries of the volume (the
+ * target sealed as data, docs/file-shield.md); elsewhere the disk's. */
 int symlinkat(const char *target, int dirfd, const char *path)
 {
-	if (no_links(dirfd, path) != 0)
+	struct shield_path sp;
+	if (target == NULL)
+		return fail(-EFAULT);
+	int c = classify(dirfd, path, &sp, "create the link");
+	if (c < 0)
 		return -1;
-	return REAL(symlinkat)(target, dirfd, path);
+	if (c == 0) {
+		path = pass_path(&sp, &dirfd, path);
+		return REAL(symlinkat)(target, dirfd, path);
+	}
+	if (sp.rel[0] == 0)
+		return fail(-EEXIST);
+	if (target[0] == 0)
+		return fail(-ENOENT);
+	c = shield_be_symlink(sp.region, target, sp.rel);
+	return c < 0 ? fail(c) : 0;
+}
+
+int symlink(const char *target, const char *path)
+{
+	return symlinkat(target, AT_FDCWD, path);
+}
+
+/* readlink of a link in a volume: its target, verified. */
+ssize_t readlinkat(int dirfd, const char *path, char *buf, size_t len)
+{
+	typedef ssize_t (*fn)(int, const char *, char *, size_t);
+	static fn real;
+	struct shield_path sp;
+	if (real == NULL)
+		real = (fn)dlsym_next("readlinkat");
+	if (shield_inside || !ward_shield_active() || path == NULL || shield_classify_nofollow(dirfd, path, &sp) != 0)
+		return real(dirfd, path, buf, len);
+	if (sp.region == NULL) {
+		if (sp.err != 0)
+			return fail(-sp.err);
+		path = pass_path(&sp, &dirfd, path);
+		return real(dirfd, path, buf, len);
+	}
+	if (shield_reserved_name(sp.rel))
+		return fail(-ENOENT);
+	if (sp.rel[0] == 0 || sp.kind == SHIELD_AUTHENTICATED) {
+		struct ward_vstat st;
+		int rc = sp.rel[0] == 0 ? 0 : shield_be_stat(sp.region, sp.rel, &st);
+		return fail(rc != 0 ? rc : -EINVAL); /* no links in authenticated volumes */
+	}
+	if (len == 0)
+		return fail(-EINVAL);
+	ssize_t n = shield_be_readlink(sp.region, sp.rel, buf, len);
+	if (n < 0)
+		return fail((int)n);
+	return (size_t)n < len ? n : (ssize_t)len;
+}
+
+ssize_t readlink(const char *path, char *buf, size_t len)
+{
+	return readlinkat(AT_FDCWD, path, buf, len);
+}
+
+/* realpath: the C library resolves links with its own internal calls,
+ * which the shield cannot see; a path through links in a volume is
+ * resolved here first, and the rest (links on disk) is the C library's. */
+char *realpath(const char *path, char *resolved)
+{
+	typedef char *(*fn)(const char *, char *);
+	static fn real;
+	struct shield_path sp;
+	if (real == NULL)
+		real = (fn)dlsym_next("realpath");
+	if (shield_inside || !ward_shield_active() || path == NULL || shield_classify(AT_FDCWD, path, &sp) != 0 ||
+	    (!sp.resolved && sp.err == 0))
+		return real(path, resolved);
+	if (sp.err != 0) {
+		errno = sp.err;
+		return NULL;
+	}
+	return real(sp.abs, resolved);
+}
+
+char *canonicalize_file_name(const char *path)
+{
+	return realpath(path, NULL);
+}
+
+char *__realpath_chk(const char *path, char *resolved, size_t len);
+char *__realpath_chk(const char *path, char *resolved, size_t len)
+{
+	(void)len; /* the buffer is PATH_MAX bytes by the API's contract */
+	return realpath(path, resolved);
+}
+
+/* chdir through a link in a volume: the kernel cannot follow it (on disk
+ * it is a sealed file), so the resolved directory is given instead; the
+ * working directory is then the physical one, as after the kernel's. */
+int chdir(const char *path)
+{
+	struct shield_path sp;
+	if (shield_inside || !ward_shield_active() || path == NULL || shield_classify(AT_FDCWD, path, &sp) != 0 ||
+	    (!sp.resolved && sp.err == 0))
+		return REAL(chdir)(path);
+	if (sp.err != 0)
+		return fail(-sp.err);
+	if (sp.region != NULL) {
+		struct ward_vstat st;
+		int rc = shield_reserved_name(sp.rel) ? -ENOENT : shield_be_stat(sp.region, sp.rel, &st);
+		if (rc == 0 && !S_ISDIR(st.mode))
+			rc = -ENOTDIR;
+		if (rc != 0)
+			return fail(rc);
+	}
+	return REAL(chdir)(sp.abs);
 }
 
 /* Volumes hold directories and regular files only. */

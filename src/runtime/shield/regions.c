@@ -4,9 +4,12 @@
  * Paths are made absolute (against the working directory or a dirfd) and
  * normalised lexically ("." and ".." and repeated slashes); the region whose
  * root is the longest prefix at a component boundary wins. Symbolic links
- * are not followed here: a link that leads from a plain directory into a
- * region exposes only ciphertext or authenticated bytes, and the kernel
- * backstop (Landlock) enforces the deny-outside rule on the resolved path.
+ * on disk are not followed here: a link that leads from a plain directory
+ * into a region exposes only ciphertext or authenticated bytes, and the
+ * kernel backstop (Landlock) enforces the deny-outside rule on the resolved
+ * path. Links held by a volume (a regular file on disk, sealed) are
+ * followed here, component by component, when any region's volume holds
+ * one: the kernel cannot see them.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +21,7 @@
 #include <unistd.h>
 
 #include "core/crypto.h"
+#include "fs/volume.h"
 #include "runtime/shield/real.h"
 #include "runtime/shield/region.h"
 #include "runtime/shield/shield.h"
@@ -124,7 +128,8 @@ static int dotdot_prefixes_ok(char *p)
 	return 0;
 }
 
-int shield_abspath(int dirfd, const char *path, char out[PATH_MAX])
+/* dirfd's directory joined with path, not normalised. */
+static int shield_abspath_raw(int dirfd, const char *path, char out[PATH_MAX])
 {
 	size_t bl, pl;
 	if (path == NULL)
@@ -144,7 +149,7 @@ int shield_abspath(int dirfd, const char *path, char out[PATH_MAX])
 			char link[64];
 			ssize_t n;
 			snprintf(link, sizeof(link), "/proc/self/fd/%d", dirfd);
-			n = readlink(link, base, sizeof(base) - 1);
+			n = syscall(SYS_readlinkat, AT_FDCWD, link, base, sizeof(base) - 1);
 			if (n < 0)
 				return errno == ENOENT ? -EBADF : -errno;
 			base[n] = 0;
@@ -158,18 +163,172 @@ int shield_abspath(int dirfd, const char *path, char out[PATH_MAX])
 		out[bl] = '/';
 		memcpy(out + bl + 1, path, pl + 1);
 	}
+	return 0;
+}
+
+int shield_abspath(int dirfd, const char *path, char out[PATH_MAX])
+{
+	int rc = shield_abspath_raw(dirfd, path, out);
+	if (rc != 0)
+		return rc;
 	if (dotdot_prefixes_ok(out) != 0)
 		return -ENOENT;
 	return normalise(out) == 0 ? 0 : -EINVAL;
 }
 
-int shield_classify(int dirfd, const char *path, struct shield_path *out)
+/* The region whose root is the longest prefix of abs, or -1. */
+static int region_of(const char *abs, size_t *rootlen)
+{
+	int best = -1;
+	size_t bestlen = 0;
+	for (int i = 0; i < nregions; i++) {
+		size_t n = regions[i].rootlen;
+		if (strncmp(abs, regions[i].root, n) == 0 && (abs[n] == 0 || abs[n] == '/' || n == 1) && n >= bestlen) {
+			best = i;
+			bestlen = n;
+		}
+	}
+	*rootlen = bestlen;
+	return best;
+}
+
+/* Whether any region's volume holds a link (else paths need no walk). */
+static int links_anywhere(void)
+{
+	for (int i = 0; i < nregions; i++)
+		if (shield_be_links(&regions[i]) > 0)
+			return 1;
+	return 0;
+}
+
+/* The volume link at abs: its target's length (target filled, NUL-ended),
+ * 0 when abs is not a link in a volume that holds links, or -errno. */
+static ssize_t link_at(const char *abs, char *target, size_t len)
+{
+	size_t rl;
+	int i = region_of(abs, &rl);
+	if (i < 0 || shield_be_links(&regions[i]) == 0)
+		return 0;
+	const char *rel = abs + rl;
+	while (*rel == '/')
+		rel++;
+	if (rel[0] == 0 || shield_reserved_name(rel))
+		return 0;
+	ssize_t n = shield_be_link_target(&regions[i], rel, target, len - 1);
+	if (n > 0)
+		target[n] = 0;
+	return n;
+}
+
+/* ".." needs its prefix to be a directory, as the kernel does: in a region
+ * the volume says, elsewhere the disk. 0 or -ENOENT/-ENOTDIR. */
+static int dotdot_ok(const char *abs)
+{
+	size_t rl;
+	int i = region_of(abs, &rl);
+	if (i >= 0 && regions[i].kind != SHIELD_PLAIN && regions[i].vol != NULL) {
+		const char *rel = abs + rl;
+		struct ward_vstat vs;
+		while (*rel == '/')
+			rel++;
+		if (rel[0] == 0)
+			return 0;
+		int rc = shield_be_stat(&regions[i], rel, &vs);
+		return rc != 0 ? rc : S_ISDIR(vs.mode) ? 0 : -ENOTDIR;
+	}
+	struct stat st;
+	if (REAL(fstatat64)(AT_FDCWD, abs, &st, 0) != 0)
+		return -ENOENT;
+	return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+}
+
+#define SHIELD_MAX_LINKS 40 /* links followed for one path, as Linux */
+
+/* Walks the absolute path in (not normalised) component by component into
+ * out, following links held by volumes; ".." is taken after the links
+ * before it, as the kernel does. Links on disk are not followed (see the
+ * top of this file). 0, or -ELOOP, -ENAMETOOLONG, -ENOENT, -ENOTDIR, -EIO. */
+static int walk(const char *in, int follow_last, char out[PATH_MAX], int *followed)
+{
+	char rest[2 * PATH_MAX];
+	char target[WARD_VOL_MAX_LINK + 2];
+	size_t ol = 0, inl = strlen(in);
+	int hops = 0;
+	char *p = rest;
+	if (inl >= sizeof(rest))
+		return -ENAMETOOLONG;
+	memcpy(rest, in, inl + 1);
+	out[0] = 0;
+	for (;;) {
+		while (*p == '/')
+			p++;
+		if (*p == 0)
+			break;
+		char *end = strchrnul(p, '/');
+		size_t n = (size_t)(end - p);
+		const char *after = end;
+		while (*after == '/')
+			after++;
+		int last = *after == 0, trailing = last && *end == '/';
+		if (n == 1 && p[0] == '.') {
+			p = end;
+			continue;
+		}
+		if (n == 2 && p[0] == '.' && p[1] == '.') {
+			int rc = ol > 0 ? dotdot_ok(out) : 0;
+			if (rc != 0)
+				return rc;
+			while (ol > 0 && out[ol - 1] != '/')
+				ol--;
+			if (ol > 0)
+				ol--;
+			out[ol] = 0;
+			p = end;
+			continue;
+		}
+		size_t prev = ol;
+		if (ol + 1 + n >= PATH_MAX)
+			return -ENAMETOOLONG;
+		out[ol] = '/';
+		memcpy(out + ol + 1, p, n);
+		ol += 1 + n;
+		out[ol] = 0;
+		p = end;
+		if (last && !follow_last && !trailing)
+			continue;
+		ssize_t tl = link_at(out, target, sizeof(target));
+		if (tl < 0)
+			return (int)tl;
+		if (tl == 0)
+			continue;
+		if (++hops > SHIELD_MAX_LINKS)
+			return -ELOOP;
+		*followed = 1;
+		ol = target[0] == '/' ? 0 : prev;
+		out[ol] = 0;
+		size_t left = strlen(p);
+		if ((size_t)tl + left + 1 > sizeof(rest))
+			return -ENAMETOOLONG;
+		memmove(rest + tl, p, left + 1);
+		memcpy(rest, target, (size_t)tl);
+		p = rest;
+	}
+	if (ol == 0) {
+		out[0] = '/';
+		out[1] = 0;
+	}
+	return 0;
+}
+
+static int classify(int dirfd, const char *path, struct shield_path *out, int follow_last)
 {
 	int best = -1, r;
 	size_t bestlen = 0;
 
 	if (path == NULL || path[0] == 0)
 		return -ENOENT;
+	out->resolved = 0;
+	out->err = 0;
 	r = shield_abspath(dirfd, path, out->abs);
 	if (r == -ENAMETOOLONG) {
 		out->kind = SHIELD_DENIED;
@@ -179,20 +338,36 @@ int shield_classify(int dirfd, const char *path, struct shield_path *out)
 		out->dir_only = 0;
 		return 0;
 	}
-	if (r != 0)
+	if (r != 0 && r != -ENOENT)
 		return r;
+	if (links_anywhere()) {
+		/* again from the unnormalised path: ".." after a link goes
+		 * up from where the link leads */
+		char raw[PATH_MAX], res[PATH_MAX];
+		int jr = shield_abspath_raw(dirfd, path, raw);
+		if (jr == 0)
+			jr = walk(raw, follow_last, res, &out->resolved);
+		if (jr != 0) {
+			out->kind = SHIELD_DENIED;
+			out->region = NULL;
+			out->abs[0] = 0;
+			out->rel = out->abs;
+			out->dir_only = 0;
+			out->err = -jr;
+			return 0;
+		}
+		if (out->resolved)
+			memcpy(out->abs, res, strlen(res) + 1);
+		else if (r != 0)
+			return r;
+	} else if (r != 0) {
+		return r;
+	}
 	{
 		size_t pl = strlen(path);
 		out->dir_only = pl > 0 && (path[pl - 1] == '/' || (pl > 1 && path[pl - 1] == '.' && path[pl - 2] == '/'));
 	}
-	for (int i = 0; i < nregions; i++) {
-		size_t n = regions[i].rootlen;
-		if (strncmp(out->abs, regions[i].root, n) == 0 && (out->abs[n] == 0 || out->abs[n] == '/' || n == 1) &&
-		    n >= bestlen) {
-			best = i;
-			bestlen = n;
-		}
-	}
+	best = region_of(out->abs, &bestlen);
 	if (best < 0) {
 		out->kind = deny_outside ? SHIELD_DENIED : SHIELD_PLAIN;
 		out->region = NULL;
@@ -205,6 +380,16 @@ int shield_classify(int dirfd, const char *path, struct shield_path *out)
 	while (*out->rel == '/')
 		out->rel++;
 	return 0;
+}
+
+int shield_classify(int dirfd, const char *path, struct shield_path *out)
+{
+	return classify(dirfd, path, out, 1);
+}
+
+int shield_classify_nofollow(int dirfd, const char *path, struct shield_path *out)
+{
+	return classify(dirfd, path, out, 0);
 }
 
 static int region_add(enum shield_kind kind, const char *root, const char *arg, const uint8_t *key, int create,

@@ -21,6 +21,7 @@
 #ifndef WARD_RUNTIME_SHIELD_H
 #define WARD_RUNTIME_SHIELD_H
 
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -45,7 +46,21 @@ struct shield_path {
 	char abs[PATH_MAX];
 	const char *rel; /* points into abs */
 	int dir_only;    /* the path ended in "/" (or "/."): it must name a directory */
+	int resolved;    /* a link in a volume was followed: abs, not the caller's
+			    path, is what the C library must be given */
+	int err;         /* resolving the links failed (ELOOP, EIO, ENOENT, ...):
+			    kind is SHIELD_DENIED and the call fails with it */
 };
+
+/* The path to give the C library for a call the shield passes through:
+ * the caller's, unless links in a volume were followed on the way. */
+static inline const char *shield_real_path(const struct shield_path *sp, int *dirfd, const char *path)
+{
+	if (!sp->resolved)
+		return path;
+	*dirfd = AT_FDCWD;
+	return sp->abs;
+}
 
 /* A file inside a region, shared by every fd open on it. */
 struct shield_node {
@@ -86,6 +101,10 @@ void shield_set_exit_hook(void (*fn)(void));
  * ENAMETOOLONG: it could lead into a region, so it never reaches the disk
  * unseen. */
 int shield_classify(int dirfd, const char *path, struct shield_path *out);
+/* As shield_classify, but a last component that is a link in a volume is
+ * not followed (lstat, readlink, unlink, rename, O_NOFOLLOW, ...), unless
+ * the path ends in "/". Links before the last component are followed. */
+int shield_classify_nofollow(int dirfd, const char *path, struct shield_path *out);
 int shield_region_add(enum shield_kind kind, const char *root, const char *arg, char *err, size_t errlen);
 /* An authenticated region of the engine image (manifest outside it). */
 int shield_region_add_engine(const char *root, const char *manifest, char *err, size_t errlen);
@@ -176,6 +195,15 @@ int shield_be_mkdir(struct shield_region *r, const char *rel, mode_t mode);
 int shield_be_rmdir(struct shield_region *r, const char *rel);
 int shield_be_setattr(struct shield_region *r, const char *rel, int mode, int64_t mtime_ns);
 int shield_be_readdir(struct shield_region *r, const char *rel, struct ward_vdirent **out, size_t *n);
+/* Symbolic links in a region's volume (encrypted and ephemeral kinds):
+ * how many the volume holds (0: paths in it need no resolving); the target
+ * of rel when it is a link (its length, at most len) or 0 when rel is not a
+ * link or does not exist; readlink(2) of rel (-EINVAL: not a link); and a
+ * new link rel to target. Failed verification is logged as for reads. */
+uint64_t shield_be_links(struct shield_region *r);
+ssize_t shield_be_link_target(struct shield_region *r, const char *rel, char *buf, size_t len);
+ssize_t shield_be_readlink(struct shield_region *r, const char *rel, char *buf, size_t len);
+int shield_be_symlink(struct shield_region *r, const char *target, const char *rel);
 /* 1 with the name of an entry of directory rel that is missing on disk, 0
  * when none is, or -errno. */
 int shield_be_missing(struct shield_region *r, const char *rel, char *name, size_t namelen);

@@ -34,7 +34,7 @@ static void apply(struct stat *st, const struct ward_vstat *v, int have_real)
 		st->st_ino = v->ino;
 	}
 	st->st_mode = (mode_t)v->mode;
-	if (S_ISREG(v->mode)) {
+	if (S_ISREG(v->mode) || S_ISLNK(v->mode)) { /* a link's size: its target's length */
 		st->st_size = (off_t)v->size;
 		st->st_blocks = (blkcnt_t)((v->size + 511) / 512);
 	}
@@ -86,8 +86,17 @@ static int path_stat(int dirfd, const char *path, struct stat *st, int flags)
 	if (!shield_inside && !(flags & AT_SYMLINK_NOFOLLOW) && (pfd = shield_procfd(path)) >= 0)
 		return fd_stat(pfd, st);
 	if (shield_inside || !ward_shield_active() || path == NULL || (path[0] == 0 && (flags & AT_EMPTY_PATH)) ||
-	    shield_classify(dirfd, path, &sp) != 0 || sp.region == NULL)
+	    ((flags & AT_SYMLINK_NOFOLLOW) ? shield_classify_nofollow(dirfd, path, &sp)
+					    : shield_classify(dirfd, path, &sp)) != 0)
 		return REAL(fstatat64)(dirfd, path, st, flags);
+	if (sp.region == NULL) {
+		if (sp.err != 0) {
+			errno = sp.err;
+			return -1;
+		}
+		path = shield_real_path(&sp, &dirfd, path);
+		return REAL(fstatat64)(dirfd, path, st, flags);
+	}
 	rc = region_stat(&sp, st);
 	if (rc != 0) {
 		errno = -rc;
@@ -192,8 +201,19 @@ int statx(int dirfd, const char *path, int flags, unsigned mask, struct statx *s
 		is_fd = 1;
 	}
 	if (is_fd ? !shield_fd_is(dirfd)
-		  : (path == NULL || shield_classify(dirfd, path, &sp) != 0 || sp.region == NULL))
+		  : (path == NULL || ((flags & AT_SYMLINK_NOFOLLOW) ? shield_classify_nofollow(dirfd, path, &sp)
+								    : shield_classify(dirfd, path, &sp)) != 0))
 		return REAL(statx)(dirfd, path, flags, mask, sx);
+	if (!is_fd && sp.region == NULL) {
+		if (sp.err != 0) {
+			errno = sp.err;
+			return -1;
+		}
+		path = shield_real_path(&sp, &dirfd, path);
+		return REAL(statx)(dirfd, path, flags, mask, sx);
+	}
+	if (!is_fd)
+		path = shield_real_path(&sp, &dirfd, path);
 	rc = REAL(statx)(dirfd, path, flags, mask, sx);
 	if (is_fd ? fstat(dirfd, &st) != 0 : fstatat(dirfd, path, &st, flags) != 0)
 		return -1;

@@ -84,8 +84,12 @@ FILE *fopen(const char *path, const char *mode)
 	int flags, fd;
 	FILE *f;
 	if (shield_inside || !ward_shield_active() || path == NULL || mode == NULL ||
-	    (shield_procfd(path) < 0 && (shield_classify(AT_FDCWD, path, &sp) != 0 || sp.kind == SHIELD_PLAIN)))
+	    (shield_procfd(path) < 0 && shield_classify(AT_FDCWD, path, &sp) != 0))
 		return REAL(fopen64)(path, mode);
+	if (shield_procfd(path) < 0 && sp.kind == SHIELD_PLAIN) {
+		int dfd = AT_FDCWD;
+		return REAL(fopen64)(shield_real_path(&sp, &dfd, path), mode);
+	}
 	if (mode_flags(mode, &flags) != 0) {
 		errno = EINVAL;
 		return NULL;

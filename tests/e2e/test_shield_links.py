@@ -1,0 +1,238 @@
+"""File shield, symbolic links inside an encrypted region: each snippet runs
+natively (in a plain directory) and under `ward run` (working directory
+inside an encrypted volume) and must print the same; the volume verifies
+afterwards, holds the links as sealed entries (no symlink on disk, the
+target not in plaintext), and a second run sees them."""
+import os
+import subprocess
+import textwrap
+
+from conftest import PY, base_env, needs_runtime, one_line, ward
+
+pytestmark = needs_runtime
+
+
+def make_volume(where, tree=None):
+    src = where / "src"
+    src.mkdir()
+    for name, data in (tree or {}).items():
+        p = src / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(data)
+    vol, key = where / "app.vol", where / "app.key"
+    r = ward("fs", "encrypt", src, vol, "--key-file", key)
+    assert r.returncode == 0, r.stderr
+    return vol, key
+
+
+def shielded(vol, key, code, *extra):
+    return ward("run", "--volume", "%s:%s" % (vol, key), *extra, "--", PY, "-c", textwrap.dedent(code), cwd=vol)
+
+
+def native(where, code, tree=None):
+    plain = where / "plain"
+    plain.mkdir(exist_ok=True)
+    for name, data in (tree or {}).items():
+        p = plain / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(data)
+    return subprocess.run([PY, "-c", textwrap.dedent(code)], cwd=plain, capture_output=True, text=True,
+                          timeout=120, env=base_env())
+
+
+def same(tmp, code, tree=None):
+    n = native(tmp, code, tree)
+    assert n.returncode == 0, n.stderr
+    vol, key = make_volume(tmp, tree)
+    s = shielded(vol, key, code)
+    assert s.returncode == 0, s.stderr
+    assert s.stdout == n.stdout
+    assert one_line(s.stderr) == []
+    r = ward("fs", "verify", vol, "--key-file", key)
+    assert r.returncode == 0, r.stderr
+    return n, s, vol, key
+
+
+TREE = {"d/f.txt": b"hello\n", "d/sub/g.txt": b"deep\n", "top.txt": b"top\n"}
+
+
+def test_create_read_stat_and_list_links(tmp):
+    code = """
+        import os, stat
+        os.symlink('d/f.txt', 'lf')
+        os.symlink('d', 'ld')
+        os.symlink('nowhere', 'dangling')
+        os.symlink('../top.txt', 'd/up')
+        print(os.readlink('lf'), os.readlink('ld'), os.readlink('dangling'), os.readlink('d/up'))
+        print(open('lf').read().strip(), open('ld/sub/g.txt').read().strip(), open('d/up').read().strip())
+        st = os.lstat('lf')
+        print(stat.S_ISLNK(st.st_mode), st.st_size, stat.S_IMODE(st.st_mode) == 0o777)
+        print(stat.S_ISREG(os.stat('lf').st_mode), os.stat('lf').st_size, stat.S_ISDIR(os.stat('ld').st_mode))
+        print(os.path.islink('lf'), os.path.islink('d'), os.path.exists('dangling'), os.path.lexists('dangling'))
+        print(sorted((e.name, e.is_symlink(), e.is_dir(), e.is_file()) for e in os.scandir('.')))
+        print(sorted(os.listdir('ld')), sorted(os.listdir('ld/')))
+        try:
+            open('dangling')
+        except OSError as e:
+            print('dangling', e.errno)
+        try:
+            os.readlink('top.txt')
+        except OSError as e:
+            print('not a link', e.errno)
+        try:
+            os.symlink('x', 'lf')
+        except OSError as e:
+            print('exists', e.errno)
+        print(os.access('lf', os.R_OK), os.access('dangling', os.F_OK))
+    """
+    _, s, vol, key = same(tmp, code, TREE)
+    # the links are volume entries: sealed files on disk, no symlink, and
+    # their targets are not in plaintext there
+    for name in ("lf", "ld", "dangling", "d/up"):
+        assert not os.path.islink(vol / name)
+        assert os.path.isfile(vol / name)
+    assert b"nowhere" not in (vol / "dangling").read_bytes()
+    r = ward("fs", "ls", vol, "--key-file", key)
+    assert r.returncode == 0, r.stderr
+    assert "lf -> d/f.txt" in r.stdout and "dangling -> nowhere" in r.stdout
+    # a second run sees them
+    r = shielded(vol, key, "import os; print(os.readlink('ld'), open('ld/f.txt').read().strip())")
+    assert (r.returncode, r.stdout) == (0, "d hello\n"), r.stderr
+
+
+def test_resolution_dotdot_loops_and_nofollow(tmp):
+    code = """
+        import os, errno
+        os.symlink('d/sub', 'ls')
+        print(open('ls/../f.txt').read().strip())       # '..' after a link goes up from its target
+        os.symlink('loop2', 'loop1'); os.symlink('loop1', 'loop2')
+        for p in ('loop1', 'loop1/x'):
+            try:
+                os.stat(p)
+            except OSError as e:
+                print(p, errno.errorcode[e.errno])
+        print(os.lstat('loop1').st_size)
+        os.symlink('d/f.txt', 'lf')
+        try:
+            os.open('lf', os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError as e:
+            print('nofollow', errno.errorcode[e.errno])
+        os.symlink('created.txt', 'dang')
+        try:
+            os.open('dang', os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except OSError as e:
+            print('excl', errno.errorcode[e.errno])
+        fd = os.open('dang', os.O_CREAT | os.O_WRONLY, 0o644)  # creates the target
+        os.write(fd, b'made through a link'); os.close(fd)
+        print(open('created.txt').read(), os.path.islink('dang'))
+        print(os.path.realpath('ls/g.txt') == os.path.join(os.getcwd(), 'd/sub/g.txt'))
+        import pathlib
+        print(pathlib.Path('lf').resolve().relative_to(os.getcwd()))
+        try:
+            os.stat('lf/x')
+        except OSError as e:
+            print('file as dir', errno.errorcode[e.errno])
+    """
+    same(tmp, code, TREE)
+
+
+def test_change_links_rename_unlink_chdir_walk_copy(tmp):
+    code = """
+        import os, shutil, stat
+        start = os.getcwd()
+        os.symlink('d', 'ld')
+        os.rename('ld', 'ld2')                     # the link moves, not its target
+        print(os.readlink('ld2'), os.path.isdir('d'))
+        os.symlink('top.txt', 'lt')
+        os.replace('lt', 'ld2')                     # a link replaces a link
+        print(os.readlink('ld2'))
+        os.unlink('ld2')                            # removes the link only
+        print(os.path.exists('ld2'), open('top.txt').read().strip())
+        os.symlink('d/sub', 'ls')
+        os.chmod('ls', 0o700)                       # follows: the directory changes
+        print(oct(stat.S_IMODE(os.stat('d/sub').st_mode)), stat.S_ISLNK(os.lstat('ls').st_mode))
+        os.utime('ls', (1000000000, 1000000000), follow_symlinks=False)
+        print(os.lstat('ls').st_mtime, os.stat('ls').st_mtime != 1000000000)
+        os.chdir('ls')                              # the working directory is the physical one
+        print(os.path.relpath(os.getcwd(), start), open('g.txt').read().strip())
+        os.chdir(start)
+        print(sorted((r, sorted(ds), sorted(fs)) for r, ds, fs in os.walk('.')))
+        print(sorted((r, sorted(ds), sorted(fs)) for r, ds, fs in os.walk('.', followlinks=True)))
+        shutil.copytree('.', 'copy', symlinks=True)
+        print(os.readlink('copy/ls'), sorted(os.listdir('copy')))
+        shutil.rmtree('copy')
+        shutil.copytree('d', 'copy2', symlinks=False)
+        os.symlink('copy2', 'lc')
+        try:
+            shutil.rmtree('lc')
+        except OSError as e:
+            print('rmtree on a link', type(e).__name__)
+        os.unlink('lc'); shutil.rmtree('copy2')
+        try:
+            os.rmdir('ls')
+        except OSError as e:
+            print('rmdir a link', e.errno)
+        try:
+            os.link('top.txt', 'hard')
+        except OSError as e:
+            print('hard link', e.errno)
+        print(sorted(os.listdir('.')))
+    """
+    n = native(tmp, code, TREE)
+    assert n.returncode == 0, n.stderr
+    vol, key = make_volume(tmp, TREE)
+    s = shielded(vol, key, code)
+    assert s.returncode == 0, s.stderr
+    # Hard links stay refused inside a volume (one entry, one path): EPERM,
+    # where the plain directory makes one. Everything else is as native.
+    nl, sl = n.stdout.splitlines(), s.stdout.splitlines()
+    assert [l for l in nl if not l.startswith(("hard link", "['"))] == \
+        [l for l in sl if not l.startswith(("hard link", "['"))]
+    assert "hard link 1" in sl and "hard link" not in n.stdout
+    assert one_line(s.stderr) == []
+    r = ward("fs", "verify", vol, "--key-file", key)
+    assert r.returncode == 0, r.stderr
+
+
+def test_link_out_of_the_region_reaches_the_plain_file(tmp):
+    outside = tmp / "outside.txt"
+    outside.write_text("plain outside\n")
+    vol, key = make_volume(tmp, TREE)
+    code = f"""
+        import os
+        os.symlink({str(outside)!r}, 'out')
+        print(open('out').read().strip(), os.readlink('out') == {str(outside)!r})
+        os.symlink('/usr/bin', 'bin')
+        print(os.path.isfile('bin/env'))
+    """
+    r = shielded(vol, key, code)
+    assert (r.returncode, r.stdout) == (0, "plain outside True\nTrue\n"), r.stderr
+    # --deny-outside: a link does not open a way out
+    r = shielded(vol, key, "print(open('out').read())", "--deny-outside")
+    assert r.returncode != 0
+    assert f"cannot open {outside}: it is outside every region" in r.stderr
+
+
+def test_tampered_link_fails_verification_with_one_line(tmp):
+    vol, key = make_volume(tmp, TREE)
+    r = shielded(vol, key, "import os; os.symlink('d/f.txt', 'lf')")
+    assert r.returncode == 0, r.stderr
+    data = bytearray((vol / "lf").read_bytes())
+    data[2] ^= 1
+    (vol / "lf").write_bytes(bytes(data))
+    r = shielded(vol, key, """
+        import os
+        for f in (lambda: os.readlink('lf'), lambda: open('lf').read()):
+            try:
+                print(f())
+            except OSError as e:
+                print('error', e.errno)
+    """)
+    assert (r.returncode, r.stdout) == (74, "error 5\nerror 5\n"), r.stderr
+    assert one_line(r.stderr) == [
+        f"ward: cannot read the link {vol}/lf: chunk 0: authentication failed (data modified, swapped or replayed "
+        f"outside the enclave); the encrypted region {vol} was changed outside the enclave",
+        "ward: exiting with status 74 instead of 0: 2 reads failed verification during the run (see above), so its "
+        "result cannot be trusted"]
+    r = ward("fs", "verify", vol, "--key-file", key)
+    assert r.returncode != 0 and "lf" in r.stderr
