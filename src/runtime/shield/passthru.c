@@ -1,0 +1,135 @@
+/*
+ * passthru.c: path calls the shield leaves to the C library (owners,
+ * extended attributes, file-system statistics, pathconf), except that a
+ * path crossing a link held by a volume is resolved first: on disk such a
+ * link is a sealed regular file, which the kernel cannot follow. A path
+ * without such links goes to the C library unchanged; one whose links
+ * cannot be followed fails with that error (ELOOP, EIO, ...).
+ */
+#undef _FILE_OFFSET_BITS
+#undef _FORTIFY_SOURCE
+#pragma GCC diagnostic ignored "-Wnonnull-compare"
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
+#include <sys/types.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "runtime/shield/internal.h"
+#include "runtime/shield/shield.h"
+
+/* The path to give the C library: path itself, or the resolved one (in
+ * buf); NULL with errno set when the links on the way cannot be followed.
+ * *dirfd becomes AT_FDCWD when the path changes. */
+static const char *resolve(int *dirfd, const char *path, int follow, struct shield_path *sp)
+{
+	if (shield_inside || !ward_shield_active() || path == NULL || path[0] == 0 ||
+	    (follow ? shield_classify(*dirfd, path, sp) : shield_classify_nofollow(*dirfd, path, sp)) != 0)
+		return path;
+	if (sp->err != 0) {
+		errno = sp->err;
+		return NULL;
+	}
+	return shield_real_path(sp, dirfd, path);
+}
+
+#define NEXT(sym)                                  \
+	static __typeof__(&sym) real;              \
+	if (real == NULL)                          \
+		real = (__typeof__(&sym))dlsym_next(#sym)
+
+#define RESOLVE_OR_FAIL(dfd, p, follow, failval)           \
+	struct shield_path sp_;                            \
+	const char *rp_ = resolve(&(dfd), (p), (follow), &sp_); \
+	if (rp_ == NULL)                                   \
+		return failval
+
+int fchownat(int dirfd, const char *path, uid_t uid, gid_t gid, int flags)
+{
+	NEXT(fchownat);
+	RESOLVE_OR_FAIL(dirfd, path, !(flags & AT_SYMLINK_NOFOLLOW), -1);
+	return real(dirfd, rp_, uid, gid, flags);
+}
+
+int chown(const char *path, uid_t uid, gid_t gid)
+{
+	return fchownat(AT_FDCWD, path, uid, gid, 0);
+}
+
+int lchown(const char *path, uid_t uid, gid_t gid)
+{
+	return fchownat(AT_FDCWD, path, uid, gid, AT_SYMLINK_NOFOLLOW);
+}
+
+int statvfs(const char *path, struct statvfs *buf)
+{
+	int dfd = AT_FDCWD;
+	NEXT(statvfs);
+	RESOLVE_OR_FAIL(dfd, path, 1, -1);
+	return real(rp_, buf);
+}
+int statvfs64(const char *path, struct statvfs64 *buf) __attribute__((alias("statvfs")));
+
+int statfs(const char *path, struct statfs *buf)
+{
+	int dfd = AT_FDCWD;
+	NEXT(statfs);
+	RESOLVE_OR_FAIL(dfd, path, 1, -1);
+	return real(rp_, buf);
+}
+int statfs64(const char *path, struct statfs64 *buf) __attribute__((alias("statfs")));
+
+long pathconf(const char *path, int name)
+{
+	int dfd = AT_FDCWD;
+	NEXT(pathconf);
+	RESOLVE_OR_FAIL(dfd, path, 1, -1);
+	return real(rp_, name);
+}
+
+#define XATTR_GET(fn, follow)                                                        \
+	ssize_t fn(const char *path, const char *name, void *value, size_t size)     \
+	{                                                                            \
+		int dfd = AT_FDCWD;                                                  \
+		NEXT(fn);  \
+		RESOLVE_OR_FAIL(dfd, path, follow, -1);                              \
+		return real(rp_, name, value, size);                                 \
+	}
+XATTR_GET(getxattr, 1)
+XATTR_GET(lgetxattr, 0)
+
+#define XATTR_LIST(fn, follow)                                          \
+	ssize_t fn(const char *path, char *list, size_t size)           \
+	{                                                               \
+		int dfd = AT_FDCWD;                                     \
+		NEXT(fn);   \
+		RESOLVE_OR_FAIL(dfd, path, follow, -1);                 \
+		return real(rp_, list, size);                           \
+	}
+XATTR_LIST(listxattr, 1)
+XATTR_LIST(llistxattr, 0)
+
+#define XATTR_SET(fn, follow)                                                                  \
+	int fn(const char *path, const char *name, const void *value, size_t size, int flags) \
+	{                                                                                      \
+		int dfd = AT_FDCWD;                                                            \
+		NEXT(fn);     \
+		RESOLVE_OR_FAIL(dfd, path, follow, -1);                                        \
+		return real(rp_, name, value, size, flags);                                    \
+	}
+XATTR_SET(setxattr, 1)
+XATTR_SET(lsetxattr, 0)
+
+#define XATTR_REMOVE(fn, follow)                                \
+	int fn(const char *path, const char *name)              \
+	{                                                       \
+		int dfd = AT_FDCWD;                             \
+		NEXT(fn); \
+		RESOLVE_OR_FAIL(dfd, path, follow, -1);         \
+		return real(rp_, name);                         \
+	}
+XATTR_REMOVE(removexattr, 1)
+XATTR_REMOVE(lremovexattr, 0)
