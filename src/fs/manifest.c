@@ -311,7 +311,7 @@ static int apply_entry(ward_vol *v, struct rd *r, char *why, size_t whylen)
 		return WHY("out of memory");
 	}
 	child_delta(v, path, 1);
-	v->nlinks += type == WVOL_T_LINK;
+	__atomic_add_fetch(&v->nlinks, type == WVOL_T_LINK, __ATOMIC_RELEASE);
 	return 0;
 }
 
@@ -389,7 +389,7 @@ static int is_below(const char *path, const char *dir)
 void wv_drop_node(ward_vol *v, struct vnode *n)
 {
 	child_delta(v, n->path, -1);
-	v->nlinks -= n->type == WVOL_T_LINK;
+	__atomic_sub_fetch(&v->nlinks, n->type == WVOL_T_LINK, __ATOMIC_RELEASE);
 	wv_remove(v, n);
 	if (n->refs > 0)
 		n->unlinked = 1;
@@ -502,7 +502,7 @@ int wv_apply(ward_vol *v, uint32_t type, const uint8_t *p, size_t len, int loadi
 			return WHY("out of memory");
 		}
 		child_delta(v, path, 1);
-		v->nlinks += t == WVOL_T_LINK;
+		__atomic_add_fetch(&v->nlinks, t == WVOL_T_LINK, __ATOMIC_RELEASE);
 		rc = 0;
 		break;
 	}
@@ -1273,7 +1273,7 @@ static int lazy_load(ward_vol *v, struct mbuf *b)
 	lz->maplen = b->maplen;
 	memset(b, 0, sizeof(*b));
 	v->lz = lz;
-	v->nlinks = nlinks;
+	__atomic_store_n(&v->nlinks, nlinks, __ATOMIC_RELEASE);
 	return 1;
 no:
 	rc = 0;

@@ -162,11 +162,10 @@ static int hidden(struct watched *w, struct dirent64 *e)
 			e->d_type = DT_LNK;
 	}
 	if (rc != 0) {
-		/* Sockets bound inside a region live on disk only (stat shows them). */
+		/* Sockets bound inside a region, FIFOs made here: on disk only. */
 		char abs[PATH_MAX];
-		struct stat ls;
 		if (snprintf(abs, sizeof(abs), "%s/%s", w->r->root, rel) < (int)sizeof(abs) &&
-		    REAL(lstat64)(abs, &ls) == 0 && S_ISSOCK(ls.st_mode))
+		    shield_disk_only(abs, NULL))
 			return 0;
 	}
 	return rc != 0;

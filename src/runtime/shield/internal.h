@@ -20,6 +20,22 @@ int shield_deny(const struct shield_path *sp, const char *what);
 /* The process's umask as last set (tracked by the umask interposer). */
 mode_t shield_umask(void);
 
+/* fifo.c: FIFOs this process made inside a region (absolute paths). Only
+ * these are shown; the volume holds no entry for them. add: 0 or -1
+ * (ENOMEM); is: 1 or 0; rename: as add. */
+int shield_fifo_add(const char *abs);
+int shield_fifo_is(const char *abs);
+void shield_fifo_forget(const char *abs);
+int shield_fifo_rename(const char *from, const char *to);
+/* At exit: removes every FIFO this process made in a region, so that the
+ * volume directory holds only what the volume lists. */
+void shield_fifos_remove(void);
+/* Whether abs is an entry that lives on disk only and is shown as it is
+ * there: a socket bound inside a region, or a FIFO this process made (st,
+ * may be NULL, gets its lstat). */
+struct stat;
+int shield_disk_only(const char *abs, struct stat *st);
+
 /* dlsym(RTLD_NEXT, name): the C library's definition. */
 void *dlsym_next(const char *name);
 

@@ -130,11 +130,12 @@ static int do_unlink(int dirfd, const char *path, int flags)
 	c = (flags & AT_REMOVEDIR) ? shield_be_rmdir(sp.region, sp.rel) : shield_be_unlink(sp.region, sp.rel);
 	if (c == 0 && !(flags & AT_REMOVEDIR))
 		shield_node_unlinked(sp.region, sp.rel);
-	if (c == -ENOENT && !(flags & AT_REMOVEDIR)) {
-		/* A socket bound inside the region is on disk only (stat shows it). */
-		struct stat st;
-		if (REAL(lstat64)(sp.abs, &st) == 0 && S_ISSOCK(st.st_mode))
-			return REAL(unlinkat)(AT_FDCWD, sp.abs, 0);
+	if (c == -ENOENT && !(flags & AT_REMOVEDIR) && shield_disk_only(sp.abs, NULL)) {
+		/* a socket bound inside the region, a FIFO made here: on disk only */
+		if (REAL(unlinkat)(AT_FDCWD, sp.abs, 0) != 0)
+			return -1;
+		shield_fifo_forget(sp.abs);
+		return 0;
 	}
 	return c < 0 ? fail(c) : 0;
 }
@@ -212,6 +213,15 @@ static int do_rename(int ofd, const char *from, int nfd, const char *to, unsigne
 		return fail(-EXDEV);
 	if (flags & ~RENAME_NOREPLACE)
 		return fail(-EINVAL);
+	if (shield_fifo_is(a.abs)) { /* a FIFO made here moves on disk */
+		struct ward_vstat vst;
+		if (shield_be_stat(b.region, b.rel, &vst) == 0)
+			return fail(S_ISDIR(vst.mode) ? -EISDIR : -EEXIST); /* would hide a volume entry */
+		rc = REAL(renameat2)(AT_FDCWD, a.abs, AT_FDCWD, b.abs, flags);
+		if (rc == 0 && shield_fifo_rename(a.abs, b.abs) != 0)
+			return fail(-ENOMEM);
+		return rc;
+	}
 	if (a.rel[0] == 0 || b.rel[0] == 0)
 		return fail(-EBUSY);
 	if (a.dir_only || b.dir_only) { /* a trailing slash: only a directory may move */
@@ -265,6 +275,8 @@ static int do_access(int dirfd, const char *path, int amode, int flags)
 	if (shield_reserved_name(sp.rel))
 		return fail(-ENOENT);
 	rc = shield_be_stat(sp.region, sp.rel, &st);
+	if (rc == -ENOENT && shield_disk_only(sp.abs, NULL))
+		return REAL(faccessat)(AT_FDCWD, sp.abs, amode, flags);
 	if (rc != 0)
 		return fail(rc);
 	if ((amode & W_OK) && sp.kind == SHIELD_AUTHENTICATED)
@@ -519,7 +531,8 @@ int chdir(const char *path)
 	return REAL(chdir)(sp.abs);
 }
 
-/* Volumes hold directories and regular files only. */
+/* Volumes hold directories, regular files and links; a FIFO made in a
+ * region lives on disk for this process (fifo.c); devices are refused. */
 int mknodat(int dirfd, const char *path, mode_t mode, dev_t dev)
 {
 	typedef int (*fn)(int, const char *, mode_t, dev_t);
@@ -536,8 +549,30 @@ int mknodat(int dirfd, const char *path, mode_t mode, dev_t dev)
 			int fd = shield_openat(dirfd, path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC, mode & 07777);
 			return fd < 0 ? -1 : close(fd);
 		}
-		return fail(-EPERM);
+		if (!S_ISFIFO(mode))
+			return fail(-EPERM); /* devices: the volume cannot vouch for them */
+		/* A FIFO lives on disk, shown to this process only (fifo.c); it
+		 * must not hide a volume entry, and its directory must be one. */
+		struct ward_vstat vst;
+		char parent[PATH_MAX];
+		const char *slash = strrchr(sp.rel, '/');
+		size_t pl = slash != NULL ? (size_t)(slash - sp.rel) : 0;
+		if (sp.rel[0] == 0 || shield_be_stat(sp.region, sp.rel, &vst) == 0 || shield_disk_only(sp.abs, NULL))
+			return fail(-EEXIST);
+		memcpy(parent, sp.rel, pl);
+		parent[pl] = 0;
+		c = shield_be_stat(sp.region, parent, &vst);
+		if (c != 0 || !S_ISDIR(vst.mode))
+			return fail(c != 0 ? c : -ENOTDIR);
+		if (real(AT_FDCWD, sp.abs, mode, dev) != 0)
+			return -1;
+		if (shield_fifo_add(sp.abs) != 0) {
+			(void)REAL(unlinkat)(AT_FDCWD, sp.abs, 0);
+			return fail(-ENOMEM);
+		}
+		return 0;
 	}
+	path = pass_path(&sp, &dirfd, path);
 	return real(dirfd, path, mode, dev);
 }
 

@@ -22,6 +22,7 @@
 #include "fs/volume.h"
 #include "runtime/crypto_load.h"
 #include "runtime/runtime.h"
+#include "runtime/shield/internal.h"
 #include "runtime/shield/region.h"
 #include "runtime/shield/shield.h"
 
@@ -102,6 +103,7 @@ void ward_shield_stop(void)
 	if (__atomic_exchange_n(&stopped, 1, __ATOMIC_SEQ_CST))
 		return;
 	shield_images_flush(); /* shared mappings' stores, into the volumes */
+	shield_fifos_remove(); /* FIFOs made in regions last for the run */
 	shield_regions_close();
 }
 

@@ -56,8 +56,8 @@ static int region_stat(struct shield_path *sp, struct stat *st)
 	if (shield_reserved_name(sp->rel))
 		return -ENOENT;
 	rc = shield_be_stat(sp->region, sp->rel, &v);
-	if (rc == -ENOENT && REAL(lstat64)(sp->abs, st) == 0 && S_ISSOCK(st->st_mode))
-		return 0; /* a socket bound inside a region: it holds no data */
+	if (rc == -ENOENT && shield_disk_only(sp->abs, st))
+		return 0; /* a socket bound inside a region, a FIFO made here: no data */
 	if (rc != 0)
 		return rc;
 	if (sp->dir_only && !S_ISDIR(v.mode))
