@@ -89,6 +89,18 @@ int cmd_run(int argc, char **argv)
 			return 125;
 		}
 	}
+	{
+		char vdir[PATH_MAX];
+		if (strchr(argv[first], '/') != NULL &&
+		    ward_shield_encrypted_region_of(argv[first], vdir, sizeof(vdir))) {
+			ward_error("cannot run %s: it lies in the encrypted volume %s, whose files only the enclave can "
+				   "read, so the kernel cannot start it; run the interpreter from outside the volume and give "
+				   "it the code inside (ward run --volume %s:KEYFILE -- /usr/bin/python3 %s/main.py; for a "
+				   "virtual environment, add its site-packages to PYTHONPATH)",
+				   argv[first], vdir, vdir, vdir);
+			return 126;
+		}
+	}
 	if (ward_engine_resolve(argv[first], prog, &code, &skipped) != 0)
 		return code;
 	if (ward_shield_engine_image(prog, &c) != 0)

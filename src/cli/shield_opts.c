@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/log.h"
 #include "core/util.h"
@@ -196,6 +197,68 @@ int ward_shield_opts_take(int *argc, char **argv)
 out:
 	free(s.buf);
 	return rc;
+}
+
+/* "." and ".." and repeated slashes of an absolute path, lexically. */
+static void normalise(char *p)
+{
+	char *out = p, *in = p;
+	while (*in) {
+		while (*in == '/')
+			in++;
+		char *end = in + strcspn(in, "/");
+		size_t n = (size_t)(end - in);
+		if (n == 0 || (n == 1 && in[0] == '.')) {
+			/* nothing */
+		} else if (n == 2 && in[0] == '.' && in[1] == '.') {
+			while (out > p && *--out != '/')
+				;
+		} else {
+			*out++ = '/';
+			memmove(out, in, n);
+			out += n;
+		}
+		in = end;
+	}
+	if (out == p)
+		*out++ = '/';
+	*out = 0;
+}
+
+int ward_shield_encrypted_region_of(const char *path, char *dir, size_t dirlen)
+{
+	char abs[PATH_MAX];
+	size_t best = 0;
+	int found = 0;
+	if (saved.buf == NULL || path == NULL)
+		return 0;
+	if (path[0] == '/') {
+		if (strlen(path) >= sizeof(abs))
+			return 0;
+		strcpy(abs, path);
+	} else {
+		char cwd[PATH_MAX];
+		if (getcwd(cwd, sizeof(cwd)) == NULL || (size_t)snprintf(abs, sizeof(abs), "%s/%s", cwd, path) >= sizeof(abs))
+			return 0;
+	}
+	normalise(abs);
+	/* saved holds lines "kind\tdir\targ" */
+	for (const char *l = saved.buf; l != NULL && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		const char *t1 = strchr(l, '\t'), *t2 = t1 ? strchr(t1 + 1, '\t') : NULL;
+		if (t1 == NULL || t2 == NULL)
+			break;
+		size_t kl = (size_t)(t1 - l), dl = (size_t)(t2 - t1 - 1);
+		int enc = (kl == 9 && strncmp(l, "encrypted", 9) == 0) || (kl == 9 && strncmp(l, "ephemeral", 9) == 0);
+		if (!enc || dl < best || dl >= dirlen)
+			continue;
+		if (strncmp(abs, t1 + 1, dl) == 0 && (abs[dl] == '/' || abs[dl] == 0)) {
+			memcpy(dir, t1 + 1, dl);
+			dir[dl] = 0;
+			best = dl;
+			found = 1;
+		}
+	}
+	return found;
 }
 
 int ward_shield_engine_image(const char *engine, struct ward_config *c)

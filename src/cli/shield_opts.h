@@ -15,7 +15,15 @@
 #ifndef WARD_CLI_SHIELD_OPTS_H
 #define WARD_CLI_SHIELD_OPTS_H
 
+#include <stddef.h>
+
 int ward_shield_opts_take(int *argc, char **argv);
+
+/* The encrypted or ephemeral region given to ward_shield_opts_take() that
+ * holds path (made absolute and normalised lexically), copied into dir;
+ * 1 when there is one, else 0. Such files are ciphertext on disk: the
+ * kernel cannot start a program from them. */
+int ward_shield_encrypted_region_of(const char *path, char *dir, size_t dirlen);
 
 /* The engine image (engine_image.h), on by default for CPython and PyPy
  * (off with --no-engine-image or WARD_ENGINE_IMAGE=0): adds authenticated

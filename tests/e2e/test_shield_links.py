@@ -241,3 +241,29 @@ def test_tampered_link_fails_verification_with_one_line(tmp):
         "result cannot be trusted"]
     r = ward("fs", "verify", vol, "--key-file", key)
     assert r.returncode != 0 and "lf" in r.stderr
+
+
+def test_virtual_environment_in_a_volume(tmp):
+    """A virtual environment's layout (lib64 -> lib, bin/python3 -> the
+    system interpreter) encrypted as it is: its packages import through the
+    lib64 link; its bin/python3 cannot be started by the kernel, and ward
+    run says what to run instead."""
+    venv = tmp / "venv"
+    pkg = venv / "lib" / "python3.11" / "site-packages" / "hello"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("print('hello from the encrypted venv')\n")
+    (venv / "bin").mkdir()
+    os.symlink(PY, venv / "bin" / "python3")
+    os.symlink("lib", venv / "lib64")
+    vol, key = tmp / "venv.vol", tmp / "venv.key"
+    r = ward("fs", "encrypt", venv, vol, "--key-file", key)
+    assert r.returncode == 0, r.stderr
+    r = ward("run", "--volume", f"{vol}:{key}", "--", PY, "-c", "import hello, os; print(os.readlink('venv.vol/lib64'))",
+             cwd=tmp, env=dict(base_env(), PYTHONPATH="venv.vol/lib64/python3.11/site-packages"))
+    assert (r.returncode, r.stdout) == (0, "hello from the encrypted venv\nlib\n"), r.stderr
+    r = ward("run", "--volume", f"{vol}:{key}", "--", "venv.vol/bin/python3", "-c", "pass", cwd=tmp)
+    assert (r.returncode, one_line(r.stderr)) == (126, [
+        f"ward: cannot run venv.vol/bin/python3: it lies in the encrypted volume {vol}, whose files only the enclave "
+        f"can read, so the kernel cannot start it; run the interpreter from outside the volume and give it the code "
+        f"inside (ward run --volume {vol}:KEYFILE -- /usr/bin/python3 {vol}/main.py; for a virtual environment, add "
+        f"its site-packages to PYTHONPATH)"])
