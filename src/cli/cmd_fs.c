@@ -72,7 +72,9 @@ static void help_sub(const char *sub)
 		       "file, directory and symbolic link of SRC_DIR (modes and modification times\n"
 		       "kept; a link is stored as a link with its target verbatim, sealed like file\n"
 		       "data, whatever it points at: ls shows it, cat follows it inside the volume,\n"
-		       "decrypt recreates it). When KEY does not exist, a new random key is\n"
+		       "decrypt recreates it). Hard links are kept as hard links, as tar keeps them:\n"
+		       "the paths of one file in SRC_DIR (the same inode) become paths of one volume\n"
+		       "file, stored once; decrypt makes them hard links again. When KEY does not exist, a new random key is\n"
 		       "written there with mode 0600 (and removed again if the encrypt fails); KEY\n"
 		       "must not lie inside SRC_DIR or VOL. Prints the volume tag on stdout; shows a\n"
 		       "progress bar on stderr for large trees when stderr is a terminal.\n"
@@ -85,7 +87,8 @@ static void help_sub(const char *sub)
 		       "characters in names and targets are shown as \\n, \\t, \\xNN and a backslash\n"
 		       "as \\\\ (as ls -b). -l adds mode (setuid, setgid and sticky bits as s/S/t/T;\n"
 		       "lrwxrwxrwx for a link), plaintext size (a link's: its target's length) and\n"
-		       "modification time.\n");
+		       "modification time, and ends the line of a file with several paths (hard\n"
+		       "links) with its count: ' (2 links)'.\n");
 	else if (strcmp(sub, "cat") == 0)
 		printf("usage: ward fs cat VOL PATH (--key-file KEY | --manifest FILE)\n\n"
 		       "Writes the verified plaintext of PATH (relative to the volume) to stdout.\n"
@@ -536,11 +539,13 @@ static int ls_print(ward_vol *v, const char *p, const struct ward_vdirent *e, in
 		}
 		target[n] = '\0';
 	}
+	uint32_t nlink = 1;
 	if (lng) {
 		struct ward_vstat st;
 		char m[11], t[32];
 		if (ward_vol_stat(v, p, &st, err) != 0)
 			return 0;
+		nlink = st.nlink;
 		time_t s = (time_t)(st.mtime_ns / 1000000000);
 		struct tm tm;
 		strftime(t, sizeof(t), "%Y-%m-%d %H:%M", localtime_r(&s, &tm));
@@ -552,7 +557,10 @@ static int ls_print(ward_vol *v, const char *p, const struct ward_vdirent *e, in
 		fputs(" -> ", stdout);
 		put_name(target);
 	}
-	printf("%s\n", S_ISDIR(e->mode) ? "/" : "");
+	if (S_ISREG(e->mode) && nlink > 1)
+		printf(" (%u links)\n", nlink); /* hard links: -l only */
+	else
+		printf("%s\n", S_ISDIR(e->mode) ? "/" : "");
 	return 0;
 }
 

@@ -294,6 +294,7 @@ int ward_vf_open(ward_vol *v, const char *path, int flags, unsigned mode, ward_v
 	for (int tries = 0;; tries++) {
 		pthread_mutex_lock(&v->mu);
 		rc = wv_find(v, p, &n);
+		n = wv_file_of(n); /* a hard link: its file's one shared state */
 		if (rc != 0 && rc != -ENOENT) {
 			rc = wv_fail(err, rc, "'%s/%s': %s", v->dir, p, wv_find_why(rc));
 		} else if (n == NULL) {
@@ -358,6 +359,9 @@ int ward_vf_stat(ward_vfile *f, struct ward_vstat *st)
 	uint64_t x = 0;
 	memcpy(&x, n->id, sizeof(x));
 	st->ino = x | 1;
+	pthread_mutex_lock(&f->v->mu); /* node->rw before vol->mu */
+	st->nlink = n->unlinked ? 0 : n->nlink;
+	pthread_mutex_unlock(&f->v->mu);
 	pthread_rwlock_unlock(&n->rw);
 	return 0;
 }

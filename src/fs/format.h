@@ -41,6 +41,14 @@
  *      entry is never changed afterwards (only renamed, its mtime set,
  *      removed). A link left without a target is a crash leftover, never
  *      shown: removed at the next read-write open, hidden read-only.
+ *  (7) A hard link is made by a LINK record, then link() on disk from the
+ *      file's main data file (the path its entry holds) to the new path;
+ *      a read-write open finishes (or, when it cannot, undoes with an
+ *      UNLINK record) a link the last record left undone. Removing the
+ *      path whose disk file held slot 0 moves the entry to another path of
+ *      the same file (the smallest by byte order), a hard link of the same
+ *      disk file; every read is still verified against the manifest, so a
+ *      disk file that is not that file fails as tampering.
  */
 #ifndef WARD_FS_FORMAT_H
 #define WARD_FS_FORMAT_H
@@ -86,6 +94,7 @@ enum wvol_rec {
 	WVOL_R_RENAME = 5, /* move a path (and everything below it) */
 	WVOL_R_SETATTR = 6,/* mode and/or mtime */
 	WVOL_R_DIRTY = 7,  /* a file has uncommitted writes on disk */
+	WVOL_R_LINK = 8,   /* a new path of an existing file (a hard link) */
 };
 
 #define WVOL_T_FILE 1u
@@ -98,6 +107,13 @@ enum wvol_rec {
  * between the two) is removed by the next open (volume.c). */
 #define WVOL_T_LINK 3u
 #define WVOL_LINK_MODE 0777u
+/* A hard link (encrypted kind only): another path of a regular file. Its
+ * ENTRY record has flags, mode, mtime, size and main_len zero, the file's
+ * id, and in place of chunk references the path of the file's entry (u16
+ * length and bytes: a WVOL_T_FILE entry with the same id). Created by a
+ * LINK record (from path, to path). On disk: a hard link of the file's
+ * main data file. */
+#define WVOL_T_HLINK 4u
 
 #define WVOL_EF_MAYBE_DIRTY 0x1u
 

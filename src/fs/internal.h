@@ -31,12 +31,20 @@ struct cref {
 struct vnode {
 	char *path;	 /* relative, normalized; "" is never stored (root implicit) */
 	char *diskpath;	 /* override of path for a read-only open after an interrupted rename */
-	uint8_t type;	 /* WVOL_T_FILE / WVOL_T_DIR / WVOL_T_LINK */
+	uint8_t type;	 /* WVOL_T_FILE / WVOL_T_DIR / WVOL_T_LINK / WVOL_T_HLINK */
 	uint8_t maybe_dirty;
 	uint8_t unlinked;
 	uint32_t mode;	 /* permission bits */
 	uint8_t id[WVOL_ID_LEN];
 	struct vnode *hnext; /* hash chain (vol->mu) */
+	/* hard links (vol->mu): a WVOL_T_HLINK node is one more path of the
+	 * file node `file` and holds nothing else (never opened or loaded);
+	 * a file node counts its paths (nlink, itself included) and lists its
+	 * hard-link nodes (hl, chained by hl_next). hl_target: the file's path
+	 * named by an ENTRY record, until the load resolves it (ward_vol.hl_pending). */
+	struct vnode *file, *hl, *hl_next;
+	uint32_t nlink;
+	char *hl_target;
 	uint64_t nchild;     /* directories: entries directly below (not kept
 				while the volume is lazy: wv_lazy_eager
 				counts them before the first change) */
@@ -97,6 +105,7 @@ struct lazy {
 	size_t hmask;
 	int index_in_map; /* rec and hash live in map, after buf */
 	int have_tag;	/* the tag, once computed (the volume never changes) */
+	uint32_t *nl;	/* hard links naming entry i (NULL: the snapshot has none) */
 	uint8_t tag[32];
 };
 
@@ -122,6 +131,9 @@ struct ward_vol {
 				   (at open, then under mu) */
 
 	struct lazy *lz;	/* lazy snapshot (see struct lazy), or NULL */
+	uint64_t hl_pending;	/* hard-link entries loaded, their file not yet resolved */
+	char *hl_unfinished;	/* read-only open after a LINK record whose disk link
+				   is missing: that path (ward_vol_verify) */
 	uint64_t nlinks;	/* link entries (ward_vol_links): counted by the
 				   lazy index, then kept by every record applied */
 	/* the manifest file as read at open (ward_vol_manifest_id) */
@@ -170,6 +182,11 @@ static inline const char *wv_find_why(int rc)
 	return rc == -ENOMEM ? "out of memory" : "internal error (an entry checked at open no longer parses)";
 }
 struct vnode *wv_lookup(ward_vol *v, const char *path);
+/* the file node a path's node stands for: itself, or a hard link's file */
+static inline struct vnode *wv_file_of(struct vnode *n)
+{
+	return n != NULL && n->type == WVOL_T_HLINK ? n->file : n;
+}
 /* the file type bits of an entry type (S_IFREG, S_IFDIR, S_IFLNK) */
 static inline uint32_t wv_type_mode(uint8_t type)
 {
@@ -187,7 +204,9 @@ uint64_t wv_nchunks(uint64_t size);
  * caller holds v->mu */
 int wv_lazy_node(ward_vol *v, const char *path, struct vnode **out);
 /* stat of path from its record, without materialising a node (0 or
- * -ENOENT); caller holds v->mu and found no node in the table */
+ * -ENOENT; -EAGAIN for a hard link: the caller looks its node up with
+ * wv_find, as its file may be open); caller holds v->mu and found no node
+ * in the table */
 int wv_lazy_stat(ward_vol *v, const char *path, struct ward_vstat *st);
 /* the children of directory dir ("" = root), sorted by name; 0 or -ENOMEM */
 int wv_lazy_readdir(ward_vol *v, const char *dir, struct ward_vdirent **out, size_t *n);
@@ -253,6 +272,9 @@ int wv_create_locked(ward_vol *v, const char *p, uint8_t type, unsigned mode, ch
 /* manifest.c: removes n from the table (the link counter, the parent's
  * children) and frees it unless it is open; caller holds v->mu */
 void wv_drop_node(ward_vol *v, struct vnode *n);
+/* manifest.c: attaches every hard-link entry loaded to its file (0), or
+ * says in why which one names no file of the volume (-1) */
+int wv_hl_resolve(ward_vol *v, char *why, size_t whylen);
 /* manifest.c: whether a link entry's fields are possible: a target of
  * 1..WARD_VOL_MAX_LINK bytes, mode 0777, never flagged dirty */
 int wv_link_ok(uint64_t size, uint32_t mode, uint8_t flags);

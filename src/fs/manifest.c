@@ -253,6 +253,70 @@ static int type_ok(uint8_t t)
 	return t == WVOL_T_FILE || t == WVOL_T_DIR || t == WVOL_T_LINK;
 }
 
+/* ---- hard links (format.h, WVOL_T_HLINK) ---- */
+
+static void hl_attach(struct vnode *f, struct vnode *l)
+{
+	l->file = f;
+	l->hl_next = f->hl;
+	f->hl = l;
+}
+
+static void hl_detach(struct vnode *f, struct vnode *l)
+{
+	for (struct vnode **pp = &f->hl; *pp; pp = &(*pp)->hl_next)
+		if (*pp == l) {
+			*pp = l->hl_next;
+			break;
+		}
+	l->hl_next = NULL;
+	l->file = NULL;
+}
+
+int wv_hl_resolve(ward_vol *v, char *why, size_t whylen)
+{
+	for (size_t b = 0; b < v->tcap && v->hl_pending > 0; b++)
+		for (struct vnode *x = v->tab[b]; x; x = x->hnext) {
+			if (x->type != WVOL_T_HLINK || x->file != NULL)
+				continue;
+			struct vnode *f = x->hl_target ? wv_lookup(v, x->hl_target) : NULL;
+			if (f == NULL || f->type != WVOL_T_FILE || memcmp(f->id, x->id, WVOL_ID_LEN) != 0)
+				return snprintf(why, whylen, "hard link '%s' names '%s', which is not a file of the volume with its id",
+						x->path, x->hl_target ? x->hl_target : ""), -1;
+			if (f->nlink >= WARD_VOL_MAX_NLINK)
+				return snprintf(why, whylen, "file '%s' has more than %u paths", f->path, WARD_VOL_MAX_NLINK), -1;
+			hl_attach(f, x);
+			f->nlink++;
+			free(x->hl_target);
+			x->hl_target = NULL;
+			v->hl_pending--;
+		}
+	return 0;
+}
+
+/* The file node f loses its own path (removed, or replaced by a rename)
+ * while it has hard links: the smallest of them becomes its path (its
+ * disk file is a hard link of f's, format.h invariant 7) and that link
+ * node goes. Caller holds v->mu; nothing is allocated. */
+static void hl_promote(ward_vol *v, struct vnode *f)
+{
+	struct vnode *best = f->hl;
+	for (struct vnode *l = f->hl; l; l = l->hl_next)
+		if (strcmp(l->path, best->path) < 0)
+			best = l;
+	wv_remove(v, f);
+	wv_remove(v, best);
+	hl_detach(f, best);
+	free(f->path);
+	f->path = best->path;
+	best->path = NULL;
+	free(f->diskpath);
+	f->diskpath = NULL;
+	f->nlink--;
+	(void)wv_insert(v, f); /* the table just lost two nodes: no growth */
+	wv_node_free(best);
+}
+
 static void child_delta(ward_vol *v, const char *path, int d)
 {
 	struct vnode *p;
@@ -261,6 +325,33 @@ static void child_delta(ward_vol *v, const char *path, int d)
 }
 
 #define WHY(...) (snprintf(why, whylen, __VA_ARGS__), -1)
+
+/* An ENTRY record of a hard link (format.h, WVOL_T_HLINK): its fields
+ * but the id are zero (nonzero: their OR), then the path of its file,
+ * attached by wv_hl_resolve once every entry is loaded. */
+static int apply_hl_entry(ward_vol *v, struct rd *r, const char *path, const uint8_t *id, uint64_t nonzero,
+			  char *why, size_t whylen)
+{
+	char target[WVOL_MAX_PATH + 1];
+	struct vnode *n, *par;
+	if (v->kind != WARD_VOL_ENCRYPTED || nonzero != 0 || rd_path(r, target, sizeof(target)) != 0 ||
+	    strcmp(target, path) == 0)
+		return WHY("hard link '%s': malformed entry", path);
+	if (wv_lookup(v, path) != NULL || !parent_ok(v, path, &par))
+		return WHY("entry '%s' duplicated or without a parent directory", path);
+	if ((n = wv_node_new(path, WVOL_T_HLINK)) == NULL || (n->hl_target = strdup(target)) == NULL) {
+		wv_node_free(n);
+		return WHY("out of memory");
+	}
+	memcpy(n->id, id, WVOL_ID_LEN);
+	if (wv_insert(v, n) != 0) {
+		wv_node_free(n);
+		return WHY("out of memory");
+	}
+	child_delta(v, path, 1);
+	v->hl_pending++;
+	return 0;
+}
 
 static int apply_entry(ward_vol *v, struct rd *r, char *why, size_t whylen)
 {
@@ -273,6 +364,8 @@ static int apply_entry(ward_vol *v, struct rd *r, char *why, size_t whylen)
 	int64_t mtime = (int64_t)rd_u64(r);
 	const uint8_t *id = rd_bytes(r, WVOL_ID_LEN);
 	uint64_t size = rd_u64(r), main_len = rd_u64(r);
+	if (!r->bad && type == WVOL_T_HLINK)
+		return apply_hl_entry(v, r, path, id, flags | mode | (uint64_t)mtime | size | main_len, why, whylen);
 	if (r->bad || !type_ok(type) || (mode & ~07777u) || (flags & ~1u))
 		return WHY("malformed entry");
 	if (type == WVOL_T_LINK && (v->kind != WARD_VOL_ENCRYPTED || !wv_link_ok(size, mode, flags)))
@@ -324,7 +417,7 @@ static int apply_chunks(ward_vol *v, struct rd *r, char *why, size_t whylen)
 	int64_t mtime = (int64_t)rd_u64(r);
 	uint64_t size = rd_u64(r), main_len = rd_u64(r);
 	uint32_t cnt = rd_u32(r);
-	struct vnode *n = wv_lookup(v, path);
+	struct vnode *n = wv_file_of(wv_lookup(v, path));
 	if (r->bad || (mode & ~07777u))
 		return WHY("malformed commit record");
 	if (n == NULL || n->type == WVOL_T_DIR)
@@ -388,6 +481,14 @@ static int is_below(const char *path, const char *dir)
  * as an unlinked node owned by its handles). */
 void wv_drop_node(ward_vol *v, struct vnode *n)
 {
+	if (n->type == WVOL_T_HLINK && n->file != NULL) {
+		n->file->nlink--;
+		hl_detach(n->file, n);
+	} else if (n->hl != NULL) {
+		child_delta(v, n->path, -1);
+		hl_promote(v, n); /* the file stays, at another of its paths */
+		return;
+	}
 	child_delta(v, n->path, -1);
 	__atomic_sub_fetch(&v->nlinks, n->type == WVOL_T_LINK, __ATOMIC_RELEASE);
 	wv_remove(v, n);
@@ -402,8 +503,8 @@ static int apply_rename(ward_vol *v, const char *from, const char *to, char *why
 	struct vnode *n = wv_lookup(v, from), *t = wv_lookup(v, to), *par;
 	if (n == NULL)
 		return WHY("rename of missing '%s'", from);
-	if (strcmp(from, to) == 0)
-		return 0;
+	if (strcmp(from, to) == 0 || (t != NULL && n->type != WVOL_T_DIR && wv_file_of(t) == wv_file_of(n)))
+		return 0; /* two paths of one file: rename(2) does nothing */
 	if (!parent_ok(v, to, &par) || is_below(to, from))
 		return WHY("rename of '%s' to '%s': bad target", from, to);
 	if (t != NULL) {
@@ -460,6 +561,29 @@ static int apply_rename(ward_vol *v, const char *from, const char *to, char *why
 	free(n->diskpath);
 	n->diskpath = NULL;
 	(void)wv_insert(v, n);
+	child_delta(v, to, 1);
+	return 0;
+}
+
+/* LINK record: `to` becomes one more path of the file at `from` */
+static int apply_link(ward_vol *v, const char *from, const char *to, char *why, size_t whylen)
+{
+	struct vnode *f = wv_file_of(wv_lookup(v, from)), *l, *par;
+	if (v->kind != WARD_VOL_ENCRYPTED || f == NULL || f->type != WVOL_T_FILE)
+		return WHY("hard link to '%s', which is not a file", from);
+	if (wv_lookup(v, to) != NULL || !parent_ok(v, to, &par))
+		return WHY("hard link '%s': exists or no parent", to);
+	if (f->nlink >= WARD_VOL_MAX_NLINK)
+		return WHY("hard link '%s': '%s' has %u paths already", to, from, f->nlink);
+	if ((l = wv_node_new(to, WVOL_T_HLINK)) == NULL)
+		return WHY("out of memory");
+	memcpy(l->id, f->id, WVOL_ID_LEN);
+	if (wv_insert(v, l) != 0) {
+		wv_node_free(l);
+		return WHY("out of memory");
+	}
+	hl_attach(f, l);
+	f->nlink++;
 	child_delta(v, to, 1);
 	return 0;
 }
@@ -525,7 +649,7 @@ int wv_apply(ward_vol *v, uint32_t type, const uint8_t *p, size_t len, int loadi
 			return WHY("bad path");
 		uint32_t mode = rd_u32(&r);
 		int64_t mtime = (int64_t)rd_u64(&r);
-		n = wv_lookup(v, path);
+		n = wv_file_of(wv_lookup(v, path));
 		if (r.bad || n == NULL || (mode & ~07777u) || (n->type == WVOL_T_LINK && mode != WVOL_LINK_MODE))
 			return WHY("malformed attribute record for '%s'", path);
 		n->mode = mode;
@@ -536,12 +660,17 @@ int wv_apply(ward_vol *v, uint32_t type, const uint8_t *p, size_t len, int loadi
 	case WVOL_R_DIRTY:
 		if (rd_path(&r, path, sizeof(path)) != 0)
 			return WHY("bad path");
-		n = wv_lookup(v, path);
+		n = wv_file_of(wv_lookup(v, path));
 		if (n == NULL || n->type != WVOL_T_FILE)
 			return WHY("dirty mark for missing '%s'", path);
 		if (loading)
 			n->maybe_dirty = 1;
 		rc = 0;
+		break;
+	case WVOL_R_LINK:
+		if (rd_path(&r, path, sizeof(path)) != 0 || rd_path(&r, to, sizeof(to)) != 0)
+			return WHY("bad path");
+		rc = apply_link(v, path, to, why, whylen);
 		break;
 	default:
 		return WHY("unknown record type %u", type);
@@ -752,7 +881,8 @@ int wv_manifest_load(ward_vol *v, const uint8_t *key, char *err)
 				     mname, recno, off);
 			goto out;
 		}
-		if (wv_apply(v, type, buf + off + WVOL_REC_HDR, plen, 1, why, sizeof(why)) != 0) {
+		if ((type != WVOL_R_ENTRY && wv_hl_resolve(v, why, sizeof(why)) != 0) ||
+		    wv_apply(v, type, buf + off + WVOL_REC_HDR, plen, 1, why, sizeof(why)) != 0) {
 			rc = wv_fail(err, -EBADMSG, "manifest %s: record %zu: %s", mname, recno, why);
 			goto out;
 		}
@@ -772,6 +902,10 @@ int wv_manifest_load(ward_vol *v, const uint8_t *key, char *err)
 		v->last_len = plen;
 		v->last_type = type;
 		recno++;
+	}
+	if (wv_hl_resolve(v, why, sizeof(why)) != 0) {
+		rc = wv_fail(err, -EBADMSG, "manifest %s: %s (malformed)", mname, why);
+		goto out;
 	}
 	v->jlen = off;
 	rc = 0;
@@ -872,6 +1006,20 @@ static void put_entry(ward_vol *v, struct wbuf *b, struct vnode *n, int for_tag)
 {
 	size_t cl = wv_cref_len(v);
 	uint8_t cb[WVOL_AUTH_CREF];
+	if (n->type == WVOL_T_HLINK) { /* format.h: zeros, the id, the file's path */
+		wb_str(b, n->path);
+		wb_u8(b, WVOL_T_HLINK);
+		if (!for_tag)
+			wb_u8(b, 0);
+		wb_u32(b, 0);
+		wb_u64(b, 0);
+		wb_put(b, n->id, WVOL_ID_LEN);
+		wb_u64(b, 0);
+		if (!for_tag)
+			wb_u64(b, 0);
+		wb_str(b, n->file->path);
+		return;
+	}
 	wb_str(b, n->path);
 	wb_u8(b, n->type);
 	if (!for_tag)
@@ -996,6 +1144,8 @@ struct ent {
 	const uint8_t *id;
 	uint64_t size, main_len, nc;
 	const uint8_t *crefs;
+	const uint8_t *target; /* hard links: the file's path (tlen bytes) */
+	size_t tlen;
 };
 
 /* A stored path in normal form (what wv_path_norm returns for itself):
@@ -1042,6 +1192,20 @@ static int ent_parse(const ward_vol *v, const uint8_t *p, size_t len, struct ent
 	e->size = le64(q + 14 + WVOL_ID_LEN);
 	e->main_len = le64(q + 22 + WVOL_ID_LEN);
 	e->crefs = q + ENT_FIXED;
+	e->target = NULL;
+	e->tlen = 0;
+	if (e->type == WVOL_T_HLINK) { /* format.h: zeros but the id, then the file's path */
+		size_t rest = len - 2 - e->plen - ENT_FIXED;
+		if (v->kind != WARD_VOL_ENCRYPTED || e->flags || e->mode || e->mtime || e->size || e->main_len || rest < 2)
+			return -1;
+		e->tlen = (size_t)le16(e->crefs);
+		e->target = e->crefs + 2;
+		e->nc = 0;
+		if (rest - 2 != e->tlen || !path_is_normal(e->target, e->tlen) ||
+		    (e->tlen == e->plen && memcmp(e->target, e->path, e->plen) == 0))
+			return -1;
+		return 0;
+	}
 	if (!type_ok(e->type) || (e->mode & ~07777u) || (e->flags & ~1u))
 		return -1;
 	if (e->type == WVOL_T_LINK && (v->kind != WARD_VOL_ENCRYPTED || !wv_link_ok(e->size, e->mode, e->flags)))
@@ -1150,6 +1314,7 @@ void wv_lazy_free(struct lazy *lz)
 		free(lz->rec);
 		free(lz->hash);
 	}
+	free(lz->nl);
 	if (lz->map != NULL)
 		munmap(lz->map, lz->maplen);
 	else
@@ -1176,6 +1341,32 @@ static int chain_ok(ward_vol *v, EVP_MD_CTX *c, const EVP_MD *md, const uint8_t 
 	return ward_ct_equal(mac, buf + off + WVOL_REC_HDR + plen, WVOL_MAC_LEN);
 }
 
+/* Every hard-link entry of lz (indexed) names a file entry with its id:
+ * counts them per file into lz->nl. 0, 1 when one does not (the eager
+ * loader says which), -1 out of memory. */
+static int lz_count_hl(const ward_vol *v, struct lazy *lz)
+{
+	if ((lz->nl = calloc(lz->n ? lz->n : 1, sizeof(uint32_t))) == NULL)
+		return -1;
+	for (uint32_t i = 0; i < lz->n; i++) {
+		size_t len, tl;
+		struct ent e, t;
+		const uint8_t *p = lz_payload(lz, i, &len);
+		if (ent_parse(v, p, len, &e) != 0)
+			return 1;
+		if (e.type != WVOL_T_HLINK)
+			continue;
+		int64_t ti = lz_find(lz, e.target, e.tlen);
+		if (ti < 0)
+			return 1;
+		p = lz_payload(lz, (uint32_t)ti, &tl);
+		if (ent_parse(v, p, tl, &t) != 0 || t.type != WVOL_T_FILE || memcmp(t.id, e.id, WVOL_ID_LEN) != 0 ||
+		    ++lz->nl[ti] >= WARD_VOL_MAX_NLINK)
+			return 1;
+	}
+	return 0;
+}
+
 /*
  * Opens a snapshot lazily (read-only or read-write: struct lazy). b holds
  * the manifest, whose header (ending in its verified MAC) has been checked. Returns 1 when done (b's
@@ -1193,7 +1384,7 @@ static int lazy_load(ward_vol *v, struct mbuf *b)
 	EVP_MD *md = NULL;
 	const uint8_t *prev = NULL, *okdir = NULL;
 	size_t prevl = 0, okdl = 0;
-	uint64_t nlinks = 0;
+	uint64_t nlinks = 0, nhl = 0;
 	int rc = -1;
 
 	if (wv_lazy_disabled || len > UINT32_MAX)
@@ -1261,7 +1452,15 @@ static int lazy_load(ward_vol *v, struct mbuf *b)
 		prev = e.path;
 		prevl = e.plen;
 		nlinks += e.type == WVOL_T_LINK;
+		nhl += e.type == WVOL_T_HLINK;
 		off += WVOL_REC_HDR + plen + WVOL_MAC_LEN;
+	}
+	if (nhl > 0) {
+		int hr = lz_count_hl(v, lz);
+		if (hr < 0)
+			goto oom;
+		if (hr > 0)
+			goto no;
 	}
 	if (c != NULL) /* no OpenSSL call at all when trusted */
 		EVP_MD_CTX_free(c);
@@ -1286,6 +1485,8 @@ oom:
 		free(lz->rec);
 		free(lz->hash);
 	}
+	if (lz != NULL)
+		free(lz->nl);
 	free(lz);
 	return rc;
 }
@@ -1306,11 +1507,24 @@ static int lz_node(ward_vol *v, uint32_t i, const char *path, struct vnode **out
 	size_t plen, cl = wv_cref_len(v);
 	struct ent e;
 	const uint8_t *p = lz_payload(lz, i, &plen);
+	struct vnode *f = NULL;
 	if (ent_parse(v, p, plen, &e) != 0)
 		return -EIO; /* checked at open: cannot happen */
+	if (e.type == WVOL_T_HLINK) { /* its file first (checked at open: a file entry) */
+		char tp[WVOL_MAX_PATH + 1];
+		memcpy(tp, e.target, e.tlen);
+		tp[e.tlen] = '\0';
+		int rc = wv_find(v, tp, &f);
+		if (rc != 0)
+			return rc;
+		if (f->type != WVOL_T_FILE)
+			return -EIO;
+	}
 	struct vnode *n = lz_fail_alloc() ? NULL : wv_node_new(path, e.type);
 	if (n == NULL)
 		return -ENOMEM;
+	if (e.type == WVOL_T_FILE && lz->nl != NULL)
+		n->nlink = 1 + lz->nl[i];
 	n->maybe_dirty = (e.flags & WVOL_EF_MAYBE_DIRTY) != 0;
 	n->mode = e.mode;
 	n->mtime = e.mtime;
@@ -1329,6 +1543,8 @@ static int lz_node(ward_vol *v, uint32_t i, const char *path, struct vnode **out
 	}
 	if (lz_fail_alloc() || wv_insert(v, n) != 0)
 		goto oom;
+	if (f != NULL)
+		hl_attach(f, n); /* f->nlink counted them all (lz->nl) */
 	*out = n;
 	return 0;
 oom:
@@ -1404,12 +1620,29 @@ int wv_lazy_stat(ward_vol *v, const char *path, struct ward_vstat *st)
 	const uint8_t *p = lz_payload(lz, (uint32_t)i, &plen);
 	if (ent_parse(v, p, plen, &e) != 0)
 		return -ENOENT; /* checked at open */
+	if (e.type == WVOL_T_HLINK)
+		return -EAGAIN; /* the caller looks the node up (its file may be open) */
+	st->nlink = e.type == WVOL_T_FILE && lz->nl != NULL ? 1 + lz->nl[i] : 1;
 	memcpy(&ino, e.id, sizeof(ino));
 	st->mode = wv_type_mode(e.type) | e.mode;
 	st->ino = ino | 1; /* as volume.c's ino_of */
 	st->size = e.size;
 	st->mtime_ns = e.mtime;
 	return 0;
+}
+
+/* the mode of the file a hard-link entry names (q: the entry after its
+ * path; the file's entry was checked at open) */
+static uint32_t lz_hl_mode(const struct lazy *lz, const uint8_t *q)
+{
+	const uint8_t *t = q + ENT_FIXED;
+	int64_t ti = lz_find(lz, t + 2, (size_t)le16(t));
+	size_t len, pl;
+	if (ti < 0)
+		return 0;
+	const uint8_t *p = lz_payload(lz, (uint32_t)ti, &len);
+	pl = (size_t)le16(p);
+	return (uint32_t)le32(p + 2 + pl + 2);
 }
 
 int wv_lazy_readdir(ward_vol *v, const char *dir, struct ward_vdirent **out, size_t *nout)
@@ -1452,6 +1685,8 @@ int wv_lazy_readdir(ward_vol *v, const char *dir, struct ward_vdirent **out, siz
 				np[nl] = '\0';
 				e[k].name = np;
 				e[k].mode = wv_type_mode(q[0]) | (uint32_t)le32(q + 2);
+				if (q[0] == WVOL_T_HLINK) /* the file's mode (its entry: checked at open) */
+					e[k].mode = S_IFREG | lz_hl_mode(lz, q);
 				memcpy(&x, q + 14, sizeof(x));
 				e[k].ino = x | 1; /* as ino_of() in volume.c */
 				np += nl + 1;

@@ -246,12 +246,58 @@ static int import_link(ward_vol *v, int rootfd, const char *src, const struct te
 	return ward_vol_setattr(v, e->rel, -1, st_mtime_ns(&e->st), err);
 }
 
+/* Hard links of the plain tree: regular files with more than one path,
+ * by device and inode, in path order. */
+struct hlkey {
+	dev_t dev;
+	ino_t ino;
+	size_t i;
+};
+
+static int cmp_hlkey(const void *a, const void *b)
+{
+	const struct hlkey *x = a, *y = b;
+	if (x->dev != y->dev)
+		return x->dev < y->dev ? -1 : 1;
+	if (x->ino != y->ino)
+		return x->ino < y->ino ? -1 : 1;
+	return (x->i > y->i) - (x->i < y->i);
+}
+
+/* first[i]: the index of the first path (in path order) of entry i's
+ * file when i is a further path of a hard-linked regular file, else i
+ * itself. 0, or -1 out of memory. */
+static int tree_hardlinks(const struct tree *t, size_t **first)
+{
+	size_t k = 0, *f = malloc((t->n ? t->n : 1) * sizeof(*f));
+	struct hlkey *h = malloc((t->n ? t->n : 1) * sizeof(*h));
+	if (f == NULL || h == NULL) {
+		free(f);
+		free(h);
+		return -1;
+	}
+	for (size_t i = 0; i < t->n; i++) {
+		f[i] = i;
+		if (S_ISREG(t->e[i].st.st_mode) && t->e[i].st.st_nlink > 1)
+			h[k++] = (struct hlkey){ t->e[i].st.st_dev, t->e[i].st.st_ino, i };
+	}
+	if (k > 1)
+		qsort(h, k, sizeof(*h), cmp_hlkey);
+	for (size_t j = 1; j < k; j++)
+		if (h[j].dev == h[j - 1].dev && h[j].ino == h[j - 1].ino)
+			f[h[j].i] = f[h[j - 1].i];
+	free(h);
+	*first = f;
+	return 0;
+}
+
 int ward_vol_import(ward_vol *v, const char *src, void (*progress)(void *, uint64_t, uint64_t), void *arg,
 		    struct ward_vol_skipped *skipped, char *err)
 {
 	struct tree t = { .keep_links = 1 };
 	struct prog pr = { .fn = progress, .arg = arg };
 	uint8_t *buf = NULL;
+	size_t *first = NULL;
 	int rc, rootfd;
 
 	if ((rootfd = open_tree(src, err)) < 0)
@@ -260,7 +306,14 @@ int ward_vol_import(ward_vol *v, const char *src, void (*progress)(void *, uint6
 		goto out;
 	if (skipped != NULL)
 		*skipped = t.skipped;
+	if (tree_hardlinks(&t, &first) != 0) {
+		rc = wv_fail(err, -ENOMEM, "out of memory");
+		goto out;
+	}
 	pr.total = t.bytes;
+	for (size_t i = 0; i < t.n; i++)
+		if (first[i] != i) /* a further path of a file: no data of its own */
+			pr.total -= (uint64_t)t.e[i].st.st_size;
 	buf = aligned_alloc(4096, IOBUF); /* the kernel copies into page-aligned buffers fastest */
 	if (buf == NULL) {
 		rc = wv_fail(err, -ENOMEM, "out of memory");
@@ -275,6 +328,11 @@ int ward_vol_import(ward_vol *v, const char *src, void (*progress)(void *, uint6
 		}
 		if (S_ISLNK(e->st.st_mode)) {
 			if ((rc = import_link(v, rootfd, src, e, err)) != 0)
+				goto out;
+			continue;
+		}
+		if (first[i] != i) { /* a hard link of a file imported before: kept as one */
+			if ((rc = ward_vol_link(v, t.e[first[i]].rel, e->rel, err)) != 0)
 				goto out;
 			continue;
 		}
@@ -307,6 +365,7 @@ int ward_vol_import(ward_vol *v, const char *src, void (*progress)(void *, uint6
 			goto out;
 	rc = 0;
 out:
+	free(first);
 	free(buf);
 	tree_free(&t);
 	close(rootfd);
@@ -334,6 +393,13 @@ static int list_paths(ward_vol *v, char ***out, uint8_t **types, size_t *n)
 		struct ward_vstat st;
 		int ok = ward_vol_stat(v, l[i], &st, NULL) == 0;
 		ty[i] = ok && S_ISDIR(st.mode) ? WVOL_T_DIR : ok && S_ISLNK(st.mode) ? WVOL_T_LINK : WVOL_T_FILE;
+		if (ok && S_ISREG(st.mode) && st.nlink > 1) { /* a further path of a file? */
+			struct vnode *n;
+			pthread_mutex_lock(&v->mu);
+			if (wv_find(v, l[i], &n) == 0 && n->type == WVOL_T_HLINK)
+				ty[i] = WVOL_T_HLINK;
+			pthread_mutex_unlock(&v->mu);
+		}
 	}
 	*out = l;
 	*types = ty;
@@ -513,6 +579,80 @@ static int write_out(void *arg, const uint8_t *p, size_t n, char *err)
 	return 0;
 }
 
+/* The path of the file that the hard link path names (its own path, the
+ * one whose disk file holds slot 0), and the disk paths of both: 0, or -1
+ * when path is no longer a hard link. */
+static int hlink_paths(ward_vol *v, const char *path, char *file, char *fdisk, char *ldisk)
+{
+	struct vnode *n;
+	int rc = -1;
+	pthread_mutex_lock(&v->mu);
+	if (wv_find(v, path, &n) == 0 && n->type == WVOL_T_HLINK && n->file != NULL &&
+	    ward_strlcpy(file, n->file->path, WVOL_MAX_PATH + 1) == 0 &&
+	    wv_disk_path(v, n->file, fdisk, WVOL_MAX_PATH + 1) == 0 && wv_disk_path(v, n, ldisk, WVOL_MAX_PATH + 1) == 0)
+		rc = 0;
+	pthread_mutex_unlock(&v->mu);
+	return rc;
+}
+
+/* Whether disk files a and b (below the volume) hold the same bytes,
+ * through buf (IOBUF bytes): 1, 0, or -errno. */
+static int same_bytes(ward_vol *v, const char *a, const char *b, uint8_t *buf)
+{
+	int fa = openat(v->dirfd, a, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), fb = openat(v->dirfd, b, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	struct stat sa, sb;
+	int rc = fa < 0 || fb < 0 || fstat(fa, &sa) != 0 || fstat(fb, &sb) != 0 ? -errno : 0;
+	size_t half = IOBUF / 2;
+	if (rc == 0 && (!S_ISREG(sb.st_mode) || sa.st_size != sb.st_size))
+		rc = 0; /* not the same */
+	else if (rc == 0)
+		for (uint64_t off = 0, size = (uint64_t)sa.st_size;; off += half) {
+			if (off >= size) {
+				rc = 1;
+				break;
+			}
+			size_t want = size - off < half ? (size_t)(size - off) : half, ga = 0, gb = 0;
+			if (ward_pread_full(fa, buf, want, off, &ga) != 0 || ward_pread_full(fb, buf + half, want, off, &gb) != 0) {
+				rc = -errno;
+				break;
+			}
+			if (ga != want || gb != want || memcmp(buf, buf + half, want) != 0)
+				break; /* rc 0: not the same */
+		}
+	if (fa >= 0)
+		close(fa);
+	if (fb >= 0)
+		close(fb);
+	return rc;
+}
+
+/* A further path of a hard-linked file (format.h invariant 7): its disk
+ * file is the file's, checked at its own path, not trusted: the same disk
+ * file, or the same bytes (a copy of the volume made without keeping hard
+ * links). Missing only when the last record made it and a read-only open
+ * could not (v->hl_unfinished). buf: IOBUF bytes (ciphertext only). */
+static int check_hlink(ward_vol *v, const char *path, uint8_t *buf, char *err)
+{
+	char file[WVOL_MAX_PATH + 1], fd_[WVOL_MAX_PATH + 1], ld[WVOL_MAX_PATH + 1];
+	struct stat a, b;
+	if (hlink_paths(v, path, file, fd_, ld) != 0)
+		return wv_fail(err, -EIO, "'%s/%s': internal error (not a hard link any more)", v->dir, path);
+	if (fstatat(v->dirfd, ld, &b, AT_SYMLINK_NOFOLLOW) != 0) {
+		if (errno == ENOENT && v->hl_unfinished != NULL && strcmp(v->hl_unfinished, path) == 0)
+			return 0;
+		return wv_fail(err, -EIO, "'%s/%s': file missing on disk (deleted or renamed outside the enclave)", v->dir, path);
+	}
+	if (fstatat(v->dirfd, fd_, &a, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(b.st_mode) && a.st_dev == b.st_dev &&
+	    a.st_ino == b.st_ino)
+		return 0;
+	int same = same_bytes(v, fd_, ld, buf);
+	if (same < 0)
+		return wv_fail(err, same, "cannot read '%s/%s': %s", v->dir, path, strerror(-same));
+	return same ? 0
+		    : wv_fail(err, -EIO, "'%s/%s': hard link of '%s' holds other bytes on disk (modified outside the enclave)",
+			      v->dir, path, file);
+}
+
 int ward_vol_verify(ward_vol *v, void (*progress)(void *, uint64_t, uint64_t), void *arg, char *err)
 {
 	struct walk w;
@@ -525,6 +665,10 @@ int ward_vol_verify(ward_vol *v, void (*progress)(void *, uint64_t, uint64_t), v
 		if (w.types[i] == WVOL_T_LINK) {
 			ssize_t r = ward_vol_readlink(v, w.paths[i], (char *)w.buf, IOBUF, err);
 			rc = r < 0 ? (int)r : 0;
+			continue;
+		}
+		if (w.types[i] == WVOL_T_HLINK) { /* its file is read at its own path */
+			rc = check_hlink(v, w.paths[i], w.buf, err);
 			continue;
 		}
 		if (w.types[i] != WVOL_T_FILE)
@@ -682,6 +826,8 @@ int ward_vol_export(ward_vol *v, const char *out_dir, void (*progress)(void *, u
 			rc = export_link(v, outfd, out_dir, rel, &st, (char *)w.buf, err);
 			continue;
 		}
+		if (w.types[i] == WVOL_T_HLINK)
+			continue; /* made below, once its file is written */
 		struct out_file o = { .dir = out_dir, .rel = rel };
 		o.fd = openat(outfd, rel, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 		if (o.fd < 0)
@@ -704,6 +850,16 @@ int ward_vol_export(ward_vol *v, const char *out_dir, void (*progress)(void *, u
 			(void)unlinkat(outfd, rel, 0); /* never leave a partial plaintext (only ever a file made here) */
 		if (progress)
 			progress(arg, done, w.total);
+	}
+	/* further paths of hard-linked files: hard links of the file written */
+	for (size_t i = 0; rc == 0 && i < w.n; i++) {
+		char file[WVOL_MAX_PATH + 1], fdisk[WVOL_MAX_PATH + 1], ldisk[WVOL_MAX_PATH + 1];
+		if (w.types[i] != WVOL_T_HLINK)
+			continue;
+		if (hlink_paths(v, w.paths[i], file, fdisk, ldisk) != 0)
+			rc = wv_fail(err, -EIO, "'%s/%s': internal error (not a hard link any more)", v->dir, w.paths[i]);
+		else if (linkat(outfd, file, outfd, w.paths[i], 0) != 0)
+			rc = wv_fail(err, -errno, "cannot link '%s/%s' to '%s': %s", out_dir, w.paths[i], file, strerror(errno));
 	}
 	/* directory modes and times last */
 	for (size_t i = w.n; rc == 0 && i-- > 0;) {

@@ -102,6 +102,7 @@ struct vnode *wv_node_new(const char *path, uint8_t type)
 		return NULL;
 	}
 	n->type = type;
+	n->nlink = 1;
 	n->fd_main = n->fd_alt = -1;
 	pthread_rwlock_init(&n->rw, NULL);
 	pthread_mutex_init(&n->pool_mu, NULL);
@@ -118,6 +119,7 @@ void wv_node_free(struct vnode *n)
 	free(n->c);
 	free(n->path);
 	free(n->diskpath);
+	free(n->hl_target);
 	free(n);
 }
 
@@ -155,6 +157,7 @@ static void vol_free(ward_vol *v)
 	free(v->alias_from);
 	free(v->alias_to);
 	free(v->leftover);
+	free(v->hl_unfinished);
 	free(v->dir);
 	free(v->meta);
 	free(v->manifest);
@@ -431,6 +434,31 @@ static int cut_main(ward_vol *v, struct vnode *n, const char *path)
 	return rc == 0 ? 0 : -1;
 }
 
+/* The last record made `to` a hard link: its disk link may be missing
+ * (format.h invariant 7). Read-write: made now from the file's disk file;
+ * when that fails, the link is undone (an UNLINK record), as it never
+ * existed on disk. Read-only: reads go through the file's own disk file;
+ * ward_vol_verify is told that this path may be missing. */
+static int recover_link(ward_vol *v, const char *to, char *err)
+{
+	char dp[WVOL_MAX_PATH + 1], why[200];
+	struct vnode *l = wv_lookup(v, to);
+	if (l == NULL || l->type != WVOL_T_HLINK || l->file == NULL || disk_exists(v, to))
+		return 0;
+	if (!v->writable)
+		return (v->hl_unfinished = strdup(to)) != NULL ? 0 : wv_fail(err, -ENOMEM, "out of memory");
+	if (wv_disk_path(v, l->file, dp, sizeof(dp)) == 0 && linkat(v->dirfd, dp, v->dirfd, to, 0) == 0)
+		return 0;
+	struct wbuf w = { 0 };
+	int rc;
+	wb_str(&w, to);
+	rc = w.oom ? wv_fail(err, -ENOMEM, "out of memory") : wv_manifest_append(v, WVOL_R_UNLINK, w.p, w.len, err);
+	if (rc == 0 && wv_apply(v, WVOL_R_UNLINK, w.p, w.len, 0, why, sizeof(why)) != 0)
+		rc = wv_fail(err, -EIO, "internal error applying a record: %s", why);
+	free(w.p);
+	return rc;
+}
+
 /* Finishes the disk operation of the last record (format.h invariant 3). */
 static int recover_last(ward_vol *v, char *err)
 {
@@ -472,6 +500,10 @@ static int recover_last(ward_vol *v, char *err)
 			v->alias_to = strdup(b);
 		}
 		return 0;
+	case WVOL_R_LINK:
+		if (rd_path(&r, b, sizeof(b)) != 0)
+			return 0;
+		return recover_link(v, b, err);
 	case WVOL_R_CHUNKS:
 		/* A truncation may not have reached the disk file yet (the
 		 * commit cuts the main file after its record). Read-write: cut
@@ -480,7 +512,7 @@ static int recover_last(ward_vol *v, char *err)
 		 * so it must not outlive a read-write open: a later growth of
 		 * the file would not be recorded first (note_growth trusts
 		 * maybe_dirty) and look like an extension after the next crash. */
-		n = wv_lookup(v, a);
+		n = wv_file_of(wv_lookup(v, a));
 		if (n == NULL || n->type != WVOL_T_FILE)
 			return 0;
 		if (v->writable && cut_main(v, n, a) == 0)
@@ -910,6 +942,7 @@ static uint64_t ino_of(const struct vnode *n)
 
 static void fill_stat(const struct vnode *n, struct ward_vstat *st)
 {
+	st->nlink = n->type == WVOL_T_FILE ? n->nlink : 1;
 	st->mode = wv_type_mode(n->type) | n->mode;
 	st->ino = ino_of(n);
 	if (n->loaded) {
@@ -931,16 +964,22 @@ int ward_vol_stat(ward_vol *v, const char *path, struct ward_vstat *st, char *er
 		memset(st, 0, sizeof(*st));
 		st->mode = S_IFDIR | 0755;
 		st->ino = 1;
+		st->nlink = 1;
 		return 0;
 	}
 	pthread_mutex_lock(&v->mu);
 	struct vnode *n = table_find(v, p);
-	if (n != NULL)
-		fill_stat(n, st);
-	else if (v->lz != NULL)
-		rc = wv_lazy_stat(v, p, st); /* a stat does not materialise a node */
-	else
+	if (n == NULL && v->lz == NULL)
 		rc = -ENOENT;
+	else if (n == NULL) {
+		rc = wv_lazy_stat(v, p, st); /* a stat does not materialise a node */
+		if (rc == -EAGAIN && (rc = wv_find(v, p, &n)) != 0 && rc != -ENOENT) {
+			pthread_mutex_unlock(&v->mu);
+			return wv_fail(err, rc, "'%s': %s", p, wv_find_why(rc));
+		}
+	}
+	if (n != NULL)
+		fill_stat(wv_file_of(n), st);
 	pthread_mutex_unlock(&v->mu);
 	return n != NULL || rc == 0 ? 0 : wv_fail(err, -ENOENT, "'%s': no such file in volume '%s'", p, v->dir);
 }
@@ -1053,13 +1092,14 @@ static int remove_entry(ward_vol *v, const char *path, int want_dir, char *err)
 	else if (want_dir && n->nchild != 0)
 		rc = wv_fail(err, -ENOTEMPTY, "directory '%s' is not empty", p);
 	if (rc == 0) {
-		int open_node = n->refs > 0;
+		/* the alt store goes with the file's last path */
+		int keep_alt = n->refs > 0 || n->type == WVOL_T_HLINK || n->nlink > 1;
 		(void)wv_alt_path(v, n->id, alt, sizeof(alt));
 		wb_str(&b, p);
 		rc = log_apply(v, WVOL_R_UNLINK, &b, err); /* n is freed unless open */
 		if (rc == 0) {
 			(void)unlinkat(v->dirfd, p, want_dir ? AT_REMOVEDIR : 0);
-			if (!want_dir && !open_node)
+			if (!want_dir && !keep_alt)
 				(void)unlinkat(v->dirfd, alt, 0);
 		}
 	}
@@ -1125,6 +1165,86 @@ int ward_vol_symlink(ward_vol *v, const char *path, const char *target, char *er
 	return rc;
 }
 
+/* The checks of ward_vol_link before its record (a, b normalised; the
+ * caller holds v->mu): 0 and *file, or the error. */
+static int link_check(ward_vol *v, const char *a, const char *b, struct vnode **file, char *err)
+{
+	struct vnode *n, *t;
+	int rc = wv_find(v, a, &n);
+	if (rc == -ENOENT)
+		return wv_fail(err, -ENOENT, "'%s': no such file", a);
+	if (rc != 0)
+		return wv_fail(err, rc, "'%s': %s", a, wv_find_why(rc));
+	n = wv_file_of(n);
+	if (n->type == WVOL_T_DIR)
+		return wv_fail(err, -EPERM, "'%s' is a directory: directories cannot be hard-linked", a);
+	if (n->type != WVOL_T_FILE)
+		return wv_fail(err, -EPERM, "'%s' is a symbolic link: resolve it and link its target instead", a);
+	rc = wv_find(v, b, &t);
+	if (rc == 0)
+		return wv_fail(err, -EEXIST, "'%s' exists", b);
+	if (rc != -ENOENT)
+		return wv_fail(err, rc, "'%s': %s", b, wv_find_why(rc));
+	if ((rc = parent_check(v, b, err)) != 0)
+		return rc;
+	if (n->nlink >= WARD_VOL_MAX_NLINK)
+		return wv_fail(err, -EMLINK, "'%s' has %u paths already, the most a volume file may have", a, n->nlink);
+	*file = n;
+	return 0;
+}
+
+/* Makes the disk file of the new hard link b of f (format.h invariant 7),
+ * replacing a disk file that the manifest does not list there (a leftover
+ * never shown; a write of it would be tampering). 0 or -errno. */
+static int link_disk(ward_vol *v, struct vnode *f, const char *b)
+{
+	char dp[WVOL_MAX_PATH + 1];
+	if (wv_disk_path(v, f, dp, sizeof(dp)) != 0)
+		return -ENAMETOOLONG;
+	if (linkat(v->dirfd, dp, v->dirfd, b, 0) == 0)
+		return 0;
+	if (errno != EEXIST || unlinkat(v->dirfd, b, 0) != 0 || linkat(v->dirfd, dp, v->dirfd, b, 0) != 0)
+		return -errno;
+	return 0;
+}
+
+int ward_vol_link(ward_vol *v, const char *from, const char *to, char *err)
+{
+	char a[WVOL_MAX_PATH + 1], b[WVOL_MAX_PATH + 1];
+	struct wbuf w = { 0 };
+	struct vnode *f = NULL;
+	int rc;
+
+	if ((rc = wv_path_norm(from, a, sizeof(a), err)) != 0 || (rc = wv_path_norm(to, b, sizeof(b), err)) != 0)
+		return rc;
+	if (!v->writable || v->kind != WARD_VOL_ENCRYPTED)
+		return wv_fail(err, -EROFS, "volume '%s' is read-only", v->dir);
+	if (a[0] == '\0')
+		return wv_fail(err, -EPERM, "the volume root is a directory: directories cannot be hard-linked");
+	if (b[0] == '\0')
+		return wv_fail(err, -EEXIST, "the volume root exists");
+	/* v->mu from the record to the disk link: only the last record's disk
+	 * operation can be unfinished (format.h invariant 3) */
+	pthread_mutex_lock(&v->mu);
+	if ((rc = link_check(v, a, b, &f, err)) == 0) {
+		wb_str(&w, f->path);
+		wb_str(&w, b);
+		rc = log_apply(v, WVOL_R_LINK, &w, err);
+	}
+	if (rc == 0 && (rc = link_disk(v, f, b)) != 0) {
+		struct wbuf u = { 0 };
+		int e = -rc;
+		wb_str(&u, b);
+		/* undone: if even that record fails, the next open makes the link */
+		(void)log_apply(v, WVOL_R_UNLINK, &u, NULL);
+		free(u.p);
+		rc = wv_fail(err, -e, "cannot link '%s' to '%s' in '%s': %s", b, a, v->dir, strerror(e));
+	}
+	pthread_mutex_unlock(&v->mu);
+	free(w.p);
+	return rc;
+}
+
 uint64_t ward_vol_links(ward_vol *v)
 {
 	/* changed under v->mu, read without it: the shield asks on every path */
@@ -1156,6 +1276,8 @@ int ward_vol_rename(ward_vol *v, const char *from, const char *to, char *err)
 		;
 	else if (strcmp(a, b) == 0)
 		rc = 0;
+	else if (t != NULL && n->type != WVOL_T_DIR && wv_file_of(t) == wv_file_of(n))
+		rc = 0; /* two paths of one file: rename(2) does nothing */
 	else if (strncmp(b, a, la) == 0 && b[la] == '/')
 		rc = wv_fail(err, -EINVAL, "cannot move '%s' into itself", a);
 	else if (t != NULL && n->type != WVOL_T_DIR && t->type == WVOL_T_DIR)
@@ -1166,7 +1288,7 @@ int ward_vol_rename(ward_vol *v, const char *from, const char *to, char *err)
 		rc = wv_fail(err, -ENOTEMPTY, "directory '%s' is not empty", b);
 	else {
 		char alt[64];
-		int drop_alt = t != NULL && t->type == WVOL_T_FILE && t->refs == 0;
+		int drop_alt = t != NULL && t->type == WVOL_T_FILE && t->refs == 0 && t->nlink <= 1;
 		if (drop_alt)
 			(void)wv_alt_path(v, t->id, alt, sizeof(alt));
 		wb_str(&w, a);
@@ -1203,6 +1325,7 @@ int ward_vol_setattr(ward_vol *v, const char *path, int mode, int64_t mtime_ns, 
 		pthread_mutex_unlock(&v->mu);
 		return rc == -ENOENT ? wv_fail(err, rc, "'%s': no such file", p) : wv_fail(err, rc, "'%s': %s", p, wv_find_why(rc));
 	}
+	n = wv_file_of(n); /* a hard link: its file (the record names the file's path) */
 	n->refs++;
 	pthread_mutex_unlock(&v->mu);
 	pthread_rwlock_wrlock(&n->rw);
@@ -1275,8 +1398,9 @@ static int readdir_locked(ward_vol *v, const char *p, struct ward_vdirent **out,
 			if (rest != NULL && strchr(rest, '/') == NULL) {
 				size_t l = strlen(rest) + 1;
 				memcpy(np, rest, l);
+				const struct vnode *f = wv_file_of(x);
 				e[k].name = np;
-				e[k].mode = wv_type_mode(x->type) | x->mode;
+				e[k].mode = wv_type_mode(f->type) | f->mode;
 				e[k].ino = ino_of(x);
 				np += l;
 				k++;

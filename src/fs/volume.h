@@ -206,6 +206,9 @@ struct ward_vstat {
 	uint32_t mode;	     /* S_IFREG, S_IFDIR or S_IFLNK | permission bits */
 	int64_t mtime_ns;    /* modification time, ns since the epoch (also use for ctime) */
 	uint64_t ino;	     /* stable inode number for this entry (from its file id) */
+	uint32_t nlink;	     /* files: how many paths the file has (1 unless hard-linked;
+				ward_vf_stat: 0 once every path is removed); directories
+				and symbolic links: 1 (a directory's count is the caller's) */
 };
 
 /* Stat by path; follows nothing: a symbolic link gives S_IFLNK | 0777 and
@@ -239,6 +242,31 @@ int ward_vol_stat(ward_vol *v, const char *path, struct ward_vstat *st, char *er
 int ward_vol_symlink(ward_vol *v, const char *path, const char *target, char *err);
 ssize_t ward_vol_readlink(ward_vol *v, const char *path, char *buf, size_t len, char *err);
 uint64_t ward_vol_links(ward_vol *v);
+
+/* Hard links (encrypted volumes). ward_vol_link makes `to` a new path of
+ * the regular file `from`: both paths are then the same file (one data,
+ * one file id, one inode number, one mode and mtime); a write through
+ * either is seen through the other (handles of both share the file's
+ * state); unlinking one path leaves the others; renaming moves one path.
+ * Errors as link(2): -EPERM when from is a directory, -EEXIST when to
+ * exists, -ENOENT/-ENOTDIR for a missing from or a bad parent of to,
+ * -EMLINK past WARD_VOL_MAX_NLINK paths, -EROFS on a read-only or
+ * authenticated volume; a symbolic link as from is refused with -EPERM
+ * too (the caller resolves it first, as linkat with AT_SYMLINK_FOLLOW
+ * does). Committed at once (a LINK record, then link() on disk).
+ *
+ * from may be any path of the file. ward_vol_rename of a path onto another path of the same
+ * file does nothing and succeeds (rename(2)). ward_vol_readdir lists every
+ * path (S_IFREG, the file's mode and inode number); ward_vol_stat of any
+ * path gives the file's stat with nlink. The file's data lives on disk in
+ * the disk file of one of its paths, the others being hard links (link())
+ * of it; removing that path moves the data to another path of the file
+ * (the same disk file), and nothing on disk is trusted: reads through any
+ * path are verified against the manifest. ward_vol_verify checks that each
+ * further path's disk file is the file (the same disk file, or the same
+ * bytes: a copy made without keeping hard links). */
+#define WARD_VOL_MAX_NLINK 65000u
+int ward_vol_link(ward_vol *v, const char *from, const char *to, char *err);
 
 /* Sets the permission bits (mode >= 0, only 07777 kept) and/or the
  * modification time (mtime_ns >= 0). -1 leaves a field unchanged. */
@@ -334,7 +362,8 @@ struct ward_vol_skipped {
 
 /* Copies the plain tree src (directories, regular files, and symbolic
  * links as links with their targets verbatim, never followed; modes and
- * mtimes kept) into the root of the writable encrypted volume v,
+ * mtimes kept; paths of one regular file, hard links in the tree, stay
+ * hard links of one volume file: ward_vol_link) into the root of the writable encrypted volume v,
  * committing each file. Other file types are refused; *skipped (may be
  * NULL) is zeroed. progress (may be NULL) gets bytes done and the total. */
 int ward_vol_import(ward_vol *v, const char *src, void (*progress)(void *arg, uint64_t done, uint64_t total),
@@ -342,7 +371,8 @@ int ward_vol_import(ward_vol *v, const char *src, void (*progress)(void *arg, ui
 
 /* Decrypts (or copies, verified) the whole volume into out_dir, which must
  * not exist or be empty (-ENOTEMPTY); modes and mtimes kept, links made as
- * symbolic links (symlinkat). A file or link that fails verification is
+ * symbolic links (symlinkat), the paths of a hard-linked file as hard links
+ * (linkat) of the first one written. A file or link that fails verification is
  * not left behind. */
 int ward_vol_export(ward_vol *v, const char *out_dir, void (*progress)(void *arg, uint64_t done, uint64_t total),
 		    void *arg, char *err);
