@@ -532,6 +532,19 @@ int shield_be_symlink(struct shield_region *r, const char *target, const char *r
 	return rc;
 }
 
+int shield_be_link(struct shield_region *r, const char *from, const char *to)
+{
+	char verr[WARD_VOL_ERR_LEN] = "";
+	int rc = VCALL(ward_vol_link(r->vol, from, to, verr));
+	if (rc == -ENOENT)
+		return enoent_or_notdir(r, from);
+	if (rc < 0)
+		report(r, to, "link", rc, verr);
+	else
+		shield_committed(r, 0);
+	return rc;
+}
+
 int shield_be_unlink(struct shield_region *r, const char *rel)
 {
 	char verr[WARD_VOL_ERR_LEN] = "";

@@ -42,4 +42,5 @@ int shield_ec_open(struct shield_region *r, const char *a, const char *rel, int 
 uint64_t shield_be_links(struct shield_region *r) { (void)r; return 0; }
 ssize_t shield_be_link_target(struct shield_region *r, const char *p, char *b, size_t l) { (void)r; (void)p; (void)b; (void)l; return 0; }
 ssize_t shield_be_readlink(struct shield_region *r, const char *p, char *b, size_t l) { (void)r; (void)p; (void)b; (void)l; return -ENOSYS; }
+int shield_be_link(struct shield_region *r, const char *a, const char *b) { (void)r; (void)a; (void)b; return -ENOSYS; }
 int shield_be_symlink(struct shield_region *r, const char *t, const char *p) { (void)r; (void)t; (void)p; return -ENOSYS; }

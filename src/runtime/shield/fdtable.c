@@ -236,9 +236,17 @@ void shield_node_hold_locked(struct shield_node *n)
 
 /* Same file: n itself, or open on the same path of the same region (an
  * unlinked node's file has no path: only the node itself). */
+/* Whether two opens are of one file: the volume's inode number when both
+ * know it (it follows renames and covers hard links), else the path. */
 static int same_file(const struct shield_node *a, const struct shield_node *b)
 {
-	return a == b || (a->region == b->region && !a->unlinked && !b->unlinked && strcmp(a->rel, b->rel) == 0);
+	if (a == b)
+		return 1;
+	if (a->region != b->region)
+		return 0;
+	if (a->ino != 0 && b->ino != 0)
+		return a->ino == b->ino;
+	return !a->unlinked && !b->unlinked && strcmp(a->rel, b->rel) == 0;
 }
 
 struct shield_image *shield_node_peer_image_locked(struct shield_node *n)

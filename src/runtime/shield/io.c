@@ -144,6 +144,11 @@ static int region_open(struct shield_path *sp, int flags, mode_t mode)
 		shield_node_put(n);
 		return rc;
 	}
+	{
+		struct ward_vstat vst;
+		if (shield_be_fstat(n, &vst) == 0)
+			n->ino = vst.ino; /* hard links of one file: one image (mmap.c) */
+	}
 	shield_image_join(n, flags); /* the file may be mapped shared already */
 	/* Reserve the fd number on the file itself (locks, poll, fstat's
 	 * device and inode), or on /dev/null when it cannot be opened. */

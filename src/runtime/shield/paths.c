@@ -388,25 +388,45 @@ int utimensat(int dirfd, const char *path, const struct timespec ts[2], int flag
 	return rc;
 }
 
-/* Hard links: a volume entry has one path (its chunks are bound to it). */
-static int no_hard_link(int *dirfd, const char **path, int follow, struct shield_path *sp)
-{
-	int c = classify_ex(*dirfd, *path, sp, "link", follow);
-	if (c < 0)
-		return -1;
-	if (c > 0)
-		return fail(-EPERM);
-	*path = pass_path(sp, dirfd, *path);
-	return 0;
-}
-
+/* Hard links inside an encrypted region are paths of one volume file
+ * (docs/file-shield.md); between a region and anything else, EXDEV. */
 int linkat(int ofd, const char *from, int nfd, const char *to, int flags)
 {
 	struct shield_path a, b;
-	if (no_hard_link(&ofd, &from, (flags & AT_SYMLINK_FOLLOW) != 0, &a) != 0 ||
-	    no_hard_link(&nfd, &to, 0, &b) != 0)
+	int ca = classify_ex(ofd, from, &a, "link", (flags & AT_SYMLINK_FOLLOW) != 0);
+	if (ca < 0)
 		return -1;
-	return REAL(linkat)(ofd, from, nfd, to, flags);
+	int cb = classify(nfd, to, &b, "link");
+	if (cb < 0)
+		return -1;
+	if (ca == 0 && cb == 0) {
+		from = pass_path(&a, &ofd, from);
+		to = pass_path(&b, &nfd, to);
+		return REAL(linkat)(ofd, from, nfd, to, flags);
+	}
+	if (ca != cb || a.region != b.region)
+		return fail(-EXDEV);
+	if (flags & ~(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH))
+		return fail(-EINVAL);
+	if (a.rel[0] == 0)
+		return fail(-EPERM); /* the region's root is a directory */
+	if (b.rel[0] == 0)
+		return fail(-EEXIST);
+	if (!(flags & AT_SYMLINK_FOLLOW)) {
+		/* a hard link to a symbolic link: a second link to the same
+		 * target (its own entry; the volume links files only) */
+		char target[WARD_VOL_MAX_LINK + 1];
+		ssize_t tl = shield_be_link_target(a.region, a.rel, target, sizeof(target) - 1);
+		if (tl < 0)
+			return fail((int)tl);
+		if (tl > 0) {
+			target[tl] = 0;
+			int rc = shield_be_symlink(b.region, target, b.rel);
+			return rc < 0 ? fail(rc) : 0;
+		}
+	}
+	int rc = shield_be_link(a.region, a.rel, b.rel);
+	return rc < 0 ? fail(rc) : 0;
 }
 
 int link(const char *from, const char *to)

@@ -71,6 +71,8 @@ struct shield_node {
 	unsigned refs;           /* open-file descriptions using it; under the table lock */
 	int unlinked;
 	int writable;
+	uint64_t ino;            /* the volume's inode number of the file (0: unknown):
+				    paths that are hard links of one file share it */
 	struct shield_image *img; /* the file's shared-mapping image (mmap.c), or NULL; under shield_table_lock */
 };
 
@@ -204,6 +206,8 @@ uint64_t shield_be_links(struct shield_region *r);
 ssize_t shield_be_link_target(struct shield_region *r, const char *rel, char *buf, size_t len);
 ssize_t shield_be_readlink(struct shield_region *r, const char *rel, char *buf, size_t len);
 int shield_be_symlink(struct shield_region *r, const char *target, const char *rel);
+/* A hard link: to becomes another path of the file from (link(2) errors). */
+int shield_be_link(struct shield_region *r, const char *from, const char *to);
 /* 1 with the name of an entry of directory rel that is missing on disk, 0
  * when none is, or -errno. */
 int shield_be_missing(struct shield_region *r, const char *rel, char *name, size_t namelen);

@@ -34,6 +34,8 @@ static void apply(struct stat *st, const struct ward_vstat *v, int have_real)
 		st->st_ino = v->ino;
 	}
 	st->st_mode = (mode_t)v->mode;
+	if (S_ISREG(v->mode))
+		st->st_nlink = v->nlink; /* its paths in the volume (0: all removed, still open) */
 	if (S_ISREG(v->mode) || S_ISLNK(v->mode)) { /* a link's size: its target's length */
 		st->st_size = (off_t)v->size;
 		st->st_blocks = (blkcnt_t)((v->size + 511) / 512);
