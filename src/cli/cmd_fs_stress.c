@@ -6,7 +6,10 @@
  *   D <step>
  * before and after each commit, so that a test that kills it with SIGKILL
  * knows which states each file may be in. The file "scratch" is written
- * but never committed: it must always read back empty.
+ * but never committed: it must always read back empty. Links too: "c0" and
+ * "c1" are made (hcreate, with their content), hard-linked to each other
+ * (hlink <from> - old <to>) and unlinked; "s0" and "s1" are symbolic links
+ * made (symlink <path> L:<target>) and unlinked.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -112,8 +115,82 @@ int cmd_fs_stress(int argc, char **argv)
 	    ward_vf_sync(scratch, err) != 0)
 		return die("scratch", err);
 
+	/* the hard-link pair and the symbolic links, from what the volume holds */
+	static const char *const cn[2] = { "c0", "c1" }, *const sn[2] = { "s0", "s1" };
+	struct mfile c[2];
+	int sl[2];
+	for (int k = 0; k < 2; k++) {
+		memset(&c[k], 0, sizeof(c[k]));
+		if (ward_vol_stat(v, cn[k], &st, NULL) == 0) {
+			c[k].exists = 1;
+			c[k].len = st.size;
+			c[k].d = malloc(st.size + 1);
+			if (ward_vf_open(v, cn[k], O_RDONLY, 0, &f, err) != 0 ||
+			    ward_vf_pread(f, c[k].d, st.size, 0, err) != (ssize_t)st.size)
+				return die("initial read", err);
+			ward_vf_close(f, NULL);
+		}
+		sl[k] = ward_vol_stat(v, sn[k], &st, NULL) == 0;
+	}
+
 	for (uint64_t s = 0; s < steps; s++) {
-		int i = (int)(rnd() % NF), op = (int)(rnd() % 10);
+		int i = (int)(rnd() % NF), op = (int)(rnd() % 12);
+		if (op == 10) { /* the hard-link pair: make, link, unlink */
+			int k = (int)(rnd() % 2), o = 1 - k;
+			if (!c[k].exists && !c[o].exists) {
+				size_t len = 1 + (size_t)(rnd() % 9000);
+				struct mfile nm = { malloc(len + 1), len, 1 };
+				for (size_t b = 0; b < len; b++)
+					nm.d[b] = (uint8_t)rnd();
+				hashhex(&nm, h1);
+				printf("B %llu hcreate %s %s create\n", (unsigned long long)s, cn[k], h1);
+				if (ward_vf_open(v, cn[k], O_RDWR | O_CREAT | O_EXCL, 0644, &f, err) != 0 ||
+				    ward_vf_pwrite(f, nm.d, len, 0, err) != (ssize_t)len || ward_vf_close(f, err) != 0)
+					return die("hcreate", err);
+				c[k] = nm;
+			} else if (c[k].exists && !c[o].exists) {
+				printf("B %llu hlink %s - old %s\n", (unsigned long long)s, cn[k], cn[o]);
+				if (ward_vol_link(v, cn[k], cn[o], err) != 0)
+					return die("link", err);
+				c[o].d = malloc(c[k].len + 1);
+				memcpy(c[o].d, c[k].d, c[k].len);
+				c[o].len = c[k].len;
+				c[o].exists = 1;
+			} else if (c[k].exists) {
+				printf("B %llu unlink %s - old\n", (unsigned long long)s, cn[k]);
+				if (ward_vol_unlink(v, cn[k], err) != 0)
+					return die("unlink", err);
+				free(c[k].d);
+				memset(&c[k], 0, sizeof(c[k]));
+			} else {
+				printf("B %llu hlink %s - old %s\n", (unsigned long long)s, cn[o], cn[k]);
+				if (ward_vol_link(v, cn[o], cn[k], err) != 0)
+					return die("link", err);
+				c[k].d = malloc(c[o].len + 1);
+				memcpy(c[k].d, c[o].d, c[o].len);
+				c[k].len = c[o].len;
+				c[k].exists = 1;
+			}
+			printf("D %llu\n", (unsigned long long)s);
+			continue;
+		}
+		if (op == 11) { /* a symbolic link: make or remove */
+			int k = (int)(rnd() % 2);
+			if (!sl[k]) {
+				char target[64];
+				snprintf(target, sizeof(target), "t%llu/%s", (unsigned long long)(rnd() % 100000), names[i]);
+				printf("B %llu symlink %s L:%s create\n", (unsigned long long)s, sn[k], target);
+				if (ward_vol_symlink(v, sn[k], target, err) != 0)
+					return die("symlink", err);
+			} else {
+				printf("B %llu unlink %s - old\n", (unsigned long long)s, sn[k]);
+				if (ward_vol_unlink(v, sn[k], err) != 0)
+					return die("unlink", err);
+			}
+			sl[k] = !sl[k];
+			printf("D %llu\n", (unsigned long long)s);
+			continue;
+		}
 		struct mfile *a = &m[i];
 		int durable = (int)(rnd() % 2);
 		/* never-committed writes to the scratch file */
@@ -220,6 +297,8 @@ int cmd_fs_stress(int argc, char **argv)
 		return die("close", err);
 	for (int i = 0; i < NF; i++)
 		free(m[i].d);
+	free(c[0].d);
+	free(c[1].d);
 	return 0;
 }
 

@@ -1,6 +1,8 @@
 """Crash test: a writer (`ward fs _stress`) applies random writes, large
 writes (1 MiB calls from a 2 MiB boundary on, shared between two threads),
-appends, truncations, unlinks and renames to a volume
+appends, truncations, unlinks and renames, hard links made and removed (a
+pair of paths of one file, either of which may hold its data) and symbolic
+links made and removed to a volume
 and is killed with SIGKILL at random moments, many times over the same volume. After each kill:
   - the volume opens and `ward fs verify` finds no integrity error;
   - every file reads back exactly as last committed (or, for the operation
@@ -17,7 +19,8 @@ import time
 
 from conftest import ward, WARD, base_env
 
-NAMES = ["f0", "f1", "f2", "f3", "d/g0", "d/g1", "d/g2"]
+NAMES = ["f0", "f1", "f2", "f3", "d/g0", "d/g1", "d/g2", "c0", "c1"]
+LINKS = ["s0", "s1"]
 ROUNDS = int(os.environ.get("WARD_CRASH_ROUNDS", "25"))
 SEED = int(os.environ.get("WARD_CRASH_SEED", "1234"))
 
@@ -25,8 +28,14 @@ SEED = int(os.environ.get("WARD_CRASH_SEED", "1234"))
 def state_of(vol, key):
     r = ward("fs", "ls", vol, "--key-file", key)
     assert r.returncode == 0, r.stderr
-    present = set(r.stdout.split())
-    st = {}
+    present, targets = set(), {}
+    for line in r.stdout.splitlines():
+        name, arrow, target = line.partition(" -> ")
+        present.add(name)
+        if arrow:
+            targets[name] = target
+    st = {s: ("L:" + targets[s]) if s in targets else "-" for s in LINKS}
+    assert not (set(targets) - set(LINKS)), targets
     for n in NAMES:
         if n in present:
             c = subprocess.run([str(WARD), "fs", "cat", str(vol), n, "--key-file", str(key)],
@@ -45,8 +54,10 @@ def apply(model, b):
     """New model after the operation described by B line fields b."""
     m = dict(model)
     op, path = b[2], b[3]
-    if op in ("write", "bigwrite", "trunc", "append"):
+    if op in ("write", "bigwrite", "trunc", "append", "hcreate", "symlink"):
         m[path] = b[4]
+    elif op == "hlink":
+        m[b[6]] = m[path]
     elif op == "unlink":
         m[path] = "-"
     elif op == "rename":
@@ -70,7 +81,7 @@ def test_kill_at_random_points(tmp):
         lines = out.decode().splitlines()
         if model is None:
             # the first writer starts from an empty volume
-            model = {n: "-" for n in NAMES}
+            model = {n: "-" for n in NAMES + LINKS}
         pending = None
         for ln in lines:
             f = ln.split()
