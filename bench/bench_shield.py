@@ -122,9 +122,12 @@ def main():
     ap.add_argument("--passes", type=int, default=1, help="passes of the 4 KiB random reads")
     ap.add_argument("--no-gocryptfs", action="store_true")
     ap.add_argument("--numpy-only", action="store_true", help="only the import numpy measurement")
+    ap.add_argument("--dir", default="/var/tmp",
+                    help="where the files live (default /var/tmp, a disk file system; /dev/shm keeps every "
+                         "byte in memory, with no writeback competing with the writes)")
     args = ap.parse_args()
 
-    work = pathlib.Path(tempfile.mkdtemp(prefix="ward-bench-", dir="/var/tmp"))
+    work = pathlib.Path(tempfile.mkdtemp(prefix="ward-bench-", dir=args.dir))
     gc_mnt = None
     try:
         plain = work / "plain"
@@ -144,9 +147,18 @@ def main():
             gc_mnt, note = gocryptfs_setup(work)
             if gc_mnt is not None:
                 configs["gocryptfs"] = ([], gc_mnt)
+        # the configurations interleaved, in a rotating order: the disk's
+        # background writeback of one run's file slows whichever run comes
+        # next, so no configuration may always come after the same other
+        runs = {name: [] for name in configs}
+        names = [] if args.numpy_only else list(configs)
+        for r in range(args.runs):
+            for name in names[r % len(names):] + names[:r % len(names)]:
+                prefix, d = configs[name]
+                runs[name].append(worker(prefix, d, args.mib, args.passes))
         res = {}
-        for name, (prefix, d) in ({} if args.numpy_only else configs).items():
-            res[name] = best([worker(prefix, d, args.mib, args.passes) for _ in range(args.runs)])
+        for name in names:
+            res[name] = best(runs[name])
             print(name, json.dumps({k: round(v, 4) for k, v in res[name].items()}), file=sys.stderr)
 
         # import numpy from an encrypted copy
