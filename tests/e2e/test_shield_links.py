@@ -4,53 +4,11 @@ inside an encrypted volume) and must print the same; the volume verifies
 afterwards, holds the links as sealed entries (no symlink on disk, the
 target not in plaintext), and a second run sees them."""
 import os
-import subprocess
-import textwrap
 
 from conftest import PY, base_env, needs_runtime, one_line, ward
+from test_shield_posix import make_volume, native, same, shielded
 
 pytestmark = needs_runtime
-
-
-def make_volume(where, tree=None):
-    src = where / "src"
-    src.mkdir()
-    for name, data in (tree or {}).items():
-        p = src / name
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_bytes(data)
-    vol, key = where / "app.vol", where / "app.key"
-    r = ward("fs", "encrypt", src, vol, "--key-file", key)
-    assert r.returncode == 0, r.stderr
-    return vol, key
-
-
-def shielded(vol, key, code, *extra):
-    return ward("run", "--volume", "%s:%s" % (vol, key), *extra, "--", PY, "-c", textwrap.dedent(code), cwd=vol)
-
-
-def native(where, code, tree=None):
-    plain = where / "plain"
-    plain.mkdir(exist_ok=True)
-    for name, data in (tree or {}).items():
-        p = plain / name
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_bytes(data)
-    return subprocess.run([PY, "-c", textwrap.dedent(code)], cwd=plain, capture_output=True, text=True,
-                          timeout=120, env=base_env())
-
-
-def same(tmp, code, tree=None):
-    n = native(tmp, code, tree)
-    assert n.returncode == 0, n.stderr
-    vol, key = make_volume(tmp, tree)
-    s = shielded(vol, key, code)
-    assert s.returncode == 0, s.stderr
-    assert s.stdout == n.stdout
-    assert one_line(s.stderr) == []
-    r = ward("fs", "verify", vol, "--key-file", key)
-    assert r.returncode == 0, r.stderr
-    return n, s, vol, key
 
 
 TREE = {"d/f.txt": b"hello\n", "d/sub/g.txt": b"deep\n", "top.txt": b"top\n"}
@@ -304,3 +262,34 @@ def test_hard_links(tmp):
             print(e.errno)
     """)
     assert (r.returncode, r.stdout) == (0, "18\n"), r.stderr
+
+
+def test_c_realpath_and_shared_mappings_through_hard_links(tmp):
+    """The C library's realpath() resolves links with calls the shield
+    cannot see: the shield's own realpath must give the kernel's answer.
+    Two paths of one file mapped shared see each other's stores at once
+    (one image per file, not per path)."""
+    code = """
+        import ctypes, mmap, os
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.realpath.restype = ctypes.c_void_p
+        libc.realpath.argtypes = [ctypes.c_char_p, ctypes.c_char_p]
+        libc.free.argtypes = [ctypes.c_void_p]
+        os.symlink('d/sub', 'ls')
+        os.symlink('nowhere', 'dangling')
+        for p in (b'ls/g.txt', b'ls/../f.txt', b'dangling', b'ls/missing'):
+            r = libc.realpath(p, None)
+            if r:
+                print(os.path.relpath(ctypes.string_at(r).decode(), os.getcwd()))
+                libc.free(r)
+            else:
+                print('error', ctypes.get_errno())
+        os.link('top.txt', 'other')
+        fa, fb = os.open('top.txt', os.O_RDWR), os.open('other', os.O_RDWR)
+        ma, mb = mmap.mmap(fa, 4), mmap.mmap(fb, 4)
+        ma[0:3] = b'TOP'
+        print(mb[0:4])
+        ma.close(); mb.close(); os.close(fa); os.close(fb)
+        print(open('other', 'rb').read())
+    """
+    same(tmp, code, TREE)

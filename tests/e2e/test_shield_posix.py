@@ -14,26 +14,31 @@ from test_attested_run import cas  # noqa: F401  (fixture)
 pytestmark = needs_runtime
 
 
+def write_tree(root, files):
+    for name, data in (files or {}).items():
+        p = root / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(data)
+
+
 def make_volume(where, files=None):
     src = where / "src"
     src.mkdir()
-    for name, data in (files or {}).items():
-        (src / name).write_bytes(data)
+    write_tree(src, files)
     vol, key = where / "app.vol", where / "app.key"
     r = ward("fs", "encrypt", src, vol, "--key-file", key)
     assert r.returncode == 0, r.stderr
     return vol, key
 
 
-def shielded(vol, key, code):
-    return ward("run", "--volume", "%s:%s" % (vol, key), "--", PY, "-c", textwrap.dedent(code), cwd=vol)
+def shielded(vol, key, code, *extra):
+    return ward("run", "--volume", "%s:%s" % (vol, key), *extra, "--", PY, "-c", textwrap.dedent(code), cwd=vol)
 
 
 def native(where, code, files=None):
     plain = where / "plain"
     plain.mkdir(exist_ok=True)
-    for name, data in (files or {}).items():
-        (plain / name).write_bytes(data)
+    write_tree(plain, files)
     return subprocess.run([PY, "-c", textwrap.dedent(code)], cwd=plain, capture_output=True, text=True,
                           timeout=120, env=base_env())
 

@@ -84,13 +84,13 @@ static int region_open(struct shield_path *sp, int flags, mode_t mode)
 	if ((flags & O_TMPFILE) == O_TMPFILE)
 		return -EOPNOTSUPP; /* callers fall back to a named temporary file */
 	rc = shield_be_stat(r, sp->rel, &st);
-	if (rc == -ENOENT && !sp->dir_only && !((flags & O_CREAT) && (flags & O_EXCL)) && shield_disk_only(sp->abs, NULL)) {
+	if (rc == -ENOENT && !sp->dir_only && shield_disk_only(sp->abs, NULL)) {
 		/* a FIFO made here (or a socket: ENXIO from the kernel) */
+		if ((flags & O_CREAT) && (flags & O_EXCL))
+			return -EEXIST;
 		fd = REAL(open64)(sp->abs, flags & ~O_CREAT, 0);
 		return fd < 0 ? -errno : fd;
 	}
-	if (rc == -ENOENT && (flags & O_CREAT) && (flags & O_EXCL) && shield_disk_only(sp->abs, NULL))
-		return -EEXIST;
 	if (sp->dir_only && !(rc == 0 && S_ISDIR(st.mode)))
 		return rc == 0 ? -ENOTDIR : (flags & O_CREAT) ? -EISDIR : rc;
 	if (sp->rel[0] == 0 || (flags & O_DIRECTORY) || (rc == 0 && S_ISDIR(st.mode))) {

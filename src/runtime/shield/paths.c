@@ -57,16 +57,14 @@ static int fail(int rc)
 /* Classifies path for a namespace call (follow: whether a last component
  * that is a link in a volume is followed). Returns 1 when the caller must
  * handle a region (sp filled), 0 to pass through (to the C library with
- * pass_path()), -1 with errno set. */
+ * shield_real_path()), -1 with errno set. */
 static int classify_ex(int dirfd, const char *path, struct shield_path *sp, const char *what, int follow)
 {
 	int rc;
-	sp->resolved = 0;
+	sp->resolved = 0; /* also when the classification below is skipped */
 	if (shield_inside || !ward_shield_active() || path == NULL ||
-	    (follow ? shield_classify(dirfd, path, sp) : shield_classify_nofollow(dirfd, path, sp)) != 0) {
-		sp->resolved = 0;
+	    (follow ? shield_classify(dirfd, path, sp) : shield_classify_nofollow(dirfd, path, sp)) != 0)
 		return 0;
-	}
 	if (sp->kind == SHIELD_PLAIN)
 		return 0;
 	if (sp->kind == SHIELD_DENIED) {
@@ -85,13 +83,6 @@ static int classify_ex(int dirfd, const char *path, struct shield_path *sp, cons
 static int classify(int dirfd, const char *path, struct shield_path *sp, const char *what)
 {
 	return classify_ex(dirfd, path, sp, what, 0);
-}
-
-/* The path a passed-through call gives the C library (links in volumes on
- * the way resolved); *dirfd changes with it. */
-static const char *pass_path(const struct shield_path *sp, int *dirfd, const char *path)
-{
-	return shield_real_path(sp, dirfd, path);
 }
 
 /* A last component "." or "..": the kernel refuses to remove, create or
@@ -115,7 +106,7 @@ static int do_unlink(int dirfd, const char *path, int flags)
 		return REAL(unlinkat)(dirfd, path, flags);
 	int c = classify(dirfd, path, &sp, (flags & AT_REMOVEDIR) ? "remove directory" : "remove");
 	if (c == 0) {
-		path = pass_path(&sp, &dirfd, path);
+		path = shield_real_path(&sp, &dirfd, path);
 		return REAL(unlinkat)(dirfd, path, flags);
 	}
 	if (c < 0)
@@ -171,7 +162,7 @@ static int do_mkdir(int dirfd, const char *path, mode_t mode)
 		return REAL(mkdirat)(dirfd, path, mode);
 	int c = classify(dirfd, path, &sp, "create directory");
 	if (c == 0) {
-		path = pass_path(&sp, &dirfd, path);
+		path = shield_real_path(&sp, &dirfd, path);
 		return REAL(mkdirat)(dirfd, path, mode);
 	}
 	if (c < 0)
@@ -205,8 +196,8 @@ static int do_rename(int ofd, const char *from, int nfd, const char *to, unsigne
 	if (cb < 0)
 		return -1;
 	if (ca == 0 && cb == 0) {
-		from = pass_path(&a, &ofd, from);
-		to = pass_path(&b, &nfd, to);
+		from = shield_real_path(&a, &ofd, from);
+		to = shield_real_path(&b, &nfd, to);
 		return flags ? REAL(renameat2)(ofd, from, nfd, to, flags) : REAL(renameat)(ofd, from, nfd, to);
 	}
 	if (ca != cb || a.region != b.region)
@@ -269,7 +260,7 @@ static int do_access(int dirfd, const char *path, int amode, int flags)
 	if (sp.region == NULL) {
 		if (sp.err != 0)
 			return fail(-sp.err);
-		path = pass_path(&sp, &dirfd, path);
+		path = shield_real_path(&sp, &dirfd, path);
 		return REAL(faccessat)(dirfd, path, amode, flags);
 	}
 	if (shield_reserved_name(sp.rel))
@@ -283,7 +274,7 @@ static int do_access(int dirfd, const char *path, int amode, int flags)
 		return fail(-EROFS);
 	if ((amode & X_OK) && S_ISREG(st.mode) && !(st.mode & 0111))
 		return fail(-EACCES);
-	path = pass_path(&sp, &dirfd, path);
+	path = shield_real_path(&sp, &dirfd, path);
 	rc = REAL(faccessat)(dirfd, path, amode & ~X_OK, flags & ~AT_SYMLINK_NOFOLLOW);
 	return rc != 0 && (errno == ENOENT || errno == ENOTDIR) ? 0 : rc;
 }
@@ -400,8 +391,8 @@ int linkat(int ofd, const char *from, int nfd, const char *to, int flags)
 	if (cb < 0)
 		return -1;
 	if (ca == 0 && cb == 0) {
-		from = pass_path(&a, &ofd, from);
-		to = pass_path(&b, &nfd, to);
+		from = shield_real_path(&a, &ofd, from);
+		to = shield_real_path(&b, &nfd, to);
 		return REAL(linkat)(ofd, from, nfd, to, flags);
 	}
 	if (ca != cb || a.region != b.region)
@@ -445,7 +436,7 @@ int symlinkat(const char *target, int dirfd, const char *path)
 	if (c < 0)
 		return -1;
 	if (c == 0) {
-		path = pass_path(&sp, &dirfd, path);
+		path = shield_real_path(&sp, &dirfd, path);
 		return REAL(symlinkat)(target, dirfd, path);
 	}
 	if (sp.rel[0] == 0)
@@ -474,7 +465,7 @@ ssize_t readlinkat(int dirfd, const char *path, char *buf, size_t len)
 	if (sp.region == NULL) {
 		if (sp.err != 0)
 			return fail(-sp.err);
-		path = pass_path(&sp, &dirfd, path);
+		path = shield_real_path(&sp, &dirfd, path);
 		return real(dirfd, path, buf, len);
 	}
 	if (shield_reserved_name(sp.rel))
@@ -592,7 +583,7 @@ int mknodat(int dirfd, const char *path, mode_t mode, dev_t dev)
 		}
 		return 0;
 	}
-	path = pass_path(&sp, &dirfd, path);
+	path = shield_real_path(&sp, &dirfd, path);
 	return real(dirfd, path, mode, dev);
 }
 

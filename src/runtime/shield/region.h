@@ -44,7 +44,6 @@ int shield_ec_open(struct shield_region *r, const char *abs, const char *rel, in
 		   int record);
 void shield_ec_close(struct shield_region *r);
 
-int shield_abspath(int dirfd, const char *path, char out[PATH_MAX]);
 int shield_region_count(void);
 struct shield_region *shield_region_at(int i);
 void shield_set_deny_outside(int on);

@@ -129,7 +129,7 @@ static int dotdot_prefixes_ok(char *p)
 }
 
 /* dirfd's directory joined with path, not normalised. */
-static int shield_abspath_raw(int dirfd, const char *path, char out[PATH_MAX])
+static int abspath_raw(int dirfd, const char *path, char out[PATH_MAX])
 {
 	size_t bl, pl;
 	if (path == NULL)
@@ -164,16 +164,6 @@ static int shield_abspath_raw(int dirfd, const char *path, char out[PATH_MAX])
 		memcpy(out + bl + 1, path, pl + 1);
 	}
 	return 0;
-}
-
-int shield_abspath(int dirfd, const char *path, char out[PATH_MAX])
-{
-	int rc = shield_abspath_raw(dirfd, path, out);
-	if (rc != 0)
-		return rc;
-	if (dotdot_prefixes_ok(out) != 0)
-		return -ENOENT;
-	return normalise(out) == 0 ? 0 : -EINVAL;
 }
 
 /* The region whose root is the longest prefix of abs, or -1. */
@@ -329,8 +319,25 @@ static int classify(int dirfd, const char *path, struct shield_path *out, int fo
 		return -ENOENT;
 	out->resolved = 0;
 	out->err = 0;
-	r = shield_abspath(dirfd, path, out->abs);
-	if (r == -ENAMETOOLONG) {
+	r = abspath_raw(dirfd, path, out->abs);
+	if (r == 0 && links_anywhere()) {
+		/* component by component from the unnormalised path: ".."
+		 * after a link goes up from where the link leads */
+		char res[PATH_MAX];
+		r = walk(out->abs, follow_last, res, &out->resolved);
+		if (r == 0)
+			memcpy(out->abs, res, strlen(res) + 1);
+		else if (r != -ENAMETOOLONG)
+			out->err = -r;
+	} else if (r == 0) {
+		if (dotdot_prefixes_ok(out->abs) != 0)
+			return -ENOENT;
+		if (normalise(out->abs) != 0)
+			return -EINVAL;
+	}
+	if (r == -ENAMETOOLONG || out->err != 0) {
+		/* too long to place, or links that cannot be followed: refused
+		 * (shield_deny), never passed on unseen */
 		out->kind = SHIELD_DENIED;
 		out->region = NULL;
 		out->abs[0] = 0;
@@ -338,31 +345,8 @@ static int classify(int dirfd, const char *path, struct shield_path *out, int fo
 		out->dir_only = 0;
 		return 0;
 	}
-	if (r != 0 && r != -ENOENT)
+	if (r != 0)
 		return r;
-	if (links_anywhere()) {
-		/* again from the unnormalised path: ".." after a link goes
-		 * up from where the link leads */
-		char raw[PATH_MAX], res[PATH_MAX];
-		int jr = shield_abspath_raw(dirfd, path, raw);
-		if (jr == 0)
-			jr = walk(raw, follow_last, res, &out->resolved);
-		if (jr != 0) {
-			out->kind = SHIELD_DENIED;
-			out->region = NULL;
-			out->abs[0] = 0;
-			out->rel = out->abs;
-			out->dir_only = 0;
-			out->err = -jr;
-			return 0;
-		}
-		if (out->resolved)
-			memcpy(out->abs, res, strlen(res) + 1);
-		else if (r != 0)
-			return r;
-	} else if (r != 0) {
-		return r;
-	}
 	{
 		size_t pl = strlen(path);
 		out->dir_only = pl > 0 && (path[pl - 1] == '/' || (pl > 1 && path[pl - 1] == '.' && path[pl - 2] == '/'));
