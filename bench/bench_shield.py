@@ -152,7 +152,7 @@ def main():
         # next, so no configuration may always come after the same other
         runs = {name: [] for name in configs}
         names = [] if args.numpy_only else list(configs)
-        for r in range(args.runs):
+        for r in range(args.runs if names else 0):
             for name in names[r % len(names):] + names[:r % len(names)]:
                 prefix, d = configs[name]
                 runs[name].append(worker(prefix, d, args.mib, args.passes))

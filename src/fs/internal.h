@@ -125,6 +125,10 @@ struct ward_vol {
 	uint8_t last_mac[WVOL_MAC_LEN];
 	uint64_t generation;
 	uint64_t jlen;		/* bytes of the manifest file */
+	uint64_t jsynced;	/* jlen when the manifest was last known on disk (at
+				   open, after a snapshot or an fdatasync): a
+				   volume sync with nothing appended since
+				   skips the fdatasync */
 	uint64_t snap_len;	/* bytes of its snapshot part */
 	EVP_MAC_CTX *mac;	/* keyed HMAC template (encrypted) */
 	EVP_MAC_CTX *macw;	/* a copy of mac, re-initialised for each MAC

@@ -1099,7 +1099,7 @@ static int write_snapshot(ward_vol *v, const uint8_t *key, char *err)
 		free(b.p);
 		return wv_fail(err, -e, "cannot write manifest %s: %s", v->manifest, strerror(e));
 	}
-	v->jlen = v->snap_len = b.len;
+	v->jlen = v->snap_len = v->jsynced = b.len; /* the atomic write synced it */
 	free(b.p);
 	rc = 0;
 	if (v->writable) {

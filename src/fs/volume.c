@@ -790,6 +790,7 @@ int ward_vol_open(const char *dir, const struct ward_vol_opts *o, ward_vol **out
 				rc = wv_fail(err, -errno, "cannot open manifest %s for writing: %s", v->manifest, strerror(errno));
 				goto fail;
 			}
+			v->jsynced = v->jlen;
 		}
 		if ((rc = recover_last(v, err)) != 0 || (rc = drop_unfinished_links(v, err)) != 0)
 			goto fail;
@@ -926,8 +927,19 @@ int ward_vol_sync(ward_vol *v, char *err)
 			wv_node_free(list[i]);
 	pthread_mutex_unlock(&v->mu);
 	free(list);
-	if (rc == 0 && v->jfd >= 0 && fdatasync(v->jfd) != 0)
-		rc = wv_fail(err, -errno, "cannot sync the manifest of '%s': %s", v->dir, strerror(errno));
+	/* a run that only read appended nothing: no disk flush for it */
+	pthread_mutex_lock(&v->mu);
+	uint64_t jl = v->jlen;
+	int need = jl != v->jsynced;
+	pthread_mutex_unlock(&v->mu);
+	if (rc == 0 && v->jfd >= 0 && need) {
+		if (fdatasync(v->jfd) != 0)
+			return wv_fail(err, -errno, "cannot sync the manifest of '%s': %s", v->dir, strerror(errno));
+		pthread_mutex_lock(&v->mu);
+		if (v->jlen == jl)
+			v->jsynced = jl;
+		pthread_mutex_unlock(&v->mu);
+	}
 	return rc;
 }
 

@@ -85,6 +85,33 @@ int main(void)
 
 	CHECK(ward_vf_close(f, err) == 0);
 	CHECK(ward_vol_close(v, err) == 0);
+
+	/* a writable volume that was only read: syncing it (as closing it
+	 * does) flushes nothing; once a record was appended, the manifest is
+	 * synced, and then not again */
+	v = NULL;
+	o.flags = WARD_VOL_RDWR;
+	CHECK(ward_vol_open(dir, &o, &v, err) == 0);
+	if (v == NULL)
+		return TEST_DONE();
+	f = NULL;
+	CHECK(ward_vf_open(v, "db", O_RDONLY, 0, &f, err) == 0);
+	CHECK(f != NULL && ward_vf_pread(f, buf, 100, 0, err) == 100);
+	CHECK(f != NULL && ward_vf_close(f, err) == 0);
+	nsynced = 0;
+	CHECK(ward_vol_sync(v, err) == 0);
+	CHECK(nsynced == 0);
+	f = NULL;
+	CHECK(ward_vf_open(v, "new", O_WRONLY | O_CREAT, 0600, &f, err) == 0);
+	CHECK(f != NULL && ward_vf_pwrite(f, buf, 10, 0, err) == 10);
+	CHECK(f != NULL && ward_vf_close(f, err) == 0);
+	nsynced = 0;
+	CHECK(ward_vol_sync(v, err) == 0);
+	CHECK(count("/.ward-volume/manifest") == 1);
+	nsynced = 0;
+	CHECK(ward_vol_sync(v, err) == 0);
+	CHECK(nsynced == 0);
+	CHECK(ward_vol_close(v, err) == 0);
 	char cmd[512];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpl);
 	CHECK(system(cmd) == 0);
