@@ -2,6 +2,9 @@
 # Installs the Debian packages Ward needs to build, test and run its demo.
 # Idempotent: does nothing when everything is present. Needs root (or sudo)
 # only when something is missing.
+#   sh scripts/install-deps.sh          what building, testing and the demo need
+#   sh scripts/install-deps.sh bench    also the peers the benchmarks compare
+#                                       against (gocryptfs over FUSE)
 set -eu
 
 PKGS="build-essential meson ninja-build pkg-config
@@ -10,6 +13,9 @@ libcbor-dev libcurl4-openssl-dev libevent-dev libpq-dev postgresql
 openssl python3 python3-pytest python3-flask python3-cheroot
 python3-numpy python3-cairo python3-requests python3-cryptography pypy3 libpython3.11-testsuite
 clang libclang-rt-14-dev"
+if [ "${1:-}" = bench ]; then
+	PKGS="$PKGS gocryptfs fuse3"
+fi
 
 missing=""
 for p in $PKGS; do
