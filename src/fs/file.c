@@ -715,15 +715,18 @@ ssize_t ward_vf_pread(ward_vfile *f, void *buf, size_t len, uint64_t off, char *
 	}
 	int need_alt = (used & (1u << WVOL_SLOT_ALT)) && n->fd_alt < 0;
 	int remap = 0;
-	for (uint8_t s = WVOL_SLOT_MAIN; s <= WVOL_SLOT_ALT; s++)
-		if ((used & (1u << s)) && n->maplen[s] < endb && !n->nomap && wv_map_enabled())
-			remap = 1;
+	/* only small reads decrypt from a mapping (read_run); a file is
+	 * mapped once it has had a few of them (wv_map_wanted) */
+	if (len < PAR_MIN_CHUNKS * C && !n->nomap && wv_map_enabled() && wv_map_wanted(n))
+		for (uint8_t s = WVOL_SLOT_MAIN; s <= WVOL_SLOT_ALT; s++)
+			if ((used & (1u << s)) && n->maplen[s] < endb)
+				remap = 1;
 	if (need_alt || remap) {
 		pthread_rwlock_unlock(&n->rw);
 		pthread_rwlock_wrlock(&n->rw);
 		if (n->fd_alt < 0 && (used & (1u << WVOL_SLOT_ALT)))
 			(void)open_alt(f->v, n, 0);
-		for (uint8_t s = WVOL_SLOT_MAIN; s <= WVOL_SLOT_ALT; s++)
+		for (uint8_t s = WVOL_SLOT_MAIN; s <= WVOL_SLOT_ALT && remap; s++)
 			if ((used & (1u << s)) && n->maplen[s] < endb && !n->nomap)
 				wv_map_slot(n, s, endb);
 		if (off >= n->wsize) {

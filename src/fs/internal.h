@@ -82,6 +82,7 @@ struct vnode {
 	uint64_t maplen[2];
 	struct wmap *wm[2]; /* map[slot]'s warm-up state (map.c), or NULL */
 	uint8_t nomap;	 /* a mapping failed: this file uses pread */
+	unsigned nsmall; /* small reads so far (atomic): mapped after MAP_AFTER (map.c) */
 };
 
 /*
@@ -318,12 +319,19 @@ void wv_map_drop(struct vnode *n, uint8_t slot);
  * pread; see "Warm-up" in map.c). Called under the node's read lock; the
  * first call for a mapping starts its warm-up. */
 int wv_map_hot(struct vnode *n, uint8_t slot, uint64_t a, uint64_t b);
+/* map.c: counts one small read of n (one that may read from a mapping) and
+ * says whether the file is worth mapping yet: not before MAP_AFTER of
+ * them, which are served by pread anyway (their windows are cold), so a
+ * file read a few times (a module, a library's copy) never pays for a
+ * mapping it would not use. Called under the node's read lock. */
+int wv_map_wanted(struct vnode *n);
 /* map.c, for tests: warm-up jobs finished, stopped early because their
  * file dropped the mapping, and stopped by a fault (file shortened on
  * disk); wv_map_warm_test() holds the warm-up thread before each job
  * (hold) and makes it ignore page-cache residency (all: touch every page
  * of the file), and queues a mapping at its first cold read instead of
- * after WARM_AFTER; wv_map_warm_wait() waits until no job is queued or
+ * after WARM_AFTER (and maps a file at its first small read instead of
+ * after MAP_AFTER); wv_map_warm_wait() waits until no job is queued or
  * running, then fills the counters. */
 struct wv_warm_stats {
 	uint64_t done, stopped, faulted;

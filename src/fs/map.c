@@ -59,6 +59,7 @@ static struct sigaction prev;
 #define COLD_PREADS 4		       /* reads of a cold window through pread before a reader touches it */
 #define WARM_AFTER 256		       /* cold reads of a mapping before it is queued for warm-up */
 #endif
+#define MAP_AFTER COLD_PREADS	       /* small reads of a file before it is mapped */
 #ifndef WARM_THREAD
 #define WARM_THREAD 1
 #endif
@@ -216,7 +217,7 @@ void wv_map_drop(struct vnode *n, uint8_t slot)
 static pthread_mutex_t qmu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t qcv = PTHREAD_COND_INITIALIZER, qidle = PTHREAD_COND_INITIALIZER;
 static struct wmap *qhead, *qtail, *qcur;
-static unsigned warm_after = WARM_AFTER;
+static unsigned warm_after = WARM_AFTER, map_after = MAP_AFTER;
 static int qstarted, qfailed, qhold, qall;
 static struct wv_warm_stats qstats;
 static pthread_once_t qonce = PTHREAD_ONCE_INIT;
@@ -389,9 +390,15 @@ int wv_map_hot(struct vnode *n, uint8_t slot, uint64_t a, uint64_t b)
 	return hot;
 }
 
+int wv_map_wanted(struct vnode *n)
+{
+	return __atomic_add_fetch(&n->nsmall, 1, __ATOMIC_RELAXED) > __atomic_load_n(&map_after, __ATOMIC_RELAXED);
+}
+
 void wv_map_warm_test(int hold, int all)
 {
 	__atomic_store_n(&warm_after, 1u, __ATOMIC_RELAXED);
+	__atomic_store_n(&map_after, 0u, __ATOMIC_RELAXED);
 	pthread_mutex_lock(&qmu);
 	qhold = hold;
 	__atomic_store_n(&qall, all, __ATOMIC_RELAXED);
