@@ -238,6 +238,7 @@ void wv_node_unload(struct vnode *n)
 	wv_map_drop(n, WVOL_SLOT_MAIN);
 	wv_map_drop(n, WVOL_SLOT_ALT);
 	n->nomap = 0;
+	n->nsmall = 0; /* counted per load: a file opened often but read little is not mapped */
 	if (n->w != n->c)
 		free(n->w);
 	n->w = NULL;
