@@ -3,8 +3,10 @@
  * guard that turns a fault in one into an error instead of a crash, and
  * the warm-up of a mapping's pages.
  *
- * Reads decrypt straight from a mapping of the file (no pread, no copy);
- * see docs/volume-format.md, "I/O path". A file shortened outside the
+ * Small reads copy each stored chunk out of a mapping of the file into
+ * private memory and decrypt it from there (no pread); a file is mapped
+ * from its MAP_AFTER+1-th small read on. See docs/volume-format.md, "I/O
+ * path". A file shortened outside the
  * enclave while mapped makes the access fault with SIGBUS; the guard jumps
  * back to the read, which fails with EIO naming the chunk. The guard is a
  * SIGBUS handler installed on first use, with SA_NODEFER (the jump leaves
