@@ -394,7 +394,11 @@ int wv_map_hot(struct vnode *n, uint8_t slot, uint64_t a, uint64_t b)
 
 int wv_map_wanted(struct vnode *n)
 {
-	return __atomic_add_fetch(&n->nsmall, 1, __ATOMIC_RELAXED) > __atomic_load_n(&map_after, __ATOMIC_RELAXED);
+	unsigned after = __atomic_load_n(&map_after, __ATOMIC_RELAXED);
+	/* once past the threshold, a plain load: no shared write per read */
+	if (__atomic_load_n(&n->nsmall, __ATOMIC_RELAXED) > after)
+		return 1;
+	return __atomic_add_fetch(&n->nsmall, 1, __ATOMIC_RELAXED) > after;
 }
 
 void wv_map_warm_test(int hold, int all)
