@@ -5,8 +5,8 @@
  *
  * Small reads copy each stored chunk out of a mapping of the file into
  * private memory and decrypt it from there (no pread); a file is mapped
- * from its MAP_AFTER+1-th small read on. See docs/volume-format.md, "I/O
- * path". A file shortened outside the
+ * only once it has had MAP_AFTER small reads (wv_map_wanted). See
+ * docs/volume-format.md, "I/O path". A file shortened outside the
  * enclave while mapped makes the access fault with SIGBUS; the guard jumps
  * back to the read, which fails with EIO naming the chunk. The guard is a
  * SIGBUS handler installed on first use, with SA_NODEFER (the jump leaves
