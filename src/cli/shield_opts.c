@@ -150,9 +150,18 @@ int ward_shield_opts_take(int *argc, char **argv)
 		any = 1;
 		strcpy(tmp, val);
 		if (strcmp(opt, "--volume") == 0) {
+			/* a trailing ":ro" opens it read-only (":rw", the default, may be said) */
+			size_t tl = strlen(tmp);
+			int ro = 0;
+			if (tl > 3 && (strcmp(tmp + tl - 3, ":ro") == 0 || strcmp(tmp + tl - 3, ":rw") == 0)) {
+				ro = tmp[tl - 1] == 'o';
+				tmp[tl - 3] = 0;
+			}
 			char *colon = split_colon(tmp);
 			if (colon == NULL || colon == tmp || colon[1] == 0) {
-				ward_error("--volume %s: expected DIR:KEYFILE (the volume directory and its key file)", val);
+				ward_error("--volume %s: expected DIR:KEYFILE[:ro] (the volume directory and its key file; "
+					   ":ro opens it read-only)",
+					   val);
 				goto out;
 			}
 			*colon = 0;
@@ -161,7 +170,7 @@ int ward_shield_opts_take(int *argc, char **argv)
 			    abs_existing(opt, colon + 1, 0, arg,
 					 "give the key file the volume was made with (ward fs encrypt writes one)") != 0)
 				goto out;
-			if (append(&s, "encrypted", dir, arg) != 0)
+			if (append(&s, ro ? "encrypted-ro" : "encrypted", dir, arg) != 0)
 				goto out;
 		} else if (strcmp(opt, "--authenticated") == 0) {
 			struct stat dst;
@@ -248,7 +257,8 @@ int ward_shield_encrypted_region_of(const char *path, char *dir, size_t dirlen)
 		if (t1 == NULL || t2 == NULL)
 			break;
 		size_t kl = (size_t)(t1 - l), dl = (size_t)(t2 - t1 - 1);
-		int enc = (kl == 9 && strncmp(l, "encrypted", 9) == 0) || (kl == 9 && strncmp(l, "ephemeral", 9) == 0);
+		int enc = (kl == 9 && strncmp(l, "encrypted", 9) == 0) || (kl == 12 && strncmp(l, "encrypted-ro", 12) == 0) ||
+			  (kl == 9 && strncmp(l, "ephemeral", 9) == 0);
 		if (!enc || dl < best || dl >= dirlen)
 			continue;
 		if (strncmp(abs, t1 + 1, dl) == 0 && (abs[dl] == '/' || abs[dl] == 0)) {

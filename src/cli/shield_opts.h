@@ -1,6 +1,7 @@
 /*
  * shield_opts.h: the file-shield options of `ward run`:
- *   --volume DIR:KEYFILE          encrypted region (key file: local development)
+ *   --volume DIR:KEYFILE[:ro]     encrypted region (key file: local development;
+ *                                 :ro read-only, shared with other readers)
  *   --authenticated DIR[:MANIFEST] integrity-only region
  *   --ephemeral DIR               encrypted under a key that exists only for the run
  *   --plain DIR                   allowed but unprotected (with --deny-outside)
@@ -35,8 +36,10 @@ struct ward_config;
 int ward_shield_engine_image(const char *engine, struct ward_config *c);
 
 #define WARD_SHIELD_HELP                                                                                 \
-	"  --volume DIR:KEYFILE encrypted region DIR (a volume made by 'ward fs encrypt'); the key\n"       \
-	"                       file is for local development (repeatable)\n"                              \
+	"  --volume DIR:KEYFILE[:ro]  encrypted region DIR (a volume made by 'ward fs encrypt');\n"     \
+	"                       the key file is for local development; ':ro' opens it read-only:\n"   \
+	"                       any number of runs may share it, writes fail with EROFS (a run\n"      \
+	"                       that writes needs it alone) (repeatable)\n"                           \
 	"  --authenticated DIR[:MANIFEST]  integrity-only region: every byte read is checked\n"          \
 	"                       against MANIFEST (default DIR/.ward-volume/manifest; repeatable)\n"        \
 	"  --ephemeral DIR      region encrypted under a key that exists only for this run;\n"           \

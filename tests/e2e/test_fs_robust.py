@@ -386,8 +386,8 @@ def test_volume_of_another_user_runs_read_only(tmp):
                 time.sleep(0.01)
             r = ward("run", "--volume", f"{vol}:{key}", "--", PY, "-c", "pass")
             assert (r.returncode, one_line(r.stderr)) == (125, [
-                f"ward: cannot open volume {vol}: volume '{vol}' is open for reading by another process; "
-                "run this again when it has finished"])
+                f"ward: cannot open volume {vol} for writing: other processes have it open read-only; run this "
+                "when they have finished, or give this run read-only access too (--volume DIR:KEYFILE:ro)"])
         finally:
             out, err = p.communicate(timeout=60)
         assert p.returncode == 0, err

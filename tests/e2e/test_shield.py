@@ -608,3 +608,107 @@ def test_entry_deleted_on_disk_is_reported_by_a_listing(tmp, kind):
     assert any(l.startswith("ward: cannot list %s/app/guard.py: file missing on disk (deleted or renamed outside "
                             "the enclave); the %s region %s was changed outside the enclave" % (root, kind, root))
                for l in one_line(r.stderr)), r.stderr
+
+
+# ---- read-only volumes (--volume DIR:KEYFILE:ro) ----
+
+HOLD = """
+    import os, sys, time
+    print(open(sys.argv[1] + '/main.py').read().strip(), flush=True)
+    while not os.path.exists(sys.argv[2]):
+        time.sleep(0.01)
+"""
+
+
+def hold(vol, key, stop, mode=""):
+    """A `ward run` that has the volume open until `stop` exists; returns it
+    once it has read from the volume."""
+    p = subprocess.Popen([str(WARD), "run", "--volume", f"{vol}:{key}{mode}", "--", PY, "-c", textwrap.dedent(HOLD),
+                          str(vol), str(stop)], env=base_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    assert p.stdout.readline() == "print('app')\n", p.stderr.read() if p.poll() is not None else ""
+    return p
+
+
+def test_read_only_runs_share_a_volume_and_cannot_change_it(tmp):
+    vol, key = make_volume(tmp, {"main.py": "print('app')\n", "pkg/mod.py": "X = 1\n"})
+    tag = ward("fs", "verify", vol, "--key-file", key)
+    assert tag.returncode == 0, tag.stderr
+    stop = tmp / "stop"
+    first = hold(vol, key, stop, ":ro")
+    try:
+        # a second reader at the same time: imports work (no .pyc can be
+        # written: Python goes on without), every kind of write is EROFS
+        code = """
+            import os, sys
+            v = sys.argv[1]
+            sys.path.insert(0, v)
+            import pkg.mod
+            print('import', pkg.mod.X, os.access(v + '/main.py', os.R_OK), os.access(v + '/main.py', os.W_OK),
+                  os.access(v, os.W_OK))
+            for name, fn in [('create', lambda: open(v + '/new.txt', 'w')),
+                             ('append', lambda: open(v + '/main.py', 'a')),
+                             ('mkdir', lambda: os.mkdir(v + '/d')),
+                             ('rename', lambda: os.rename(v + '/main.py', v + '/m.py')),
+                             ('unlink', lambda: os.unlink(v + '/main.py')),
+                             ('truncate', lambda: os.truncate(v + '/main.py', 0)),
+                             ('chmod', lambda: os.chmod(v + '/main.py', 0o600))]:
+                try:
+                    fn()
+                    print(name, 'allowed')
+                except OSError as e:
+                    print(name, os.strerror(e.errno))
+        """
+        r = ward("run", "--volume", f"{vol}:{key}:ro", "--", PY, "-c", textwrap.dedent(code), vol)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout.splitlines() == ["import 1 True False False"] + [
+            f"{n} Read-only file system" for n in ("create", "append", "mkdir", "rename", "unlink", "truncate",
+                                                   "chmod")]
+        # a writer is refused while readers hold it, with the way out
+        r = ward("run", "--volume", f"{vol}:{key}", "--", PY, "-c", "print('writer ran')")
+        assert (r.returncode, r.stdout, one_line(r.stderr)) == (125, "", [
+            f"ward: cannot open volume {vol} for writing: other processes have it open read-only; run this when "
+            "they have finished, or give this run read-only access too (--volume DIR:KEYFILE:ro)"])
+        # the CLI reads it alongside
+        assert ward("fs", "cat", vol, "main.py", "--key-file", key).stdout == "print('app')\n"
+    finally:
+        stop.touch()
+        out, err = first.communicate(timeout=60)
+    assert first.returncode == 0, err
+    # nothing changed: the same tag, no .pyc, nothing new
+    again = ward("fs", "verify", vol, "--key-file", key)
+    assert again.returncode == 0 and again.stdout == tag.stdout, again.stderr
+    assert ward("fs", "ls", vol, "--key-file", key).stdout.split() == ["main.py", "pkg/", "pkg/mod.py"]
+
+
+def test_read_only_run_is_refused_while_a_writer_has_the_volume(tmp):
+    vol, key = make_volume(tmp, {"main.py": "print('app')\n"})
+    stop = tmp / "stop"
+    writer = hold(vol, key, stop, ":rw")  # ':rw' is the default, said out loud
+    try:
+        r = ward("run", "--volume", f"{vol}:{key}:ro", "--", PY, "-c", "print('reader ran')")
+        assert (r.returncode, r.stdout, one_line(r.stderr)) == (125, "", [
+            f"ward: cannot open volume {vol} read-only: another process has it open for writing; stop it first "
+            "(runs that only read can share a volume: give each of them --volume DIR:KEYFILE:ro)"])
+        r = ward("run", "--volume", f"{vol}:{key}", "--", PY, "-c", "print('writer ran')")
+        assert (r.returncode, r.stdout, one_line(r.stderr)) == (125, "", [
+            f"ward: cannot open volume {vol}: another process has it open for writing; stop it first "
+            "(runs that only read can share a volume: --volume DIR:KEYFILE:ro)"])
+    finally:
+        stop.touch()
+        out, err = writer.communicate(timeout=60)
+    assert writer.returncode == 0, err
+    # once it has finished, the reader runs
+    r = ward("run", "--volume", f"{vol}:{key}:ro", "--", PY, vol / "main.py")
+    assert (r.returncode, r.stdout) == (0, "app\n"), r.stderr
+
+
+def test_volume_option_spelling_errors_name_the_form(tmp):
+    vol, key = make_volume(tmp, {"main.py": "print('app')\n"})
+    r = ward("run", "--volume", f"{vol}:ro", "--", PY, "-c", "pass")
+    assert (r.returncode, one_line(r.stderr)) == (125, [
+        f"ward: --volume {vol}:ro: expected DIR:KEYFILE[:ro] (the volume directory and its key file; "
+        ":ro opens it read-only)"])
+    r = ward("run", "--volume", f"{vol}:{key}:rx", "--", PY, "-c", "pass")
+    assert r.returncode == 125
+    assert one_line(r.stderr)[0].startswith(f"ward: --volume {key}:rx: No such file or directory"), r.stderr

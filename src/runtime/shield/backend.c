@@ -233,7 +233,8 @@ int shield_region_open_backend(struct shield_region *r, char *err, size_t errlen
 		}
 		o.kind = WARD_VOL_ENCRYPTED;
 		o.key = key;
-		o.flags |= WARD_VOL_RDWR;
+		if (!r->readonly)
+			o.flags |= WARD_VOL_RDWR;
 		rc = ward_vol_open(r->root, &o, &v, verr);
 		ward_wipe(key, sizeof(key));
 		if (rc == -EKEYREJECTED)
@@ -242,8 +243,18 @@ int shield_region_open_backend(struct shield_region *r, char *err, size_t errlen
 				 r->has_key ? "" : "'",
 				 r->has_key ? "give the CAS the key the volume was created with"
 					    : "use the key file it was created with");
+		else if (rc == -EBUSY && r->readonly)
+			snprintf(err, errlen,
+				 "cannot open volume %s read-only: another process has it open for writing; stop it first "
+				 "(runs that only read can share a volume: give each of them --volume DIR:KEYFILE:ro)",
+				 r->root);
 		else if (rc == -EBUSY)
-			snprintf(err, errlen, "cannot open volume %s: another process has it open for writing; stop it first",
+			snprintf(err, errlen, "cannot open volume %s: another process has it open for writing; stop it first%s",
+				 r->root, r->has_key ? "" : " (runs that only read can share a volume: --volume DIR:KEYFILE:ro)");
+		else if (rc == -EAGAIN)
+			snprintf(err, errlen,
+				 "cannot open volume %s for writing: other processes have it open read-only; run this when "
+				 "they have finished, or give this run read-only access too (--volume DIR:KEYFILE:ro)",
 				 r->root);
 		else if (rc != 0)
 			snprintf(err, errlen, "cannot open volume %s: %s%s", r->root, verr[0] ? verr : strerror(-rc),
@@ -470,6 +481,12 @@ int shield_be_close(struct shield_node *n)
 	else if (n->writable)
 		shield_committed(n->region, 0);
 	return rc < 0 ? rc : 0;
+}
+
+int shield_be_writable(struct shield_region *r)
+{
+	ward_vol *v = __atomic_load_n(&r->vol, __ATOMIC_ACQUIRE);
+	return v != NULL && ward_vol_writable(v);
 }
 
 int shield_be_stat(struct shield_region *r, const char *rel, struct ward_vstat *st)

@@ -26,6 +26,7 @@ int shield_vol_truncate(struct shield_node *n, uint64_t s) { (void)n; (void)s; r
 int shield_vol_sync(struct shield_node *n) { (void)n; return -ENOSYS; }
 int shield_be_close(struct shield_node *n) { (void)n; return 0; }
 int shield_be_stat(struct shield_region *r, const char *p, struct ward_vstat *st) { (void)r; (void)p; (void)st; return -ENOSYS; }
+int shield_be_writable(struct shield_region *r) { (void)r; return 0; }
 int shield_be_unlink(struct shield_region *r, const char *p) { (void)r; (void)p; return -ENOSYS; }
 int shield_be_rename(struct shield_region *r, const char *a, const char *b) { (void)r; (void)a; (void)b; return -ENOSYS; }
 int shield_be_mkdir(struct shield_region *r, const char *p, mode_t m) { (void)r; (void)p; (void)m; return -ENOSYS; }

@@ -25,6 +25,7 @@ struct shield_region {
 	int has_key;
 	int create;              /* with has_key: create the volume if the directory holds none */
 	int engine;              /* authenticated region of the engine image */
+	int readonly;            /* encrypted: opened read-only (shared with other readers) */
 	struct shield_ec *ec;    /* its warm-start cache (engine_cache.c), or NULL */
 };
 

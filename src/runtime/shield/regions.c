@@ -377,7 +377,7 @@ int shield_classify_nofollow(int dirfd, const char *path, struct shield_path *ou
 }
 
 static int region_add(enum shield_kind kind, const char *root, const char *arg, const uint8_t *key, int create,
-		      int engine, char *err, size_t errlen)
+		      int engine, int readonly, char *err, size_t errlen)
 {
 	struct shield_region *r;
 	if (nregions >= SHIELD_MAX_REGIONS) {
@@ -388,6 +388,7 @@ static int region_add(enum shield_kind kind, const char *root, const char *arg, 
 	memset(r, 0, sizeof(*r));
 	r->kind = kind;
 	r->engine = engine;
+	r->readonly = readonly;
 	if (strlen(root) >= sizeof(r->root) || strlen(arg) >= sizeof(r->arg) || root[0] != '/') {
 		snprintf(err, errlen, "region path '%s' must be absolute and shorter than %d bytes", root, PATH_MAX);
 		return -1;
@@ -422,25 +423,30 @@ static int region_add(enum shield_kind kind, const char *root, const char *arg, 
 
 int shield_region_add(enum shield_kind kind, const char *root, const char *arg, char *err, size_t errlen)
 {
-	return region_add(kind, root, arg, NULL, 0, 0, err, errlen);
+	return region_add(kind, root, arg, NULL, 0, 0, 0, err, errlen);
+}
+
+int shield_region_add_readonly(const char *root, const char *keyfile, char *err, size_t errlen)
+{
+	return region_add(SHIELD_ENCRYPTED, root, keyfile, NULL, 0, 0, 1, err, errlen);
 }
 
 int shield_region_add_engine(const char *root, const char *manifest, char *err, size_t errlen)
 {
-	return region_add(SHIELD_AUTHENTICATED, root, manifest, NULL, 0, 1, err, errlen);
+	return region_add(SHIELD_AUTHENTICATED, root, manifest, NULL, 0, 1, 0, err, errlen);
 }
 
 struct shield_region *shield_region_add_keyed(const char *root, const uint8_t key[32], int create, char *err,
 					      size_t errlen)
 {
-	if (region_add(SHIELD_ENCRYPTED, root, "", key, create, 0, err, errlen) != 0)
+	if (region_add(SHIELD_ENCRYPTED, root, "", key, create, 0, 0, err, errlen) != 0)
 		return NULL;
 	return &regions[nregions - 1];
 }
 
 struct shield_region *shield_region_add_authenticated(const char *root, char *err, size_t errlen)
 {
-	if (region_add(SHIELD_AUTHENTICATED, root, "", NULL, 0, 0, err, errlen) != 0)
+	if (region_add(SHIELD_AUTHENTICATED, root, "", NULL, 0, 0, 0, err, errlen) != 0)
 		return NULL;
 	return &regions[nregions - 1];
 }

@@ -108,6 +108,10 @@ int shield_classify(int dirfd, const char *path, struct shield_path *out);
  * the path ends in "/". Links before the last component are followed. */
 int shield_classify_nofollow(int dirfd, const char *path, struct shield_path *out);
 int shield_region_add(enum shield_kind kind, const char *root, const char *arg, char *err, size_t errlen);
+/* An encrypted region opened read-only (`--volume DIR:KEYFILE:ro`): any
+ * number of runs may hold it at once, none writing; writes fail with
+ * EROFS. */
+int shield_region_add_readonly(const char *root, const char *keyfile, char *err, size_t errlen);
 /* An authenticated region of the engine image (manifest outside it). */
 int shield_region_add_engine(const char *root, const char *manifest, char *err, size_t errlen);
 const char *shield_region_root(const struct shield_region *r);
@@ -191,6 +195,8 @@ int shield_be_sync(struct shield_node *n);
 /* Commits and frees the backend handle: 0 or the commit's -errno (logged). */
 int shield_be_close(struct shield_node *n);
 int shield_be_stat(struct shield_region *r, const char *rel, struct ward_vstat *st);
+/* 1 when the region's volume takes writes (0: read-only, `:ro` or not ours to write). */
+int shield_be_writable(struct shield_region *r);
 int shield_be_unlink(struct shield_region *r, const char *rel);
 int shield_be_rename(struct shield_region *r, const char *from, const char *to);
 int shield_be_mkdir(struct shield_region *r, const char *rel, mode_t mode);

@@ -3,7 +3,8 @@
  *
  * `ward run` passes the regions in WARD_SHIELD, one per line:
  *   KIND <TAB> ROOT <TAB> ARG
- * with KIND encrypted (ARG: key file), authenticated (ARG: manifest or
+ * with KIND encrypted (ARG: key file), encrypted-ro (the same, opened
+ * read-only: shared with other readers), authenticated (ARG: manifest or
  * empty), engine (an authenticated region of the engine image, which the
  * enclave hash also covers; ARG: manifest) or ephemeral (ARG empty), and WARD_SHIELD_DENY=1 when files
  * outside regions may not be opened. Keys never travel in the environment:
@@ -26,19 +27,20 @@
 #include "runtime/shield/region.h"
 #include "runtime/shield/shield.h"
 
-static int parse_kind(const char *s, size_t n, enum shield_kind *k, int *engine)
+static int parse_kind(const char *s, size_t n, enum shield_kind *k, int *engine, int *readonly)
 {
 	static const struct {
 		const char *name;
 		enum shield_kind kind;
-		int engine;
-	} kinds[] = { { "encrypted", SHIELD_ENCRYPTED, 0 },   { "authenticated", SHIELD_AUTHENTICATED, 0 },
-		      { "engine", SHIELD_AUTHENTICATED, 1 }, { "ephemeral", SHIELD_EPHEMERAL, 0 },
-		      { "plain", SHIELD_PLAIN, 0 } };
+		int engine, readonly;
+	} kinds[] = { { "encrypted", SHIELD_ENCRYPTED, 0, 0 },	  { "encrypted-ro", SHIELD_ENCRYPTED, 0, 1 },
+		      { "authenticated", SHIELD_AUTHENTICATED, 0, 0 }, { "engine", SHIELD_AUTHENTICATED, 1, 0 },
+		      { "ephemeral", SHIELD_EPHEMERAL, 0, 0 },	  { "plain", SHIELD_PLAIN, 0, 0 } };
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
 		if (strlen(kinds[i].name) == n && strncmp(s, kinds[i].name, n) == 0) {
 			*k = kinds[i].kind;
 			*engine = kinds[i].engine;
+			*readonly = kinds[i].readonly;
 			return 0;
 		}
 	return -1;
@@ -121,13 +123,13 @@ void ward_shield_start(void)
 		const char *end = strchr(spec, '\n'), *t1, *t2;
 		char root[PATH_MAX], arg[PATH_MAX];
 		enum shield_kind k;
-		int engine;
+		int engine, readonly;
 		size_t len;
 		if (end == NULL)
 			end = spec + strlen(spec);
 		t1 = memchr(spec, '\t', (size_t)(end - spec));
 		t2 = t1 ? memchr(t1 + 1, '\t', (size_t)(end - t1 - 1)) : NULL;
-		if (t1 == NULL || t2 == NULL || parse_kind(spec, (size_t)(t1 - spec), &k, &engine) != 0)
+		if (t1 == NULL || t2 == NULL || parse_kind(spec, (size_t)(t1 - spec), &k, &engine, &readonly) != 0)
 			ward_rt_fatal(125, "invalid WARD_SHIELD entry: expected KIND<TAB>DIR<TAB>ARG lines (set by ward run)");
 		len = (size_t)(t2 - t1 - 1);
 		if (len >= sizeof(root) || (size_t)(end - t2 - 1) >= sizeof(arg))
@@ -137,12 +139,13 @@ void ward_shield_start(void)
 		len = (size_t)(end - t2 - 1);
 		memcpy(arg, t2 + 1, len);
 		arg[len] = 0;
-		if ((engine ? shield_region_add_engine(root, arg, err, sizeof(err))
-			    : shield_region_add(k, root, arg, err, sizeof(err))) != 0) {
+		if ((engine     ? shield_region_add_engine(root, arg, err, sizeof(err))
+		     : readonly ? shield_region_add_readonly(root, arg, err, sizeof(err))
+				: shield_region_add(k, root, arg, err, sizeof(err))) != 0) {
 			shield_regions_close(); /* ephemeral regions opened so far are removed */
 			ward_rt_fatal(125, "%s", err);
 		}
-		ward_debug("region %s: %s", shield_kind_name(k), root);
+		ward_debug("region %s%s: %s", shield_kind_name(k), readonly ? " (read-only)" : "", root);
 		spec = *end ? end + 1 : end;
 	}
 	if (ward_shield_deny_outside()) {
