@@ -178,8 +178,8 @@ def test_wrong_key_refused_before_start(tmp):
 def test_bad_volume_option(tmp):
     r = run_py("print(1)", "--volume", str(tmp / "missing.vol"))
     assert r.returncode == 125
-    assert one_line(r.stderr) == ["ward: --volume %s: expected DIR:KEYFILE (the volume directory and its key file)"
-                                  % (tmp / "missing.vol")]
+    assert one_line(r.stderr) == ["ward: --volume %s: expected DIR:KEYFILE[:ro] (the volume directory and its key "
+                                  "file; :ro opens it read-only)" % (tmp / "missing.vol")]
     r = run_py("print(1)", "--volume", "%s:%s" % (tmp / "missing.vol", tmp / "k"))
     assert r.returncode == 125
     assert one_line(r.stderr) == ["ward: --volume %s: No such file or directory; make the volume first: "
