@@ -693,6 +693,8 @@ json_t *cas_session_config(json_t *doc, json_t *state, const char *session, cons
 					"tag", t ? t : "", "kind", kind ? kind : "encrypted");
 		if (vol != NULL && pending != NULL)
 			json_object_set_new(vol, "pending", json_string(p ? p : ""));
+		if (vol != NULL && json_is_true(json_object_get(e, "read_only")))
+			json_object_set_new(vol, "read_only", json_true());
 		json_array_append_new(vols, vol);
 	}
 	json_object_set_new(cfg, "volumes", vols);

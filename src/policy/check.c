@@ -156,6 +156,27 @@ int opt_text(struct pctx *c, const struct ward_doc *map, const char *path, const
 	return get_text(c, d, p, out);
 }
 
+int opt_bool(struct pctx *c, const struct ward_doc *map, const char *path, const char *key, int *out)
+{
+	char p[PATH_MAX_LEN];
+	const struct ward_doc *d = ward_doc_get(map, key);
+	*out = 0;
+	if (!d)
+		return 0;
+	path_key(p, path, key);
+	if (d->type == WARD_DOC_SCALAR && (d->style == WARD_DOC_PLAIN || d->style == WARD_DOC_JSON_BOOL)) {
+		if (strcmp(d->str, "true") == 0) {
+			*out = 1;
+			return 0;
+		}
+		if (strcmp(d->str, "false") == 0)
+			return 0;
+	}
+	if (d->type == WARD_DOC_SCALAR && d->style != WARD_DOC_NULL)
+		return pfail(c, d, p, "expected true or false, got '%.40s'", d->str);
+	return pfail(c, d, p, "expected true or false, got %s", ward_doc_type_name(d));
+}
+
 int get_uint(struct pctx *c, const struct ward_doc *d, const char *path, uint64_t lo, uint64_t hi,
 	     uint64_t *out)
 {

@@ -45,6 +45,9 @@ int get_text(struct pctx *c, const struct ward_doc *d, const char *path, char **
 /* map[key]: required (missing is an error) or optional (*out NULL when absent). */
 int req_text(struct pctx *c, const struct ward_doc *map, const char *path, const char *key, char **out);
 int opt_text(struct pctx *c, const struct ward_doc *map, const char *path, const char *key, char **out);
+/* map[key], optional: true or false (YAML plain, JSON boolean; nothing
+ * else, not even YAML 1.1's yes/no); *out 0 when absent. */
+int opt_bool(struct pctx *c, const struct ward_doc *map, const char *path, const char *key, int *out);
 /* Unsigned integer in [lo, hi]: YAML plain decimal, JSON integer. */
 int get_uint(struct pctx *c, const struct ward_doc *d, const char *path, uint64_t lo, uint64_t hi,
 	     uint64_t *out);

@@ -207,6 +207,8 @@ static int service_json(json_t *o, const struct ward_policy_service *s, unsigned
 				r |= set(vo, "key", secret_json(v->key, flags));
 			if (v->tag)
 				r |= set(vo, "tag", json_string(v->tag));
+			if (v->read_only)
+				r |= set(vo, "read_only", json_true());
 		}
 	}
 	if (s->n_files) {

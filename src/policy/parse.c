@@ -30,7 +30,7 @@ static const char *const top_keys[] = {"name", "version", "predecessor", "access
 static const char *const access_keys[] = {"read", "update", NULL};
 static const char *const service_keys[] = {"name", "mrenclaves", "command", "environment", "pwd",
 					   "volumes", "injection_files", "sgx", "tdx", "snp", NULL};
-static const char *const volume_keys[] = {"name", "path", "kind", "key", "tag", NULL};
+static const char *const volume_keys[] = {"name", "path", "kind", "key", "tag", "read_only", NULL};
 static const char *const file_keys[] = {"path", "content", "mode", NULL};
 static const char *const secret_keys[] = {"name", "kind", "size", "value", "issuer", "private_key",
 					  "common_name", "dns", "valid_days", NULL};
@@ -525,6 +525,15 @@ static int parse_volume(struct st *st, const struct ward_doc *d, const char *pat
 	if (v->kind == WARD_VOLUME_EPHEMERAL && (v->key || v->tag))
 		return pfail(c, ward_doc_get(d, v->key ? "key" : "tag"), path,
 			     "an ephemeral volume has no %s (it lives in enclave memory only)", v->key ? "key" : "tag");
+	if (opt_bool(c, d, path, "read_only", &v->read_only) < 0)
+		return -1;
+	path_key(p, path, "read_only");
+	if (v->read_only && v->kind == WARD_VOLUME_EPHEMERAL)
+		return pfail(c, ward_doc_get(d, "read_only"), p,
+			     "an ephemeral volume cannot be read-only (it starts empty in every run)");
+	if (v->read_only && v->kind == WARD_VOLUME_AUTHENTICATED)
+		return pfail(c, ward_doc_get(d, "read_only"), p,
+			     "an authenticated volume is always read-only; drop read_only");
 	return 0;
 }
 

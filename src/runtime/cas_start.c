@@ -198,6 +198,7 @@ static void mount_volumes(json_t *vols)
 		const char *keyhex = json_string_value(json_object_get(v, "key"));
 		const char *want = json_string_value(json_object_get(v, "tag"));
 		const char *pending = json_string_value(json_object_get(v, "pending"));
+		int read_only = json_is_true(json_object_get(v, "read_only"));
 		struct cas_volume *cv;
 		char err[1024], hex[65];
 		uint8_t key[32], tag[32];
@@ -235,10 +236,16 @@ static void mount_volumes(json_t *vols)
 		if (want[0] != 0 && stat(path, &sb) != 0)
 			ward_rt_fatal(125, "volume '%s' is missing at %s, but the CAS expects tag %.16s...; restore it, or pin a new state with a session update",
 				      name, path, want);
-		if (want[0] == 0 && mkdir(path, 0700) != 0 && errno != EEXIST)
+		if (read_only && stat(path, &sb) != 0)
+			ward_rt_fatal(125, "volume '%s' is read-only in the policy but missing at %s; make it first ('ward fs encrypt' with the policy's key, or a run of a service that may write it)",
+				      name, path);
+		if (want[0] == 0 && !read_only && mkdir(path, 0700) != 0 && errno != EEXIST)
 			ward_rt_fatal(125, "cannot create volume '%s' at %s: %s", name, path, strerror(errno));
-		/* First use (no tag stored yet): an empty directory becomes the volume. */
-		cv->region = shield_region_add_keyed(path, key, want[0] == 0, err, sizeof(err));
+		/* First use (no tag stored yet): an empty directory becomes the
+		 * volume. A read-only one is never made or written: any number of
+		 * enclaves share it. */
+		cv->region = read_only ? shield_region_add_keyed_readonly(path, key, err, sizeof(err))
+				       : shield_region_add_keyed(path, key, want[0] == 0, err, sizeof(err));
 		ward_wipe(key, sizeof(key));
 		if (cv->region == NULL)
 			ward_rt_fatal(125, "volume '%s': %s", name, err);

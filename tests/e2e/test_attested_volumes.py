@@ -4,10 +4,11 @@ and injected secrets never reach the disk in the clear."""
 import json
 import re
 import shutil
+import subprocess
 
 import pytest
 
-from conftest import PY, base_env, one_line, ward
+from conftest import PY, WARD, base_env, one_line, ward
 from test_attested_run import attested_env, cas, create  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
@@ -267,3 +268,96 @@ def test_mapping_stores_written_back_at_exit_are_in_the_reported_tag(cas, tmp):
         r = run(cas)
         assert r.returncode == 0, r.stderr
         assert r.stdout == "%d token=s3cr3t-value\n" % i
+
+
+# ---- read_only: true: one code volume shared by several instances ----
+
+# Prints the code, tries a write; the first instance (the one that makes
+# STOP.first) then holds the volume until STOP exists. Every instance runs
+# the policy's command, so they tell themselves apart on disk.
+READER = ("import os, sys, time; v, stop = sys.argv[1], sys.argv[2]\n"
+          "print(open(v + '/main.py').read().strip(), flush=True)\n"
+          "try:\n    open(v + '/new.txt', 'w')\nexcept OSError as e:\n    print('write:', e.strerror, flush=True)\n"
+          "try:\n    os.close(os.open(stop + '.first', os.O_CREAT | os.O_EXCL | os.O_WRONLY)); first = True\n"
+          "except FileExistsError:\n    first = False\n"
+          "while first and not os.path.exists(stop):\n    time.sleep(0.01)\n")
+
+
+def ro_policy(measurement, code, keyhex, stop):
+    return f"""name: demo
+version: "0.3"
+services:
+  - name: app
+    mrenclaves: [{measurement}]
+    command: ["python3", "-c", {json.dumps(READER)}, "{code}", "{stop}"]
+    volumes:
+      - name: code
+        path: {code}
+        key: "{keyhex}"
+        read_only: true
+security:
+  attestation:
+    tolerate: [simulation]
+"""
+
+
+def test_read_only_volume_is_shared_by_instances_and_never_changes(cas, tmp):
+    keyhex = "5a" * 32
+    key = tmp / "code.key"
+    key.write_text(keyhex + "\n")
+    key.chmod(0o600)
+    src, code, stop = tmp / "src", tmp / "code", tmp / "stop"
+    src.mkdir()
+    (src / "main.py").write_text("print('v1')\n")
+    made = ward("fs", "encrypt", src, code, "--key-file", key)
+    assert made.returncode == 0, made.stderr
+    create(cas, ro_policy(ward("measure", PY).stdout.strip(), code, keyhex, stop))
+    # missing at the first start: refused with one line, nothing made
+    code.rename(tmp / "away")
+    r = ward("run", PY, env=attested_env(cas), timeout=60)
+    assert (r.returncode, r.stdout) == (125, "")
+    assert one_line(r.stderr) == [
+        f"ward: volume 'code' is read-only in the policy but missing at {code}; make it first ('ward fs encrypt' "
+        "with the policy's key, or a run of a service that may write it)"]
+    assert not code.exists()
+    (tmp / "away").rename(code)
+    first = subprocess.Popen([str(WARD), "run", PY], env=attested_env(cas), stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    try:
+        assert first.stdout.readline() == "print('v1')\n", first.stderr.read() if first.poll() is not None else ""
+        assert first.stdout.readline() == "write: Read-only file system\n"
+        # a second instance at the same time
+        r = ward("run", PY, env=attested_env(cas), timeout=60)
+        assert (r.returncode, r.stdout) == (0, "print('v1')\nwrite: Read-only file system\n"), r.stderr
+    finally:
+        stop.touch()
+        out, err = first.communicate(timeout=60)
+    assert first.returncode == 0, err
+    # the volume is as it was made
+    v = ward("fs", "verify", code, "--key-file", key)
+    assert v.returncode == 0 and v.stdout.split()[-1] == made.stdout.strip(), (v.stdout, made.stdout, v.stderr)
+    assert ward("fs", "ls", code, "--key-file", key).stdout == "main.py\n"
+
+
+@pytest.mark.parametrize("kind, value, line", [
+    ("ephemeral", "true", "an ephemeral volume cannot be read-only (it starts empty in every run)"),
+    ("authenticated", "true", "an authenticated volume is always read-only; drop read_only"),
+    ("encrypted", "yes", "expected true or false, got 'yes'"),
+])
+def test_read_only_policy_errors(tmp, kind, value, line):
+    p = tmp / "policy.yaml"
+    p.write_text(f"""name: demo
+version: "0.3"
+services:
+  - name: app
+    mrenclaves: ["{'0' * 64}"]
+    command: ["python3"]
+    volumes:
+      - name: v
+        path: /v
+        kind: {kind}
+        read_only: {value}
+""")
+    r = ward("session", "check", "-f", p)
+    assert r.returncode != 0
+    assert line in r.stderr, r.stderr

@@ -246,16 +246,19 @@ int shield_region_open_backend(struct shield_region *r, char *err, size_t errlen
 		else if (rc == -EBUSY && r->readonly)
 			snprintf(err, errlen,
 				 "cannot open volume %s read-only: another process has it open for writing; stop it first "
-				 "(runs that only read can share a volume: give each of them --volume DIR:KEYFILE:ro)",
-				 r->root);
+				 "(runs that only read can share a volume: %s)",
+				 r->root, r->has_key ? "read_only: true for it in each of their policies"
+						     : "give each of them --volume DIR:KEYFILE:ro");
 		else if (rc == -EBUSY)
-			snprintf(err, errlen, "cannot open volume %s: another process has it open for writing; stop it first%s",
-				 r->root, r->has_key ? "" : " (runs that only read can share a volume: --volume DIR:KEYFILE:ro)");
+			snprintf(err, errlen,
+				 "cannot open volume %s: another process has it open for writing; stop it first (runs that "
+				 "only read can share a volume: %s)",
+				 r->root, r->has_key ? "read_only: true in their policies" : "--volume DIR:KEYFILE:ro");
 		else if (rc == -EAGAIN)
 			snprintf(err, errlen,
 				 "cannot open volume %s for writing: other processes have it open read-only; run this when "
-				 "they have finished, or give this run read-only access too (--volume DIR:KEYFILE:ro)",
-				 r->root);
+				 "they have finished, or give this run read-only access too (%s)",
+				 r->root, r->has_key ? "read_only: true in its policy" : "--volume DIR:KEYFILE:ro");
 		else if (rc != 0)
 			snprintf(err, errlen, "cannot open volume %s: %s%s", r->root, verr[0] ? verr : strerror(-rc),
 				 open_fix(SHIELD_ENCRYPTED, verr));

@@ -444,6 +444,14 @@ struct shield_region *shield_region_add_keyed(const char *root, const uint8_t ke
 	return &regions[nregions - 1];
 }
 
+struct shield_region *shield_region_add_keyed_readonly(const char *root, const uint8_t key[32], char *err,
+						       size_t errlen)
+{
+	if (region_add(SHIELD_ENCRYPTED, root, "", key, 0, 0, 1, err, errlen) != 0)
+		return NULL;
+	return &regions[nregions - 1];
+}
+
 struct shield_region *shield_region_add_authenticated(const char *root, char *err, size_t errlen)
 {
 	if (region_add(SHIELD_AUTHENTICATED, root, "", NULL, 0, 0, 0, err, errlen) != 0)

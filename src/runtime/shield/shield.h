@@ -127,6 +127,10 @@ void shield_region_close_backend(struct shield_region *r);
  * at root. The key is copied and wiped once the volume is open. */
 struct shield_region *shield_region_add_keyed(const char *root, const uint8_t key[32], int create, char *err,
 					      size_t errlen);
+/* As shield_region_add_keyed, read-only (a policy volume with read_only:
+ * true): never created, shared with other readers, writes EROFS. */
+struct shield_region *shield_region_add_keyed_readonly(const char *root, const uint8_t key[32], char *err,
+						       size_t errlen);
 /* An authenticated region whose manifest lives inside it (for the CAS's
  * authenticated volumes); NULL with err on failure. */
 struct shield_region *shield_region_add_authenticated(const char *root, char *err, size_t errlen);

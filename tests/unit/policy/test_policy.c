@@ -30,6 +30,7 @@ static const char *good =
 	"        path: /data\n"
 	"        key: 00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff\n"
 	"        tag: abcd\n"
+	"        read_only: true\n"
 	"      - name: tmp\n"
 	"        path: /tmp\n"
 	"        kind: ephemeral\n"
@@ -81,6 +82,7 @@ static void test_good(void)
 	CHECK(s && strcmp(s->mrenclaves[0], "9c0e000000000000000000000000000000000000000000000000000000000001") == 0);
 	CHECK(s && s->volumes[0].kind == WARD_VOLUME_AUTHENTICATED && s->volumes[1].kind == WARD_VOLUME_ENCRYPTED &&
 	      s->volumes[2].kind == WARD_VOLUME_EPHEMERAL && !s->volumes[0].key);
+	CHECK(s && !s->volumes[0].read_only && s->volumes[1].read_only && !s->volumes[2].read_only);
 	CHECK(s && s->files[0].mode == 0640);
 	CHECK(s && s->sgx_isvprodid == 0 && s->sgx_isvsvn == 1);
 	CHECK(ward_policy_find_secret(p, "db_pass")->size == 24);
@@ -257,6 +259,16 @@ static const struct bad bads[] = {
 	 "p.yaml:9:14: services[0].volumes[0].tag: expected an even number of hex digits (2..128), as `ward fs tag` prints"},
 	{HDR SVC "    volumes:\n      - name: v\n        path: /v\n        kind: ephemeral\n        tag: abcd\n",
 	 "p.yaml:10:14: services[0].volumes[0]: an ephemeral volume has no tag (it lives in enclave memory only)"},
+	{HDR SVC "    volumes:\n      - name: v\n        path: /v\n        read_only: yes\n",
+	 "p.yaml:9:20: services[0].volumes[0].read_only: expected true or false, got 'yes'"},
+	{HDR SVC "    volumes:\n      - name: v\n        path: /v\n        read_only: \"true\"\n",
+	 "p.yaml:9:20: services[0].volumes[0].read_only: expected true or false, got 'true'"},
+	{HDR SVC "    volumes:\n      - name: v\n        path: /v\n        read_only: [true]\n",
+	 "p.yaml:9:20: services[0].volumes[0].read_only: expected true or false, got a list"},
+	{HDR SVC "    volumes:\n      - name: v\n        path: /v\n        kind: ephemeral\n        read_only: true\n",
+	 "p.yaml:10:20: services[0].volumes[0].read_only: an ephemeral volume cannot be read-only (it starts empty in every run)"},
+	{HDR SVC "    volumes:\n      - name: v\n        path: /v\n        kind: authenticated\n        read_only: true\n",
+	 "p.yaml:10:20: services[0].volumes[0].read_only: an authenticated volume is always read-only; drop read_only"},
 	{HDR SVC "    volumes:\n      - {name: v, path: /v}\n      - {name: v, path: /w}\n",
 	 "p.yaml:8:9: services[0].volumes[1]: duplicate volume name 'v' (also services[0].volumes[0])"},
 	{HDR SVC "    volumes:\n      - {name: v, path: /v}\n      - {name: w, path: /v}\n",
