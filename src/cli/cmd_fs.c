@@ -2,6 +2,7 @@
  * (src/fs/volume.h; format in docs/volume-format.md). */
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <limits.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -29,6 +30,7 @@ int cmd_fs_put(int argc, char **argv);    /* cmd_fs_stress.c: hidden test helper
 
 struct fsopts {
 	const char *key_file;
+	const char *new_key_file;
 	const char *manifest;
 	const char *tag_hex;
 	const char *out;
@@ -51,7 +53,9 @@ static void help_main(void)
 	       "  verify VOL --key-file KEY [--tag HEX] check every byte (and the tag)\n"
 	       "  decrypt VOL OUT_DIR --key-file KEY    write the plain tree to a new directory\n"
 	       "  authenticate DIR -o NAME.manifest     integrity-only manifest of a tree; prints its tag\n"
-	       "  tag VOL --key-file KEY                print the volume tag\n\n"
+	       "  tag VOL --key-file KEY                print the volume tag\n"
+	       "  rekey VOL --key-file KEY --new-key-file NEW\n"
+	       "                                        re-encrypt VOL under a new key; prints the new tag\n\n"
 	       "Authenticated volumes: give --manifest FILE instead of --key-file to ls, cat,\n"
 	       "verify and tag. Run 'ward fs COMMAND --help' for details.\n\n"
 	       "Options: an option that takes a value may be given as --opt VALUE or\n"
@@ -115,6 +119,21 @@ static void help_sub(const char *sub)
 		       "modes and modification times. Prints the tag, which is the same for the\n"
 		       "same tree on any machine. Pin it: the manifest itself is not secret and\n"
 		       "not signed; the tag is what makes it trustworthy.\n");
+	else if (strcmp(sub, "rekey") == 0)
+		printf("usage: ward fs rekey VOL --key-file KEY --new-key-file NEW\n\n"
+		       "Re-encrypts the volume under a new key: every file is read and verified\n"
+		       "under KEY and written under NEW into a new volume next to VOL (VOL.rekey),\n"
+		       "which then takes VOL's place in one atomic step (RENAME_EXCHANGE); the old\n"
+		       "ciphertext is removed. Plaintext never reaches the disk. When NEW does not\n"
+		       "exist, a new random key is written there with mode 0600 (and removed again\n"
+		       "if the rekey fails); NEW must differ from KEY and must not lie inside VOL.\n"
+		       "Prints the new volume tag on stdout; the old key no longer opens the volume\n"
+		       "(a volume the CAS manages needs its key and tag updated in the session).\n"
+		       "Nothing may have the volume open meanwhile: while 'ward run' has it, this\n"
+		       "exits with status 75 and changes nothing. Interrupted before the swap, VOL\n"
+		       "is unchanged and the next rekey replaces the leftover VOL.rekey; after the\n"
+		       "swap, VOL.rekey holds the old ciphertext, which the next rekey refuses to\n"
+		       "remove on its own.\n");
 	else if (strcmp(sub, "tag") == 0)
 		printf("usage: ward fs tag VOL (--key-file KEY | --manifest FILE)\n\n"
 		       "Prints the volume tag after checking the manifest.\n");
@@ -135,6 +154,7 @@ static int parse(int argc, char **argv, struct fsopts *o)
 		{ "--manifest", "-m", offsetof(struct fsopts, manifest) },
 		{ "--tag", NULL, offsetof(struct fsopts, tag_hex) },
 		{ "--output", "-o", offsetof(struct fsopts, out) },
+		{ "--new-key-file", NULL, offsetof(struct fsopts, new_key_file) },
 	};
 	int opts_done = 0;
 
@@ -815,6 +835,160 @@ static int fs_tag(const struct fsopts *o)
 	return 0;
 }
 
+/* nftw callback: removes what it is given (depth first, links not followed) */
+static int rm_entry(const char *p, const struct stat *sb, int type, struct FTW *ftw)
+{
+	(void)sb;
+	(void)ftw;
+	return (type == FTW_DP ? rmdir(p) : unlink(p)) == 0 ? 0 : -1;
+}
+
+static int rm_tree(const char *dir)
+{
+	return nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* fsync of the directory that holds path (after a rename in it) */
+static void sync_parent(const char *path)
+{
+	char parent[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	if (slash == NULL)
+		snprintf(parent, sizeof(parent), ".");
+	else
+		snprintf(parent, sizeof(parent), "%.*s", slash == path ? 1 : (int)(slash - path), path);
+	int fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		(void)fsync(fd);
+		close(fd);
+	}
+}
+
+static int fs_rekey(const struct fsopts *o)
+{
+	uint8_t okey[WARD_VOL_KEY_LEN], nkey[WARD_VOL_KEY_LEN], tag[WARD_VOL_TAG_LEN];
+	char err[WARD_VOL_ERR_LEN], hx[2 * WARD_VOL_TAG_LEN + 1], vol[PATH_MAX], tmp[PATH_MAX + 8];
+	struct ward_vol_opts vo = { .kind = WARD_VOL_ENCRYPTED, .flags = WARD_VOL_CREATE | WARD_VOL_INCOMPLETE };
+	struct progress pr = { .on = 0, .what = "re-encrypting" };
+	ward_vol *src = NULL, *dst = NULL;
+	int created = 0, rc = 1, made_tmp = 0;
+	size_t n;
+
+	memset(okey, 0, sizeof(okey));
+	memset(nkey, 0, sizeof(nkey));
+	if (need_pos(o, 1, "rekey", "VOL") != 0)
+		return 2;
+	if (o->manifest != NULL) {
+		ward_error("fs rekey: an authenticated volume has no key; rebuild its manifest with 'ward fs authenticate'");
+		return 2;
+	}
+	if (o->key_file == NULL || o->new_key_file == NULL) {
+		ward_error("fs rekey: --key-file KEY (the volume's key) and --new-key-file NEW (generated when it does "
+			   "not exist) are required");
+		return 2;
+	}
+	/* VOL without trailing slashes: VOL.rekey is its sibling */
+	if ((n = strlen(o->pos[0])) >= sizeof(vol)) {
+		ward_error("fs rekey: '%s': path too long", o->pos[0]);
+		return 1;
+	}
+	memcpy(vol, o->pos[0], n + 1);
+	while (n > 1 && vol[n - 1] == '/')
+		vol[--n] = 0;
+	snprintf(tmp, sizeof(tmp), "%s.rekey", vol);
+	if (refuse_nested("rekey", o->new_key_file, "the new key file", vol, "the volume",
+			  "the key must not be stored next to its ciphertext") != 0 ||
+	    refuse_nested("rekey", o->new_key_file, "the new key file", tmp, "the new volume",
+			  "the key must not be stored next to its ciphertext") != 0)
+		return 1;
+	if (ward_vol_key_load(o->key_file, 0, okey, NULL, err) != 0) {
+		ward_error("%s", err);
+		return 1;
+	}
+	/* the volume, held exclusively until the swap: no writer in between */
+	if ((rc = open_vol("rekey", vol, o, WARD_VOL_RDWR, &src)) != 0) {
+		ward_wipe(okey, sizeof(okey));
+		return rc;
+	}
+	rc = 1;
+	if (!ward_vol_writable(src)) {
+		ward_error("fs rekey: cannot rekey '%s': this user may not write it (a read-only mount, or another "
+			   "user's volume)", vol);
+		goto out;
+	}
+	if (ward_vol_key_load(o->new_key_file, 1, nkey, &created, err) != 0) {
+		ward_error("%s", err);
+		goto out;
+	}
+	if (ward_ct_equal(okey, nkey, sizeof(okey))) {
+		ward_error("fs rekey: '%s' holds the volume's current key; give a new key file (a missing one is "
+			   "generated)", o->new_key_file);
+		goto out;
+	}
+	vo.key = nkey;
+	int r = ward_vol_open(tmp, &vo, &dst, err);
+	if (r == -ENOTEMPTY || r == -ENOTDIR || r == -EEXIST) {
+		ward_error("fs rekey: '%s' exists and is not the leftover of an interrupted rekey (it may hold the "
+			   "volume under its old key, left by a rekey interrupted after the swap); check it, remove it, "
+			   "and run this again", tmp);
+		goto out;
+	}
+	if (r != 0) {
+		report(r, err);
+		goto out;
+	}
+	made_tmp = 1;
+	pr.on = tree_large();
+	r = ward_vol_copy(src, dst, progress_cb, &pr, err);
+	if (r == 0)
+		r = ward_vol_sync(dst, err);
+	if (r == 0)
+		r = ward_vol_tag(dst, tag);
+	if (r == 0)
+		r = ward_vol_complete(dst, err);
+	if (r == 0) {
+		r = ward_vol_close(dst, err);
+		dst = NULL;
+	}
+	if (r != 0) {
+		report(r, err);
+		goto out;
+	}
+	/* one atomic step: VOL becomes the new volume, VOL.rekey the old one */
+	if (renameat2(AT_FDCWD, vol, AT_FDCWD, tmp, RENAME_EXCHANGE) != 0) {
+		int e = errno;
+		ward_error("fs rekey: cannot put the new volume in place of '%s': %s%s; '%s' is unchanged", vol,
+			   strerror(e), e == EINVAL ? " (this file system cannot swap two directories atomically)" : "",
+			   vol);
+		goto out;
+	}
+	sync_parent(vol);
+	made_tmp = 0; /* VOL.rekey is the old volume now: removed below, never on failure */
+	ward_vol_close(src, NULL);
+	src = NULL;
+	if (rm_tree(tmp) != 0)
+		ward_warn("cannot remove the old ciphertext in '%s': %s; remove it yourself", tmp, strerror(errno));
+	if (created)
+		fprintf(stderr, "ward: generated a new volume key in '%s' (mode 0600); keep it safe, the old key no "
+				"longer opens the volume\n", o->new_key_file);
+	created = 0;
+	ward_hex(tag, sizeof(tag), hx);
+	printf("%s\n", hx);
+	rc = 0;
+out:
+	if (dst != NULL)
+		(void)ward_vol_discard(dst, NULL);
+	if (made_tmp)
+		(void)rm_tree(tmp); /* what this run made there: ciphertext only */
+	if (src != NULL)
+		ward_vol_close(src, NULL);
+	if (created)
+		(void)unlink(o->new_key_file); /* a key made for this rekey only */
+	ward_wipe(okey, sizeof(okey));
+	ward_wipe(nkey, sizeof(nkey));
+	return rc;
+}
+
 int cmd_fs(int argc, char **argv)
 {
 	static const struct {
@@ -823,6 +997,7 @@ int cmd_fs(int argc, char **argv)
 	} subs[] = {
 		{ "encrypt", fs_encrypt }, { "ls", fs_ls },		    { "cat", fs_cat }, { "verify", fs_verify },
 		{ "decrypt", fs_decrypt }, { "authenticate", fs_authenticate }, { "tag", fs_tag },
+		{ "rekey", fs_rekey },
 	};
 	struct fsopts o;
 

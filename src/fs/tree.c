@@ -541,7 +541,7 @@ static int read_through(ward_vol *v, const char *path, uint8_t *buf,
 	return rc;
 }
 
-/* a sink of read_through: the bytes go to an exported file */
+/* where read_through's bytes go for an export */
 struct out_file {
 	int fd;
 	const char *dir, *rel; /* for messages: dir/rel */
@@ -553,30 +553,47 @@ static int all_zero(const uint8_t *p, size_t n)
 	return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
 }
 
-/* Writes the bytes at o->off, except 4 KiB blocks (on the file's grid)
- * that are all zeros: they are left as holes, and the caller gives the
- * file its size with ftruncate at the end. A sparse file (or one with
- * runs of zeros) is then sparse in the plain tree too. */
-static int write_out(void *arg, const uint8_t *p, size_t n, char *err)
+/* Hands put() every run of bytes of p (n bytes at file offset off) except
+ * 4 KiB blocks (on the file's grid) that are all zeros: those are left as
+ * holes, and the caller gives the file its size at the end. A sparse file
+ * (or one with runs of zeros) then stays sparse where it is written. */
+static int nonzero_runs(const uint8_t *p, size_t n, uint64_t off,
+			int (*put)(void *arg, const uint8_t *p, size_t len, uint64_t off, char *err), void *arg,
+			char *err)
 {
-	struct out_file *o = arg;
 	for (size_t a = 0; a < n;) {
-		size_t b = a + (WVOL_CHUNK - (size_t)((o->off + a) % WVOL_CHUNK));
+		size_t b = a + (WVOL_CHUNK - (size_t)((off + a) % WVOL_CHUNK));
 		if (b > n)
 			b = n;
-		int zero = all_zero(p + a, b - a);
+		int zero = all_zero(p + a, b - a), rc;
 		while (b < n) { /* the rest of the run of blocks of the same kind */
 			size_t e = n - b < WVOL_CHUNK ? n : b + WVOL_CHUNK;
 			if (all_zero(p + b, e - b) != zero)
 				break;
 			b = e;
 		}
-		if (!zero && ward_pwrite_full(o->fd, p + a, b - a, o->off + a) != 0)
-			return wv_fail(err, -errno, "cannot write '%s/%s': %s", o->dir, o->rel, strerror(errno));
+		if (!zero && (rc = put(arg, p + a, b - a, off + a, err)) != 0)
+			return rc;
 		a = b;
 	}
-	o->off += n;
 	return 0;
+}
+
+static int put_fd(void *arg, const uint8_t *p, size_t len, uint64_t off, char *err)
+{
+	struct out_file *o = arg;
+	if (ward_pwrite_full(o->fd, p, len, off) != 0)
+		return wv_fail(err, -errno, "cannot write '%s/%s': %s", o->dir, o->rel, strerror(errno));
+	return 0;
+}
+
+/* a sink of read_through: the bytes go to an exported file */
+static int write_out(void *arg, const uint8_t *p, size_t n, char *err)
+{
+	struct out_file *o = arg;
+	int rc = nonzero_runs(p, n, o->off, put_fd, o, err);
+	o->off += n;
+	return rc;
 }
 
 /* The path of the file that the hard link path names (its own path, the
@@ -873,6 +890,99 @@ int ward_vol_export(ward_vol *v, const char *out_dir, void (*progress)(void *, u
 	}
 	walk_end(&w);
 	close(outfd);
+	return rc;
+}
+
+/* ---- copy into another volume (re-keying) ---- */
+
+/* where read_through's bytes go for a copy: a file of the other volume */
+struct out_vfile {
+	ward_vfile *f;
+	uint64_t off;
+};
+
+static int put_vfile(void *arg, const uint8_t *p, size_t len, uint64_t off, char *err)
+{
+	struct out_vfile *o = arg;
+	ssize_t w = ward_vf_pwrite(o->f, p, len, off, err);
+	return w < 0 ? (int)w : 0;
+}
+
+static int write_vfile(void *arg, const uint8_t *p, size_t n, char *err)
+{
+	struct out_vfile *o = arg;
+	int rc = nonzero_runs(p, n, o->off, put_vfile, o, err);
+	o->off += n;
+	return rc;
+}
+
+/* One regular file of src (st its stat) into dst, verified on the way:
+ * holes stay holes, then the size, the mode and the mtime. */
+static int copy_file(ward_vol *src, ward_vol *dst, const char *rel, const struct ward_vstat *st, uint8_t *buf,
+		     uint64_t *done, char *err)
+{
+	ward_vfile *f = NULL;
+	int rc = ward_vf_open(dst, rel, O_WRONLY | O_CREAT | O_EXCL, st->mode & 07777, &f, err);
+	if (rc != 0)
+		return rc;
+	struct out_vfile o = { f, 0 };
+	rc = read_through(src, rel, buf, write_vfile, &o, done, err);
+	if (rc == 0 && ward_vf_size(f) != o.off)
+		rc = ward_vf_truncate(f, o.off, err); /* the size, past a last hole */
+	if (rc == 0)
+		rc = ward_vf_setattr(f, (int)(st->mode & 07777), st->mtime_ns, err);
+	int c = ward_vf_close(f, rc ? NULL : err);
+	return rc ? rc : c;
+}
+
+int ward_vol_copy(ward_vol *src, ward_vol *dst, void (*progress)(void *, uint64_t, uint64_t), void *arg, char *err)
+{
+	struct walk w;
+	uint64_t done = 0;
+	int rc;
+
+	if ((rc = walk_begin(src, &w, err)) != 0)
+		return rc;
+	for (size_t i = 0; i < w.n && rc == 0; i++) {
+		const char *rel = w.paths[i];
+		struct ward_vstat st;
+		if ((rc = ward_vol_stat(src, rel, &st, err)) != 0)
+			break;
+		if (w.types[i] == WVOL_T_DIR) {
+			rc = ward_vol_mkdir(dst, rel, 0700, err); /* its mode and mtime below, once filled */
+		} else if (w.types[i] == WVOL_T_LINK) {
+			ssize_t r = ward_vol_readlink(src, rel, (char *)w.buf, WARD_VOL_MAX_LINK, err);
+			if (r < 0) {
+				rc = (int)r;
+			} else {
+				w.buf[r] = '\0';
+				rc = ward_vol_symlink(dst, rel, (const char *)w.buf, err);
+				if (rc == 0)
+					rc = ward_vol_setattr(dst, rel, -1, st.mtime_ns, err);
+			}
+		} else if (w.types[i] == WVOL_T_FILE) {
+			rc = copy_file(src, dst, rel, &st, w.buf, &done, err);
+			if (progress)
+				progress(arg, done, w.total);
+		} /* WVOL_T_HLINK: below, once its file is there */
+	}
+	/* further paths of hard-linked files: paths of the file copied */
+	for (size_t i = 0; rc == 0 && i < w.n; i++) {
+		char file[WVOL_MAX_PATH + 1], fdisk[WVOL_MAX_PATH + 1], ldisk[WVOL_MAX_PATH + 1];
+		if (w.types[i] != WVOL_T_HLINK)
+			continue;
+		if (hlink_paths(src, w.paths[i], file, fdisk, ldisk) != 0)
+			rc = wv_fail(err, -EIO, "'%s/%s': internal error (not a hard link any more)", src->dir, w.paths[i]);
+		else
+			rc = ward_vol_link(dst, file, w.paths[i], err);
+	}
+	/* directory modes and times last (every entry made in one moved it) */
+	for (size_t i = w.n; rc == 0 && i-- > 0;) {
+		struct ward_vstat st;
+		if (w.types[i] == WVOL_T_DIR && (rc = ward_vol_stat(src, w.paths[i], &st, err)) == 0)
+			rc = ward_vol_setattr(dst, w.paths[i], (int)(st.mode & 07777), st.mtime_ns, err);
+	}
+	walk_end(&w);
 	return rc;
 }
 

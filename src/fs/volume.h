@@ -377,6 +377,15 @@ int ward_vol_import(ward_vol *v, const char *src, void (*progress)(void *arg, ui
 int ward_vol_export(ward_vol *v, const char *out_dir, void (*progress)(void *arg, uint64_t done, uint64_t total),
 		    void *arg, char *err);
 
+/* Copies every entry of src into the root of the new, empty, writable
+ * encrypted volume dst (another key, another volume id): directories,
+ * files (every byte verified on the way; runs of zero blocks left as
+ * holes), symbolic links, the paths of a hard-linked file as paths of one
+ * file, modes and mtimes. Plaintext stays in memory. For re-keying (ward
+ * fs rekey); the caller completes or discards dst. */
+int ward_vol_copy(ward_vol *src, ward_vol *dst, void (*progress)(void *arg, uint64_t done, uint64_t total), void *arg,
+		  char *err);
+
 /* Builds the manifest of an authenticated (integrity-only) volume over an
  * existing tree dir without modifying it, writes it atomically to
  * manifest_path (outside dir, or inside DIR/.ward-volume/), and returns

@@ -1,0 +1,179 @@
+"""`ward fs rekey`: a volume re-encrypted under a new key, as a user runs it:
+the tree comes back exactly (bytes, holes, modes, mtimes, links, hard
+links), the old key opens nothing, and every refusal (busy, same key,
+tampered data, a leftover in the way, bad usage) changes nothing."""
+import os
+import stat
+import subprocess
+import textwrap
+
+from conftest import PY, WARD, base_env, one_line, ward
+
+
+def tree(tmp):
+    src = tmp / "src"
+    (src / "pkg" / "deep").mkdir(parents=True)
+    (src / "empty").mkdir()
+    (src / "main.py").write_text("print('hello')\n")
+    (src / "pkg" / "deep" / "big.bin").write_bytes(os.urandom(300_000))
+    (src / "zero.txt").write_bytes(b"")
+    with open(src / "sparse.bin", "wb") as f:  # data, a hole of 1 MiB, data
+        f.write(b"head")
+        f.seek(1 << 20)
+        f.write(b"tail")
+    os.link(src / "main.py", src / "pkg" / "same.py")
+    os.symlink("../main.py", src / "pkg" / "link.py")
+    os.chmod(src / "pkg" / "deep" / "big.bin", 0o600)
+    os.chmod(src / "main.py", 0o750)
+    for i, p in enumerate(["main.py", "pkg/deep/big.bin", "zero.txt", "sparse.bin", "pkg/deep", "pkg", "empty"]):
+        t = 1_600_000_000_000_000_000 + i * 1_000_000_123
+        os.utime(src / p, ns=(t, t))
+    return src
+
+
+def snapshot(root):
+    """Everything a user could tell apart, path by path."""
+    out = {}
+    for dp, dn, fn in os.walk(root):
+        for name in dn + fn:
+            p = os.path.join(dp, name)
+            rel = os.path.relpath(p, root)
+            st = os.lstat(p)
+            if stat.S_ISLNK(st.st_mode):
+                out[rel] = ("link", os.readlink(p))
+            elif stat.S_ISDIR(st.st_mode):
+                out[rel] = ("dir", stat.S_IMODE(st.st_mode), st.st_mtime_ns)
+            else:
+                out[rel] = ("file", open(p, "rb").read(), stat.S_IMODE(st.st_mode), st.st_mtime_ns, st.st_nlink)
+    return out
+
+
+def make(tmp):
+    src = tree(tmp)
+    vol, key = tmp / "app.vol", tmp / "app.key"
+    r = ward("fs", "encrypt", src, vol, "--key-file", key)
+    assert r.returncode == 0, r.stderr
+    return src, vol, key, r.stdout.strip()
+
+
+def test_rekey_round_trips_and_retires_the_old_key(tmp):
+    src, vol, key, old_tag = make(tmp)
+    new = tmp / "new.key"
+    r = ward("fs", "rekey", vol, "--key-file", key, "--new-key-file", new)
+    assert r.returncode == 0, r.stderr
+    tag = r.stdout.strip()
+    assert len(tag) == 64 and tag != old_tag
+    assert one_line(r.stderr) == [f"ward: generated a new volume key in '{new}' (mode 0600); keep it safe, the old "
+                                  "key no longer opens the volume"]
+    assert stat.S_IMODE(os.stat(new).st_mode) == 0o600
+    assert not (tmp / "app.vol.rekey").exists()
+    # the new key opens it, pinned to the printed tag; the old one does not
+    r = ward("fs", "verify", vol, "--key-file", new, "--tag", tag)
+    assert r.returncode == 0, r.stderr
+    r = ward("fs", "ls", vol, "--key-file", key)
+    assert (r.returncode, one_line(r.stderr)) == (1, [
+        f"ward: wrong key: '{key}' is not the key of volume '{vol}' (key check does not match); use the key file "
+        "it was created with"])
+    # the tree is what was encrypted, to the nanosecond and the hole
+    r = ward("fs", "decrypt", vol, tmp / "out", "--key-file", new)
+    assert r.returncode == 0, r.stderr
+    assert snapshot(tmp / "out") == snapshot(src)
+    assert os.stat(tmp / "out" / "sparse.bin").st_blocks * 512 < (1 << 20)
+    # and a program sees the same under ward run
+    code = "import sys; print(open(sys.argv[1] + '/pkg/link.py').read().strip())"
+    r = ward("run", "--volume", f"{vol}:{new}", "--", PY, "-c", code, vol)
+    assert (r.returncode, r.stdout) == (0, "print('hello')\n"), r.stderr
+    # an existing key file is used as it is (no message); the volume moves on again
+    other = tmp / "other.key"
+    other.write_text("42" * 32 + "\n")
+    other.chmod(0o600)
+    r = ward("fs", "rekey", vol, "--key-file", new, "--new-key-file", other)
+    assert (r.returncode, one_line(r.stderr)) == (0, []), r.stderr
+    assert ward("fs", "tag", vol, "--key-file", other).stdout.strip() == r.stdout.strip()
+
+
+HOLD = """
+    import os, sys, time
+    print(open(sys.argv[1] + '/main.py').read().strip(), flush=True)
+    while not os.path.exists(sys.argv[2]):
+        time.sleep(0.01)
+"""
+
+
+def test_rekey_refuses_while_a_run_has_the_volume(tmp):
+    src, vol, key, tag = make(tmp)
+    new, stop = tmp / "new.key", tmp / "stop"
+    p = subprocess.Popen([str(WARD), "run", "--volume", f"{vol}:{key}", "--", PY, "-c", textwrap.dedent(HOLD),
+                          str(vol), str(stop)], env=base_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True)
+    try:
+        assert p.stdout.readline() == "print('hello')\n"
+        r = ward("fs", "rekey", vol, "--key-file", key, "--new-key-file", new)
+        assert (r.returncode, r.stdout, one_line(r.stderr)) == (75, "", [
+            f"ward: volume '{vol}' is open for writing by another process; run this again when it has finished"])
+    finally:
+        stop.touch()
+        p.communicate(timeout=60)
+    assert not new.exists() and not (tmp / "app.vol.rekey").exists()
+    assert ward("fs", "verify", vol, "--key-file", key, "--tag", tag).returncode == 0
+
+
+def test_rekey_of_tampered_data_fails_and_changes_nothing(tmp):
+    src, vol, key, tag = make(tmp)
+    f = vol / "pkg" / "deep" / "big.bin"
+    b = bytearray(f.read_bytes())
+    b[5000] ^= 1
+    f.write_bytes(bytes(b))
+    new = tmp / "new.key"
+    r = ward("fs", "rekey", vol, "--key-file", key, "--new-key-file", new)
+    assert (r.returncode, r.stdout) == (1, "")
+    lines = one_line(r.stderr)
+    assert len(lines) == 1 and "pkg/deep/big.bin" in lines[0] and "chunk 1" in lines[0], r.stderr
+    assert "authentication failed" in lines[0]
+    # nothing made, nothing kept: the volume (and its damage) as it was
+    assert not new.exists() and not (tmp / "app.vol.rekey").exists()
+    assert f.read_bytes() == bytes(b)
+    assert ward("fs", "cat", vol, "main.py", "--key-file", key).stdout == "print('hello')\n"
+
+
+def test_rekey_refusals_change_nothing(tmp):
+    src, vol, key, tag = make(tmp)
+    new = tmp / "new.key"
+
+    def unchanged():
+        assert ward("fs", "verify", vol, "--key-file", key, "--tag", tag).returncode == 0
+        assert not new.exists()
+
+    # the same key
+    r = ward("fs", "rekey", vol, "--key-file", key, "--new-key-file", key)
+    assert (r.returncode, one_line(r.stderr)) == (1, [
+        f"ward: fs rekey: '{key}' holds the volume's current key; give a new key file (a missing one is generated)"])
+    unchanged()
+    # something in the way of the new volume (say, the old ciphertext of a
+    # rekey interrupted after its swap): left alone
+    (tmp / "app.vol.rekey").mkdir()
+    (tmp / "app.vol.rekey" / "keep.txt").write_text("mine")
+    r = ward("fs", "rekey", vol, "--key-file", key, "--new-key-file", new)
+    assert (r.returncode, one_line(r.stderr)) == (1, [
+        f"ward: fs rekey: '{tmp / 'app.vol.rekey'}' exists and is not the leftover of an interrupted rekey (it may "
+        "hold the volume under its old key, left by a rekey interrupted after the swap); check it, remove it, and "
+        "run this again"])
+    assert (tmp / "app.vol.rekey" / "keep.txt").read_text() == "mine"
+    unchanged()
+    # the new key inside the volume
+    r = ward("fs", "rekey", vol, "--key-file", key, "--new-key-file", vol / "k")
+    assert r.returncode == 1 and "would be inside the volume" in one_line(r.stderr)[0], r.stderr
+    assert not (vol / "k").exists()
+    unchanged()
+    # usage
+    r = ward("fs", "rekey", vol, "--key-file", key)
+    assert (r.returncode, one_line(r.stderr)) == (2, [
+        "ward: fs rekey: --key-file KEY (the volume's key) and --new-key-file NEW (generated when it does not "
+        "exist) are required"])
+    r = ward("fs", "rekey", "--key-file", key, "--new-key-file", new)
+    assert r.returncode == 2 and "expected VOL" in one_line(r.stderr)[0]
+    unchanged()
+    # help
+    r = ward("fs", "rekey", "--help")
+    assert r.returncode == 0 and "RENAME_EXCHANGE" in r.stdout
+    assert "rekey VOL --key-file KEY --new-key-file NEW" in ward("fs", "--help").stdout
