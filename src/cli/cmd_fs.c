@@ -131,9 +131,9 @@ static void help_sub(const char *sub)
 		       "(a volume the CAS manages needs its key and tag updated in the session).\n"
 		       "Nothing may have the volume open meanwhile: while 'ward run' has it, this\n"
 		       "exits with status 75 and changes nothing. Interrupted before the swap, VOL\n"
-		       "is unchanged and the next rekey replaces the leftover VOL.rekey; after the\n"
-		       "swap, VOL.rekey holds the old ciphertext, which the next rekey refuses to\n"
-		       "remove on its own.\n");
+		       "is unchanged and the same command again replaces the leftover VOL.rekey;\n"
+		       "after it, VOL is the new volume and the same command again only removes\n"
+		       "the old ciphertext left in VOL.rekey.\n");
 	else if (strcmp(sub, "tag") == 0)
 		printf("usage: ward fs tag VOL (--key-file KEY | --manifest FILE)\n\n"
 		       "Prints the volume tag after checking the manifest.\n");
@@ -848,20 +848,17 @@ static int rm_tree(const char *dir)
 	return nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-/* fsync of the directory that holds path (after a rename in it) */
-static void sync_parent(const char *path)
+/* 1 when dir is a complete volume that key opens */
+static int leftover_copy(const char *dir, const uint8_t key[WARD_VOL_KEY_LEN])
 {
-	char parent[PATH_MAX];
-	const char *slash = strrchr(path, '/');
-	if (slash == NULL)
-		snprintf(parent, sizeof(parent), ".");
-	else
-		snprintf(parent, sizeof(parent), "%.*s", slash == path ? 1 : (int)(slash - path), path);
-	int fd = open(parent, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd >= 0) {
-		(void)fsync(fd);
-		close(fd);
-	}
+	struct ward_vol_opts vo = { .kind = WARD_VOL_ENCRYPTED, .key = key, .flags = WARD_VOL_RDONLY };
+	char err[WARD_VOL_ERR_LEN];
+	ward_vol *v = NULL;
+	struct stat st;
+	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || ward_vol_open(dir, &vo, &v, err) != 0)
+		return 0;
+	ward_vol_close(v, NULL);
+	return 1;
 }
 
 static int fs_rekey(const struct fsopts *o)
@@ -905,6 +902,30 @@ static int fs_rekey(const struct fsopts *o)
 		ward_error("%s", err);
 		return 1;
 	}
+	/* The same command after a run killed between its swap and the end:
+	 * NEW opens VOL already. Finish: remove the old copy (KEY opens it). */
+	if (access(o->new_key_file, F_OK) == 0 && ward_vol_key_load(o->new_key_file, 0, nkey, NULL, err) == 0 &&
+	    !ward_ct_equal(okey, nkey, sizeof(okey)) && leftover_copy(vol, nkey)) {
+		if (leftover_copy(tmp, okey) && rm_tree(tmp) != 0)
+			ward_warn("cannot remove the old ciphertext in '%s': %s; remove it yourself", tmp, strerror(errno));
+		struct ward_vol_opts ro = { .kind = WARD_VOL_ENCRYPTED, .key = nkey, .flags = WARD_VOL_RDONLY };
+		ward_vol *v = NULL;
+		rc = ward_vol_open(vol, &ro, &v, err);
+		if (rc == 0) {
+			ward_vol_tag(v, tag);
+			ward_vol_close(v, NULL);
+			ward_hex(tag, sizeof(tag), hx);
+			fprintf(stderr, "ward: '%s' was re-keyed already (an earlier rekey was interrupted after its swap): "
+					"'%s' opens it\n", vol, o->new_key_file);
+			printf("%s\n", hx);
+		} else {
+			report(rc, err);
+		}
+		ward_wipe(okey, sizeof(okey));
+		ward_wipe(nkey, sizeof(nkey));
+		return rc == 0 ? 0 : rc == -EBUSY ? FS_EXIT_BUSY : 1;
+	}
+	ward_wipe(nkey, sizeof(nkey));
 	/* the volume, held exclusively until the swap: no writer in between */
 	if ((rc = open_vol("rekey", vol, o, WARD_VOL_RDWR, &src)) != 0) {
 		ward_wipe(okey, sizeof(okey));
@@ -925,6 +946,11 @@ static int fs_rekey(const struct fsopts *o)
 			   "generated)", o->new_key_file);
 		goto out;
 	}
+	/* VOL.rekey left complete by a run killed just before its swap: the
+	 * new key opens it (VOL is still the old volume, opened above), so
+	 * it is only a copy, made again below */
+	if (!created && leftover_copy(tmp, nkey))
+		(void)rm_tree(tmp);
 	vo.key = nkey;
 	int r = ward_vol_open(tmp, &vo, &dst, err);
 	if (r == -ENOTEMPTY || r == -ENOTDIR || r == -EEXIST) {
@@ -962,7 +988,7 @@ static int fs_rekey(const struct fsopts *o)
 			   vol);
 		goto out;
 	}
-	sync_parent(vol);
+	ward_fsync_parent(vol);
 	made_tmp = 0; /* VOL.rekey is the old volume now: removed below, never on failure */
 	ward_vol_close(src, NULL);
 	src = NULL;

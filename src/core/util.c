@@ -81,10 +81,8 @@ fail:
 int ward_write_file_atomic(const char *path, const void *data, size_t len, unsigned mode)
 {
 	char tmp[PATH_MAX];
-	char dir[PATH_MAX];
 	const uint8_t *p = data;
-	char *slash;
-	int fd, dfd, saved;
+	int fd, saved;
 
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof(tmp)) {
 		errno = ENAMETOOLONG;
@@ -113,7 +111,23 @@ int ward_write_file_atomic(const char *path, const void *data, size_t len, unsig
 	fd = -1;
 	if (rename(tmp, path) != 0)
 		goto fail;
-	ward_strlcpy(dir, path, sizeof(dir));
+	ward_fsync_parent(path);
+	return 0;
+fail:
+	saved = errno;
+	if (fd >= 0)
+		close(fd);
+	unlink(tmp);
+	errno = saved;
+	return -1;
+}
+
+void ward_fsync_parent(const char *path)
+{
+	char dir[PATH_MAX], *slash;
+	int dfd;
+	if (ward_strlcpy(dir, path, sizeof(dir)) != 0)
+		return;
 	slash = strrchr(dir, '/');
 	if (slash == NULL)
 		strcpy(dir, ".");
@@ -126,14 +140,6 @@ int ward_write_file_atomic(const char *path, const void *data, size_t len, unsig
 		(void)fsync(dfd);
 		close(dfd);
 	}
-	return 0;
-fail:
-	saved = errno;
-	if (fd >= 0)
-		close(fd);
-	unlink(tmp);
-	errno = saved;
-	return -1;
 }
 
 void ward_hex(const uint8_t *in, size_t len, char *out)

@@ -21,6 +21,10 @@ int ward_read_file(const char *path, size_t max, uint8_t **out, size_t *len);
  * rename, fsync of the directory. mode is applied to the new file. */
 int ward_write_file_atomic(const char *path, const void *data, size_t len, unsigned mode);
 
+/* fsync of the directory that holds path (so that an entry just made or
+ * renamed there survives a crash); best effort. */
+void ward_fsync_parent(const char *path);
+
 /* Writes a one-line reason into err (when err is not NULL and errlen > 0)
  * and returns -1: the usual tail of a failing function. */
 int ward_fail(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

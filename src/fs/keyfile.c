@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,17 +33,27 @@ int ward_vol_key_load(const char *path, int create, uint8_t key[WARD_VOL_KEY_LEN
 			return wv_fail(err, -EIO, "no randomness for a new key");
 		ward_hex(k, sizeof(k), hx);
 		strcat(hx, "\n");
-		int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+		/* written whole to a temporary name, then linked into place: a
+		 * killed writer never leaves a partial key at path, and link()
+		 * refuses an existing path as O_EXCL would */
+		char tmp[PATH_MAX];
+		int fd = -1;
 		size_t hl = strlen(hx);
 		rc = 0;
-		if (fd < 0)
+		if ((size_t)snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= sizeof(tmp))
+			rc = wv_fail(err, -ENAMETOOLONG, "cannot create key file '%s': %s", path, strerror(ENAMETOOLONG));
+		else if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0)
 			rc = wv_fail(err, -errno, "cannot create key file '%s': %s", path, strerror(errno));
 		else if (fchmod(fd, 0600) != 0 || write(fd, hx, hl) != (ssize_t)hl || fsync(fd) != 0)
 			rc = wv_fail(err, -(errno ? errno : EIO), "cannot write key file '%s': %s", path, strerror(errno));
 		if (fd >= 0 && close(fd) != 0 && rc == 0)
 			rc = wv_fail(err, -errno, "cannot write key file '%s': %s", path, strerror(errno));
-		if (rc != 0 && fd >= 0)
-			(void)unlink(path);
+		if (rc == 0 && link(tmp, path) != 0)
+			rc = wv_fail(err, -errno, "cannot create key file '%s': %s", path, strerror(errno));
+		if (fd >= 0)
+			(void)unlink(tmp);
+		if (rc == 0)
+			ward_fsync_parent(path);
 		if (rc == 0) {
 			memcpy(key, k, sizeof(k));
 			if (created)

@@ -3,9 +3,11 @@ the tree comes back exactly (bytes, holes, modes, mtimes, links, hard
 links), the old key opens nothing, and every refusal (busy, same key,
 tampered data, a leftover in the way, bad usage) changes nothing."""
 import os
+import random
 import stat
 import subprocess
 import textwrap
+import time
 
 from conftest import PY, WARD, base_env, one_line, ward
 
@@ -177,3 +179,45 @@ def test_rekey_refusals_change_nothing(tmp):
     r = ward("fs", "rekey", "--help")
     assert r.returncode == 0 and "RENAME_EXCHANGE" in r.stdout
     assert "rekey VOL --key-file KEY --new-key-file NEW" in ward("fs", "--help").stdout
+
+
+def test_rekey_killed_at_any_point_loses_nothing_and_the_same_command_finishes(tmp):
+    """kill -9 at random points of a rekey: the volume opens with exactly
+    one of the two keys and holds the tree; the same command again ends
+    with the new key, the tree, and nothing left beside the volume."""
+    src = tmp / "src"
+    src.mkdir()
+    for i in range(64):
+        (src / f"f{i:02d}.bin").write_bytes(os.urandom(512 * 1024))
+    os.symlink("f00.bin", src / "link")
+    vol = tmp / "app.vol"
+    keys = [tmp / "k0"]
+    assert ward("fs", "encrypt", src, vol, "--key-file", keys[0]).returncode == 0
+    want = snapshot(src)
+    # how long one rekey takes here: the kills land across that span
+    t = time.monotonic()
+    keys.append(tmp / "k1")
+    r = ward("fs", "rekey", vol, "--key-file", keys[0], "--new-key-file", keys[1])
+    span = time.monotonic() - t
+    assert r.returncode == 0, r.stderr
+    rnd = random.Random(1234)
+    seen = set()
+    for it in range(8):
+        cur, new = keys[-1], tmp / f"k{len(keys)}"
+        args = ["fs", "rekey", str(vol), "--key-file", str(cur), "--new-key-file", str(new)]
+        p = subprocess.Popen([str(WARD), *args], env=base_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(rnd.uniform(0.0, 1.2 * span))
+        p.kill()
+        p.communicate(timeout=60)
+        old_ok = ward("fs", "verify", vol, "--key-file", cur).returncode == 0
+        new_ok = new.exists() and ward("fs", "verify", vol, "--key-file", new).returncode == 0
+        assert old_ok != new_ok, (it, old_ok, new_ok)
+        seen.add("before swap" if old_ok else "after swap")
+        r = ward(*args)
+        assert r.returncode == 0, (it, r.stderr)
+        assert not (tmp / "app.vol.rekey").exists()
+        assert ward("fs", "verify", vol, "--key-file", new, "--tag", r.stdout.strip()).returncode == 0
+        keys.append(new)
+    assert ward("fs", "decrypt", vol, tmp / "out", "--key-file", keys[-1]).returncode == 0
+    assert snapshot(tmp / "out") == want
+    assert "before swap" in seen
