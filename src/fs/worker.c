@@ -8,7 +8,10 @@
  * waiting; a job the helper has not picked up when the caller has claimed
  * everything is withdrawn. The helper starts on first use; when it is busy
  * with another caller's run, the caller does all the work itself (no
- * queueing). A forked child starts without the helper (restarted on use).
+ * queueing). Between jobs the helper spins briefly (back-to-back requests
+ * then skip a sleep and a wake-up), unless the last job came later than
+ * the spin would have lasted. A forked child starts without the helper
+ * (restarted on use).
  *
  * Also: wv_scratch(), a per-thread buffer for ciphertext on its way to disk,
  * and wv_record_buf(), one for building a manifest record.
@@ -72,18 +75,35 @@ static void spin_until(int *flag, int want, long us)
 #define CALLER_SPIN_US 500 /* the caller, for the helper's last grain (~100 us) */
 #endif
 
+static int64_t now_ns(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
+/* when the current job was posted (under mu) */
+static int64_t job_posted_ns;
+
 static void *helper(void *unused)
 {
+	int64_t done_ns = 0;
+	int spin = 1;
 	(void)unused;
 	pthread_mutex_lock(&mu);
 	for (;;) {
-		if (!posted) {
+		/* Spinning pays when requests come back to back (a big file read
+		 * in 1 MiB calls); when the last one came later than the spin
+		 * lasts (a library copied between other work, say), it would
+		 * only burn the core: then sleep at once. */
+		if (!posted && spin) {
 			pthread_mutex_unlock(&mu);
 			spin_until(&posted, 1, HELPER_SPIN_US);
 			pthread_mutex_lock(&mu);
 		}
 		while (!posted)
 			pthread_cond_wait(&cv_job, &mu);
+		spin = done_ns == 0 || job_posted_ns - done_ns <= (int64_t)HELPER_SPIN_US * 1000;
 		__atomic_store_n(&posted, 0, __ATOMIC_RELAXED);
 		__atomic_store_n(&helper_in, 1, __ATOMIC_RELAXED);
 		int (*fn)(void *, uint64_t, uint64_t) = job_fn;
@@ -92,6 +112,7 @@ static void *helper(void *unused)
 		pthread_mutex_unlock(&mu);
 		int rc = claim_loop(fn, arg, hi, grain);
 		pthread_mutex_lock(&mu);
+		done_ns = now_ns();
 		job_rc = rc;
 		__atomic_store_n(&helper_in, 0, __ATOMIC_RELEASE);
 		pthread_cond_signal(&cv_done);
@@ -222,6 +243,7 @@ int wv_parallel(int (*fn)(void *arg, uint64_t lo, uint64_t hi), void *arg, uint6
 	job_hi = hi;
 	job_grain = grain;
 	job_rc = 0;
+	job_posted_ns = now_ns();
 	__atomic_store_n(&posted, 1, __ATOMIC_RELEASE);
 	pthread_cond_signal(&cv_job);
 	pthread_mutex_unlock(&mu);
