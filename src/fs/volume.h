@@ -303,7 +303,7 @@ int ward_vf_open(ward_vol *v, const char *path, int flags, unsigned mode, ward_v
 /* Reads up to len bytes at off; returns the count (0 at end of file).
  * Every byte returned has been verified; on a verification failure
  * returns -EIO and nothing in buf may be used. Large reads are decrypted
- * straight into buf (two threads above 1 MiB). */
+ * straight into buf (on two threads from 256 KiB up). */
 ssize_t ward_vf_pread(ward_vfile *f, void *buf, size_t len, uint64_t off, char *err);
 
 /* Writes len bytes at off (a hole before off reads as zeros); returns len.
