@@ -1376,6 +1376,53 @@ static int lz_count_hl(const ward_vol *v, struct lazy *lz)
  * bytes, which reports any failure with its usual line. -1: out of memory.
  */
 #define LZ_AHEAD 16 /* records between a slot's prefetch and its probe */
+#define LZ_PAR_MIN 1024	 /* records: from here their MACs are checked on both cores */
+#define LZ_PAR_GRAIN 256 /* records per piece */
+
+struct chain_job {
+	ward_vol *v;
+	const uint8_t *buf;
+	const uint32_t *rec; /* the records' offsets */
+	const EVP_MD *md;    /* authenticated volumes: SHA-256 */
+};
+
+/* Checks the MACs (encrypted) or chained hashes (authenticated) of
+ * records [lo, hi) with a context of its own. Each record's MAC covers the
+ * MAC stored before it in the buffer, so every record is checked on its
+ * own, in any order, by either thread (wv_parallel). 0 when all match, 1
+ * at the first that does not (the eager loader then names it). */
+static int chain_part(void *arg, uint64_t lo, uint64_t hi)
+{
+	const struct chain_job *j = arg;
+	uint8_t mac[WVOL_MAC_LEN];
+	int bad = 0;
+	if (j->v->kind == WARD_VOL_ENCRYPTED) {
+		EVP_MAC_CTX *c = EVP_MAC_CTX_dup(j->v->mac);
+		bad = c == NULL;
+		for (uint64_t i = lo; i < hi && !bad; i++) {
+			size_t off = j->rec[i], plen = (size_t)le32(j->buf + off + 4), ol = 0;
+			bad = EVP_MAC_init(c, NULL, 0, NULL) != 1 ||
+			      EVP_MAC_update(c, j->buf + off - WVOL_MAC_LEN, WVOL_MAC_LEN + WVOL_REC_HDR + plen) != 1 ||
+			      EVP_MAC_final(c, mac, &ol, sizeof(mac)) != 1 || ol != WVOL_MAC_LEN ||
+			      !ward_ct_equal(mac, j->buf + off + WVOL_REC_HDR + plen, WVOL_MAC_LEN);
+		}
+		EVP_MAC_CTX_free(c);
+	} else {
+		EVP_MD_CTX *c = EVP_MD_CTX_new();
+		bad = c == NULL;
+		for (uint64_t i = lo; i < hi && !bad; i++) {
+			size_t off = j->rec[i], plen = (size_t)le32(j->buf + off + 4);
+			bad = EVP_DigestInit_ex(c, j->md, NULL) != 1 ||
+			      EVP_DigestUpdate(c, j->buf + off - WVOL_MAC_LEN, WVOL_MAC_LEN + WVOL_REC_HDR + plen) != 1 ||
+			      EVP_DigestFinal_ex(c, mac, NULL) != 1 ||
+			      !ward_ct_equal(mac, j->buf + off + WVOL_REC_HDR + plen, WVOL_MAC_LEN);
+		}
+		EVP_MD_CTX_free(c);
+	}
+	if (bad)
+		ERR_clear_error();
+	return bad;
+}
 
 static int lazy_load(ward_vol *v, struct mbuf *b)
 {
@@ -1421,6 +1468,20 @@ static int lazy_load(ward_vol *v, struct mbuf *b)
 	if (v->kind != WARD_VOL_ENCRYPTED && !v->trusted &&
 	    ((md = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL || (c = EVP_MD_CTX_new()) == NULL))
 		goto oom;
+	/* Many records: their MACs first, on both cores (the offsets are
+	 * recorded here; the loop below records the same ones). */
+	int chained = 0;
+	if (!v->trusted && n >= LZ_PAR_MIN) {
+		uint32_t i = 0;
+		for (off = WVOL_HDR_LEN; off < len; i++) {
+			lz->rec[i] = (uint32_t)off;
+			off += WVOL_REC_HDR + (size_t)le32(buf + off + 4) + WVOL_MAC_LEN;
+		}
+		struct chain_job j = { v, buf, lz->rec, md };
+		if (wv_parallel(chain_part, &j, 0, n, LZ_PAR_GRAIN) != 0)
+			goto no; /* tampered: the eager loader says where */
+		chained = 1;
+	}
 	/* A second cursor runs LZ_AHEAD records ahead and prefetches the hash
 	 * slot of that record's path: a large table is probed at random, and
 	 * each probe would otherwise wait for memory (most of the time of this
@@ -1441,7 +1502,7 @@ static int lazy_load(ward_vol *v, struct mbuf *b)
 			ahead += WVOL_REC_HDR + al + WVOL_MAC_LEN;
 		}
 		/* trusted: the chain was checked when this file was (volume.h) */
-		if ((!v->trusted && !chain_ok(v, c, md, buf, off, plen)) || ent_parse(v, p, plen, &e) != 0 ||
+		if ((!v->trusted && !chained && !chain_ok(v, c, md, buf, off, plen)) || ent_parse(v, p, plen, &e) != 0 ||
 		    (prev != NULL && bytes_cmp(prev, prevl, e.path, e.plen) >= 0))
 			goto no; /* tampered, malformed or not in order: the eager loader says which */
 		/* the parent sorts before its children: it is indexed if it exists

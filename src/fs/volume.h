@@ -306,6 +306,15 @@ int ward_vf_open(ward_vol *v, const char *path, int flags, unsigned mode, ward_v
  * straight into buf (on two threads from 256 KiB up). */
 ssize_t ward_vf_pread(ward_vfile *f, void *buf, size_t len, uint64_t off, char *err);
 
+/* Ends the library's helper thread, which shares large reads, writes and
+ * the MAC checks of a large manifest between two cores; the next such
+ * request starts it again. For a caller about to install restrictions
+ * that bind only the calling thread and the threads it creates afterwards
+ * (Landlock, a seccomp filter without TSYNC): afterwards, the helper is
+ * one of those. Waits for the thread to leave; does nothing while another
+ * thread's request has it. */
+void ward_vol_helper_retire(void);
+
 /* Writes len bytes at off (a hole before off reads as zeros); returns len.
  * -EBADF when the handle was opened read-only. */
 ssize_t ward_vf_pwrite(ward_vfile *f, const void *buf, size_t len, uint64_t off, char *err);

@@ -24,7 +24,8 @@
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv_job = PTHREAD_COND_INITIALIZER, cv_done = PTHREAD_COND_INITIALIZER;
-static int started, failed_start, busy, posted, helper_in;
+static int started, failed_start, busy, posted, helper_in, retire;
+static pthread_t helper_thread; /* while started */
 
 /* the current job (one at a time: `busy`); fields set under mu before `posted` */
 static int (*job_fn)(void *, uint64_t, uint64_t);
@@ -96,13 +97,19 @@ static void *helper(void *unused)
 		 * in 1 MiB calls); when the last one came later than the spin
 		 * lasts (a library copied between other work, say), it would
 		 * only burn the core: then sleep at once. */
-		if (!posted && spin) {
+		if (!posted && spin && !retire) {
 			pthread_mutex_unlock(&mu);
 			spin_until(&posted, 1, HELPER_SPIN_US);
 			pthread_mutex_lock(&mu);
 		}
-		while (!posted)
+		while (!posted && !retire)
 			pthread_cond_wait(&cv_job, &mu);
+		if (!posted) { /* ward_vol_helper_retire */
+			started = retire = 0;
+			pthread_cond_broadcast(&cv_done);
+			pthread_mutex_unlock(&mu);
+			return NULL;
+		}
 		spin = done_ns == 0 || job_posted_ns - done_ns <= (int64_t)HELPER_SPIN_US * 1000;
 		__atomic_store_n(&posted, 0, __ATOMIC_RELAXED);
 		__atomic_store_n(&helper_in, 1, __ATOMIC_RELAXED);
@@ -126,7 +133,7 @@ static void child_reset(void)
 	pthread_mutex_init(&mu, NULL);
 	pthread_cond_init(&cv_job, NULL);
 	pthread_cond_init(&cv_done, NULL);
-	started = failed_start = busy = posted = helper_in = 0;
+	started = failed_start = busy = posted = helper_in = retire = 0;
 }
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -222,15 +229,11 @@ int wv_parallel(int (*fn)(void *arg, uint64_t lo, uint64_t hi), void *arg, uint6
 	pthread_once(&once, init_once);
 	pthread_mutex_lock(&mu);
 	if (!started && !failed_start) {
-		pthread_t t;
-		pthread_attr_t a;
-		pthread_attr_init(&a);
-		pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
-		if (pthread_create(&t, &a, helper, NULL) == 0)
+		/* joinable: ward_vol_helper_retire waits until it is gone */
+		if (pthread_create(&helper_thread, NULL, helper, NULL) == 0)
 			started = 1;
 		else
 			failed_start = 1;
-		pthread_attr_destroy(&a);
 	}
 	if (!started || busy || hi - lo <= grain) {
 		pthread_mutex_unlock(&mu);
@@ -267,4 +270,23 @@ int wv_parallel(int (*fn)(void *arg, uint64_t lo, uint64_t hi), void *arg, uint6
 	busy = 0;
 	pthread_mutex_unlock(&mu);
 	return rc;
+}
+
+void ward_vol_helper_retire(void)
+{
+	int gone = 0;
+	pthread_t t;
+	pthread_once(&once, init_once);
+	pthread_mutex_lock(&mu);
+	if (started && !busy) {
+		t = helper_thread;
+		retire = 1;
+		pthread_cond_signal(&cv_job);
+		while (started)
+			pthread_cond_wait(&cv_done, &mu);
+		gone = 1;
+	}
+	pthread_mutex_unlock(&mu);
+	if (gone)
+		pthread_join(t, NULL); /* out of the lock: it leaves unlocked */
 }

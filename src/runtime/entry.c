@@ -133,6 +133,9 @@ static void runtime_start(int *argc, char ***argv)
 	 * It replaces the environment, so WARD_SHIELD must have been read. */
 	ward_rt_cas_start(&ward_rt_config, used, hash, argc, argv);
 	ward_rt_dlopen_policy_start(ward_rt_config.dlopen);
+	/* the seccomp filter binds this thread and the ones it creates later:
+	 * a helper thread the CAS's volumes started goes first */
+	ward_shield_helpers_retire();
 	if (ward_rt_proc_shield_apply() != 0)
 		ward_rt_fatal(125, "cannot install the process shield (seccomp); the kernel must support seccomp filters");
 	scrub_environment();

@@ -712,3 +712,20 @@ def test_volume_option_spelling_errors_name_the_form(tmp):
     r = ward("run", "--volume", f"{vol}:{key}:rx", "--", PY, "-c", "pass")
     assert r.returncode == 125
     assert one_line(r.stderr)[0].startswith(f"ward: --volume {key}:rx: No such file or directory"), r.stderr
+
+
+def test_program_starts_with_one_thread_after_a_large_volume_opens(tmp):
+    # A manifest of more than 1,024 records has its MACs checked on two
+    # threads; the helper must be gone before the seccomp filter and the
+    # Landlock rules are installed (they bind the installing thread and the
+    # threads it creates later), so the program starts alone, and its own
+    # large reads start the helper again, inside the restrictions.
+    vol, key = make_volume(tmp, {"d/f%04d" % i: "x%d" % i for i in range(1200)} | {"big.bin": os.urandom(1 << 20)})
+    code = """
+        import os, sys
+        print(len(os.listdir('/proc/self/task')), open(sys.argv[1] + '/d/f1199').read())
+        data = open(sys.argv[1] + '/big.bin', 'rb').read()
+        print(len(data), len(os.listdir('/proc/self/task')))
+    """
+    r = ward("run", "--volume", f"{vol}:{key}", "--", PY, "-c", textwrap.dedent(code), vol)
+    assert (r.returncode, r.stdout) == (0, "1 x1199\n1048576 2\n"), r.stderr

@@ -486,6 +486,11 @@ int shield_be_close(struct shield_node *n)
 	return rc < 0 ? rc : 0;
 }
 
+void ward_shield_helpers_retire(void)
+{
+	ward_vol_helper_retire();
+}
+
 int shield_be_writable(struct shield_region *r)
 {
 	ward_vol *v = __atomic_load_n(&r->vol, __ATOMIC_ACQUIRE);

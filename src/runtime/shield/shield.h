@@ -120,6 +120,10 @@ int shield_reserved_name(const char *name); /* the volume's own metadata entries
 void shield_regions_close(void);
 /* Called by regions.c once per region: the backend opens it. */
 int shield_region_open_backend(struct shield_region *r, char *err, size_t errlen);
+/* Ends the volume library's helper thread (ward_vol_helper_retire), before
+ * the process's restrictions are installed: they bind the installing
+ * thread and the threads it creates later, which the helper then is. */
+void ward_shield_helpers_retire(void);
 void shield_region_close_backend(struct shield_region *r);
 
 /* Regions whose key comes from the CAS rather than a key file (the attested

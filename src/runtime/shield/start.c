@@ -148,6 +148,9 @@ void ward_shield_start(void)
 		ward_debug("region %s%s: %s", shield_kind_name(k), readonly ? " (read-only)" : "", root);
 		spec = *end ? end + 1 : end;
 	}
+	/* opening large volumes may have started the volume library's helper;
+	 * Landlock (below) binds this thread and the ones it creates later */
+	ward_shield_helpers_retire();
 	if (ward_shield_deny_outside()) {
 		/* OpenSSL is loaded on first need (crypto_load.h), but Landlock
 		 * will not let the runtime open its files later: load it now
