@@ -129,11 +129,11 @@ static void help_sub(const char *sub)
 		       "if the rekey fails); NEW must differ from KEY and must not lie inside VOL.\n"
 		       "Prints the new volume tag on stdout; the old key no longer opens the volume\n"
 		       "(a volume the CAS manages needs its key and tag updated in the session).\n"
-		       "Nothing may have the volume open meanwhile: while 'ward run' has it, this\n"
-		       "exits with status 75 and changes nothing. Interrupted before the swap, VOL\n"
-		       "is unchanged and the same command again replaces the leftover VOL.rekey;\n"
-		       "after it, VOL is the new volume and the same command again only removes\n"
-		       "the old ciphertext left in VOL.rekey.\n");
+		       "Nothing may have the volume open meanwhile: while 'ward run' has it (even\n"
+		       "read-only), this exits with status 75 and changes nothing. Interrupted\n"
+		       "before the swap, VOL is unchanged and the same command again replaces the\n"
+		       "leftover VOL.rekey; after it, VOL is the new volume and the same command\n"
+		       "again only removes the old ciphertext left in VOL.rekey.\n");
 	else if (strcmp(sub, "tag") == 0)
 		printf("usage: ward fs tag VOL (--key-file KEY | --manifest FILE)\n\n"
 		       "Prints the volume tag after checking the manifest.\n");
@@ -348,6 +348,11 @@ static int open_vol(const char *sub, const char *dir, const struct fsopts *o, in
 	if (rc == -EBUSY) {
 		/* a writer (ward run) has it: what is on disk is between its steps */
 		ward_error("%s; run this again when it has finished", err);
+		return FS_EXIT_BUSY;
+	}
+	if (rc == -EAGAIN) {
+		/* a command that writes (rekey) next to readers (ward run ...:ro) */
+		ward_error("%s", err);
 		return FS_EXIT_BUSY;
 	}
 	if (rc != 0) {

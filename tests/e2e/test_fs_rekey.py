@@ -9,6 +9,8 @@ import subprocess
 import textwrap
 import time
 
+import pytest
+
 from conftest import PY, WARD, base_env, one_line, ward
 
 
@@ -102,17 +104,18 @@ HOLD = """
 """
 
 
-def test_rekey_refuses_while_a_run_has_the_volume(tmp):
+@pytest.mark.parametrize("mode, held", [("", "writing"), (":ro", "reading")])
+def test_rekey_refuses_while_a_run_has_the_volume(tmp, mode, held):
     src, vol, key, tag = make(tmp)
     new, stop = tmp / "new.key", tmp / "stop"
-    p = subprocess.Popen([str(WARD), "run", "--volume", f"{vol}:{key}", "--", PY, "-c", textwrap.dedent(HOLD),
-                          str(vol), str(stop)], env=base_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True)
+    p = subprocess.Popen([str(WARD), "run", "--volume", f"{vol}:{key}{mode}", "--", PY, "-c",
+                          textwrap.dedent(HOLD), str(vol), str(stop)], env=base_env(), stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
     try:
         assert p.stdout.readline() == "print('hello')\n"
         r = ward("fs", "rekey", vol, "--key-file", key, "--new-key-file", new)
         assert (r.returncode, r.stdout, one_line(r.stderr)) == (75, "", [
-            f"ward: volume '{vol}' is open for writing by another process; run this again when it has finished"])
+            f"ward: volume '{vol}' is open for {held} by another process; run this again when it has finished"])
     finally:
         stop.touch()
         p.communicate(timeout=60)
