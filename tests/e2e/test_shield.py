@@ -646,6 +646,9 @@ def test_read_only_runs_share_a_volume_and_cannot_change_it(tmp):
             import pkg.mod
             print('import', pkg.mod.X, os.access(v + '/main.py', os.R_OK), os.access(v + '/main.py', os.W_OK),
                   os.access(v, os.W_OK))
+            fd = os.open(v + '/main.py', os.O_RDONLY)
+            print('statvfs', bool(os.statvfs(v).f_flag & os.ST_RDONLY), bool(os.fstatvfs(fd).f_flag & os.ST_RDONLY),
+                  bool(os.statvfs(os.path.dirname(v)).f_flag & os.ST_RDONLY))
             for name, fn in [('create', lambda: open(v + '/new.txt', 'w')),
                              ('append', lambda: open(v + '/main.py', 'a')),
                              ('mkdir', lambda: os.mkdir(v + '/d')),
@@ -661,7 +664,7 @@ def test_read_only_runs_share_a_volume_and_cannot_change_it(tmp):
         """
         r = ward("run", "--volume", f"{vol}:{key}:ro", "--", PY, "-c", textwrap.dedent(code), vol)
         assert r.returncode == 0, r.stderr
-        assert r.stdout.splitlines() == ["import 1 True False False"] + [
+        assert r.stdout.splitlines() == ["import 1 True False False", "statvfs True True False"] + [
             f"{n} Read-only file system" for n in ("create", "append", "mkdir", "rename", "unlink", "truncate",
                                                    "chmod")]
         # a writer is refused while readers hold it, with the way out
@@ -729,3 +732,21 @@ def test_program_starts_with_one_thread_after_a_large_volume_opens(tmp):
     """
     r = ward("run", "--volume", f"{vol}:{key}", "--", PY, "-c", textwrap.dedent(code), vol)
     assert (r.returncode, r.stdout) == (0, "1 x1199\n1048576 2\n"), r.stderr
+
+
+def test_statvfs_says_which_regions_are_read_only(tmp):
+    vol, key = make_volume(tmp, {"a.txt": "a"})
+    (tmp / "lib").mkdir()
+    (tmp / "lib" / "m.py").write_text("X = 1\n")
+    man = tmp / "lib.manifest"
+    assert ward("fs", "authenticate", tmp / "lib", "-o", man).returncode == 0
+    code = """
+        import os, sys
+        v, lib = sys.argv[1], sys.argv[2]
+        ro = lambda st: bool(st.f_flag & os.ST_RDONLY)
+        fd = os.open(v + '/a.txt', os.O_RDONLY)
+        print(ro(os.statvfs(v)), ro(os.fstatvfs(fd)), ro(os.statvfs(lib)), ro(os.statvfs(lib + '/m.py')))
+    """
+    r = ward("run", "--volume", f"{vol}:{key}", "--authenticated", f"{tmp / 'lib'}:{man}", "--", PY, "-c",
+             textwrap.dedent(code), vol, tmp / "lib")
+    assert (r.returncode, r.stdout) == (0, "False False True True\n"), r.stderr

@@ -1,6 +1,7 @@
 /*
  * passthru.c: path calls the shield leaves to the C library (owners,
  * extended attributes, file-system statistics, pathconf), except that a
+ * region the program cannot write reports ST_RDONLY in statvfs, and that a
  * path crossing a link held by a volume is resolved first: on disk such a
  * link is a sealed regular file, which the kernel cannot follow. A path
  * without such links goes to the C library unchanged; one whose links
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include "runtime/shield/internal.h"
+#include "runtime/shield/region.h"
 #include "runtime/shield/shield.h"
 
 /* The path to give the C library: path itself, or the resolved one (in
@@ -64,14 +66,44 @@ int lchown(const char *path, uid_t uid, gid_t gid)
 	return fchownat(AT_FDCWD, path, uid, gid, AT_SYMLINK_NOFOLLOW);
 }
 
+/* A region the program cannot write (authenticated, or a volume opened
+ * read-only) is a read-only file system to it: statvfs says ST_RDONLY. */
+static int read_only_region(struct shield_region *r)
+{
+	return r != NULL && (r->kind == SHIELD_AUTHENTICATED || !shield_be_writable(r));
+}
+
 int statvfs(const char *path, struct statvfs *buf)
 {
 	int dfd = AT_FDCWD;
+	struct shield_path sp;
 	NEXT(statvfs);
-	RESOLVE_OR_FAIL(dfd, path, 1, -1);
-	return real(rp_, buf);
+	sp.region = NULL;
+	const char *rp = resolve(&dfd, path, 1, &sp);
+	if (rp == NULL)
+		return -1;
+	int rc = real(rp, buf);
+	if (rc == 0 && read_only_region(sp.region))
+		buf->f_flag |= ST_RDONLY;
+	return rc;
 }
 int statvfs64(const char *path, struct statvfs64 *buf) __attribute__((alias("statvfs")));
+
+int fstatvfs(int fd, struct statvfs *buf)
+{
+	NEXT(fstatvfs);
+	int rc = real(fd, buf);
+	if (rc == 0 && !shield_inside && shield_fd_is(fd)) {
+		struct shield_ofd *o = shield_fd_get(fd);
+		if (o != NULL) {
+			if (read_only_region(o->node->region))
+				buf->f_flag |= ST_RDONLY;
+			shield_ofd_put(o);
+		}
+	}
+	return rc;
+}
+int fstatvfs64(int fd, struct statvfs64 *buf) __attribute__((alias("fstatvfs")));
 
 int statfs(const char *path, struct statfs *buf)
 {
