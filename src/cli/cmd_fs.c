@@ -889,7 +889,9 @@ static int fs_rekey(const struct fsopts *o)
 			   "not exist) are required");
 		return 2;
 	}
-	/* VOL without trailing slashes: VOL.rekey is its sibling */
+	/* VOL without trailing slashes: VOL.rekey is its sibling. A symbolic
+	 * link to the volume stays one: the swap happens where it leads. */
+	struct stat lst;
 	if ((n = strlen(o->pos[0])) >= sizeof(vol)) {
 		ward_error("fs rekey: '%s': path too long", o->pos[0]);
 		return 1;
@@ -897,12 +899,22 @@ static int fs_rekey(const struct fsopts *o)
 	memcpy(vol, o->pos[0], n + 1);
 	while (n > 1 && vol[n - 1] == '/')
 		vol[--n] = 0;
+	if (lstat(vol, &lst) == 0 && S_ISLNK(lst.st_mode) && realpath(o->pos[0], vol) == NULL) {
+		ward_error("fs rekey: '%s': %s", o->pos[0], strerror(errno));
+		return 1;
+	}
 	snprintf(tmp, sizeof(tmp), "%s.rekey", vol);
 	if (refuse_nested("rekey", o->new_key_file, "the new key file", vol, "the volume",
 			  "the key must not be stored next to its ciphertext") != 0 ||
 	    refuse_nested("rekey", o->new_key_file, "the new key file", tmp, "the new volume",
 			  "the key must not be stored next to its ciphertext") != 0)
 		return 1;
+	struct stat vst;
+	if (stat(vol, &vst) == 0 && vst.st_uid != geteuid()) {
+		ward_error("fs rekey: '%s' belongs to user %u; run rekey as that user (the new volume's files belong to "
+			   "the user who makes them)", vol, (unsigned)vst.st_uid);
+		return 1;
+	}
 	if (ward_vol_key_load(o->key_file, 0, okey, NULL, err) != 0) {
 		ward_error("%s", err);
 		return 1;
@@ -985,6 +997,7 @@ static int fs_rekey(const struct fsopts *o)
 		report(r, err);
 		goto out;
 	}
+	(void)chmod(tmp, vst.st_mode & 07777); /* the volume directory's mode, as it was */
 	/* one atomic step: VOL becomes the new volume, VOL.rekey the old one */
 	if (renameat2(AT_FDCWD, vol, AT_FDCWD, tmp, RENAME_EXCHANGE) != 0) {
 		int e = errno;

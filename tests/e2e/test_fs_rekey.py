@@ -224,3 +224,27 @@ def test_rekey_killed_at_any_point_loses_nothing_and_the_same_command_finishes(t
     assert ward("fs", "decrypt", vol, tmp / "out", "--key-file", keys[-1]).returncode == 0
     assert snapshot(tmp / "out") == want
     assert "before swap" in seen
+
+
+def test_rekey_keeps_a_link_to_the_volume_and_its_directory_mode(tmp):
+    src, vol, key, tag = make(tmp)
+    os.chmod(vol, 0o710)
+    link = tmp / "current.vol"
+    os.symlink("app.vol", link)
+    new = tmp / "new.key"
+    r = ward("fs", "rekey", link, "--key-file", key, "--new-key-file", new)
+    assert r.returncode == 0, r.stderr
+    assert os.readlink(link) == "app.vol" and stat.S_IMODE(os.stat(vol).st_mode) == 0o710
+    assert ward("fs", "verify", link, "--key-file", new, "--tag", r.stdout.strip()).returncode == 0
+    assert sorted(p.name for p in tmp.iterdir()) == ["app.key", "app.vol", "current.vol", "new.key", "src"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give the volume to another user")
+def test_rekey_of_another_users_volume_is_refused(tmp):
+    src, vol, key, tag = make(tmp)
+    os.chown(vol, 65534, 65534)
+    r = ward("fs", "rekey", vol, "--key-file", key, "--new-key-file", tmp / "new.key")
+    assert (r.returncode, one_line(r.stderr)) == (1, [
+        f"ward: fs rekey: '{vol}' belongs to user 65534; run rekey as that user (the new volume's files belong to "
+        "the user who makes them)"])
+    assert not (tmp / "new.key").exists()
