@@ -1,5 +1,6 @@
 /* cmd_fs.c: `ward fs`: create, inspect, verify and decrypt volumes
  * (src/fs/volume.h; format in docs/volume-format.md). */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -853,6 +854,53 @@ static int rm_tree(const char *dir)
 	return nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* Removes an old volume so that, killed at any point, what is left is
+ * either still a volume its key opens (the manifest goes last) or an
+ * empty directory, possibly holding an empty metadata directory: the
+ * next rekey recognises both (rm_old_leftover). 0 or -1 (errno set). */
+static int rm_old_volume(const char *dir)
+{
+	char p[PATH_MAX + 400], meta[PATH_MAX + 64];
+	int rc = 0;
+	snprintf(meta, sizeof(meta), "%s/" WARD_VOL_META_DIR, dir);
+	for (int pass = 0; pass < 2 && rc == 0; pass++) {
+		/* pass 0: everything but the metadata; pass 1: the metadata but
+		 * its manifest */
+		const char *d = pass == 0 ? dir : meta;
+		DIR *h = opendir(d);
+		struct dirent *e;
+		if (h == NULL)
+			return errno == ENOENT ? 0 : -1;
+		while (rc == 0 && (e = readdir(h)) != NULL) {
+			if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+			    strcmp(e->d_name, pass == 0 ? WARD_VOL_META_DIR : "manifest") == 0)
+				continue;
+			snprintf(p, sizeof(p), "%s/%s", d, e->d_name);
+			rc = rm_tree(p);
+		}
+		closedir(h);
+	}
+	snprintf(p, sizeof(p), "%s/manifest", meta);
+	if (rc == 0 && unlink(p) != 0 && errno != ENOENT)
+		rc = -1;
+	if (rc == 0 && rmdir(meta) != 0 && errno != ENOENT)
+		rc = -1;
+	if (rc == 0 && rmdir(dir) != 0)
+		rc = -1;
+	return rc;
+}
+
+/* What an interrupted rm_old_volume left at dir, when no key opens it any
+ * more: an empty directory, or one holding only an empty metadata
+ * directory. rmdir removes nothing else. */
+static void rm_old_leftover(const char *dir)
+{
+	char meta[PATH_MAX + 64];
+	snprintf(meta, sizeof(meta), "%s/" WARD_VOL_META_DIR, dir);
+	(void)rmdir(meta);
+	(void)rmdir(dir);
+}
+
 /* 1 when dir is a complete volume that key opens */
 static int leftover_copy(const char *dir, const uint8_t key[WARD_VOL_KEY_LEN])
 {
@@ -923,8 +971,13 @@ static int fs_rekey(const struct fsopts *o)
 	 * NEW opens VOL already. Finish: remove the old copy (KEY opens it). */
 	if (access(o->new_key_file, F_OK) == 0 && ward_vol_key_load(o->new_key_file, 0, nkey, NULL, err) == 0 &&
 	    !ward_ct_equal(okey, nkey, sizeof(okey)) && leftover_copy(vol, nkey)) {
-		if (leftover_copy(tmp, okey) && rm_tree(tmp) != 0)
-			ward_warn("cannot remove the old ciphertext in '%s': %s; remove it yourself", tmp, strerror(errno));
+		if (leftover_copy(tmp, okey)) {
+			if (rm_old_volume(tmp) != 0)
+				ward_warn("cannot remove the old ciphertext in '%s': %s; remove it yourself", tmp,
+					  strerror(errno));
+		} else {
+			rm_old_leftover(tmp);
+		}
 		struct ward_vol_opts ro = { .kind = WARD_VOL_ENCRYPTED, .key = nkey, .flags = WARD_VOL_RDONLY };
 		ward_vol *v = NULL;
 		rc = ward_vol_open(vol, &ro, &v, err);
@@ -1010,7 +1063,7 @@ static int fs_rekey(const struct fsopts *o)
 	made_tmp = 0; /* VOL.rekey is the old volume now: removed below, never on failure */
 	ward_vol_close(src, NULL);
 	src = NULL;
-	if (rm_tree(tmp) != 0)
+	if (rm_old_volume(tmp) != 0)
 		ward_warn("cannot remove the old ciphertext in '%s': %s; remove it yourself", tmp, strerror(errno));
 	if (created)
 		fprintf(stderr, "ward: generated a new volume key in '%s' (mode 0600); keep it safe, the old key no "

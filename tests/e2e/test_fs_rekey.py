@@ -248,3 +248,36 @@ def test_rekey_of_another_users_volume_is_refused(tmp):
         f"ward: fs rekey: '{vol}' belongs to user 65534; run rekey as that user (the new volume's files belong to "
         "the user who makes them)"])
     assert not (tmp / "new.key").exists()
+
+
+@pytest.mark.parametrize("left", ["whole", "files gone", "empty metadata", "empty"])
+def test_rekey_again_after_a_kill_during_the_old_copys_removal(tmp, left):
+    """What a rekey killed while removing the old ciphertext leaves (after
+    its swap) is removed by the same command again: the old volume whole,
+    without some of its files (its manifest goes last), or nothing but
+    empty directories."""
+    import shutil
+    src, vol, key, tag = make(tmp)
+    old = tmp / "old-copy"
+    shutil.copytree(vol, old, symlinks=True)
+    new = tmp / "new.key"
+    r = ward("fs", "rekey", vol, "--key-file", key, "--new-key-file", new)
+    assert r.returncode == 0, r.stderr
+    new_tag = r.stdout.strip()
+    rest = tmp / "app.vol.rekey"
+    shutil.copytree(old, rest, symlinks=True)
+    if left == "files gone":
+        shutil.rmtree(rest / "pkg")
+        os.unlink(rest / "main.py")
+    elif left == "empty metadata":
+        shutil.rmtree(rest)
+        (rest / ".ward-volume").mkdir(parents=True)
+    elif left == "empty":
+        shutil.rmtree(rest)
+        rest.mkdir()
+    r = ward("fs", "rekey", vol, "--key-file", key, "--new-key-file", new)
+    assert (r.returncode, r.stdout.strip()) == (0, new_tag), r.stderr
+    assert one_line(r.stderr) == [f"ward: '{vol}' was re-keyed already (an earlier rekey was interrupted after its "
+                                  f"swap): '{new}' opens it"]
+    assert not rest.exists()
+    assert ward("fs", "verify", vol, "--key-file", new, "--tag", new_tag).returncode == 0
