@@ -11,7 +11,8 @@
  * queueing). Between jobs the helper spins briefly (back-to-back requests
  * then skip a sleep and a wake-up), unless the last job came later than
  * the spin would have lasted. A forked child starts without the helper
- * (restarted on use).
+ * (restarted on use); ward_vol_helper_retire() ends it and waits until it
+ * is gone (restarted on use too).
  *
  * Also: wv_scratch(), a per-thread buffer for ciphertext on its way to disk,
  * and wv_record_buf(), one for building a manifest record.
