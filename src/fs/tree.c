@@ -1,8 +1,8 @@
 /*
  * tree.c: whole-volume operations over directory trees: import (encrypt a
  * plain tree into a volume), export (decrypt a volume into a plain tree),
- * verify (read every byte), and building an authenticated volume's
- * manifest. See volume.h.
+ * copy (every entry into another volume: re-keying), verify (read every
+ * byte), and building an authenticated volume's manifest. See volume.h.
  */
 #include <dirent.h>
 #include <errno.h>
