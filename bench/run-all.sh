@@ -29,6 +29,7 @@ run $PY bench/bench_fs.py 256 3
 run $PY bench/bench_shield.py --mib 256 --runs 3 --passes 3
 run $PY bench/bench_shield.py --numpy-only --runs 3
 run $PY bench/bench_mmap.py --runs 5
+run env WARD_BUILD="$BUILD" $PY bench/bench_rekey.py --mib 256 --small 5000 --runs 3
 run $PY bench/bench_cas.py --seconds 4 --startup-reps 20
 
 if [ -n "$failed" ]; then
