@@ -901,8 +901,9 @@ static void rm_old_leftover(const char *dir)
 	(void)rmdir(dir);
 }
 
-/* 1 when dir is a complete volume that key opens */
-static int leftover_copy(const char *dir, const uint8_t key[WARD_VOL_KEY_LEN])
+/* 1 when dir is a complete volume that key opens (its tag in tag, when
+ * not NULL), else 0 */
+static int opens_with(const char *dir, const uint8_t key[WARD_VOL_KEY_LEN], uint8_t *tag)
 {
 	struct ward_vol_opts vo = { .kind = WARD_VOL_ENCRYPTED, .key = key, .flags = WARD_VOL_RDONLY };
 	char err[WARD_VOL_ERR_LEN];
@@ -910,6 +911,8 @@ static int leftover_copy(const char *dir, const uint8_t key[WARD_VOL_KEY_LEN])
 	struct stat st;
 	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || ward_vol_open(dir, &vo, &v, err) != 0)
 		return 0;
+	if (tag != NULL)
+		ward_vol_tag(v, tag);
 	ward_vol_close(v, NULL);
 	return 1;
 }
@@ -970,30 +973,21 @@ static int fs_rekey(const struct fsopts *o)
 	/* The same command after a run killed between its swap and the end:
 	 * NEW opens VOL already. Finish: remove the old copy (KEY opens it). */
 	if (access(o->new_key_file, F_OK) == 0 && ward_vol_key_load(o->new_key_file, 0, nkey, NULL, err) == 0 &&
-	    !ward_ct_equal(okey, nkey, sizeof(okey)) && leftover_copy(vol, nkey)) {
-		if (leftover_copy(tmp, okey)) {
+	    !ward_ct_equal(okey, nkey, sizeof(okey)) && opens_with(vol, nkey, tag)) {
+		if (opens_with(tmp, okey, NULL)) {
 			if (rm_old_volume(tmp) != 0)
 				ward_warn("cannot remove the old ciphertext in '%s': %s; remove it yourself", tmp,
 					  strerror(errno));
 		} else {
 			rm_old_leftover(tmp);
 		}
-		struct ward_vol_opts ro = { .kind = WARD_VOL_ENCRYPTED, .key = nkey, .flags = WARD_VOL_RDONLY };
-		ward_vol *v = NULL;
-		rc = ward_vol_open(vol, &ro, &v, err);
-		if (rc == 0) {
-			ward_vol_tag(v, tag);
-			ward_vol_close(v, NULL);
-			ward_hex(tag, sizeof(tag), hx);
-			fprintf(stderr, "ward: '%s' was re-keyed already (an earlier rekey was interrupted after its swap): "
-					"'%s' opens it\n", vol, o->new_key_file);
-			printf("%s\n", hx);
-		} else {
-			report(rc, err);
-		}
+		ward_hex(tag, sizeof(tag), hx);
+		fprintf(stderr, "ward: '%s' was re-keyed already (an earlier rekey was interrupted after its swap): "
+				"'%s' opens it\n", vol, o->new_key_file);
+		printf("%s\n", hx);
 		ward_wipe(okey, sizeof(okey));
 		ward_wipe(nkey, sizeof(nkey));
-		return rc == 0 ? 0 : rc == -EBUSY ? FS_EXIT_BUSY : 1;
+		return 0;
 	}
 	ward_wipe(nkey, sizeof(nkey));
 	/* the volume, held exclusively until the swap: no writer in between */
@@ -1019,7 +1013,7 @@ static int fs_rekey(const struct fsopts *o)
 	/* VOL.rekey left complete by a run killed just before its swap: the
 	 * new key opens it (VOL is still the old volume, opened above), so
 	 * it is only a copy, made again below */
-	if (!created && leftover_copy(tmp, nkey))
+	if (!created && opens_with(tmp, nkey, NULL))
 		(void)rm_tree(tmp);
 	vo.key = nkey;
 	int r = ward_vol_open(tmp, &vo, &dst, err);

@@ -1323,23 +1323,32 @@ void wv_lazy_free(struct lazy *lz)
 	free(lz);
 }
 
-/* Chained SHA-256 of an authenticated volume's record: the record's bytes
- * are preceded in the buffer by the previous MAC (the header's for the
- * first record), so prev || hdr || payload is one contiguous region. */
-static int chain_ok(ward_vol *v, EVP_MD_CTX *c, const EVP_MD *md, const uint8_t *buf, size_t off, size_t plen)
+/* Whether a record's stored MAC is right: the HMAC (m: encrypted volumes)
+ * or the chained SHA-256 (c with md: authenticated ones) of prev || hdr ||
+ * payload, which lie contiguous in the buffer (the previous MAC, the
+ * header's for the first record, comes right before the record). The
+ * contexts are the caller's, so threads can check records side by side. */
+static int record_ok(EVP_MAC_CTX *m, EVP_MD_CTX *c, const EVP_MD *md, const uint8_t *buf, size_t off, size_t plen)
 {
 	uint8_t mac[WVOL_MAC_LEN];
-	const uint8_t *prev = buf + off - WVOL_MAC_LEN;
-	if (v->kind == WARD_VOL_ENCRYPTED) {
-		if (mac3(v, prev, buf + off, WVOL_REC_HDR, buf + off + WVOL_REC_HDR, plen, mac) != 0)
-			return 0;
-	} else if (EVP_DigestInit_ex(c, md, NULL) != 1 ||
-		   EVP_DigestUpdate(c, prev, WVOL_MAC_LEN + WVOL_REC_HDR + plen) != 1 ||
-		   EVP_DigestFinal_ex(c, mac, NULL) != 1) {
+	const uint8_t *from = buf + off - WVOL_MAC_LEN;
+	size_t n = WVOL_MAC_LEN + WVOL_REC_HDR + plen, ol = WVOL_MAC_LEN;
+	int ok = m != NULL ? EVP_MAC_init(m, NULL, 0, NULL) == 1 && EVP_MAC_update(m, from, n) == 1 &&
+				     EVP_MAC_final(m, mac, &ol, sizeof(mac)) == 1
+			   : c != NULL && EVP_DigestInit_ex(c, md, NULL) == 1 && EVP_DigestUpdate(c, from, n) == 1 &&
+				     EVP_DigestFinal_ex(c, mac, NULL) == 1;
+	if (!ok || ol != WVOL_MAC_LEN) {
 		ERR_clear_error();
 		return 0;
 	}
 	return ward_ct_equal(mac, buf + off + WVOL_REC_HDR + plen, WVOL_MAC_LEN);
+}
+
+static int chain_ok(ward_vol *v, EVP_MD_CTX *c, const EVP_MD *md, const uint8_t *buf, size_t off, size_t plen)
+{
+	if (v->kind == WARD_VOL_ENCRYPTED)
+		return v->macw != NULL && record_ok(v->macw, NULL, NULL, buf, off, plen);
+	return record_ok(NULL, c, md, buf, off, plen);
 }
 
 /* Every hard-link entry of lz (indexed) names a file entry with its id:
@@ -1394,31 +1403,14 @@ struct chain_job {
 static int chain_part(void *arg, uint64_t lo, uint64_t hi)
 {
 	const struct chain_job *j = arg;
-	uint8_t mac[WVOL_MAC_LEN];
-	int bad = 0;
-	if (j->v->kind == WARD_VOL_ENCRYPTED) {
-		EVP_MAC_CTX *c = EVP_MAC_CTX_dup(j->v->mac);
-		bad = c == NULL;
-		for (uint64_t i = lo; i < hi && !bad; i++) {
-			size_t off = j->rec[i], plen = (size_t)le32(j->buf + off + 4), ol = 0;
-			bad = EVP_MAC_init(c, NULL, 0, NULL) != 1 ||
-			      EVP_MAC_update(c, j->buf + off - WVOL_MAC_LEN, WVOL_MAC_LEN + WVOL_REC_HDR + plen) != 1 ||
-			      EVP_MAC_final(c, mac, &ol, sizeof(mac)) != 1 || ol != WVOL_MAC_LEN ||
-			      !ward_ct_equal(mac, j->buf + off + WVOL_REC_HDR + plen, WVOL_MAC_LEN);
-		}
-		EVP_MAC_CTX_free(c);
-	} else {
-		EVP_MD_CTX *c = EVP_MD_CTX_new();
-		bad = c == NULL;
-		for (uint64_t i = lo; i < hi && !bad; i++) {
-			size_t off = j->rec[i], plen = (size_t)le32(j->buf + off + 4);
-			bad = EVP_DigestInit_ex(c, j->md, NULL) != 1 ||
-			      EVP_DigestUpdate(c, j->buf + off - WVOL_MAC_LEN, WVOL_MAC_LEN + WVOL_REC_HDR + plen) != 1 ||
-			      EVP_DigestFinal_ex(c, mac, NULL) != 1 ||
-			      !ward_ct_equal(mac, j->buf + off + WVOL_REC_HDR + plen, WVOL_MAC_LEN);
-		}
-		EVP_MD_CTX_free(c);
-	}
+	int enc = j->v->kind == WARD_VOL_ENCRYPTED;
+	EVP_MAC_CTX *m = enc ? EVP_MAC_CTX_dup(j->v->mac) : NULL;
+	EVP_MD_CTX *c = enc ? NULL : EVP_MD_CTX_new();
+	int bad = enc ? m == NULL : c == NULL;
+	for (uint64_t i = lo; i < hi && !bad; i++)
+		bad = !record_ok(m, c, j->md, j->buf, j->rec[i], (size_t)le32(j->buf + j->rec[i] + 4));
+	EVP_MAC_CTX_free(m);
+	EVP_MD_CTX_free(c);
 	if (bad)
 		ERR_clear_error();
 	return bad;

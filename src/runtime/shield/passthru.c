@@ -20,7 +20,6 @@
 #include <unistd.h>
 
 #include "runtime/shield/internal.h"
-#include "runtime/shield/region.h"
 #include "runtime/shield/shield.h"
 
 /* The path to give the C library: path itself, or the resolved one (in
@@ -70,7 +69,7 @@ int lchown(const char *path, uid_t uid, gid_t gid)
  * read-only) is a read-only file system to it: statvfs says ST_RDONLY. */
 static int read_only_region(struct shield_region *r)
 {
-	return r != NULL && (r->kind == SHIELD_AUTHENTICATED || !shield_be_writable(r));
+	return r != NULL && !shield_be_writable(r);
 }
 
 int statvfs(const char *path, struct statvfs *buf)

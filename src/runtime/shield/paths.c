@@ -270,7 +270,7 @@ static int do_access(int dirfd, const char *path, int amode, int flags)
 		return REAL(faccessat)(AT_FDCWD, sp.abs, amode, flags);
 	if (rc != 0)
 		return fail(rc);
-	if ((amode & W_OK) && (sp.kind == SHIELD_AUTHENTICATED || !shield_be_writable(sp.region)))
+	if ((amode & W_OK) && !shield_be_writable(sp.region))
 		return fail(-EROFS);
 	if ((amode & X_OK) && S_ISREG(st.mode) && !(st.mode & 0111))
 		return fail(-EACCES);

@@ -203,7 +203,8 @@ int shield_be_sync(struct shield_node *n);
 /* Commits and frees the backend handle: 0 or the commit's -errno (logged). */
 int shield_be_close(struct shield_node *n);
 int shield_be_stat(struct shield_region *r, const char *rel, struct ward_vstat *st);
-/* 1 when the region's volume takes writes (0: read-only, `:ro` or not ours to write). */
+/* 1 when the region's volume takes writes; 0 for an authenticated region,
+ * a volume opened read-only (`:ro`, or not ours to write), or none open. */
 int shield_be_writable(struct shield_region *r);
 int shield_be_unlink(struct shield_region *r, const char *rel);
 int shield_be_rename(struct shield_region *r, const char *from, const char *to);
