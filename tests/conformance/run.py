@@ -11,20 +11,25 @@ ways and compares them test for test:
            encrypted volume
 
 A test whose outcome differs between enclave and shield is a file-shield
-difference; one that differs between native and enclave comes from the
-runtime's limits. Every difference is printed; docs/file-shield.md lists
-them with their reasons.
+difference and must be listed in known.txt with its reason. One that
+differs between native and enclave comes from the runtime's limits: it is
+explained either by its traceback (the enclave refused to start a process:
+PermissionError raised where Python forks or spawns) or by an entry in
+known-runtime.txt. Every difference is printed with its reason;
+--differences FILE writes them all as a Markdown table
+(docs/conformance-differences.md is that table for the full set).
 
-  tests/conformance/run.py            # the full set (about 10 minutes)
+  tests/conformance/run.py            # the full set (about 3-15 minutes)
   tests/conformance/run.py --ci       # the representative subset CI runs
   tests/conformance/run.py test_io    # chosen modules
-Exit status: 0 when every shield difference is listed in known.txt.
+Exit status: 0 when every difference has a reason, 1 otherwise.
 """
 import argparse
 import fnmatch
 import json
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 import sys
@@ -72,6 +77,7 @@ def main():
     ap.add_argument("--ci", action="store_true", help="the representative subset")
     ap.add_argument("--ward", default=str(ROOT / os.environ.get("WARD_BUILD", "build") / "ward"))
     ap.add_argument("--json", help="write the comparison here")
+    ap.add_argument("--differences", metavar="FILE", help="write every difference and its reason as Markdown")
     ap.add_argument("--timeout", type=int, default=1800)
     args = ap.parse_args()
     modules = args.modules or (CI if args.ci else FULL)
@@ -111,22 +117,20 @@ def main():
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
-    known = {}
-    kf = HERE / "known.txt"
-    if kf.exists():
-        for line in kf.read_text().splitlines():
-            if line.strip() and not line.startswith("#"):
-                tid, _, reason = line.partition(" ")
-                known[tid] = reason.strip()
+    known = load_reasons(HERE / "known.txt")
+    known_runtime = load_reasons(HERE / "known-runtime.txt")
 
     n, e, s = (results[k]["tests"] for k in ("native", "enclave", "shield"))
     ids = sorted(set(n) | set(e) | set(s))
     shield_diff, enclave_diff = [], []
     for t in ids:
         if e.get(t) != s.get(t):
-            shield_diff.append((t, e.get(t), s.get(t)))
+            shield_diff.append((t, e.get(t), s.get(t), reason_for(t, known)))
         if n.get(t) != e.get(t):
-            enclave_diff.append((t, n.get(t), e.get(t)))
+            why = reason_for(t, known_runtime) or (
+                "no-fork-exec" if e.get(t) == "error" and refused_process(results["enclave"]["details"].get(t, ""))
+                else None)
+            enclave_diff.append((t, n.get(t), e.get(t), why))
 
     def count(d):
         c = {}
@@ -142,33 +146,114 @@ def main():
                                        ("; not run: " + ", ".join(bad)) if bad else ""))
         if bad and results[k]["stderr"]:
             print("  stderr tail:", results[k]["stderr"][-600:].replace("\n", "\n    "))
-    print("\nenclave vs native (runtime limits, not the shield): %d differences" % len(enclave_diff))
-    print("shield vs enclave (the file shield): %d differences" % len(shield_diff))
     unexplained = 0
-    def reason_for(t):
-        if t in known:
-            return known[t]
-        for pat, why in known.items():
-            if fnmatch.fnmatchcase(t, pat):
-                return why
-        return None
-
-    for t, a, b in shield_diff:
-        reason = reason_for(t)
-        if reason is None:
-            unexplained += 1
-        print("  %-90s enclave=%s shield=%s%s" % (t, a, b, ("  [%s]" % reason) if reason else "  [NOT LISTED]"))
-        if reason is None and t in results["shield"]["details"]:
-            print("    " + results["shield"]["details"][t].strip().splitlines()[-1][:300])
+    for title, diffs, a_name, b_name, det in (
+            ("enclave vs native (the runtime's limits, not the shield)", enclave_diff, "native", "enclave",
+             results["enclave"]["details"]),
+            ("shield vs enclave (the file shield)", shield_diff, "enclave", "shield", results["shield"]["details"])):
+        reasons = {}
+        for d in diffs:
+            reasons[d[3] or "NOT EXPLAINED"] = reasons.get(d[3] or "NOT EXPLAINED", 0) + 1
+        print("\n%s: %d differences%s" % (title, len(diffs), (" (" + ", ".join(
+            "%s %d" % kv for kv in sorted(reasons.items())) + ")") if diffs else ""))
+        for t, a, b, reason in diffs:
+            if reason is not None and diffs is enclave_diff:
+                continue  # explained runtime limits: counted above, listed by --differences
+            unexplained += reason is None
+            print("  %-90s %s=%s %s=%s  [%s]" % (t, a_name, a, b_name, b, reason or "NOT EXPLAINED"))
+            if reason is None and det.get(t):
+                print("    " + det[t].strip().splitlines()[-1][:300])
+    if args.differences:
+        write_differences(args.differences, modules, results, enclave_diff, shield_diff, count)
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"modules": modules, "shield_diff": shield_diff, "enclave_diff": enclave_diff,
+                       "unexplained": unexplained,
                        "counts": {k: count(results[k]["tests"]) for k in results}}, f, indent=1)
     missing = [m for m in modules if results["shield"]["modules"].get(m, {}).get("status") != "ran"]
     if missing:
         print("shield run did not complete: %s" % ", ".join(missing))
         return 1
     return 1 if unexplained else 0
+
+
+def load_reasons(path):
+    """TEST_ID_OR_FNMATCH_PATTERN REASON lines; # comments."""
+    out = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            if line.strip() and not line.startswith("#"):
+                tid, _, reason = line.partition(" ")
+                out[tid] = reason.strip()
+    return out
+
+
+def reason_for(t, table):
+    if t in table:
+        return table[t]
+    for pat, why in table.items():
+        if fnmatch.fnmatchcase(t, pat):
+            return why
+    return None
+
+
+# Where CPython starts a process: the innermost frame of a PermissionError
+# raised by the enclave's fork/exec refusal.
+PROCESS_FRAMES = {("subprocess.py", "_execute_child"), ("<frozen os>", "_spawnvef"), ("os.py", "_spawnvef"),
+                  ("popen_fork.py", "_launch")}
+
+
+def refused_process(detail):
+    """True when a traceback ends in EPERM from starting a process."""
+    lines = detail.strip().splitlines()
+    if not lines or not lines[-1].startswith("PermissionError: [Errno 1]"):
+        return False
+    frames = [(i, m) for i, line in enumerate(lines)
+              for m in [re.match(r'\s*File "([^"]+)", line \d+, in (\w+)$', line)] if m]
+    if not frames:
+        return False
+    i, m = frames[-1]
+    path, fn = m.groups()
+    src = lines[i + 1] if i + 1 < len(lines) - 1 else ""  # frozen modules show no source line
+    return (path.rsplit("/", 1)[-1], fn) in PROCESS_FRAMES or re.search(r"\bos\.(fork|forkpty)\(", src) is not None
+
+
+REASONS = {
+    "no-fork-exec": "The test starts a process (`subprocess`, `os.spawn*`, `multiprocessing` or `os.fork`); "
+                    "inside the enclave `fork` and `exec` fail with `EPERM` by design (docs/runtime.md).",
+    "engine-image-read-only": "The test writes into the stdlib's own directories and skips itself when they are "
+                              "not writable; under `ward run` they are the engine image's authenticated, "
+                              "read-only regions.",
+    "volume-fds": "The volume's own descriptors (manifest, lock) are open in the process, so the test finds no "
+                  "run of free descriptors and skips.",
+}
+
+
+def write_differences(path, modules, results, enclave_diff, shield_diff, count):
+    out = ["# CPython conformance: every difference", "",
+           "Written by `tests/conformance/run.py --differences FILE` (modules: %s)." % " ".join(modules),
+           "How the three configurations are run and compared: [file-shield.md](file-shield.md), "
+           "\"Conformance: CPython's own tests\".", "",
+           "| configuration | tests | outcomes |", "|---|---|---|"]
+    for k in ("native", "enclave", "shield"):
+        out.append("| %s | %d | %s |" % (k, len(results[k]["tests"]), count(results[k]["tests"])))
+    for title, diffs, a, b, table in (
+            ("Shield vs enclave: the file shield's differences", shield_diff, "enclave", "shield", "known.txt"),
+            ("Enclave vs native: the runtime's limits", enclave_diff, "native", "enclave", "known-runtime.txt")):
+        out += ["", "## %s (%d)" % (title, len(diffs)), ""]
+        if not diffs:
+            out.append("None.")
+            continue
+        whys = sorted({d[3] or "NOT EXPLAINED" for d in diffs})
+        for w in whys:
+            out.append("- `%s` (%d): %s" % (w, sum((d[3] or "NOT EXPLAINED") == w for d in diffs),
+                                           REASONS.get(w, "see the comment above it in `tests/conformance/%s`" % table)))
+        out += ["", "| test | %s | %s | reason |" % (a, b), "|---|---|---|---|"]
+        for t, x, y, why in diffs:
+            out.append("| `%s` | %s | %s | `%s` |" % (t[len("test."):] if t.startswith("test.") else t, x, y,
+                                                     why or "NOT EXPLAINED"))
+    with open(path, "w") as f:
+        f.write("\n".join(out) + "\n")
 
 
 if __name__ == "__main__":
