@@ -208,7 +208,7 @@ static int load_rest(ward_vol *v, struct vnode *n, int open_errno, char *err)
 	/* what an earlier opener wrote may not be durable yet: the first
 	 * fsync syncs both stores */
 	n->data_unsynced[WVOL_SLOT_MAIN] = n->data_unsynced[WVOL_SLOT_ALT] = 1;
-	n->loaded = 1;
+	__atomic_store_n(&n->loaded, 1, __ATOMIC_RELEASE);
 	return 0;
 }
 
@@ -251,7 +251,7 @@ void wv_node_unload(struct vnode *n)
 		EVP_CIPHER_CTX_free(n->pool[i]);
 	n->npool = 0;
 	ward_wipe(n->key, sizeof(n->key));
-	n->loaded = 0;
+	__atomic_store_n(&n->loaded, 0, __ATOMIC_RELEASE);
 }
 
 /* ---- handles ---- */
@@ -1019,11 +1019,11 @@ static int write_locked(ward_vol *v, struct vnode *n, const uint8_t *src, size_t
 		memset(tmp, 0, sizeof(tmp));
 		if (ocl > 0 && (v->kind != WARD_VOL_ENCRYPTED || n->w[k].slot != WVOL_SLOT_HOLE)) {
 			uint64_t saved = n->wsize;
-			n->wsize = oldsize;
+			__atomic_store_n(&n->wsize, oldsize, __ATOMIC_RELAXED); /* stat reads it under v->mu */
 			if (n->w[k].slot == WVOL_SLOT_ALT)
 				(void)open_alt(v, n, 0);
 			rc = read_range(v, n, tmp, cs, ocl, err);
-			n->wsize = saved;
+			__atomic_store_n(&n->wsize, saved, __ATOMIC_RELAXED);
 			if (rc != 0)
 				return rc;
 		}
@@ -1117,11 +1117,11 @@ static int truncate_locked(ward_vol *v, struct vnode *n, uint64_t size, char *er
 				if ((rc = read_range(v, n, tmp, k * C, (size_t)(size - k * C), err)) != 0)
 					return rc;
 				uint64_t saved = n->wsize;
-				n->wsize = size;
+				__atomic_store_n(&n->wsize, size, __ATOMIC_RELAXED);
 				rc = seal_chunks(v, n, k, k + 1, tmp, (size_t)(size - k * C), err);
 				OPENSSL_cleanse(tmp, sizeof(tmp));
 				if (rc != 0) {
-					n->wsize = saved;
+					__atomic_store_n(&n->wsize, saved, __ATOMIC_RELAXED);
 					return rc;
 				}
 			}
@@ -1311,7 +1311,7 @@ int wv_link_fill_locked(ward_vol *v, struct vnode *n, const char *target, size_t
 	 * its rw lock is not needed. The CREATE record flagged it maybe dirty:
 	 * its main file grows without a DIRTY record (note_growth), as a new
 	 * file's does. */
-	if (n->type != WVOL_T_LINK || n->refs != 0 || n->loaded || !n->maybe_dirty)
+	if (n->type != WVOL_T_LINK || n->refs != 0 || wv_loaded(n) || !n->maybe_dirty)
 		return wv_fail(err, -EIO, "internal error: '%s' is not a new link", n->path);
 	(void)open_main_locked(v, n, &eno);
 	if ((rc = load_rest(v, n, eno, err)) != 0)

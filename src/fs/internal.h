@@ -58,7 +58,7 @@ struct vnode {
 	/* working state, while open (node->rw) */
 	pthread_rwlock_t rw;
 	int refs;	 /* open handles (vol->mu) */
-	int loaded;	 /* fds and key ready */
+	int loaded;	 /* fds and key ready; set under rw, read elsewhere with wv_loaded() */
 	int fd_main, fd_alt;
 	uint64_t wsize;
 	int64_t wmtime;
@@ -84,6 +84,14 @@ struct vnode {
 	uint8_t nomap;	 /* a mapping failed: this file uses pread */
 	unsigned nsmall; /* small reads so far (atomic): mapped after MAP_AFTER (map.c) */
 };
+
+/* Whether n's working state is ready. Written under n->rw (release); a
+ * reader holding only v->mu (stat, sync, a link's creation) sees the state
+ * the loader set up before it, and rechecks under n->rw before using it. */
+static inline int wv_loaded(const struct vnode *n)
+{
+	return __atomic_load_n(&n->loaded, __ATOMIC_ACQUIRE);
+}
 
 /*
  * A volume whose manifest is one snapshot (ENTRY records in path order,

@@ -903,7 +903,7 @@ int ward_vol_sync(ward_vol *v, char *err)
 	size_t k = 0, cnt = 0;
 	for (size_t b = 0; b < v->tcap; b++)
 		for (struct vnode *x = v->tab[b]; x; x = x->hnext)
-			cnt += x->loaded;
+			cnt += wv_loaded(x) != 0;
 	struct vnode **list = malloc((cnt ? cnt : 1) * sizeof(*list));
 	if (list == NULL) {
 		pthread_mutex_unlock(&v->mu);
@@ -911,7 +911,7 @@ int ward_vol_sync(ward_vol *v, char *err)
 	}
 	for (size_t b = 0; b < v->tcap; b++)
 		for (struct vnode *x = v->tab[b]; x; x = x->hnext)
-			if (x->loaded) {
+			if (k < cnt && wv_loaded(x)) { /* a node may have loaded since the count */
 				x->refs++;
 				list[k++] = x;
 			}
@@ -957,7 +957,7 @@ static void fill_stat(const struct vnode *n, struct ward_vstat *st)
 	st->nlink = n->type == WVOL_T_FILE ? n->nlink : 1;
 	st->mode = wv_type_mode(n->type) | n->mode;
 	st->ino = ino_of(n);
-	if (n->loaded) {
+	if (wv_loaded(n)) {
 		st->size = __atomic_load_n(&n->wsize, __ATOMIC_RELAXED);
 		st->mtime_ns = __atomic_load_n(&n->wmtime, __ATOMIC_RELAXED);
 	} else {
