@@ -79,7 +79,11 @@ def main():
     ap.add_argument("--json", help="write the comparison here")
     ap.add_argument("--differences", metavar="FILE", help="write every difference and its reason as Markdown")
     ap.add_argument("--timeout", type=int, default=1800)
+    ap.add_argument("--python", default=PY, metavar="INTERPRETER",
+                    help="the interpreter to test (default %s; /usr/bin/pypy3 with Debian's "
+                         "pypy3-lib-testsuite)" % PY)
     args = ap.parse_args()
+    py = args.python
     modules = args.modules or (CI if args.ci else FULL)
     ward = pathlib.Path(args.ward).resolve()
     build = ward.parent
@@ -106,12 +110,12 @@ def main():
             sys.exit("cannot prepare the volume: " + p.stderr.strip())
 
         results = {}
-        results["native"] = run_one([PY, unit, str(work / "native.json"), *modules], native_dir,
+        results["native"] = run_one([py, unit, str(work / "native.json"), *modules], native_dir,
                                     env_for(native_dir / "tmp", build), work / "native.json", args.timeout)
-        results["enclave"] = run_one([str(ward), "run", "--", PY, unit, str(work / "enclave.json"), *modules],
+        results["enclave"] = run_one([str(ward), "run", "--", py, unit, str(work / "enclave.json"), *modules],
                                      work / "enclave", env_for(work / "enclave" / "tmp", build),
                                      work / "enclave.json", args.timeout)
-        results["shield"] = run_one([str(ward), "run", "--volume", "%s:%s" % (vol, key), "--", PY, unit,
+        results["shield"] = run_one([str(ward), "run", "--volume", "%s:%s" % (vol, key), "--", py, unit,
                                      str(work / "shield.json"), *modules],
                                     vol / "cwd", env_for(vol / "tmp", build), work / "shield.json", args.timeout)
     finally:

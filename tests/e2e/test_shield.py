@@ -1,6 +1,7 @@
 """File shield end to end: real `ward run /usr/bin/python3 ...` processes on
 encrypted, authenticated, ephemeral and denied regions."""
 import os
+import re
 import pathlib
 import subprocess
 import textwrap
@@ -326,6 +327,30 @@ def test_authenticated_region_reads_checks_and_refuses_writes(tmp):
     lines = one_line(r.stderr)
     assert len(lines) == 2 and "blob.bin" in lines[0] and "chunk 2" in lines[0], r.stderr
     assert lines[1].startswith("ward: exiting with status 74 instead of 0")
+
+
+def test_authenticated_region_hides_a_file_added_after_its_manifest(tmp):
+    lib = tmp / "lib"
+    (lib / "pkg").mkdir(parents=True)
+    (lib / "pkg" / "old.py").write_text("X = 1\n")
+    man = tmp / "lib.manifest"
+    assert ward("fs", "authenticate", lib, "-o", man).returncode == 0
+    (lib / "pkg" / "new.py").write_text("X = 2\n")
+    (lib / "pkg" / "other.py").write_text("X = 3\n")
+    code = ("import os, sys\nprint(sorted(os.listdir(sys.argv[1] + '/pkg')))\n"
+            "for n in ('new.py', 'other.py', 'missing.py'):\n"
+            " try:\n  open(sys.argv[1] + '/pkg/' + n)\n except OSError as e: print(n, e.errno)")
+    r = ward("run", "--authenticated", "%s:%s" % (lib, man), "--", PY, "-c", code, lib)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "['old.py']\nnew.py 2\nother.py 2\nmissing.py 2\n"
+    # one line for the directory, naming the first entry found and the fix
+    lines = one_line(r.stderr)
+    assert len(lines) == 1, r.stderr
+    assert re.fullmatch(r"ward: warning: %s/pkg/(new|other)\.py is not in the manifest of the authenticated region %s "
+                        r"\(added after the manifest was built\), so the program cannot see it \(if it was added on "
+                        r"purpose, rebuild the manifest with 'ward fs authenticate'\)" % (re.escape(str(lib)),
+                                                                                         re.escape(str(lib))),
+                        lines[0]), lines[0]
 
 
 def test_deny_outside(tmp):

@@ -168,6 +168,42 @@ def test_modified_stdlib_file_is_refused_until_rebuilt(own_python, tmp):
     assert hash_of(r.stderr) != before
 
 
+def test_a_package_added_after_the_image_is_hidden_with_one_line(own_python, tmp):
+    env = base_env(XDG_DATA_HOME=tmp / "data")
+    py = own_python / "bin" / "python3.11"
+    stdlib = own_python / "lib" / "python3.11"
+    cache = stdlib / "json" / "__pycache__"
+    cache.mkdir()
+    pkg = stdlib / "addedpkg"
+    try:
+        r = ward("run", "--", py, "-c", "import json", env=env, timeout=300)
+        assert r.returncode == 0, r.stderr
+        # installed afterwards: a package, and a compiled file in a cache directory
+        pkg.mkdir()
+        (pkg / "__init__.py").write_text("print('added code ran')\n")
+        (cache / "extra.cpython-311.pyc").write_bytes(b"x")
+        code = ("import os, sys\nprint('addedpkg' in os.listdir(sys.argv[1]))\n"
+                "print(sorted(os.listdir(sys.argv[1] + '/json/__pycache__')).count('extra.cpython-311.pyc'))\n"
+                "try:\n import addedpkg\nexcept ImportError as e: print(type(e).__name__)")
+        r = ward("run", "--", py, "-c", code, stdlib, env=env)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout == "False\n0\nModuleNotFoundError\n"
+        assert one_line(r.stderr) == [
+            "ward: warning: %s is not in the engine image (added after the image was built), so the program cannot "
+            "see it (if the interpreter's packages were updated on purpose, rebuild the engine image: 'ward "
+            "engine-image --rebuild %s')" % (pkg, os.path.realpath(py))], r.stderr
+        # installed on purpose: rebuilt, it is part of the image
+        rb = ward("engine-image", "--rebuild", py, env=env, timeout=300)
+        assert rb.returncode == 0, rb.stderr
+        r = ward("run", "--", py, "-c", "import addedpkg", env=env)
+        assert r.returncode == 0, r.stderr
+        assert r.stdout == "added code ran\n"
+        assert one_line(r.stderr) == []
+    finally:
+        shutil.rmtree(pkg, ignore_errors=True)
+        shutil.rmtree(cache)
+
+
 def test_engine_image_command_errors(tmp):
     env = base_env(XDG_DATA_HOME=tmp)
     r = ward("engine-image", "--frobnicate", env=env)

@@ -24,6 +24,7 @@
 #include "core/log.h"
 #include "fs/volume.h"
 #include "runtime/crypto_load.h"
+#include "runtime/shield/real.h"
 #include "runtime/shield/region.h"
 #include "runtime/shield/shield.h"
 
@@ -357,6 +358,55 @@ void shield_region_close_backend(struct shield_region *r)
 /* What the kernel says for a path that does not resolve: -ENOTDIR when a
  * component before the last is not a directory ("file/x"), else -ENOENT.
  * Only on the error path. */
+/* A file or directory on disk that an authenticated region's manifest does
+ * not hold was added after the manifest was built (a package installed
+ * since the engine image was made, typically). The program gets ENOENT, as
+ * for anything else the region does not hold, and one warning per
+ * directory names the first such entry and the fix. Compiled caches
+ * (__pycache__) are left out: without them Python compiles from source,
+ * which only costs time. At most UNLISTED_MAX directories are reported. */
+#define UNLISTED_MAX 16
+static void note_unlisted(struct shield_region *r, const char *rel)
+{
+	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	static uint64_t seen[UNLISTED_MAX];
+	static unsigned nseen;
+	char abs[PATH_MAX];
+	struct stat st;
+	const char *slash = strrchr(rel, '/');
+	size_t dirlen = slash ? (size_t)(slash - rel) : 0;
+	uint64_t h = 1469598103934665603ull; /* FNV-1a of root and directory */
+	int dup = 0;
+
+	if (r->kind != SHIELD_AUTHENTICATED || rel[0] == 0 || strstr(rel, "__pycache__") != NULL ||
+	    shield_reserved_name(rel) || __atomic_load_n(&nseen, __ATOMIC_RELAXED) >= UNLISTED_MAX)
+		return;
+	if (snprintf(abs, sizeof(abs), "%s/%s", r->root, rel) >= (int)sizeof(abs) || REAL(lstat64)(abs, &st) != 0)
+		return;
+	for (const char *c = r->root; *c; c++)
+		h = (h ^ (uint8_t)*c) * 1099511628211ull;
+	for (size_t i = 0; i < dirlen; i++)
+		h = (h ^ (uint8_t)rel[i]) * 1099511628211ull;
+	pthread_mutex_lock(&mu);
+	for (unsigned i = 0; i < nseen; i++)
+		dup |= seen[i] == h;
+	if (!dup && nseen < UNLISTED_MAX)
+		seen[nseen++] = h;
+	else
+		dup = 1;
+	pthread_mutex_unlock(&mu);
+	if (dup)
+		return;
+	if (r->engine)
+		ward_warn("%s is not in the engine image (added after the image was built), so the program cannot see it%s",
+			  abs, engine_fix());
+	else
+		ward_warn("%s is not in the manifest of the authenticated region %s (added after the manifest was built), "
+			  "so the program cannot see it (if it was added on purpose, rebuild the manifest with 'ward fs "
+			  "authenticate')",
+			  abs, r->root);
+}
+
 static int enoent_or_notdir(struct shield_region *r, const char *rel)
 {
 	char p[PATH_MAX], verr[WARD_VOL_ERR_LEN];
@@ -372,6 +422,7 @@ static int enoent_or_notdir(struct shield_region *r, const char *rel)
 		if (!S_ISDIR(st.mode))
 			return -ENOTDIR;
 	}
+	note_unlisted(r, rel);
 	return -ENOENT;
 }
 
