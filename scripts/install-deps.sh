@@ -12,6 +12,7 @@ libssl-dev libseccomp-dev libyaml-dev libjansson-dev libsqlite3-dev
 libcbor-dev libcurl4-openssl-dev libevent-dev libpq-dev postgresql
 openssl python3 python3-pytest python3-flask python3-cheroot
 python3-numpy python3-cairo python3-requests python3-cryptography pypy3 libpython3.11-testsuite
+pypy3-lib-testsuite
 clang libclang-rt-14-dev"
 if [ "${1:-}" = bench ]; then
 	PKGS="$PKGS gocryptfs fuse3"

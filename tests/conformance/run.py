@@ -168,15 +168,24 @@ def main():
             if reason is None and det.get(t):
                 print("    " + det[t].strip().splitlines()[-1][:300])
     if args.differences:
-        write_differences(args.differences, modules, results, enclave_diff, shield_diff, count)
+        write_differences(args.differences, py, modules, results, enclave_diff, shield_diff, count)
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"modules": modules, "shield_diff": shield_diff, "enclave_diff": enclave_diff,
                        "unexplained": unexplained,
                        "counts": {k: count(results[k]["tests"]) for k in results}}, f, indent=1)
-    missing = [m for m in modules if results["shield"]["modules"].get(m, {}).get("status") != "ran"]
-    if missing:
-        print("shield run did not complete: %s" % ", ".join(missing))
+    def ran(k, m):
+        return results[k]["modules"].get(m, {}).get("status") == "ran"
+
+    # A module that cannot load natively either (PyPy: test_os and
+    # test_compileall need _testcapimodule.c, which Debian does not ship)
+    # has nothing to compare; one that loads natively must run in all three.
+    not_native = [m for m in modules if not ran("native", m)]
+    if not_native:
+        print("not compared (they do not load natively either): %s" % ", ".join(not_native))
+    missing = [m for m in modules if ran("native", m) and not (ran("enclave", m) and ran("shield", m))]
+    if missing or len(not_native) == len(modules):
+        print("run did not complete: %s" % ", ".join(missing or modules))
         return 1
     return 1 if unexplained else 0
 
@@ -223,7 +232,8 @@ def refused_process(detail):
 
 
 REASONS = {
-    "no-fork-exec": "The test starts a process (`subprocess`, `os.spawn*`, `multiprocessing` or `os.fork`); "
+    "no-fork-exec": "The test, or a module it imports, starts a process (`subprocess`, `os.spawn*`, "
+                    "`multiprocessing`, `os.fork`; PyPy's `dbm.ndbm` runs `ldconfig` to find its library); "
                     "inside the enclave `fork` and `exec` fail with `EPERM` by design (docs/runtime.md).",
     "engine-image-read-only": "The test writes into the stdlib's own directories and skips itself when they are "
                               "not writable; under `ward run` they are the engine image's authenticated, "
@@ -233,14 +243,22 @@ REASONS = {
 }
 
 
-def write_differences(path, modules, results, enclave_diff, shield_diff, count):
-    out = ["# CPython conformance: every difference", "",
-           "Written by `tests/conformance/run.py --differences FILE` (modules: %s)." % " ".join(modules),
+def write_differences(path, py, modules, results, enclave_diff, shield_diff, count):
+    pypy = "pypy" in os.path.basename(py)
+    out = ["# %s conformance: every difference" % ("PyPy" if pypy else "CPython"), "",
+           "Written by `tests/conformance/run.py%s --differences FILE` (modules: %s)." % (
+               " --python %s" % py if py != PY else "", " ".join(modules)),
            "How the three configurations are run and compared: [file-shield.md](file-shield.md), "
            "\"Conformance: CPython's own tests\".", "",
            "| configuration | tests | outcomes |", "|---|---|---|"]
     for k in ("native", "enclave", "shield"):
         out.append("| %s | %d | %s |" % (k, len(results[k]["tests"]), count(results[k]["tests"])))
+    skipped = [m for m in modules if results["native"]["modules"].get(m, {}).get("status") != "ran"]
+    if skipped:
+        out += ["", "Not compared, because they do not load natively either: %s (%s)." % (
+            ", ".join("`%s`" % m for m in skipped),
+            "; ".join(sorted({results["native"]["modules"][m]["status"] for m in skipped
+                              if m in results["native"]["modules"]})) or "no result")]
     for title, diffs, a, b, table in (
             ("Shield vs enclave: the file shield's differences", shield_diff, "enclave", "shield", "known.txt"),
             ("Enclave vs native: the runtime's limits", enclave_diff, "native", "enclave", "known-runtime.txt")):

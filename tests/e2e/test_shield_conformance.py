@@ -1,11 +1,15 @@
 """CPython's own regression tests for files and I/O, run natively, under
 `ward run`, and under `ward run` with the working directory and TMPDIR inside
 an encrypted volume (tests/conformance/run.py --ci: a representative subset;
-the full set is `tests/conformance/run.py`). Every test whose outcome differs
-between the last two must be listed with its reason in known.txt."""
+the full set is `tests/conformance/run.py`), with CPython and with PyPy. Every
+test whose outcome differs between the last two must be listed with its
+reason in known.txt, and every difference from native must be explained."""
+import glob
 import json
 import os
 import subprocess
+
+import pytest
 
 from conftest import BUILD, PY, ROOT, needs_runtime
 
@@ -26,6 +30,24 @@ def test_cpython_io_tests_match_with_cwd_and_tmpdir_in_a_volume(tmp_path):
     assert data["unexplained"] == 0
     assert data["enclave_diff"] and all(d[3] for d in data["enclave_diff"]), data["enclave_diff"]
     assert any(d[3] == "no-fork-exec" for d in data["enclave_diff"])
+
+
+PYPY = "/usr/bin/pypy3"
+
+
+@pytest.mark.skipif(not (os.path.exists(PYPY) and glob.glob("/usr/lib/pypy3.*/test/support")),
+                    reason="pypy3 and pypy3-lib-testsuite are not installed")
+def test_pypy_io_tests_match_with_cwd_and_tmpdir_in_a_volume(tmp_path):
+    out = tmp_path / "conformance.json"
+    env = dict(os.environ, WARD_BUILD=str(BUILD))
+    p = subprocess.run([PY, str(ROOT / "tests" / "conformance" / "run.py"), "--ci", "--python", PYPY,
+                        "--json", str(out)], capture_output=True, text=True, env=env, timeout=900)
+    assert p.returncode == 0, p.stdout[-6000:] + p.stderr[-2000:]
+    data = json.loads(out.read_text())
+    for k in ("native", "enclave", "shield"):
+        assert sum(int(x.split()[-1]) for x in data["counts"][k].split(", ")) > 300, data["counts"]
+    assert data["shield_diff"] == [] or all(d[3] for d in data["shield_diff"])
+    assert data["unexplained"] == 0
 
 
 def _runner():
