@@ -3,7 +3,9 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -111,6 +113,77 @@ out:
 	EVP_KDF_CTX_free(ctx);
 	EVP_KDF_free(kdf);
 	return rc;
+}
+
+struct ward_hkdf {
+	pthread_mutex_t mu;
+	EVP_KDF_CTX *ctx; /* mode expand-only, key = the pseudorandom key */
+};
+
+struct ward_hkdf *ward_hkdf_new(const uint8_t *key, size_t keylen, const uint8_t *salt, size_t saltlen)
+{
+	EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+	struct ward_hkdf *h = calloc(1, sizeof(*h));
+	uint8_t prk[WARD_SHA256_LEN];
+	int mode = EVP_KDF_HKDF_MODE_EXTRACT_ONLY, ok = 0;
+	OSSL_PARAM params[5], *p = params;
+
+	if (kdf == NULL || h == NULL || (h->ctx = EVP_KDF_CTX_new(kdf)) == NULL)
+		goto out;
+	*p++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0);
+	*p++ = OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode);
+	*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)key, keylen);
+	if (saltlen > 0)
+		*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *)salt, saltlen);
+	*p = OSSL_PARAM_construct_end();
+	if (EVP_KDF_derive(h->ctx, prk, sizeof(prk), params) != 1)
+		goto out;
+	/* the same context from now on: expand only, from the extracted key */
+	mode = EVP_KDF_HKDF_MODE_EXPAND_ONLY;
+	p = params;
+	*p++ = OSSL_PARAM_construct_int(OSSL_KDF_PARAM_MODE, &mode);
+	*p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, prk, sizeof(prk));
+	*p = OSSL_PARAM_construct_end();
+	if (EVP_KDF_CTX_set_params(h->ctx, params) != 1 || pthread_mutex_init(&h->mu, NULL) != 0)
+		goto out;
+	ok = 1;
+out:
+	ward_wipe(prk, sizeof(prk)); /* the context holds its own copy */
+	EVP_KDF_free(kdf);
+	if (!ok) {
+		ERR_clear_error();
+		if (h != NULL)
+			EVP_KDF_CTX_free(h->ctx);
+		free(h);
+		h = NULL;
+	}
+	return h;
+}
+
+int ward_hkdf_expand(struct ward_hkdf *h, const uint8_t *info, size_t infolen, uint8_t *out, size_t outlen)
+{
+	OSSL_PARAM params[2] = { OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *)info, infolen),
+				 OSSL_PARAM_construct_end() };
+	int rc;
+	if (h == NULL)
+		return -1;
+	pthread_mutex_lock(&h->mu);
+	rc = EVP_KDF_derive(h->ctx, out, outlen, params) == 1 ? 0 : -1;
+	pthread_mutex_unlock(&h->mu);
+	if (rc != 0) {
+		ERR_clear_error();
+		ward_wipe(out, outlen);
+	}
+	return rc;
+}
+
+void ward_hkdf_free(struct ward_hkdf *h)
+{
+	if (h == NULL)
+		return;
+	EVP_KDF_CTX_free(h->ctx); /* clears the key it holds */
+	pthread_mutex_destroy(&h->mu);
+	free(h);
 }
 
 static int gcm(int enc, const uint8_t key[32], const uint8_t iv[12], const void *aad, size_t aadlen,

@@ -131,8 +131,14 @@ static int open_alt(ward_vol *v, struct vnode *n, int create)
 		n->fd_alt = openat(v->dirfd, WARD_VOL_META_DIR, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 		return n->fd_alt >= 0 ? 0 : -1;
 	}
-	n->fd_alt = openat(v->dirfd, ap, (v->writable ? O_RDWR : O_RDONLY) | (create ? O_CREAT : 0) | O_CLOEXEC | O_NOFOLLOW,
-			   0600);
+	int flags = (v->writable ? O_RDWR : O_RDONLY) | (create ? O_CREAT : 0) | O_CLOEXEC | O_NOFOLLOW;
+	n->fd_alt = openat(v->dirfd, ap, flags, 0600);
+	/* The alternate store's directory is empty until a chunk is first
+	 * rewritten, and copies that skip empty directories (git, some backup
+	 * and archive tools) drop it: made again when it is needed. */
+	if (n->fd_alt < 0 && errno == ENOENT && create && v->writable &&
+	    (mkdirat(v->dirfd, WARD_VOL_META_DIR "/alt", 0700) == 0 || errno == EEXIST))
+		n->fd_alt = openat(v->dirfd, ap, flags, 0600);
 	return n->fd_alt >= 0 ? 0 : -1;
 }
 
@@ -195,7 +201,7 @@ static int load_rest(ward_vol *v, struct vnode *n, int open_errno, char *err)
 			       (unsigned long long)n->main_len);
 	}
 	if (v->kind == WARD_VOL_ENCRYPTED &&
-	    wv_derive(v->kfile, v->vid, "ward-vol file key", n->id, WVOL_ID_LEN, n->key) != 0) {
+	    wv_file_key(v, n->id, n->key) != 0) {
 		close(n->fd_main);
 		n->fd_main = -1;
 		return wv_fail(err, -ENOMEM, "cannot derive a file key");

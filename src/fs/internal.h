@@ -28,6 +28,8 @@ struct cref {
 	uint8_t v[32]; /* encrypted: nonce[12] tag[16]; authenticated: sha256 */
 };
 
+struct ward_hkdf;
+
 struct vnode {
 	char *path;	 /* relative, normalized; "" is never stored (root implicit) */
 	char *diskpath;	 /* override of path for a read-only open after an interrupted rename */
@@ -131,6 +133,7 @@ struct ward_vol {
 	uint8_t vid[WVOL_ID_LEN];
 	uint8_t kmeta[32];
 	uint8_t kfile[32];
+	struct ward_hkdf *fkeys; /* HKDF from kfile and vid, extracted once: file keys */
 	uint8_t last_mac[WVOL_MAC_LEN];
 	uint64_t generation;
 	uint64_t jlen;		/* bytes of the manifest file */
@@ -265,6 +268,9 @@ int wv_tag(ward_vol *v, uint8_t out[32]);
 void wv_put_cref(const ward_vol *v, uint8_t *p, const struct cref *c);
 int wv_derive(const uint8_t *key, const uint8_t vid[WVOL_ID_LEN], const char *label,
 	      const uint8_t *extra, size_t extralen, uint8_t out[32]);
+/* The key of the file with this id: wv_derive(kfile, vid, "ward-vol file
+ * key", id), through v->fkeys (thread-safe). 0 or -1. */
+int wv_file_key(ward_vol *v, const uint8_t id[WVOL_ID_LEN], uint8_t out[32]);
 
 /* byte buffer for building records */
 struct wbuf {

@@ -156,6 +156,15 @@ int wv_derive(const uint8_t *key, const uint8_t vid[WVOL_ID_LEN], const char *la
 	return ward_hkdf_sha256(key, WARD_VOL_KEY_LEN, vid, WVOL_ID_LEN, info, ll + extralen, out, 32);
 }
 
+int wv_file_key(ward_vol *v, const uint8_t id[WVOL_ID_LEN], uint8_t out[32])
+{
+	static const char label[] = "ward-vol file key";
+	uint8_t info[sizeof(label) - 1 + WVOL_ID_LEN];
+	memcpy(info, label, sizeof(label) - 1);
+	memcpy(info + sizeof(label) - 1, id, WVOL_ID_LEN);
+	return ward_hkdf_expand(v->fkeys, info, sizeof(info), out, 32);
+}
+
 /* mac = MAC(prev || hdr || payload) (prev may be NULL) */
 static int mac3(ward_vol *v, const uint8_t *prev, const uint8_t *a, size_t alen, const uint8_t *b,
 		size_t blen, uint8_t out[WVOL_MAC_LEN])
@@ -191,6 +200,11 @@ static int setup_keys(ward_vol *v, const uint8_t *key)
 		return 0;
 	if (wv_derive(key, v->vid, "ward-vol manifest mac", NULL, 0, v->kmeta) != 0 ||
 	    wv_derive(key, v->vid, "ward-vol file keys", NULL, 0, v->kfile) != 0)
+		return -1;
+	/* every file's key is HKDF(kfile, vid, "ward-vol file key" || id): the
+	 * extract step once here, the expand step per file (wv_file_key) */
+	ward_hkdf_free(v->fkeys);
+	if ((v->fkeys = ward_hkdf_new(v->kfile, sizeof(v->kfile), v->vid, WVOL_ID_LEN)) == NULL)
 		return -1;
 	EVP_MAC *m = EVP_MAC_fetch(NULL, "HMAC", NULL);
 	OSSL_PARAM prm[2] = { OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),

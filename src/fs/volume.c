@@ -148,6 +148,8 @@ static void vol_free(ward_vol *v)
 		EVP_MAC_CTX_free(v->mac);
 	if (v->macw != NULL)
 		EVP_MAC_CTX_free(v->macw);
+	if (v->fkeys != NULL)
+		ward_hkdf_free(v->fkeys);
 	if (v->kind == WARD_VOL_ENCRYPTED) {
 		ward_wipe(v->kmeta, sizeof(v->kmeta));
 		ward_wipe(v->kfile, sizeof(v->kfile));

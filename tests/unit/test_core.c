@@ -64,6 +64,26 @@ static void hkdf(void)
 			 want, 42) == 0);
 	CHECK(ward_hkdf_sha256(ikm, 22, salt, 13, info, 10, okm, 42) == 0);
 	CHECK(memcmp(okm, want, 42) == 0);
+
+	/* extracted once, expanded many times: the same keys, whatever the
+	 * order of the infos (no state carried from one expansion to the next) */
+	struct ward_hkdf *h = ward_hkdf_new(ikm, 22, salt, 13);
+	CHECK(h != NULL);
+	memset(okm, 0, sizeof(okm));
+	CHECK(ward_hkdf_expand(h, info, 10, okm, 42) == 0);
+	CHECK(memcmp(okm, want, 42) == 0);
+	for (int i = 0; i < 3; i++) {
+		uint8_t other[33], a[32], b[32];
+		memset(other, 'a' + i, sizeof(other));
+		CHECK(ward_hkdf_expand(h, other, sizeof(other) - (size_t)i, a, 32) == 0);
+		CHECK(ward_hkdf_sha256(ikm, 22, salt, 13, other, sizeof(other) - (size_t)i, b, 32) == 0);
+		CHECK(memcmp(a, b, 32) == 0);
+	}
+	CHECK(ward_hkdf_expand(h, info, 10, okm, 42) == 0);
+	CHECK(memcmp(okm, want, 42) == 0);
+	ward_hkdf_free(h);
+	ward_hkdf_free(NULL);
+	CHECK(ward_hkdf_expand(NULL, info, 10, okm, 42) == -1);
 }
 
 static void settings(void)
