@@ -139,6 +139,8 @@ static int open_alt(ward_vol *v, struct vnode *n, int create)
 	if (n->fd_alt < 0 && errno == ENOENT && create && v->writable &&
 	    (mkdirat(v->dirfd, WARD_VOL_META_DIR "/alt", 0700) == 0 || errno == EEXIST))
 		n->fd_alt = openat(v->dirfd, ap, flags, 0600);
+	if (n->fd_alt >= 0 && create)
+		n->alt_entry_unsynced = 1;
 	return n->fd_alt >= 0 ? 0 : -1;
 }
 
@@ -1161,7 +1163,12 @@ int ward_vf_truncate(ward_vfile *f, uint64_t size, char *err)
 /* fdatasync of the chunk stores written since their last one (a store
  * nothing was written to needs none: SQLite's journal, rewritten in place,
  * touches one of the two per sync): 0, or -1 with errno set. */
-static int sync_data(struct vnode *n)
+/* The file's chunk stores made durable before a record refers to them:
+ * their data, and, for a slot-1 file just made, its name in the alt
+ * directory, which no program knows of to fsync (the main file's name is
+ * in a directory the program sees, and fsyncs itself when it needs to, as
+ * it would without the shield). */
+static int sync_data(ward_vol *v, struct vnode *n)
 {
 	int fds[2] = { n->fd_main, n->fd_alt };
 	for (unsigned s = WVOL_SLOT_MAIN; s <= WVOL_SLOT_ALT; s++) {
@@ -1170,6 +1177,15 @@ static int sync_data(struct vnode *n)
 		if (fdatasync(fds[s]) != 0)
 			return -1;
 		n->data_unsynced[s] = 0;
+	}
+	if (n->alt_entry_unsynced && n->fd_alt >= 0) {
+		int dfd = openat(v->dirfd, WARD_VOL_META_DIR "/alt", O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+		int rc = dfd >= 0 ? fsync(dfd) : -1;
+		if (dfd >= 0)
+			close(dfd);
+		if (rc != 0)
+			return -1;
+		n->alt_entry_unsynced = 0;
 	}
 	return 0;
 }
@@ -1278,7 +1294,7 @@ int wv_node_commit(ward_vol *v, struct vnode *n, int durable, char *err)
 		goto out;
 	if (n->ndirty == 0 && !n->meta_dirty) {
 		if (durable && n->unsynced) {
-			if (sync_data(n) != 0)
+			if (sync_data(v, n) != 0)
 				rc = wv_fail(err, -errno, "cannot sync '%s/%s': %s", v->dir, n->path, strerror(errno));
 			else if (fdatasync(v->jfd) != 0)
 				rc = wv_fail(err, -errno, "cannot sync the manifest of '%s': %s", v->dir, strerror(errno));
@@ -1287,7 +1303,7 @@ int wv_node_commit(ward_vol *v, struct vnode *n, int durable, char *err)
 		}
 		goto out;
 	}
-	if (durable && sync_data(n) != 0) {
+	if (durable && sync_data(v, n) != 0) {
 		rc = wv_fail(err, -errno, "cannot sync '%s/%s': %s", v->dir, n->path, strerror(errno));
 		goto out;
 	}

@@ -74,6 +74,7 @@ struct vnode {
 	int dirty_logged;
 	int unsynced;	 /* committed without fdatasync */
 	uint8_t data_unsynced[2]; /* slot 0 / slot 1 written (or unknown: just loaded) since its last fdatasync */
+	uint8_t alt_entry_unsynced; /* its slot-1 file was opened with O_CREAT: the alt directory is synced too */
 	uint8_t key[32];
 	pthread_mutex_t pool_mu;
 	EVP_CIPHER_CTX *pool[4];
