@@ -1160,14 +1160,14 @@ int ward_vf_truncate(ward_vfile *f, uint64_t size, char *err)
 
 /* ---- commit ---- */
 
-/* fdatasync of the chunk stores written since their last one (a store
- * nothing was written to needs none: SQLite's journal, rewritten in place,
- * touches one of the two per sync): 0, or -1 with errno set. */
 /* The file's chunk stores made durable before a record refers to them:
- * their data, and, for a slot-1 file just made, its name in the alt
- * directory, which no program knows of to fsync (the main file's name is
- * in a directory the program sees, and fsyncs itself when it needs to, as
- * it would without the shield). */
+ * fdatasync of the stores written since their last one (a store nothing
+ * was written to needs none: SQLite's journal, rewritten in place, touches
+ * one of the two per sync), and, for a slot-1 file just made, an fsync of
+ * the alt directory that holds its name, which no program knows of (the
+ * main file's name is in a directory the program sees and fsyncs itself
+ * when it needs to, as it would without the shield). 0, or -1 with errno
+ * set. */
 static int sync_data(ward_vol *v, struct vnode *n)
 {
 	int fds[2] = { n->fd_main, n->fd_alt };
