@@ -19,8 +19,9 @@ known-runtime.txt. Every difference is printed with its reason;
 --differences FILE writes them all as a Markdown table
 (docs/conformance-differences.md is that table for the full set).
 
-  tests/conformance/run.py            # the full set (about 3-15 minutes)
+  tests/conformance/run.py            # the full set (about 3 minutes on 2 cores)
   tests/conformance/run.py --ci       # the representative subset CI runs
+  tests/conformance/run.py --python /usr/bin/pypy3   # PyPy (pypy3-lib-testsuite)
   tests/conformance/run.py test_io    # chosen modules
 Exit status: 0 when every difference has a reason, 1 otherwise.
 """
