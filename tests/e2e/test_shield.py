@@ -353,6 +353,28 @@ def test_authenticated_region_hides_a_file_added_after_its_manifest(tmp):
                         lines[0]), lines[0]
 
 
+def test_files_added_after_the_manifest_are_reported_once_per_directory_and_at_most_16(tmp):
+    lib = tmp / "lib"
+    for i in range(20):
+        (lib / ("d%02d" % i)).mkdir(parents=True)
+        (lib / ("d%02d" % i) / "old.py").write_text("")
+    man = tmp / "lib.manifest"
+    assert ward("fs", "authenticate", lib, "-o", man).returncode == 0
+    for i in range(20):
+        (lib / ("d%02d" % i) / "a.py").write_text("")
+        (lib / ("d%02d" % i) / "b.py").write_text("")
+    # every directory listed twice, each with two added files
+    code = ("import os, sys\nfor _ in range(2):\n for i in range(20):\n"
+            "  assert os.listdir(sys.argv[1] + '/d%02d' % i) == ['old.py']")
+    r = ward("run", "--authenticated", "%s:%s" % (lib, man), "--", PY, "-c", code, lib)
+    assert r.returncode == 0, r.stderr
+    lines = one_line(r.stderr)
+    assert len(lines) == 16, r.stderr
+    dirs = [re.match(r"ward: warning: %s/(d\d\d)/[ab]\.py is not in the manifest" % re.escape(str(lib)), l).group(1)
+            for l in lines]
+    assert len(set(dirs)) == 16, dirs
+
+
 def test_deny_outside(tmp):
     vol, key = make_volume(tmp, {"a.txt": "inside"})
     outside = tmp / "outside.txt"
