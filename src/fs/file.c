@@ -157,7 +157,15 @@ static int open_main_locked(ward_vol *v, struct vnode *n, int *eno)
 		*eno = ENAMETOOLONG;
 		return -1;
 	}
-	n->fd_main = openat(v->dirfd, dp, (v->writable ? O_RDWR : O_RDONLY) | O_CLOEXEC | O_NOFOLLOW);
+	/* An authenticated tree records a link to a regular file as that file
+	 * (tree.c, walk_dir), so its disk path is followed: every byte read is
+	 * checked against the manifest wherever it comes from, and O_NONBLOCK
+	 * keeps a FIFO put in its place from blocking the open (load_rest
+	 * refuses anything but a regular file). An encrypted volume never
+	 * follows one: its files are written, and its links are sealed files. */
+	int follow = v->kind == WARD_VOL_AUTHENTICATED;
+	n->fd_main = openat(v->dirfd, dp,
+			    (v->writable ? O_RDWR : O_RDONLY) | O_CLOEXEC | (follow ? O_NONBLOCK : O_NOFOLLOW));
 	/* created, crash before the disk file: only an empty main file can be
 	 * missing legitimately (a missing file with committed data is reported,
 	 * never replaced by an empty one) */

@@ -375,6 +375,43 @@ def test_files_added_after_the_manifest_are_reported_once_per_directory_and_at_m
     assert len(set(dirs)) == 16, dirs
 
 
+def test_authenticated_region_reads_files_that_are_links_on_disk(tmp):
+    # Debian's stdlib has some (_sysconfigdata__linux_*.py, sitecustomize.py):
+    # the manifest holds the file linked to, and reads follow the link
+    lib, other = tmp / "lib", tmp / "other"
+    lib.mkdir()
+    other.mkdir()
+    (lib / "real.py").write_text("R = 1\n")
+    (other / "outside.py").write_text("O = 2\n")
+    os.symlink("real.py", lib / "alias.py")
+    os.symlink(other / "outside.py", lib / "far.py")
+    man = tmp / "lib.manifest"
+    r = ward("fs", "authenticate", lib, "-o", man)
+    assert r.returncode == 0, r.stderr
+    r = ward("fs", "verify", lib, "--manifest", man)
+    assert r.returncode == 0, r.stderr
+    code = "import sys\nfor n in ('alias.py', 'far.py'): print(open(sys.argv[1] + '/' + n).read(), end='')"
+    r = ward("run", "--authenticated", "%s:%s" % (lib, man), "--", PY, "-c", code, lib)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "R = 1\nO = 2\n"
+    # the link now points at other bytes: refused, as any change is
+    os.unlink(lib / "alias.py")
+    (other / "evil.py").write_text("R = 9\n")
+    os.symlink(other / "evil.py", lib / "alias.py")
+    r = ward("run", "--authenticated", "%s:%s" % (lib, man), "--", PY, "-c", code, lib)
+    assert r.returncode == 1 and "OSError: [Errno 5]" in r.stderr, r.stderr
+    assert "R = 9" not in r.stdout
+    assert one_line(r.stderr)[0].startswith("ward: cannot read %s/alias.py: chunk 0: content does not match the "
+                                            "manifest" % lib), r.stderr
+    # a FIFO in its place: a clear refusal, not an open that blocks
+    os.unlink(lib / "alias.py")
+    os.mkfifo(other / "fifo")
+    os.symlink(other / "fifo", lib / "alias.py")
+    r = ward("run", "--authenticated", "%s:%s" % (lib, man), "--", PY, "-c", code, lib, timeout=30)
+    assert r.returncode == 1 and "OSError: [Errno 5]" in r.stderr, r.stderr
+    assert one_line(r.stderr)[0].startswith("ward: cannot open %s/alias.py: not a regular file on disk" % lib), r.stderr
+
+
 def test_deny_outside(tmp):
     vol, key = make_volume(tmp, {"a.txt": "inside"})
     outside = tmp / "outside.txt"
