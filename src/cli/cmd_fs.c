@@ -104,8 +104,10 @@ static void help_sub(const char *sub)
 	else if (strcmp(sub, "verify") == 0)
 		printf("usage: ward fs verify VOL (--key-file KEY | --manifest FILE) [--tag HEX]\n\n"
 		       "Checks the manifest, every byte of every file, and that the directory holds\n"
-		       "nothing the manifest does not list. With --tag, also that the volume is\n"
-		       "exactly the pinned version (an older copy has a different tag).\n"
+		       "nothing the manifest does not list (in an authenticated tree, where others\n"
+		       "may add files, such a file gets a warning instead: programs under ward run\n"
+		       "do not see it). With --tag, also that the volume is exactly the pinned\n"
+		       "version (an older copy has a different tag).\n"
 		       "Exit status 0 when intact, 1 with the reason otherwise, 2 for a usage\n"
 		       "error (such as a --tag that is not 64 hex digits), 75 when another\n"
 		       "process (ward run) has the volume open for writing: nothing was checked,\n"
@@ -775,6 +777,9 @@ static int fs_verify(const struct fsopts *o)
 	ward_vol_tag(v, tag);
 	ward_hex(tag, sizeof(tag), hx);
 	printf("ok: volume '%s' verified, tag %s%s\n", o->pos[0], hx, o->tag_hex ? " (as pinned)" : "");
+	if (ward_vol_kind_of(v) == WARD_VOL_AUTHENTICATED && ward_vol_find_unlisted(v, err) == 1)
+		ward_warn("%s; programs under 'ward run' do not see it (if it belongs there, rebuild the manifest with "
+			  "'ward fs authenticate')", err);
 	ward_vol_close(v, NULL);
 	return 0;
 }

@@ -460,6 +460,17 @@ static int check_extra_dir(ward_vol *v, const char *rel, char *err)
 		int fits = snprintf(r2, sizeof(r2), "%s%s%s", rel, rel[0] ? "/" : "", de->d_name) < (int)sizeof(r2);
 		if (fits && (crash_leftover(v, r2) || ward_vol_stat(v, r2, &st, NULL) == 0))
 			continue;
+		if (v->kind == WARD_VOL_AUTHENTICATED) {
+			/* what ward fs authenticate leaves out: links to directories
+			 * and dangling ones (walk_dir) */
+			struct stat ls, ts;
+			if (fstatat(fd, de->d_name, &ls, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(ls.st_mode) &&
+			    (fstatat(fd, de->d_name, &ts, 0) != 0 || !S_ISREG(ts.st_mode)))
+				continue;
+			rc = wv_fail(err, -EBADMSG, "'%s/%s%s%s': on disk but not in the manifest (added after it was built)",
+				     v->dir, rel, rel[0] ? "/" : "", de->d_name);
+			break;
+		}
 		rc = wv_fail(err, -EBADMSG, "'%s/%s%s%s': file on disk that the manifest does not list (added outside the enclave)",
 			     v->dir, rel, rel[0] ? "/" : "", de->d_name);
 	}
@@ -698,6 +709,17 @@ int ward_vol_verify(ward_vol *v, void (*progress)(void *, uint64_t, uint64_t), v
 		rc = check_extra(v, w.paths, w.types, w.n, err);
 	walk_end(&w);
 	return rc;
+}
+
+int ward_vol_find_unlisted(ward_vol *v, char *err)
+{
+	struct walk w;
+	int rc = walk_begin(v, &w, err);
+	if (rc != 0)
+		return rc;
+	rc = check_extra(v, w.paths, w.types, w.n, err);
+	walk_end(&w);
+	return rc == -EBADMSG ? 1 : rc;
 }
 
 /* ---- verifying a caller's descriptor (volume.h) ---- */

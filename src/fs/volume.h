@@ -351,6 +351,15 @@ int ward_vf_close(ward_vfile *f, char *err);
 int ward_vol_verify(ward_vol *v, void (*progress)(void *arg, uint64_t done, uint64_t total),
 		    void *arg, char *err);
 
+/* Whether the volume's directories hold on disk an entry its manifest does
+ * not list: 0 when none does, 1 with the first one named in err, or
+ * -errno. ward_vol_verify() fails on one in an encrypted volume; an
+ * authenticated tree is one others may add to (a package installed since),
+ * so its caller decides (ward fs verify warns: programs under ward run do
+ * not see such files). In an authenticated tree, the links that ward fs
+ * authenticate leaves out (to directories, dangling) are not counted. */
+int ward_vol_find_unlisted(ward_vol *v, char *err);
+
 /* Checks every byte of fd, a regular file the caller opened (and keeps),
  * against the entry of path in a read-only volume (authenticated kind):
  * its size must be the entry's and every chunk's SHA-256 the manifest's.

@@ -233,3 +233,22 @@ def test_nested_targets_are_refused_and_nothing_is_written(tmp):
     assert list((tmp / "new.vol").iterdir()) == []
     r = ward("fs", "verify", tmp / "app.vol", "--key-file", key)
     assert r.returncode == 0, r.stderr
+
+
+def test_verify_of_an_authenticated_tree_warns_of_files_added_after_its_manifest(tmp):
+    tree = tmp / "t"
+    (tree / "p").mkdir(parents=True)
+    (tree / "p" / "a.py").write_text("a\n")
+    os.symlink("/nonexistent", tree / "p" / "dangling")  # left out by authenticate: never reported
+    man = tmp / "t.manifest"
+    r = ward("fs", "authenticate", tree, "-o", man)
+    assert r.returncode == 0, r.stderr
+    r = ward("fs", "verify", tree, "--manifest", man)
+    assert r.returncode == 0 and r.stdout.startswith("ok: volume"), r.stderr
+    assert [l for l in one_line(r.stderr) if "warning" in l] == []
+    (tree / "p" / "b.py").write_text("b\n")
+    r = ward("fs", "verify", tree, "--manifest", man)
+    assert r.returncode == 0 and r.stdout.startswith("ok: volume '%s' verified" % tree), r.stderr
+    assert one_line(r.stderr) == [
+        "ward: warning: '%s/p/b.py': on disk but not in the manifest (added after it was built); programs under "
+        "'ward run' do not see it (if it belongs there, rebuild the manifest with 'ward fs authenticate')" % tree]
