@@ -128,16 +128,23 @@ int ward_engine_image_trees(const char *engine, int rebuild, struct ward_image_t
 	}
 	/* The interpreter's own tree PREFIX/lib/NAME3.X (its site-packages
 	 * inside); for Debian's /usr, also the local dist-packages pip installs
-	 * into and the shared dist-packages, in sys.path order. */
-	int ntrees = strcmp(prefix, "/usr") == 0 ? 3 : 1;
+	 * into and the shared dist-packages, in sys.path order, and the system
+	 * OpenSSL's provider modules, which OpenSSL loads with dlopen when a
+	 * program asks for one (python3-cryptography loads "legacy" when it
+	 * starts): under WARD_ALLOW_DLOPEN=1 only a verified one may load. */
+	int ntrees = strcmp(prefix, "/usr") == 0 ? 4 : 1;
 	for (int i = 0; i < ntrees; i++) {
 		int len;
 		if (i == 0)
 			len = snprintf(dir, sizeof(dir), "%s/lib/%s3.%u", prefix, family, minor);
 		else if (i == 1)
 			len = snprintf(dir, sizeof(dir), "/usr/local/lib/%s3.%u/dist-packages", family, minor);
-		else
+		else if (i == 2)
 			len = snprintf(dir, sizeof(dir), "/usr/lib/python3/dist-packages");
+		else if (WARD_OSSL_MODULES_DIR[0] == '/')
+			len = snprintf(dir, sizeof(dir), "%s", WARD_OSSL_MODULES_DIR);
+		else
+			continue;
 		if (len < 0 || len >= (int)sizeof(dir))
 			return -1;
 		r = tree(dir, store, rebuild, &out[n]);

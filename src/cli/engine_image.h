@@ -8,7 +8,8 @@
  * Contract: ward_engine_image_trees() lists, for a known engine (CPython
  * python3.X, PyPy pypy3.X, after symlinks, installed as PREFIX/bin/NAME),
  * the trees that exist on this system (PREFIX/lib/NAME; for Debian's /usr
- * also /usr/local/lib/NAME/dist-packages and /usr/lib/python3/dist-packages) with their manifests in $XDG_DATA_HOME/ward/engine/ (default
+ * also /usr/local/lib/NAME/dist-packages, /usr/lib/python3/dist-packages
+ * and OpenSSL's provider modules) with their manifests in $XDG_DATA_HOME/ward/engine/ (default
  * ~/.local/share/ward/engine/), building each missing manifest with
  * `ward-tool fs authenticate` (all of them when rebuild is set). Returns the
  * number of trees, 0 for an engine that has no image (not an error), or -1

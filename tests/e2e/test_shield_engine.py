@@ -35,6 +35,23 @@ def test_engine_image_by_default_imports_numpy_with_dlopen_policy_1(image_env):
     assert [l for l in one_line(r.stderr) if "not authenticated" in l] == []
 
 
+@pytest.mark.skipif(subprocess.run([PY, "-c", "import cryptography"], capture_output=True).returncode != 0,
+                    reason="python3-cryptography is not installed")
+def test_engine_image_covers_openssl_provider_modules_for_cryptography(image_env):
+    # python3-cryptography loads OpenSSL's "legacy" provider (a dlopen of
+    # ossl-modules/legacy.so) when it starts: with WARD_ALLOW_DLOPEN=1 that
+    # module must come from the image, verified
+    env, _ = image_env
+    code = ("from cryptography.fernet import Fernet\nk = Fernet.generate_key()\n"
+            "print(Fernet(k).decrypt(Fernet(k).encrypt(b'sealed')).decode())")
+    r = ward("run", "--", PY, "-c", code, env=dict(env, WARD_LOG="debug"))
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "sealed\n"
+    assert any(re.search(r"loading \S*/ossl-modules/legacy\.so from", l) for l in one_line(r.stderr)), r.stderr
+    listing = ward("engine-image", env=env)
+    assert re.search(r"^tree \S*/ossl-modules$", listing.stdout, re.M), listing.stdout
+
+
 def test_engine_image_refuses_a_library_outside(image_env, tmp):
     env, _ = image_env
     (tmp / "m.c").write_text('#include <Python.h>\nstatic struct PyModuleDef d = {PyModuleDef_HEAD_INIT, "outside", 0, -1, 0};\n'
