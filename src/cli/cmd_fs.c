@@ -874,8 +874,11 @@ static int rm_old_volume(const char *dir)
 		const char *d = pass == 0 ? dir : meta;
 		DIR *h = opendir(d);
 		struct dirent *e;
-		if (h == NULL)
-			return errno == ENOENT ? 0 : -1;
+		if (h == NULL) {
+			if (errno != ENOENT)
+				return -1;
+			continue; /* no metadata left: the rmdirs below finish */
+		}
 		while (rc == 0 && (e = readdir(h)) != NULL) {
 			if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
 			    strcmp(e->d_name, pass == 0 ? WARD_VOL_META_DIR : "manifest") == 0)

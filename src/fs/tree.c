@@ -74,6 +74,14 @@ static int open_dir_at(int rootfd, const char *rel)
 	return openat(rootfd, rel[0] ? rel : ".", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 }
 
+/* Whether the entry name of dirfd, whose lstat is *st, is a symbolic link
+ * that an authenticated tree leaves out: one to a directory or to nothing.
+ * For a link to a regular file, *st becomes the file's stat. */
+static int link_left_out(int dirfd, const char *name, struct stat *st)
+{
+	return S_ISLNK(st->st_mode) && (fstatat(dirfd, name, st, 0) != 0 || !S_ISREG(st->st_mode));
+}
+
 /* Reads one directory of the plain tree (rel below rootfd, named root in
  * messages) into t: directories and regular files; symlinks as links
  * (t->keep_links), or else those to regular files as the files (st of the
@@ -116,7 +124,7 @@ static int walk_dir(int rootfd, const char *root, const char *rel, struct tree *
 				rc = wv_fail(err, -ENOMEM, "out of memory");
 			continue;
 		}
-		if (S_ISLNK(st.st_mode) && (fstatat(fd, de->d_name, &st, 0) != 0 || !S_ISREG(st.st_mode))) {
+		if (link_left_out(fd, de->d_name, &st)) {
 			/* dangling, or a link to a directory: not part of the volume
 			 * (the first in path order is named) */
 			if (t->skipped.links++ == 0 || strcmp(r2, t->skipped.first) < 0)
@@ -460,19 +468,13 @@ static int check_extra_dir(ward_vol *v, const char *rel, char *err)
 		int fits = snprintf(r2, sizeof(r2), "%s%s%s", rel, rel[0] ? "/" : "", de->d_name) < (int)sizeof(r2);
 		if (fits && (crash_leftover(v, r2) || ward_vol_stat(v, r2, &st, NULL) == 0))
 			continue;
-		if (v->kind == WARD_VOL_AUTHENTICATED) {
-			/* what ward fs authenticate leaves out: links to directories
-			 * and dangling ones (walk_dir) */
-			struct stat ls, ts;
-			if (fstatat(fd, de->d_name, &ls, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(ls.st_mode) &&
-			    (fstatat(fd, de->d_name, &ts, 0) != 0 || !S_ISREG(ts.st_mode)))
-				continue;
-			rc = wv_fail(err, -EBADMSG, "'%s/%s%s%s': on disk but not in the manifest (added after it was built)",
-				     v->dir, rel, rel[0] ? "/" : "", de->d_name);
-			break;
-		}
-		rc = wv_fail(err, -EBADMSG, "'%s/%s%s%s': file on disk that the manifest does not list (added outside the enclave)",
-			     v->dir, rel, rel[0] ? "/" : "", de->d_name);
+		int auth = v->kind == WARD_VOL_AUTHENTICATED;
+		struct stat ls; /* an authenticated tree leaves some links out (walk_dir) */
+		if (auth && fstatat(fd, de->d_name, &ls, AT_SYMLINK_NOFOLLOW) == 0 && link_left_out(fd, de->d_name, &ls))
+			continue;
+		rc = wv_fail(err, -EBADMSG, "'%s/%s%s%s': %s", v->dir, rel, rel[0] ? "/" : "", de->d_name,
+			     auth ? "on disk but not in the manifest (added after it was built)"
+				  : "file on disk that the manifest does not list (added outside the enclave)");
 	}
 	closedir(d);
 	return rc;
@@ -500,15 +502,20 @@ struct walk {
 	uint8_t *buf; /* IOBUF bytes, wiped at the end: it held plaintext */
 };
 
+static void paths_free(char **paths, uint8_t *types, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(paths[i]);
+	free(paths);
+	free(types);
+}
+
 static void walk_end(struct walk *w)
 {
 	if (w->buf)
 		OPENSSL_cleanse(w->buf, IOBUF);
 	free(w->buf);
-	for (size_t i = 0; i < w->n; i++)
-		free(w->paths[i]);
-	free(w->paths);
-	free(w->types);
+	paths_free(w->paths, w->types, w->n);
 	memset(w, 0, sizeof(*w));
 }
 
@@ -713,12 +720,13 @@ int ward_vol_verify(ward_vol *v, void (*progress)(void *, uint64_t, uint64_t), v
 
 int ward_vol_find_unlisted(ward_vol *v, char *err)
 {
-	struct walk w;
-	int rc = walk_begin(v, &w, err);
-	if (rc != 0)
-		return rc;
-	rc = check_extra(v, w.paths, w.types, w.n, err);
-	walk_end(&w);
+	char **paths;
+	uint8_t *types;
+	size_t n;
+	if (list_paths(v, &paths, &types, &n) != 0)
+		return wv_fail(err, -ENOMEM, "out of memory");
+	int rc = check_extra(v, paths, types, n, err);
+	paths_free(paths, types, n);
 	return rc == -EBADMSG ? 1 : rc;
 }
 

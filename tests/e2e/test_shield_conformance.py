@@ -46,7 +46,6 @@ def test_pypy_io_tests_match_with_cwd_and_tmpdir_in_a_volume(tmp_path):
     data = json.loads(out.read_text())
     for k in ("native", "enclave", "shield"):
         assert sum(int(x.split()[-1]) for x in data["counts"][k].split(", ")) > 300, data["counts"]
-    assert data["shield_diff"] == [] or all(d[3] for d in data["shield_diff"])
     assert data["unexplained"] == 0
 
 

@@ -355,9 +355,6 @@ void shield_region_close_backend(struct shield_region *r)
 		rc_;                 \
 	})
 
-/* What the kernel says for a path that does not resolve: -ENOTDIR when a
- * component before the last is not a directory ("file/x"), else -ENOENT.
- * Only on the error path. */
 /* A file or directory on disk that an authenticated region's manifest does
  * not hold was added after the manifest was built (a package installed
  * since the engine image was made, typically). The program gets ENOENT, as
@@ -369,13 +366,10 @@ void shield_region_close_backend(struct shield_region *r)
 static void note_unlisted(struct shield_region *r, const char *rel)
 {
 	static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-	static uint64_t seen[UNLISTED_MAX];
+	static char *seen[UNLISTED_MAX]; /* the directories reported (absolute) */
 	static unsigned nseen;
 	char abs[PATH_MAX];
 	struct stat st;
-	const char *slash = strrchr(rel, '/');
-	size_t dirlen = slash ? (size_t)(slash - rel) : 0;
-	uint64_t h = 1469598103934665603ull; /* FNV-1a of root and directory */
 	int dup = 0;
 
 	if (r->kind != SHIELD_AUTHENTICATED || rel[0] == 0 || strstr(rel, "__pycache__") != NULL ||
@@ -383,17 +377,14 @@ static void note_unlisted(struct shield_region *r, const char *rel)
 		return;
 	if (snprintf(abs, sizeof(abs), "%s/%s", r->root, rel) >= (int)sizeof(abs) || REAL(lstat64)(abs, &st) != 0)
 		return;
-	for (const char *c = r->root; *c; c++)
-		h = (h ^ (uint8_t)*c) * 1099511628211ull;
-	for (size_t i = 0; i < dirlen; i++)
-		h = (h ^ (uint8_t)rel[i]) * 1099511628211ull;
+	size_t dl = (size_t)(strrchr(abs, '/') - abs);
 	pthread_mutex_lock(&mu);
-	for (unsigned i = 0; i < nseen; i++)
-		dup |= seen[i] == h;
-	if (!dup && nseen < UNLISTED_MAX)
-		seen[nseen++] = h;
-	else
-		dup = 1;
+	for (unsigned i = 0; i < nseen && !dup; i++)
+		dup = strlen(seen[i]) == dl && memcmp(seen[i], abs, dl) == 0;
+	if (!dup && (nseen >= UNLISTED_MAX || (seen[nseen] = strndup(abs, dl)) == NULL))
+		dup = 1; /* full, or out of memory: say nothing rather than repeat */
+	else if (!dup)
+		__atomic_store_n(&nseen, nseen + 1, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&mu);
 	if (dup)
 		return;
@@ -407,6 +398,9 @@ static void note_unlisted(struct shield_region *r, const char *rel)
 			  abs, r->root);
 }
 
+/* What the kernel says for a path that does not resolve: -ENOTDIR when a
+ * component before the last is not a directory ("file/x"), else -ENOENT.
+ * Only on the error path. */
 static int enoent_or_notdir(struct shield_region *r, const char *rel)
 {
 	char p[PATH_MAX], verr[WARD_VOL_ERR_LEN];

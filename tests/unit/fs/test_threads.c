@@ -6,7 +6,9 @@
  * renames, lists, stats and removes, one syncs. No call may fail, no read
  * may see a torn or unauthentic chunk (a reader racing a writer sees the
  * old block or the new one, never EIO), and after a close and reopen
- * every block holds the last value its owner wrote. Built for
+ * every block holds the last value its owner wrote. In between, the
+ * volume reopened lazily has its files looked up and opened by three
+ * threads while a fourth's first change turns it eager. Built for
  * ThreadSanitizer as well as the default and ASan builds. */
 #include <errno.h>
 #include <fcntl.h>
@@ -16,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "fs/internal.h"
 #include "fs/volume.h"
 #include "test.h"
 
@@ -217,6 +220,15 @@ static void *changer2(void *arg)
 	return NULL;
 }
 
+static ward_vol *reopen(const char *dir, struct ward_vol_opts *o, int flags)
+{
+	char err[WARD_VOL_ERR_LEN];
+	ward_vol *v = NULL;
+	o->flags = flags;
+	CHECK(ward_vol_open(dir, o, &v, err) == 0);
+	return v;
+}
+
 int main(void)
 {
 	char base[] = "/tmp/ward-threads-XXXXXX", dir[300], err[WARD_VOL_ERR_LEN];
@@ -251,11 +263,12 @@ int main(void)
 	CHECK(ward_vol_close(vol, err) == 0);
 	test_failures += fails;
 
-	/* reopened read-write: threads look up and open files at once */
-	o.flags = WARD_VOL_RDWR;
-	vol = NULL;
-	CHECK(ward_vol_open(dir, &o, &vol, err) == 0);
+	/* reopened read-write: the manifest is one snapshot, so the volume is
+	 * lazy, and threads look up and open files at once while another's
+	 * first change turns it eager */
+	vol = reopen(dir, &o, WARD_VOL_RDWR);
 	if (vol != NULL) {
+		CHECK(vol->lz != NULL);
 		pthread_t r2[3], c2;
 		fails = 0;
 		for (int k = 0; k < 3; k++)
@@ -269,9 +282,7 @@ int main(void)
 	}
 
 	/* reopened: each block holds its owner's last round */
-	o.flags = WARD_VOL_RDONLY;
-	vol = NULL;
-	CHECK(ward_vol_open(dir, &o, &vol, err) == 0);
+	vol = reopen(dir, &o, WARD_VOL_RDONLY);
 	if (vol != NULL) {
 		ward_vfile *f = NULL;
 		struct ward_vdirent *e = NULL;
