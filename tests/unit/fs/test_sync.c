@@ -1,8 +1,10 @@
 /* test_sync.c: what an fsync of a volume file syncs (src/fs/file.c,
  * sync_data): the chunk stores written since their last fdatasync and the
- * manifest, and not a store nothing was written to. fdatasync is replaced
- * here (the library is linked statically into this test) by one that
- * records which file each call was for, then does the real sync. */
+ * manifest, and not a store nothing was written to; and the alt
+ * directory, by fsync, when a slot-1 store was just made in it (no program
+ * knows that directory to sync it). fdatasync and fsync are replaced here
+ * (the library is linked statically into this test) by ones that record
+ * which file each call was for, then do the real sync. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,17 +16,33 @@
 #include "test.h"
 
 static char synced[16][512];
-static int nsynced;
+static int nsynced, alt_dir_fsyncs;
+
+static void record(int fd, char target[512])
+{
+	char link[64];
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(link, target, 511);
+	target[n > 0 ? n : 0] = 0;
+}
 
 int fdatasync(int fd)
 {
-	char link[64], target[512];
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-	ssize_t n = readlink(link, target, sizeof(target) - 1);
-	target[n > 0 ? n : 0] = 0;
+	char target[512];
+	record(fd, target);
 	if (nsynced < 16)
 		snprintf(synced[nsynced++], sizeof(synced[0]), "%s", target);
 	return (int)syscall(SYS_fdatasync, fd);
+}
+
+int fsync(int fd)
+{
+	char target[512];
+	size_t n;
+	record(fd, target);
+	n = strlen(target);
+	alt_dir_fsyncs += n >= 17 && strcmp(target + n - 17, "/.ward-volume/alt") == 0;
+	return (int)syscall(SYS_fsync, fd);
 }
 
 /* how many recorded syncs were of a file whose path contains s */
@@ -61,17 +79,22 @@ int main(void)
 	CHECK(ward_vf_sync(f, err) == 0);
 	CHECK(count("/v.vol/db") == 1 && count("/.ward-volume/manifest") == 1 && count("/alt/") == 0);
 
+	CHECK(alt_dir_fsyncs == 0);
+
 	/* a committed chunk rewritten goes to slot 1: slot 0 was not written
-	 * since its sync, so only slot 1 and the manifest are synced */
+	 * since its sync, so only slot 1 and the manifest are synced, and the
+	 * alt directory that now names the new slot-1 store */
 	nsynced = 0;
 	CHECK(ward_vf_pwrite(f, buf, 100, 0, err) == 100);
 	CHECK(ward_vf_sync(f, err) == 0);
 	CHECK(count("/alt/") == 1 && count("/.ward-volume/manifest") == 1 && count("/v.vol/db") == 0);
+	CHECK(alt_dir_fsyncs == 1);
 
 	/* nothing written: nothing to sync */
 	nsynced = 0;
+	alt_dir_fsyncs = 0;
 	CHECK(ward_vf_sync(f, err) == 0);
-	CHECK(nsynced == 0);
+	CHECK(nsynced == 0 && alt_dir_fsyncs == 0);
 
 	/* a file opened again: what an earlier opener wrote may not be durable,
 	 * so the first fsync syncs both stores */
