@@ -78,6 +78,9 @@ static int abs_maybe(const char *opt, const char *p, char out[PATH_MAX])
 		ward_error("%s %s: give a directory name", opt, p);
 	else if (errno == ENAMETOOLONG)
 		ward_error("%s %s: path too long", opt, p);
+	else if (errno == ENOENT)
+		ward_error("%s %s: its parent directory does not exist; create it first (ward makes only the region's own "
+			   "directory)", opt, p);
 	else
 		ward_error("%s %s: its parent directory: %s", opt, p, strerror(errno));
 	return -1;
@@ -182,10 +185,12 @@ int ward_shield_opts_take(int *argc, char **argv)
 						 "make it with: ward fs authenticate DIR -o MANIFEST") != 0)
 					goto out;
 			}
-			if (abs_existing(opt, tmp, 1, dir, NULL) != 0 || append(&s, "authenticated", dir, arg) != 0)
+			if (abs_existing(opt, tmp, 1, dir, "give the directory the manifest was made of") != 0 ||
+			    append(&s, "authenticated", dir, arg) != 0)
 				goto out;
 		} else if (strcmp(opt, "--plain") == 0) {
-			if (abs_existing(opt, tmp, 1, dir, NULL) != 0 || append(&s, "plain", dir, "") != 0)
+			if (abs_existing(opt, tmp, 1, dir, "give an existing directory") != 0 ||
+			    append(&s, "plain", dir, "") != 0)
 				goto out;
 		} else {
 			if (abs_maybe(opt, tmp, dir) != 0 || append(&s, "ephemeral", dir, "") != 0)

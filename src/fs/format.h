@@ -12,8 +12,11 @@
  * Manifest header (WVOL_HDR_LEN bytes):
  *   0  magic "WARDVOL1"        8  u32 version (1)   12 u32 kind (1 enc, 2 auth)
  *   16 u32 chunk_shift (12)    20 u32 zero          24 volume_id[16]
- *   40 key_check[32]           72 u64 generation    80 zero[16]
+ *   40 key_check[32]           72 u64 generation    80 u64 snapshot end
+ *   88 zero[8]
  *   96 mac[32] over bytes 0..95
+ * The snapshot end (the offset where the leading ENTRY records end) lets a
+ * manifest cut inside its snapshot be refused; 0 in older manifests.
  * Record: u32 type | u32 len | payload[len] | mac[32],
  *   mac = MAC(previous mac || type || len || payload)
  * MAC is HMAC-SHA256 under the manifest key (encrypted kind) or SHA-256
@@ -60,6 +63,8 @@
 #define WVOL_VERSION 1u
 #define WVOL_HDR_LEN 128u
 #define WVOL_HDR_MAC_OFF 96u
+#define WVOL_HDR_SNAP_END 80u /* u64: offset where the snapshot's ENTRY records end;
+				0 in manifests written before it was recorded */
 #define WVOL_MAC_LEN 32u
 #define WVOL_ID_LEN 16u
 #define WVOL_CHUNK_SHIFT 12u

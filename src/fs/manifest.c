@@ -875,6 +875,7 @@ int wv_manifest_load(ward_vol *v, const uint8_t *key, char *err)
 	if (rc > 0)
 		return 0; /* the bytes now belong to the volume */
 	size_t off = WVOL_HDR_LEN, recno = 0;
+	uint64_t snap_end = get_le(buf + WVOL_HDR_SNAP_END, 8);
 	int in_snap = 1;
 	v->snap_len = off;
 	while (len - off >= WVOL_REC_HDR) {
@@ -917,6 +918,21 @@ int wv_manifest_load(ward_vol *v, const uint8_t *key, char *err)
 		v->last_len = plen;
 		v->last_type = type;
 		recno++;
+	}
+	/* A snapshot is written whole (temporary file, fsync, rename): no crash
+	 * leaves it shorter than its header says, so a manifest that ends
+	 * inside it was cut (the files listed after the cut would vanish). */
+	if (snap_end != 0 && v->snap_len != snap_end) {
+		if (v->snap_len < snap_end && off == v->snap_len)
+			rc = wv_fail(err, -EBADMSG,
+				     "manifest %s: cut short inside its snapshot (%zu of %llu bytes: part of the file "
+				     "list is missing)",
+				     mname, len, (unsigned long long)snap_end);
+		else
+			rc = wv_fail(err, -EBADMSG,
+				     "manifest %s: the snapshot ends at byte %zu, its header says %llu (malformed)", mname,
+				     v->snap_len, (unsigned long long)snap_end);
+		goto out;
 	}
 	if (wv_hl_resolve(v, why, sizeof(why)) != 0) {
 		rc = wv_fail(err, -EBADMSG, "manifest %s: %s (malformed)", mname, why);
@@ -1053,6 +1069,7 @@ static void put_entry(ward_vol *v, struct wbuf *b, struct vnode *n, int for_tag)
 
 static int snapshot_bytes(ward_vol *v, const uint8_t *key, struct wbuf *out)
 {
+	static const uint8_t nomac[WVOL_MAC_LEN];
 	uint8_t h[WVOL_HDR_LEN], mac[WVOL_MAC_LEN];
 	struct vnode **list = wv_lazy_eager(v) == 0 ? sorted_nodes(v) : NULL;
 	struct wbuf e = { 0 };
@@ -1072,9 +1089,9 @@ static int snapshot_bytes(ward_vol *v, const uint8_t *key, struct wbuf *out)
 			goto out;
 		put_le(h + 72, v->generation, 8);
 	}
-	if (mac3(v, NULL, h, WVOL_HDR_MAC_OFF, NULL, 0, mac) != 0)
-		goto out;
-	memcpy(h + WVOL_HDR_MAC_OFF, mac, WVOL_MAC_LEN);
+	/* The records first, their MACs left blank: the header holds where the
+	 * snapshot ends (WVOL_HDR_SNAP_END), and the chain starts from the
+	 * header's MAC. */
 	wb_put(out, h, WVOL_HDR_LEN);
 	for (size_t i = 0; i < v->tcount; i++) {
 		uint8_t rh[WVOL_REC_HDR];
@@ -1084,14 +1101,25 @@ static int snapshot_bytes(ward_vol *v, const uint8_t *key, struct wbuf *out)
 			goto out;
 		put_le(rh, WVOL_R_ENTRY, 4);
 		put_le(rh + 4, e.len, 4);
-		if (mac3(v, mac, rh, sizeof(rh), e.p, e.len, mac) != 0)
-			goto out;
 		wb_put(out, rh, sizeof(rh));
 		wb_put(out, e.p, e.len);
-		wb_put(out, mac, WVOL_MAC_LEN);
+		wb_put(out, nomac, WVOL_MAC_LEN);
 	}
 	if (out->oom)
 		goto out;
+	put_le(h + WVOL_HDR_SNAP_END, out->len, 8);
+	if (mac3(v, NULL, h, WVOL_HDR_MAC_OFF, NULL, 0, mac) != 0)
+		goto out;
+	memcpy(h + WVOL_HDR_MAC_OFF, mac, WVOL_MAC_LEN);
+	memcpy(out->p, h, WVOL_HDR_LEN);
+	for (size_t off = WVOL_HDR_LEN; off < out->len;) {
+		size_t plen = (size_t)get_le(out->p + off + 4, 4);
+		if (mac3(v, mac, out->p + off, WVOL_REC_HDR, out->p + off + WVOL_REC_HDR, plen, mac) != 0)
+			goto out;
+		off += WVOL_REC_HDR + plen;
+		memcpy(out->p + off, mac, WVOL_MAC_LEN);
+		off += WVOL_MAC_LEN;
+	}
 	memcpy(v->last_mac, mac, WVOL_MAC_LEN);
 	rc = 0;
 out:
@@ -1455,6 +1483,9 @@ static int lazy_load(ward_vol *v, struct mbuf *b)
 	}
 	if (off != len || n >= UINT32_MAX / 4)
 		return 0;
+	uint64_t snap_end = le64(buf + WVOL_HDR_SNAP_END);
+	if (snap_end != 0 && snap_end != len)
+		return 0; /* cut short or malformed: the eager loader says which */
 	for (cap = 16; cap < 2 * n; cap *= 2)
 		;
 	if ((lz = calloc(1, sizeof(*lz))) == NULL)

@@ -219,6 +219,37 @@ def test_ephemeral_region_is_private_and_removed(tmp):
     assert not eph.exists()
 
 
+def test_regions_nested_in_a_volume_or_ephemeral_region_are_refused(tmp):
+    """A region inside a volume would appear in it as entries it does not
+    list, and one inside an ephemeral region would be removed with it: both
+    refused at start, the volume left verifying."""
+    vol, key = make_volume(tmp, {"a.txt": "keep me"})
+    cases = [
+        (["--volume", "%s:%s" % (vol, key), "--ephemeral", vol / "tmp"],
+         "the ephemeral region %s/tmp lies inside the encrypted region %s" % (vol, vol)),
+        (["--ephemeral", vol / "tmp", "--volume", "%s:%s" % (vol, key)],
+         "the ephemeral region %s/tmp lies inside the encrypted region %s" % (vol, vol)),
+        (["--ephemeral", tmp / "e", "--ephemeral", tmp / "e" / "in"],
+         "the ephemeral region %s/e/in lies inside the ephemeral region %s/e" % (tmp, tmp)),
+        (["--volume", "%s:%s" % (vol, key), "--plain", vol / "cache"],
+         "the plain region %s/cache lies inside the encrypted region %s" % (vol, vol)),
+    ]
+    (vol / "cache").mkdir()
+    (tmp / "e").mkdir()
+    for args, what in cases:
+        r = run_py("print(1)", *args)
+        assert r.returncode == 125 and r.stdout == "", r.stderr
+        assert one_line(r.stderr) == ["ward: %s; choose a directory outside %s for it" % (what, what.rsplit(" ", 1)[1])]
+    (vol / "cache").rmdir()
+    assert not (vol / "tmp").exists() and not (tmp / "e" / "in").exists()
+    assert ward("fs", "verify", vol, "--key-file", key).returncode == 0
+    # a plain region may hold one (the scratch directory of a plain tree)
+    (tmp / "p").mkdir()
+    r = run_py("print(1)", "--plain", tmp / "p", "--ephemeral", tmp / "p" / "scratch")
+    assert r.returncode == 0 and r.stdout == "1\n", r.stderr
+    assert not (tmp / "p" / "scratch").exists()
+
+
 def test_ephemeral_refuses_a_directory_with_user_data(tmp):
     eph = tmp / "data"
     eph.mkdir()

@@ -187,6 +187,31 @@ def test_rolled_back_manifest_tail_changes_the_tag(tmp):
     assert "expected " + tag2[:16] in r.stderr
 
 
+def test_manifest_cut_inside_its_snapshot_is_refused(tmp):
+    files = {f"m{i:02d}.py": b"x" * i for i in range(12)}
+    vol, key, _ = make_vol(tmp, files)
+    man = vol / ".ward-volume" / "manifest"
+    whole = man.read_bytes()
+    # record boundaries: a cut there looks like a shorter, valid snapshot
+    bounds, off = [], 128
+    while off < len(whole):
+        off += 8 + int.from_bytes(whole[off + 4:off + 8], "little") + 32
+        bounds.append(off)
+    assert bounds[-1] == len(whole)
+    for cut in (200, bounds[3], bounds[3] + 7, len(whole) - 1):
+        man.write_bytes(whole[:cut])
+        r = ward("fs", "ls", vol, "--key-file", key)
+        assert r.returncode == 1 and r.stdout == ""
+        assert one_line(r.stderr) == [
+            f"ward: manifest {man}: cut short inside its snapshot ({cut} of {len(whole)} bytes: "
+            f"part of the file list is missing){FIX}"], cut
+        r = ward("run", "--volume", f"{vol}:{key}", "--", "/bin/true")
+        assert r.returncode != 0 and "cut short inside its snapshot" in r.stderr
+    man.write_bytes(whole)
+    r = ward("fs", "verify", vol, "--key-file", key)
+    assert r.returncode == 0, r.stderr
+
+
 def test_added_file_is_reported(tmp):
     vol, key, _ = make_vol(tmp, {"main.py": b"ok"})
     (vol / "evil.py").write_text("import os\n")

@@ -376,6 +376,15 @@ int shield_classify_nofollow(int dirfd, const char *path, struct shield_path *ou
 	return classify(dirfd, path, out, 0);
 }
 
+/* 1 when path lies strictly inside dir (both normalised, absolute) */
+static int path_under(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+	if (n == 1) /* "/" */
+		return path[1] != 0;
+	return strncmp(path, dir, n) == 0 && path[n] == '/';
+}
+
 static int region_add(enum shield_kind kind, const char *root, const char *arg, const uint8_t *key, int create,
 		      int engine, int readonly, char *err, size_t errlen)
 {
@@ -402,9 +411,29 @@ static int region_add(enum shield_kind kind, const char *root, const char *arg, 
 	strcpy(r->arg, arg);
 	for (int i = 0; i < nregions; i++)
 		if (strcmp(regions[i].root, r->root) == 0) {
-			snprintf(err, errlen, "%s is given as a region twice", r->root);
+			snprintf(err, errlen, "%s is given as a region twice; give each directory once", r->root);
 			return -1;
 		}
+	for (int i = 0; i < nregions; i++) {
+		const struct shield_region *o = &regions[i], *outer, *inner;
+		if (path_under(r->root, o->root))
+			outer = o, inner = r;
+		else if (path_under(o->root, r->root))
+			outer = r, inner = o;
+		else
+			continue;
+		/* A region inside a volume would show up in it as entries it does
+		 * not list (ward fs verify calls them tampering), and one inside
+		 * an ephemeral region is removed with it at exit. */
+		if (outer->kind == SHIELD_ENCRYPTED || outer->kind == SHIELD_EPHEMERAL ||
+		    (inner->kind == SHIELD_EPHEMERAL && outer->kind == SHIELD_AUTHENTICATED)) {
+			snprintf(err, errlen,
+				 "the %s region %s lies inside the %s region %s; choose a directory outside %s for it",
+				 shield_kind_name(inner->kind), inner->root, shield_kind_name(outer->kind), outer->root,
+				 outer->root);
+			return -1;
+		}
+	}
 	if (key != NULL) {
 		memcpy(r->key, key, sizeof(r->key));
 		r->has_key = 1;

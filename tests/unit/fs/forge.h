@@ -63,6 +63,18 @@ static inline size_t forge_manifest(int enc, const uint8_t key[WARD_VOL_KEY_LEN]
 	forge_put32(m + 16, WVOL_CHUNK_SHIFT);
 	memcpy(m + 24, vid, WVOL_ID_LEN);
 	m[72] = 1; /* generation, as a new volume has it */
+	/* where the leading ENTRY records end, as a written snapshot records it */
+	size_t se = WVOL_HDR_LEN;
+	for (size_t o = 0; rlen - o >= 3 && recs[o] == WVOL_R_ENTRY;) {
+		size_t l = (size_t)recs[o + 1] | (size_t)recs[o + 2] << 8;
+		o += 3;
+		if (l > rlen - o)
+			l = rlen - o;
+		se += WVOL_REC_HDR + l + WVOL_MAC_LEN;
+		o += l;
+	}
+	for (int i = 0; i < 8; i++)
+		m[WVOL_HDR_SNAP_END + i] = (uint8_t)(se >> (8 * i));
 	if (enc && (wv_derive(key, vid, "ward-vol key check", NULL, 0, m + 40) != 0 ||
 		    wv_derive(key, vid, "ward-vol manifest mac", NULL, 0, mkey) != 0))
 		abort();

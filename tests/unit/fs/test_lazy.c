@@ -208,9 +208,26 @@ int main(void)
 					   .expect_tag = tag };
 		CHECK(ward_vol_open(tree, &o, &v, err) != 0);
 	}
-	/* a trailing partial record: not a plain snapshot, loaded eagerly */
+	/* a snapshot cut short (at a record boundary or inside a record): no
+	 * crash leaves one (it is written whole), so it is refused rather than
+	 * read as a volume without its last files */
 	memcpy(m, orig, n);
 	spill(man, m, n - 5);
+	CHECK(aopen(err) == NULL && strstr(err, "cut short inside its snapshot") != NULL);
+	spill(man, m, mid); /* a record boundary near the middle */
+	CHECK(aopen(err) == NULL && strstr(err, "cut short inside its snapshot") != NULL);
+	/* a snapshot, then the torn tail of a journal record (a crash during
+	 * an append): not a plain snapshot, loaded eagerly without the tail */
+	{
+		uint8_t *t = malloc(n + 20);
+		CHECK(t != NULL);
+		memcpy(t, orig, n);
+		memset(t + n, 0, 20);
+		t[n] = WVOL_R_CHUNKS;
+		t[n + 4] = 100; /* 100 bytes of payload announced, 12 present */
+		spill(man, t, n + 20);
+		free(t);
+	}
 	v = aopen(err);
 	CHECK(v != NULL && v->lz == NULL);
 	if (v != NULL) {
