@@ -1032,6 +1032,20 @@ static int log_apply(ward_vol *v, uint32_t type, struct wbuf *b, char *err)
 }
 
 /* Creates an entry (CREATE record, then the disk object). Caller holds mu. */
+/* A creation whose disk operation failed (EMFILE, ENOSPC, ...) is taken
+ * back with an UNLINK record: the volume must not list an entry that is not
+ * on disk. When even that append fails, the next read-write open redoes the
+ * creation (format.h, invariant 3). */
+static void undo_create(ward_vol *v, const char *p)
+{
+	char e2[WARD_VOL_ERR_LEN];
+	struct wbuf b = { 0 };
+	wb_str(&b, p);
+	if (!b.oom)
+		(void)log_apply(v, WVOL_R_UNLINK, &b, e2);
+	free(b.p);
+}
+
 int wv_create_locked(ward_vol *v, const char *p, uint8_t type, unsigned mode, char *err)
 {
 	struct wbuf b = { 0 };
@@ -1050,12 +1064,18 @@ int wv_create_locked(ward_vol *v, const char *p, uint8_t type, unsigned mode, ch
 	if (rc != 0)
 		return rc;
 	if (type == WVOL_T_DIR) {
-		if (mkdirat(v->dirfd, p, 0700) != 0 && errno != EEXIST)
-			return wv_fail(err, -errno, "cannot create directory '%s' in '%s': %s", p, v->dir, strerror(errno));
+		if (mkdirat(v->dirfd, p, 0700) != 0 && errno != EEXIST) {
+			int e = errno;
+			undo_create(v, p);
+			return wv_fail(err, -e, "cannot create directory '%s' in '%s': %s", p, v->dir, strerror(e));
+		}
 	} else {
 		int fd = openat(v->dirfd, p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
-		if (fd < 0)
-			return wv_fail(err, -errno, "cannot create '%s' in '%s': %s", p, v->dir, strerror(errno));
+		if (fd < 0) {
+			int e = errno;
+			undo_create(v, p);
+			return wv_fail(err, -e, "cannot create '%s' in '%s': %s", p, v->dir, strerror(e));
+		}
 		close(fd);
 	}
 	return 0;

@@ -865,3 +865,44 @@ def test_statvfs_says_which_regions_are_read_only(tmp):
     r = ward("run", "--volume", f"{vol}:{key}", "--authenticated", f"{tmp / 'lib'}:{man}", "--", PY, "-c",
              textwrap.dedent(code), vol, tmp / "lib")
     assert (r.returncode, r.stdout) == (0, "False False True True\n"), r.stderr
+
+
+EMFILE_PROG = """
+    import errno, os, resource, sys
+    os.chdir(sys.argv[1])
+    os.mkdir("t")
+    os.chdir("t")
+    with open("keep", "w") as f:
+        f.write("precious")
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (len(os.listdir("/proc/self/fd")) + 10, hard))
+    fs = []
+    try:
+        while True:
+            fs.append(open("f%02d" % len(fs), "w"))
+    except OSError as e:
+        print("EMFILE", e.errno == errno.EMFILE)
+    try:
+        open("keep", "w")
+    except OSError as e:
+        print("truncation refused", e.errno == errno.EMFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    print(os.path.exists("f%02d" % len(fs)),
+          sorted(os.listdir(".")) == sorted(["keep"] + ["f%02d" % i for i in range(len(fs))]),
+          open("keep").read())
+"""
+
+
+def test_open_at_the_descriptor_limit_changes_nothing(tmp):
+    """An open that fails with EMFILE neither creates the file nor
+    truncates it, as natively (it used to leave an entry with no file on
+    disk, reported as tampering at the next listing)."""
+    vol, key = make_volume(tmp, {"x": ""})
+    (tmp / "native").mkdir()
+    want = "EMFILE True\ntruncation refused True\nFalse True precious\n"
+    r = subprocess.run([PY, "-c", textwrap.dedent(EMFILE_PROG), tmp / "native"], capture_output=True, text=True)
+    assert r.stdout == want, r.stderr
+    r = ward("run", "--volume", "%s:%s" % (vol, key), "--", PY, "-c", textwrap.dedent(EMFILE_PROG), vol)
+    assert r.returncode == 0 and r.stdout == want and r.stderr == "", r.stderr
+    assert ward("fs", "verify", vol, "--key-file", key).returncode == 0
+    assert ward("fs", "cat", vol, "t/keep", "--key-file", key).stdout == "precious"

@@ -15,6 +15,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
@@ -133,14 +134,28 @@ static int region_open(struct shield_path *sp, int flags, mode_t mode)
 		if (!S_ISDIR(st.mode))
 			return -ENOTDIR;
 	}
+	/* An open that creates or truncates first reserves the program's
+	 * descriptor number: with no descriptor left (EMFILE, ENFILE) it fails
+	 * before it changes the volume, as the kernel's open does. */
+	int resv = -1;
+	if (rc == -ENOENT || (flags & O_TRUNC)) {
+		resv = eventfd(0, EFD_CLOEXEC);
+		if (resv < 0)
+			return -errno;
+	}
 	n = shield_node_get(r, sp->rel, &created);
-	if (n == NULL)
+	if (n == NULL) {
+		if (resv >= 0)
+			REAL(close)(resv);
 		return -ENOMEM;
+	}
 	/* O_RDONLY|O_TRUNC truncates, as on Linux's common file systems: the
 	 * volume handle is opened for writing, the descriptor stays read-only. */
 	rc = shield_be_open(n, acc == O_RDONLY && (flags & O_TRUNC) ? (flags & ~O_ACCMODE) | O_RDWR : flags,
 			    mode & ~shield_umask());
 	if (rc != 0) {
+		if (resv >= 0)
+			REAL(close)(resv);
 		shield_node_put(n);
 		return rc;
 	}
@@ -165,8 +180,24 @@ static int region_open(struct shield_path *sp, int flags, mode_t mode)
 			(void)REAL(fcntl64)(fd, F_SETFL, (void *)(long)(flags & O_NONBLOCK));
 		}
 	}
-	if (fd < 0)
+	if (fd < 0 && resv < 0)
 		fd = REAL(open64)("/dev/null", O_RDWR | (flags & O_CLOEXEC));
+	if (resv >= 0) {
+		/* onto the reserved number; at the descriptor limit the
+		 * reservation itself stands in, as /dev/null does above */
+		if (fd >= 0 && REAL(dup3)(fd, resv, flags & O_CLOEXEC) != resv) {
+			rc = -errno;
+			REAL(close)(fd);
+			REAL(close)(resv);
+			shield_node_put(n);
+			return rc;
+		}
+		if (fd >= 0)
+			REAL(close)(fd);
+		else if (!(flags & O_CLOEXEC))
+			(void)REAL(fcntl64)(resv, F_SETFD, (void *)0L);
+		fd = resv;
+	}
 	if (fd < 0) {
 		rc = -errno;
 		shield_node_put(n);

@@ -5,14 +5,17 @@
  * readers and writers exclude each other through the lock without
  * waiting; a read-write open that may not write the metadata opens
  * read-only; and a read-write open cuts a file's main data that a killed
- * writer left longer than committed (format.h invariant 5). */
+ * writer left longer than committed (format.h invariant 5); a creation
+ * that fails on disk leaves no entry behind. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/fs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -290,6 +293,40 @@ static void test_reclaim(void)
 	ward_vol_close(v, NULL);
 }
 
+/* A creation whose file cannot be made on disk (no descriptor left) is
+ * taken back: the volume lists nothing that is not there. */
+static void test_failed_create(void)
+{
+	char err[WARD_VOL_ERR_LEN];
+	struct ward_vstat st;
+	struct rlimit old, lim;
+	ward_vfile *f = NULL;
+	int nfd = 0;
+	ward_vol *v = vopen(WARD_VOL_RDWR);
+	CHECK(v != NULL);
+	if (v == NULL)
+		return;
+	DIR *d = opendir("/proc/self/fd");
+	CHECK(d != NULL);
+	while (d != NULL && readdir(d) != NULL)
+		nfd++;
+	if (d != NULL)
+		closedir(d);
+	CHECK(getrlimit(RLIMIT_NOFILE, &old) == 0);
+	lim = old;
+	lim.rlim_cur = (rlim_t)(nfd - 3); /* the fds now open, less ".", ".." and the closed listing */
+	CHECK(setrlimit(RLIMIT_NOFILE, &lim) == 0);
+	CHECK(ward_vf_open(v, "h", O_RDWR | O_CREAT, 0600, &f, err) == -EMFILE);
+	CHECK(setrlimit(RLIMIT_NOFILE, &old) == 0);
+	CHECK(ward_vol_stat(v, "h", &st, err) == -ENOENT && !disk_has("h"));
+	CHECK(vol_verify(v) == 0);
+	ward_vol_close(v, NULL);
+	v = vopen(WARD_VOL_RDWR);
+	CHECK(v != NULL && ward_vol_stat(v, "h", &st, err) == -ENOENT && vol_verify(v) == 0);
+	CHECK(v != NULL && vol_put_str(v, "h", "made") == 0 && vol_verify(v) == 0);
+	ward_vol_close(v, NULL);
+}
+
 int main(void)
 {
 	char tmpl[] = "/tmp/ward-robust-test.XXXXXX";
@@ -301,6 +338,7 @@ int main(void)
 	test_locks();
 	test_rdwr_fallback();
 	test_reclaim();
+	test_failed_create();
 	char cmd[512];
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpl);
 	CHECK(system(cmd) == 0);
