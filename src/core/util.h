@@ -96,4 +96,28 @@ int ward_mkdir_p(const char *path, unsigned mode);
  * Returns 0, -1 when neither is an absolute path, -2 when too long. */
 int ward_xdg_dir(const char *var, const char *home_rel, const char *sub, char *out, size_t outlen);
 
+/* Times as nanoseconds since the epoch (negative before 1970), saturated
+ * to what an int64_t holds (about 1677..2262); and back, with 0 <= tv_nsec
+ * < 10^9 as struct timespec requires. */
+static inline int64_t ward_ts_ns(int64_t sec, long nsec)
+{
+	const int64_t lim = INT64_MAX / 1000000000 - 1;
+	if (sec > lim)
+		return lim * 1000000000;
+	if (sec < -lim)
+		return -lim * 1000000000;
+	return sec * 1000000000 + nsec;
+}
+
+static inline void ward_ns_ts(int64_t ns, int64_t *sec, long *nsec)
+{
+	int64_t s = ns / 1000000000, r = ns % 1000000000;
+	if (r < 0) {
+		r += 1000000000;
+		s--;
+	}
+	*sec = s;
+	*nsec = (long)r;
+}
+
 #endif

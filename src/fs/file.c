@@ -405,7 +405,7 @@ int ward_vf_setattr(ward_vfile *f, int mode, int64_t mtime_ns, char *err)
 	pthread_mutex_lock(&v->mu);
 	if (mode >= 0)
 		n->mode = (uint32_t)mode & 07777;
-	if (mtime_ns >= 0)
+	if (mtime_ns != WARD_VOL_KEEP_MTIME)
 		__atomic_store_n(&n->wmtime, mtime_ns, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&v->mu);
 	pthread_rwlock_unlock(&n->rw);

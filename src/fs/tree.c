@@ -167,9 +167,19 @@ static int open_tree(const char *src, char *err)
 	return fd;
 }
 
+/* both times of a utimensat call: mtime_ns */
+static void ns_timespec(int64_t ns, struct timespec ts[2])
+{
+	int64_t sec;
+	long nsec;
+	ward_ns_ts(ns, &sec, &nsec);
+	ts[0].tv_sec = ts[1].tv_sec = (time_t)sec;
+	ts[0].tv_nsec = ts[1].tv_nsec = nsec;
+}
+
 static int64_t st_mtime_ns(const struct stat *st)
 {
-	return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+	return ward_ts_ns(st->st_mtim.tv_sec, st->st_mtim.tv_nsec);
 }
 
 /* Progress of a whole-tree operation: bytes done of a total. */
@@ -826,8 +836,8 @@ static int export_link(ward_vol *v, int outfd, const char *out_dir, const char *
 	buf[r] = '\0';
 	if (symlinkat(buf, outfd, rel) != 0)
 		return wv_fail(err, -errno, "cannot create link '%s/%s': %s", out_dir, rel, strerror(errno));
-	struct timespec ts[2] = { { st->mtime_ns / 1000000000, st->mtime_ns % 1000000000 },
-				  { st->mtime_ns / 1000000000, st->mtime_ns % 1000000000 } };
+	struct timespec ts[2];
+	ns_timespec(st->mtime_ns, ts);
 	(void)utimensat(outfd, rel, ts, AT_SYMLINK_NOFOLLOW);
 	return 0;
 }
@@ -887,8 +897,8 @@ int ward_vol_export(ward_vol *v, const char *out_dir, void (*progress)(void *, u
 				rc = wv_fail(err, -errno, "cannot write '%s/%s': %s", out_dir, rel, strerror(errno));
 			if (rc == 0 && fchmod(fd, st.mode & 07777) != 0)
 				rc = wv_fail(err, -errno, "cannot set the mode of '%s/%s': %s", out_dir, rel, strerror(errno));
-			struct timespec ts[2] = { { st.mtime_ns / 1000000000, st.mtime_ns % 1000000000 },
-						  { st.mtime_ns / 1000000000, st.mtime_ns % 1000000000 } };
+			struct timespec ts[2];
+			ns_timespec(st.mtime_ns, ts);
 			(void)futimens(fd, ts);
 			if (close(fd) != 0 && rc == 0)
 				rc = wv_fail(err, -errno, "cannot write '%s/%s': %s", out_dir, rel, strerror(errno));
@@ -913,8 +923,8 @@ int ward_vol_export(ward_vol *v, const char *out_dir, void (*progress)(void *, u
 		struct ward_vstat st;
 		if (w.types[i] != WVOL_T_DIR || ward_vol_stat(v, w.paths[i], &st, NULL) != 0)
 			continue;
-		struct timespec ts[2] = { { st.mtime_ns / 1000000000, st.mtime_ns % 1000000000 },
-					  { st.mtime_ns / 1000000000, st.mtime_ns % 1000000000 } };
+		struct timespec ts[2];
+		ns_timespec(st.mtime_ns, ts);
 		(void)utimensat(outfd, w.paths[i], ts, AT_SYMLINK_NOFOLLOW);
 		(void)fchmodat(outfd, w.paths[i], st.mode & 07777, 0);
 	}

@@ -1370,7 +1370,7 @@ int ward_vol_setattr(ward_vol *v, const char *path, int mode, int64_t mtime_ns, 
 		rc = wv_fail(err, -EOPNOTSUPP, "'%s' is a symbolic link: its mode is fixed (0777)", p);
 	} else {
 		uint32_t m = mode >= 0 ? ((uint32_t)mode & 07777) : n->mode;
-		int64_t t = mtime_ns >= 0 ? mtime_ns : (n->loaded ? n->wmtime : n->mtime);
+		int64_t t = mtime_ns != WARD_VOL_KEEP_MTIME ? mtime_ns : (n->loaded ? n->wmtime : n->mtime);
 		wb_str(&b, n->path);
 		wb_u32(&b, m);
 		wb_u64(&b, (uint64_t)t);

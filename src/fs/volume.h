@@ -269,7 +269,9 @@ uint64_t ward_vol_links(ward_vol *v);
 int ward_vol_link(ward_vol *v, const char *from, const char *to, char *err);
 
 /* Sets the permission bits (mode >= 0, only 07777 kept) and/or the
- * modification time (mtime_ns >= 0). -1 leaves a field unchanged. */
+ * modification time (any value but WARD_VOL_KEEP_MTIME: before 1970 is
+ * negative). mode -1 and WARD_VOL_KEEP_MTIME leave a field unchanged. */
+#define WARD_VOL_KEEP_MTIME INT64_MIN
 int ward_vol_setattr(ward_vol *v, const char *path, int mode, int64_t mtime_ns, char *err);
 
 int ward_vol_unlink(ward_vol *v, const char *path, char *err);

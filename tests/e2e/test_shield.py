@@ -906,3 +906,35 @@ def test_open_at_the_descriptor_limit_changes_nothing(tmp):
     assert r.returncode == 0 and r.stdout == want and r.stderr == "", r.stderr
     assert ward("fs", "verify", vol, "--key-file", key).returncode == 0
     assert ward("fs", "cat", vol, "t/keep", "--key-file", key).stdout == "precious"
+
+
+UTIME_PROG = """
+    import os, sys
+    os.chdir(sys.argv[1])
+    open("f", "w").close()
+    for ns in ((10**9, 2 * 10**9), (-86400 * 10**9,) * 2, (-1_500_000_000,) * 2, (-3, -3), (2**62, 2**62)):
+        os.utime("f", ns=ns)
+        st = os.stat("f")
+        print(st.st_mtime_ns, st.st_mtime)
+    fd = os.open("f", os.O_RDONLY)
+    os.utime(fd, ns=(5, -7))
+    print(os.stat(fd).st_mtime_ns)
+    os.close(fd)
+    os.chmod("f", 0o600)
+    print(os.stat("f").st_mtime_ns)
+"""
+
+
+def test_times_before_1970_are_kept(tmp):
+    """A modification time before 1970 (negative) is set and read back as
+    natively, by path and by descriptor, and survives the run (it used to be
+    taken for "leave unchanged")."""
+    vol, key = make_volume(tmp, {"x": ""})
+    (tmp / "native").mkdir()
+    n = subprocess.run([PY, "-c", textwrap.dedent(UTIME_PROG), tmp / "native"], capture_output=True, text=True)
+    assert n.returncode == 0 and n.stdout.split("\n")[1] == "-86400000000000 -86400.0", n.stderr
+    w = ward("run", "--volume", "%s:%s" % (vol, key), "--", PY, "-c", textwrap.dedent(UTIME_PROG), vol)
+    assert w.returncode == 0 and w.stdout == n.stdout, w.stderr
+    r = ward("run", "--volume", "%s:%s" % (vol, key), "--", PY, "-c",
+             "import os, sys; print(os.stat(sys.argv[1] + '/f').st_mtime_ns)", vol)
+    assert r.stdout == "-7\n", r.stderr

@@ -509,7 +509,7 @@ void shield_ec_close(struct shield_region *r)
  * manifest's. */
 static int plausible(const struct stat *st, const struct ward_vstat *vst)
 {
-	int64_t mt = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+	int64_t mt = ward_ts_ns(st->st_mtim.tv_sec, st->st_mtim.tv_nsec);
 	return S_ISREG(st->st_mode) && (st->st_uid == 0 || st->st_uid == geteuid()) && (st->st_mode & 022) == 0 &&
 	       (uint64_t)st->st_size == vst->size && mt == vst->mtime_ns && (st->st_mode & 07777) == (vst->mode & 07777);
 }

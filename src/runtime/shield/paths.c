@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/util.h"
 #include "fs/volume.h"
 #include "runtime/shield/internal.h"
 #include "runtime/shield/real.h"
@@ -331,7 +332,7 @@ int chmod(const char *path, mode_t mode)
 	if (real == NULL)
 		real = (chmod_fn)dlsym_next("chmod");
 	int dirfd = AT_FDCWD;
-	rc = setattr(&dirfd, &path, 1, (int)(mode & 07777), -1, &h);
+	rc = setattr(&dirfd, &path, 1, (int)(mode & 07777), WARD_VOL_KEEP_MTIME, &h);
 	if (!h || rc == 2)
 		return real(path, mode);
 	if (rc == 0)
@@ -345,7 +346,7 @@ int fchmodat(int dirfd, const char *path, mode_t mode, int flags)
 	int h, rc;
 	if (real == NULL)
 		real = (fchmodat_fn)dlsym_next("fchmodat");
-	rc = setattr(&dirfd, &path, !(flags & AT_SYMLINK_NOFOLLOW), (int)(mode & 07777), -1, &h);
+	rc = setattr(&dirfd, &path, !(flags & AT_SYMLINK_NOFOLLOW), (int)(mode & 07777), WARD_VOL_KEEP_MTIME, &h);
 	if (!h || rc == 2)
 		return real(dirfd, path, mode, flags);
 	if (rc == 0)
@@ -367,9 +368,9 @@ int utimensat(int dirfd, const char *path, const struct timespec ts[2], int flag
 		clock_gettime(CLOCK_REALTIME, &now);
 		ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
 	} else if (ts[1].tv_nsec == UTIME_OMIT) {
-		ns = -1;
+		ns = WARD_VOL_KEEP_MTIME;
 	} else {
-		ns = (int64_t)ts[1].tv_sec * 1000000000 + ts[1].tv_nsec;
+		ns = ward_ts_ns(ts[1].tv_sec, ts[1].tv_nsec);
 	}
 	rc = setattr(&dirfd, &path, !(flags & AT_SYMLINK_NOFOLLOW), -1, ns, &h);
 	if (!h || rc == 2)
@@ -637,7 +638,7 @@ int fchmod(int fd, mode_t mode)
 		real = (fn)dlsym_next("fchmod");
 	if (shield_inside || !shield_fd_is(fd))
 		return real(fd, mode);
-	rc = fd_setattr(fd, (int)(mode & 07777), -1);
+	rc = fd_setattr(fd, (int)(mode & 07777), WARD_VOL_KEEP_MTIME);
 	if (rc == 0)
 		(void)real(fd, mode);
 	return rc == 1 ? real(fd, mode) : rc;
@@ -660,7 +661,7 @@ int futimens(int fd, const struct timespec ts[2])
 	} else if (ts[1].tv_nsec == UTIME_OMIT) {
 		return real(fd, ts);
 	} else {
-		ns = (int64_t)ts[1].tv_sec * 1000000000 + ts[1].tv_nsec;
+		ns = ward_ts_ns(ts[1].tv_sec, ts[1].tv_nsec);
 	}
 	rc = fd_setattr(fd, -1, ns);
 	if (rc == 0)

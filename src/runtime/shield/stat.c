@@ -16,6 +16,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/util.h"
 #include "fs/volume.h"
 #include "runtime/shield/internal.h"
 #include "runtime/shield/procfd.h"
@@ -45,8 +46,11 @@ static void apply(struct stat *st, const struct ward_vstat *v, int have_real)
 	 * import system's directory cache depends on it); they carry no data. */
 	if (S_ISDIR(v->mode) && have_real)
 		return;
-	st->st_mtim.tv_sec = v->mtime_ns / 1000000000;
-	st->st_mtim.tv_nsec = v->mtime_ns % 1000000000;
+	int64_t sec;
+	long nsec;
+	ward_ns_ts(v->mtime_ns, &sec, &nsec);
+	st->st_mtim.tv_sec = (time_t)sec;
+	st->st_mtim.tv_nsec = nsec;
 	st->st_ctim = st->st_mtim;
 }
 
