@@ -938,3 +938,32 @@ def test_times_before_1970_are_kept(tmp):
     r = ward("run", "--volume", "%s:%s" % (vol, key), "--", PY, "-c",
              "import os, sys; print(os.stat(sys.argv[1] + '/f').st_mtime_ns)", vol)
     assert r.stdout == "-7\n", r.stderr
+
+
+APPEND_COPY_PROG = """
+    import os, sys
+    os.chdir(sys.argv[1])
+    with open("src", "wb") as f:
+        f.write(b"hello world")
+    with open("dst", "wb") as f:
+        f.write(b"x")
+    s = os.open("src", os.O_RDONLY)
+    d = os.open("dst", os.O_WRONLY | os.O_APPEND)
+    for name, call in (("copy_file_range", lambda: os.copy_file_range(s, d, 5)),
+                       ("sendfile", lambda: os.sendfile(d, s, 0, 5)),
+                       ("splice", lambda: os.splice(s, d, 5, offset_src=0))):
+        try:
+            print(name, call())
+        except OSError as e:
+            print(name, "errno", e.errno)
+    print(open("dst", "rb").read())
+"""
+
+
+def test_copies_into_an_append_only_descriptor_are_refused_as_natively(tmp):
+    vol, key = make_volume(tmp, {"x": ""})
+    (tmp / "native").mkdir()
+    n = subprocess.run([PY, "-c", textwrap.dedent(APPEND_COPY_PROG), tmp / "native"], capture_output=True, text=True)
+    assert n.stdout == "copy_file_range errno 9\nsendfile errno 22\nsplice errno 22\nb'x'\n", n.stderr
+    w = ward("run", "--volume", "%s:%s" % (vol, key), "--", PY, "-c", textwrap.dedent(APPEND_COPY_PROG), vol)
+    assert w.returncode == 0 and w.stdout == n.stdout, w.stderr

@@ -855,10 +855,20 @@ static ssize_t copy_fds(int in, off_t *inoff, int out, off_t *outoff, size_t cou
 	return (ssize_t)done;
 }
 
+/* 1 when out was opened (or set) with O_APPEND: the kernel's sendfile and
+ * splice refuse it (EINVAL), copy_file_range too (EBADF). */
+static int appends(int out)
+{
+	int fl = fcntl(out, F_GETFL);
+	return fl >= 0 && (fl & O_APPEND);
+}
+
 ssize_t sendfile(int out, int in, off_t *off, size_t count)
 {
 	if (shield_inside || (!shield_fd_is(in) && !shield_fd_is(out)))
 		return REAL(sendfile64)(out, in, off, count);
+	if (appends(out))
+		return set_errno(-EINVAL);
 	return copy_fds(in, off, out, NULL, count);
 }
 ssize_t sendfile64(int out, int in, off_t *off, size_t count) __attribute__((alias("sendfile")));
@@ -871,6 +881,8 @@ ssize_t copy_file_range(int in, off_t *inoff, int out, off_t *outoff, size_t cou
 		errno = EINVAL;
 		return -1;
 	}
+	if (appends(out))
+		return set_errno(-EBADF);
 	return copy_fds(in, inoff, out, outoff, count);
 }
 
@@ -882,5 +894,7 @@ ssize_t splice(int in, off_t *inoff, int out, off_t *outoff, size_t len, unsigne
 		real = (fn)dlsym_next("splice");
 	if (shield_inside || (!shield_fd_is(in) && !shield_fd_is(out)))
 		return real(in, inoff, out, outoff, len, flags);
+	if (appends(out))
+		return set_errno(-EINVAL);
 	return copy_fds(in, inoff, out, outoff, len);
 }
