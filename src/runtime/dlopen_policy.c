@@ -135,6 +135,38 @@ static void *loaded_or_closed(void *h, const char *path, const char *alt)
 	return h;
 }
 
+/* The C library opened by name (ctypes.CDLL("libc.so.6"), or one of its
+ * stubs such as libpthread.so.0) is given to the program as the runtime
+ * itself: a symbol looked up through that handle (dlsym(h, "open")) is
+ * then the runtime's, found first, and every other one the C library's,
+ * which the runtime depends on. Without this, such calls would go around
+ * the file and process shields (plaintext written into a volume, a fork).
+ * Each lookup takes a reference, as the program's dlopen would. */
+static void *as_runtime(void *h, dlopen_fn real)
+{
+	static const char *const libc_names[] = { "libc.so.6", "libpthread.so.0", "libdl.so.2", "librt.so.1",
+						  "libutil.so.1" };
+	int is_libc = 0;
+	if (h == NULL)
+		return h;
+	for (size_t i = 0; i < sizeof(libc_names) / sizeof(libc_names[0]) && !is_libc; i++) {
+		void *l = real(libc_names[i], RTLD_LAZY | RTLD_NOLOAD);
+		is_libc = l == h;
+		if (l != NULL)
+			dlclose(l);
+	}
+	if (!is_libc)
+		return h;
+	Dl_info di;
+	void *self = dladdr((void *)as_runtime, &di) != 0 && di.dli_fname != NULL
+			     ? real(di.dli_fname, RTLD_LAZY | RTLD_NOLOAD)
+			     : NULL;
+	if (self == NULL)
+		return h;
+	dlclose(h);
+	return self;
+}
+
 void *dlopen(const char *file, int mode)
 {
 	static dlopen_fn real;
@@ -144,7 +176,7 @@ void *dlopen(const char *file, int mode)
 		real = (dlopen_fn)dlsym(RTLD_NEXT, "dlopen");
 	if (!gate(file, alt, &path, real))
 		return NULL;
-	return explain(file, loaded_or_closed(real(path, mode), path, alt));
+	return as_runtime(explain(file, loaded_or_closed(real(path, mode), path, alt)), real);
 }
 
 void *dlmopen(Lmid_t lmid, const char *file, int mode)
@@ -159,7 +191,8 @@ void *dlmopen(Lmid_t lmid, const char *file, int mode)
 		plain = (dlopen_fn)dlsym(RTLD_NEXT, "dlopen");
 	if (!gate(file, alt, &path, plain))
 		return NULL;
-	return explain(file, loaded_or_closed(real(lmid, path, mode), path, alt));
+	void *h = explain(file, loaded_or_closed(real(lmid, path, mode), path, alt));
+	return lmid == LM_ID_BASE ? as_runtime(h, plain) : h;
 }
 
 char *dlerror(void)

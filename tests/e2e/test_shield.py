@@ -967,3 +967,40 @@ def test_copies_into_an_append_only_descriptor_are_refused_as_natively(tmp):
     assert n.stdout == "copy_file_range errno 9\nsendfile errno 22\nsplice errno 22\nb'x'\n", n.stderr
     w = ward("run", "--volume", "%s:%s" % (vol, key), "--", PY, "-c", textwrap.dedent(APPEND_COPY_PROG), vol)
     assert w.returncode == 0 and w.stdout == n.stdout, w.stderr
+
+
+CTYPES_LIBC_PROG = """
+    import ctypes, os, sys
+    os.chdir(sys.argv[1])
+    with open("existing", "w") as f:
+        f.write("plaintext here")
+    for name in ("libc.so.6", "/lib/x86_64-linux-gnu/libc.so.6"):
+        libc = ctypes.CDLL(name, use_errno=True)
+        fd = libc.open(b"clibc", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        print(name, libc.write(fd, b"written via libc", 16), libc.close(fd), open("clibc").read())
+        buf = ctypes.create_string_buffer(32)
+        fd = libc.open(b"existing", os.O_RDONLY)
+        n = libc.read(fd, buf, 32)
+        libc.close(fd)
+        print(buf.raw[:n], libc.getpid() == os.getpid(), libc.strlen(b"abc"))
+"""
+
+
+def test_ctypes_calls_into_the_c_library_go_through_the_shield(tmp):
+    """ctypes.CDLL("libc.so.6").open/read/write are the shield's (they
+    used to reach the kernel directly: plaintext written into the volume,
+    ciphertext read back); a fork through that handle is refused too."""
+    vol, key = make_volume(tmp, {"x": ""})
+    (tmp / "native").mkdir()
+    prog = textwrap.dedent(CTYPES_LIBC_PROG)
+    n = subprocess.run([PY, "-c", prog, tmp / "native"], capture_output=True, text=True)
+    assert n.returncode == 0 and "b'plaintext here' True 3" in n.stdout, n.stderr
+    w = ward("run", "--volume", "%s:%s" % (vol, key), "--", PY, "-c", prog, vol)
+    assert w.returncode == 0 and w.stdout == n.stdout and w.stderr == "", w.stderr
+    for f in ("clibc", "existing"):
+        data = (vol / f).read_bytes()
+        assert b"written via libc" not in data and b"plaintext here" not in data
+    assert ward("fs", "verify", vol, "--key-file", key).returncode == 0
+    w = run_py("import ctypes\nlibc = ctypes.CDLL('libc.so.6', use_errno=True)\n"
+               "print(libc.fork(), ctypes.get_errno())")
+    assert w.stdout == "-1 1\n" and "fork() is not permitted" in w.stderr, w.stderr
