@@ -170,7 +170,9 @@ static void on_commit(struct shield_region *r, int durable)
 
 /* At exit: the program's files are closed (committed); report the final
  * tags before the shield closes the volumes. */
-static void report_at_exit(void)
+/* The final tags, with the volumes still open (a termination signal:
+ * shield_commit_for_signal), and at exit before they are closed. */
+static void report_final(void)
 {
 	pthread_mutex_lock(&st.lock);
 	st.stopping = 1;
@@ -182,6 +184,11 @@ static void report_at_exit(void)
 	shield_images_flush(); /* stores into shared mappings are part of the final state */
 	for (size_t i = 0; i < st.nvols; i++)
 		report_volume(&st.vols[i]);
+}
+
+static void report_at_exit(void)
+{
+	report_final();
 	ward_shield_stop();
 }
 
@@ -370,6 +377,7 @@ static void apply_config(json_t *cfg, int *argc, char ***argv)
 		if (atexit(report_at_exit) != 0)
 			ward_rt_fatal(125, "cannot register the exit handler");
 		shield_set_exit_hook(report_at_exit); /* _exit too */
+		shield_set_signal_hook(report_final);  /* and SIGTERM (term.c) */
 	}
 	write_injection_files(files, secrets);
 

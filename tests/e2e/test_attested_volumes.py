@@ -148,6 +148,33 @@ def test_kill_after_fsync_keeps_the_volume_usable(cas, tmp):
     assert r.stdout == "2 token=s3cr3t-value\n"  # run + more: both lines survived
 
 
+def test_sigterm_commits_and_reports_the_final_tag(cas, tmp):
+    """A service stopped with SIGTERM (systemd, docker stop) keeps what it
+    wrote without fsync, and the CAS learns the final tag: the next start
+    is accepted and sees the data."""
+    import signal
+    data, cfg = make_session(cas, tmp)
+    assert run(cas).returncode == 0
+    code = ("import sys, time; f = open(sys.argv[1] + '/log.txt', 'a'); f.write('more\\n'); f.flush(); "
+            "print('written', flush=True); time.sleep(60)")
+    text = policy(ward("measure", PY).stdout.strip(), data, cfg).replace(json.dumps(PROGRAM), json.dumps(code))
+    requests_put(cas, text)
+    p = subprocess.Popen([str(WARD), "run", PY], env=attested_env(cas), stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    try:
+        assert p.stdout.readline() == "written\n", p.stderr.read() if p.poll() is not None else ""
+        p.send_signal(signal.SIGTERM)
+        _, err = p.communicate(timeout=60)
+        assert p.returncode == -signal.SIGTERM and err == "", err
+    finally:
+        if p.poll() is None:
+            p.kill()
+    requests_put(cas, policy(ward("measure", PY).stdout.strip(), data, cfg))
+    r = run(cas)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "2 token=s3cr3t-value\n"  # run + more
+
+
 def requests_put(cas, text):
     import requests
     cur = requests.get(cas.url + "/v1/sessions/demo", cert=cas.client, verify=False, timeout=10).json()

@@ -134,6 +134,8 @@ static int region_open(struct shield_path *sp, int flags, mode_t mode)
 		if (!S_ISDIR(st.mode))
 			return -ENOTDIR;
 	}
+	if (acc != O_RDONLY || (flags & O_TRUNC))
+		shield_term_arm(); /* from now on a SIGTERM commits first (term.c) */
 	/* An open that creates or truncates first reserves the program's
 	 * descriptor number: with no descriptor left (EMFILE, ENFILE) it fails
 	 * before it changes the volume, as the kernel's open does. */

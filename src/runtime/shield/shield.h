@@ -94,6 +94,17 @@ void ward_shield_stop(void);           /* at exit: close volumes, remove ephemer
  * ward_shield_stop (fn must end by calling it), for the CAS's final tag
  * report. Set once at start, before the program runs. */
 void shield_set_exit_hook(void (*fn)(void));
+/* What a termination signal does before it ends the process (term.c):
+ * commits the files still open and the stores into shared mappings, then
+ * runs the signal hook (the CAS's final tag report), leaving the volumes
+ * open: other threads may still be writing, and must not meet closed
+ * volumes (what they write after the commit is dropped, as by a crash). */
+void shield_commit_for_signal(void);
+void shield_set_signal_hook(void (*fn)(void)); /* set once at start */
+/* term.c: from the first open for writing in a region on, SIGTERM, SIGINT
+ * and SIGHUP at their default disposition commit (shield_commit_for_signal)
+ * before they end the process. Idempotent. */
+void shield_term_arm(void);
 
 /* regions.c */
 /* 0 with out filled, or -errno: the caller then passes the call to the C

@@ -79,15 +79,38 @@ void shield_set_exit_hook(void (*fn)(void))
  * dropped (docs/file-shield.md, "Commit"). Called inside the shield (the
  * volume library), by the runtime itself, or before the regions are open,
  * nothing is committed. */
+static void (*signal_hook)(void);
+
+void shield_set_signal_hook(void (*fn)(void))
+{
+	__atomic_store_n(&signal_hook, fn, __ATOMIC_RELEASE);
+}
+
+void shield_commit_for_signal(void)
+{
+	void (*fn)(void) = __atomic_load_n(&signal_hook, __ATOMIC_ACQUIRE);
+	shield_nodes_commit_all();
+	shield_images_flush();
+	if (fn != NULL)
+		fn();
+}
+
+/* What _exit does for the program: commits the files still open, then runs
+ * the exit hook (closes the volumes, reports final tags). */
+static void shield_commit_for_exit(void)
+{
+	/* The files still open first (exit's own work expects them closed, so
+	 * that the tags it reports are final). */
+	shield_nodes_commit_all();
+	__atomic_load_n(&exit_hook, __ATOMIC_ACQUIRE)();
+}
+
 _Noreturn void _exit(int status)
 {
 	exit_fn real;
 	if (!shield_inside && ward_shield_active() && __atomic_load_n(&started_pid, __ATOMIC_ACQUIRE) == getpid() &&
 	    !called_by_runtime(__builtin_return_address(0))) {
-		/* The files still open first (exit's own work expects them
-		 * closed, so that the tags it reports are final). */
-		shield_nodes_commit_all();
-		__atomic_load_n(&exit_hook, __ATOMIC_ACQUIRE)();
+		shield_commit_for_exit();
 	}
 	real = __atomic_load_n(&real_exit, __ATOMIC_ACQUIRE);
 	if (real == NULL)
