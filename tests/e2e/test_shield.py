@@ -1004,3 +1004,49 @@ def test_ctypes_calls_into_the_c_library_go_through_the_shield(tmp):
     w = run_py("import ctypes\nlibc = ctypes.CDLL('libc.so.6', use_errno=True)\n"
                "print(libc.fork(), ctypes.get_errno())")
     assert w.stdout == "-1 1\n" and "fork() is not permitted" in w.stderr, w.stderr
+
+
+XATTR_PROG = """
+    import errno, os, shutil, sys
+    vol, plain = sys.argv[1], sys.argv[2]
+    p = os.path.join(vol, "xa.txt")
+    with open(p, "w") as f:
+        f.write("x")
+    q = os.path.join(plain, "xa.txt")
+    with open(q, "w") as f:
+        f.write("y")
+    os.setxattr(q, "user.k", b"v")
+    fd = os.open(p, os.O_RDONLY)
+    for name, call in (("set", lambda: os.setxattr(p, "user.secret", b"TOP-SECRET-XATTR")),
+                       ("fset", lambda: os.setxattr(fd, "user.secret", b"TOP-SECRET-XATTR")),
+                       ("get", lambda: os.getxattr(p, "user.secret")),
+                       ("fget", lambda: os.getxattr(fd, "user.secret")),
+                       ("list", lambda: os.listxattr(p)), ("flist", lambda: os.listxattr(fd)),
+                       ("remove", lambda: os.removexattr(p, "user.secret")),
+                       ("dir", lambda: os.setxattr(vol, "user.d", b"1"))):
+        try:
+            print(name, call())
+        except OSError as e:
+            print(name, errno.errorcode[e.errno])
+    shutil.copy2(q, os.path.join(vol, "copied.txt"))
+    print(open(os.path.join(vol, "copied.txt")).read(), os.getxattr(q, "user.k"))
+"""
+
+
+def test_volumes_have_no_extended_attributes(tmp):
+    """xattrs in a volume would be plaintext and unchecked on disk: every
+    call fails with EOPNOTSUPP, as on a file system without them; outside
+    the volume they work, and shutil.copy2 into the volume copies the rest."""
+    vol, key = make_volume(tmp, {"x": ""})
+    plain = tmp / "plain"
+    plain.mkdir()
+    try:
+        os.setxattr(plain, "user.probe", b"1")
+    except OSError:
+        pytest.skip("this file system has no user extended attributes")
+    w = ward("run", "--volume", "%s:%s" % (vol, key), "--", PY, "-c", textwrap.dedent(XATTR_PROG), vol, plain)
+    assert w.returncode == 0, w.stderr
+    want = "".join("%s ENOTSUP\n" % n for n in ("set", "fset", "get", "fget", "list", "flist", "remove", "dir"))
+    assert w.stdout == want + "y b'v'\n"
+    for f in (vol / "xa.txt", vol):
+        assert os.listxattr(f) == []

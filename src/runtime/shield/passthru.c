@@ -1,7 +1,8 @@
 /*
  * passthru.c: path calls the shield leaves to the C library (owners,
- * extended attributes, file-system statistics, pathconf), except that a
- * region the program cannot write reports ST_RDONLY in statvfs, and that a
+ * file-system statistics, pathconf, extended attributes outside volumes),
+ * except that a region the program cannot write reports ST_RDONLY in
+ * statvfs, that volumes have no extended attributes (below), and that a
  * path crossing a link held by a volume is resolved first: on disk such a
  * link is a sealed regular file, which the kernel cannot follow. A path
  * without such links goes to the C library unchanged; one whose links
@@ -20,6 +21,7 @@
 #include <unistd.h>
 
 #include "runtime/shield/internal.h"
+#include "runtime/shield/region.h"
 #include "runtime/shield/shield.h"
 
 /* The path to give the C library: path itself, or the resolved one (in
@@ -121,12 +123,54 @@ long pathconf(const char *path, int name)
 	return real(rp_, name);
 }
 
+/* Extended attributes. A volume has no place for them: on the disk file
+ * they would be plaintext and unchecked, so in an encrypted or ephemeral
+ * region every xattr call fails with EOPNOTSUPP, as on a file system
+ * without them (shutil.copystat and CPython's own tests take that as "not
+ * supported"). An authenticated region is read-only to the program:
+ * setting or removing fails with EROFS, reading passes through. */
+static int xattr_refusal(const struct shield_region *r, int kind, int modifies)
+{
+	if (r == NULL)
+		return 0;
+	if (kind == SHIELD_ENCRYPTED || kind == SHIELD_EPHEMERAL)
+		return EOPNOTSUPP;
+	if (modifies && kind == SHIELD_AUTHENTICATED)
+		return EROFS;
+	return 0;
+}
+
+static int fd_xattr_refusal(int fd, int modifies)
+{
+	int e = 0;
+	if (shield_inside || !shield_fd_is(fd))
+		return 0;
+	struct shield_ofd *o = shield_fd_get(fd);
+	if (o != NULL) {
+		e = xattr_refusal(o->node->region, o->node->region->kind, modifies);
+		shield_ofd_put(o);
+	}
+	return e;
+}
+
+#define XATTR_PATH_CHECK(follow, modifies, failval)                                    \
+	int dfd = AT_FDCWD;                                                            \
+	struct shield_path sp_;                                                        \
+	sp_.region = NULL;                                                             \
+	const char *rp_ = resolve(&dfd, path, (follow), &sp_);                         \
+	if (rp_ == NULL)                                                               \
+		return failval;                                                        \
+	int e_ = xattr_refusal(sp_.region, sp_.kind, (modifies));                      \
+	if (e_ != 0) {                                                                 \
+		errno = e_;                                                            \
+		return failval;                                                        \
+	}
+
 #define XATTR_GET(fn, follow)                                                        \
 	ssize_t fn(const char *path, const char *name, void *value, size_t size)     \
 	{                                                                            \
-		int dfd = AT_FDCWD;                                                  \
-		NEXT(fn);  \
-		RESOLVE_OR_FAIL(dfd, path, follow, -1);                              \
+		NEXT(fn);                                                            \
+		XATTR_PATH_CHECK(follow, 0, -1);                                     \
 		return real(rp_, name, value, size);                                 \
 	}
 XATTR_GET(getxattr, 1)
@@ -135,9 +179,8 @@ XATTR_GET(lgetxattr, 0)
 #define XATTR_LIST(fn, follow)                                          \
 	ssize_t fn(const char *path, char *list, size_t size)           \
 	{                                                               \
-		int dfd = AT_FDCWD;                                     \
-		NEXT(fn);   \
-		RESOLVE_OR_FAIL(dfd, path, follow, -1);                 \
+		NEXT(fn);                                               \
+		XATTR_PATH_CHECK(follow, 0, -1);                        \
 		return real(rp_, list, size);                           \
 	}
 XATTR_LIST(listxattr, 1)
@@ -146,9 +189,8 @@ XATTR_LIST(llistxattr, 0)
 #define XATTR_SET(fn, follow)                                                                  \
 	int fn(const char *path, const char *name, const void *value, size_t size, int flags) \
 	{                                                                                      \
-		int dfd = AT_FDCWD;                                                            \
-		NEXT(fn);     \
-		RESOLVE_OR_FAIL(dfd, path, follow, -1);                                        \
+		NEXT(fn);                                                                      \
+		XATTR_PATH_CHECK(follow, 1, -1);                                               \
 		return real(rp_, name, value, size, flags);                                    \
 	}
 XATTR_SET(setxattr, 1)
@@ -157,10 +199,44 @@ XATTR_SET(lsetxattr, 0)
 #define XATTR_REMOVE(fn, follow)                                \
 	int fn(const char *path, const char *name)              \
 	{                                                       \
-		int dfd = AT_FDCWD;                             \
-		NEXT(fn); \
-		RESOLVE_OR_FAIL(dfd, path, follow, -1);         \
+		NEXT(fn);                                       \
+		XATTR_PATH_CHECK(follow, 1, -1);                \
 		return real(rp_, name);                         \
 	}
 XATTR_REMOVE(removexattr, 1)
 XATTR_REMOVE(lremovexattr, 0)
+
+#define FD_XATTR_REFUSE(modifies)                          \
+	int e_ = fd_xattr_refusal(fd, (modifies));        \
+	if (e_ != 0) {                                     \
+		errno = e_;                                \
+		return -1;                                 \
+	}
+
+ssize_t fgetxattr(int fd, const char *name, void *value, size_t size)
+{
+	NEXT(fgetxattr);
+	FD_XATTR_REFUSE(0);
+	return real(fd, name, value, size);
+}
+
+ssize_t flistxattr(int fd, char *list, size_t size)
+{
+	NEXT(flistxattr);
+	FD_XATTR_REFUSE(0);
+	return real(fd, list, size);
+}
+
+int fsetxattr(int fd, const char *name, const void *value, size_t size, int flags)
+{
+	NEXT(fsetxattr);
+	FD_XATTR_REFUSE(1);
+	return real(fd, name, value, size, flags);
+}
+
+int fremovexattr(int fd, const char *name)
+{
+	NEXT(fremovexattr);
+	FD_XATTR_REFUSE(1);
+	return real(fd, name);
+}
