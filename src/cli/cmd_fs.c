@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <signal.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -227,17 +228,32 @@ static int need_pos(const struct fsopts *o, int n, const char *sub, const char *
 	return 0;
 }
 
+static void bar_clear(void);
+
 /* One line for a library error, with a fix where there is one. */
+/* tail: what the command did about it ("" or "; ..."), after the fix */
+static void report_then(int rc, const char *err, const char *tail)
+{
+	bar_clear();
+	if (rc == -ENAMETOOLONG) /* the library keeps the line's end (the reason) */
+		ward_error("%s; use shorter names or less nesting%s", err, tail);
+	else if (rc == -EKEYREJECTED)
+		ward_error("%s; use the volume's current key file (the one it was created with, or the one the last "
+			   "'ward fs rekey' wrote)%s",
+			   err, tail);
+	else if ((rc == -EIO || rc == -EBADMSG) && strstr(err, " has tag ") != NULL)
+		ward_error("%s; if the --tag given is right, the volume was changed or rolled back outside the enclave: "
+			   "restore it from a trusted copy%s",
+			   err, tail);
+	else if (rc == -EIO || rc == -EBADMSG)
+		ward_error("%s; the volume was changed outside the enclave: restore it from a trusted copy%s", err, tail);
+	else
+		ward_error("%s%s", err, tail);
+}
+
 static void report(int rc, const char *err)
 {
-	if (rc == -ENAMETOOLONG) /* the library keeps the line's end (the reason) */
-		ward_error("%s; use shorter names or less nesting", err);
-	else if (rc == -EKEYREJECTED)
-		ward_error("%s; use the key file the volume was created with", err);
-	else if (rc == -EIO || rc == -EBADMSG)
-		ward_error("%s; the volume was changed outside the enclave: restore it from a trusted copy", err);
-	else
-		ward_error("%s", err);
+	report_then(rc, err, "");
 }
 
 /* errno of a failed write to stdout already reported (fs cat), else 0 */
@@ -295,10 +311,16 @@ static int manifest_for_encrypted(const char *sub, const char *dir, const char *
 static void report_open(int rc, const char *err, const char *sub, const char *dir, const struct fsopts *o)
 {
 	if (rc == -EKEYREJECTED && o->key_file != NULL)
-		ward_error("wrong key: '%s' is not the key of volume '%s' (key check does not match); use the key file "
-			   "it was created with", o->key_file, dir);
+		ward_error("wrong key: '%s' is not the key of volume '%s' (key check does not match); use the volume's "
+			   "current key file (the one it was created with, or the one the last 'ward fs rekey' wrote)",
+			   o->key_file, dir);
 	else if (o->manifest != NULL && manifest_for_encrypted(sub, dir, o->manifest))
 		;
+	else if (rc == -EMEDIUMTYPE && o->key_file != NULL)
+		ward_error("'%s' is an authenticated volume (plain files checked against a manifest), not an encrypted "
+			   "one; give --manifest FILE instead of --key-file", dir);
+	else if (rc == -EMEDIUMTYPE)
+		ward_error("%s; give --key-file KEYFILE for an encrypted volume", err);
 	else if (o->manifest != NULL && manifest_kind(o->manifest) == 0)
 		ward_error("'%s' is not a volume manifest (ward fs authenticate -o writes one); give the manifest of '%s'",
 			   o->manifest, dir);
@@ -373,6 +395,34 @@ struct progress {
 	const char *what;
 };
 
+/* 1 while a bar without its final newline is on the terminal: a message
+ * printed then must start on a line of its own (bar_clear). */
+static int bar_shown;
+
+static void bar_clear(void)
+{
+	if (bar_shown) {
+		fputc('\n', stderr);
+		bar_shown = 0;
+	}
+}
+
+/* n bytes with one decimal in the unit that fits ("283.8M") */
+static void bar_size(uint64_t n, char *out, size_t len)
+{
+	static const char unit[] = "KMGTP";
+	double v = (double)n;
+	int i = -1;
+	while (v >= 1024 && i < 4) {
+		v /= 1024;
+		i++;
+	}
+	if (i < 0)
+		snprintf(out, len, "%lluB", (unsigned long long)n);
+	else
+		snprintf(out, len, "%.1f%c", v, unit[i]);
+}
+
 static void progress_cb(void *arg, uint64_t done, uint64_t total)
 {
 	struct progress *p = arg;
@@ -382,11 +432,41 @@ static void progress_cb(void *arg, uint64_t done, uint64_t total)
 	p->last = now;
 	int pct = (int)(done * 100 / total), w = pct * 30 / 100;
 	char a[32], b[32];
-	ward_format_size(done, a, sizeof(a));
-	ward_format_size(total, b, sizeof(b));
+	bar_size(done, a, sizeof(a));
+	bar_size(total, b, sizeof(b));
 	fprintf(stderr, "\r%s [%.*s%*s] %3d%% %s/%s   ", p->what, w, "##############################", 30 - w, "", pct, a, b);
+	bar_shown = 1;
 	if (done >= total)
-		fprintf(stderr, "\n");
+		bar_clear();
+}
+
+/* Ctrl-C (or SIGTERM, SIGHUP) during a long command: one line saying what
+ * was left behind and what to do, then the signal's default action (the
+ * shell sees the usual status). The line is made before the work starts:
+ * only write(2) is safe in the handler. */
+static char interrupt_line[PATH_MAX + 256];
+static size_t interrupt_len;
+
+static void on_interrupt(int sig)
+{
+	if (bar_shown)
+		(void)!write(2, "\n", 1);
+	(void)!write(2, interrupt_line, interrupt_len);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void interrupt_says(const char *fmt, const char *path)
+{
+	int n = snprintf(interrupt_line, sizeof(interrupt_line), fmt, path);
+	interrupt_len = n < 0 ? 0 : (size_t)n < sizeof(interrupt_line) ? (size_t)n : sizeof(interrupt_line) - 1;
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_interrupt;
+	sigemptyset(&sa.sa_mask);
+	(void)sigaction(SIGINT, &sa, NULL);
+	(void)sigaction(SIGTERM, &sa, NULL);
+	(void)sigaction(SIGHUP, &sa, NULL);
 }
 
 static int tree_large(void)
@@ -494,6 +574,9 @@ static int fs_encrypt(const struct fsopts *o)
 		return 1;
 	}
 	pr.on = tree_large();
+	interrupt_says("ward: interrupted: '%s' is left incomplete (every command refuses it); run the same command "
+		       "again to replace it\n",
+		       o->pos[1]);
 	rc = ward_vol_import(v, o->pos[0], progress_cb, &pr, NULL, err); /* keeps every link: nothing skipped */
 	if (rc == 0)
 		rc = ward_vol_sync(v, err);
@@ -784,6 +867,40 @@ static int fs_verify(const struct fsopts *o)
 	return 0;
 }
 
+/* 1 when dir holds no entry (a directory that cannot be read counts as
+ * not empty: nothing is removed from it) */
+static int dir_is_empty(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int empty = d != NULL;
+	while (d != NULL && (e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+			empty = 0;
+			break;
+		}
+	if (d != NULL)
+		closedir(d);
+	return empty;
+}
+
+static int rm_below_entry(const char *p, const struct stat *st, int flag, struct FTW *f)
+{
+	(void)st;
+	if (f->level == 0)
+		return 0; /* the directory itself: the caller decides */
+	return (flag == FTW_DP ? rmdir(p) : unlink(p)) == 0 || errno == ENOENT ? 0 : -1;
+}
+
+/* Removes everything below dir (not dir): 0 or -1 */
+static int remove_below(const char *dir)
+{
+	struct stat st;
+	if (lstat(dir, &st) != 0)
+		return errno == ENOENT ? 0 : -1;
+	return nftw(dir, rm_below_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
 static int fs_decrypt(const struct fsopts *o)
 {
 	ward_vol *v;
@@ -797,10 +914,26 @@ static int fs_decrypt(const struct fsopts *o)
 		return 1;
 	if ((rc = open_vol("decrypt", o->pos[0], o, WARD_VOL_RDONLY, &v)) != 0)
 		return rc;
+	/* a new or empty directory: what a failure leaves in it is only ours */
+	struct stat st;
+	int existed = stat(o->pos[1], &st) == 0, fresh = !existed || (S_ISDIR(st.st_mode) && dir_is_empty(o->pos[1]));
+	if (fresh)
+		interrupt_says("ward: interrupted: '%s' holds part of the volume's files; remove it (rm -r) before "
+			       "decrypting again\n",
+			       o->pos[1]);
 	rc = ward_vol_export(v, o->pos[1], progress_cb, &pr, err);
 	ward_vol_close(v, NULL);
 	if (rc != 0) {
-		report(rc, err);
+		if (fresh && remove_below(o->pos[1]) == 0 && (existed || rmdir(o->pos[1]) == 0 || errno == ENOENT)) {
+			char tail[PATH_MAX + 64];
+			snprintf(tail, sizeof(tail), "; the files decrypted so far were removed from '%s'", o->pos[1]);
+			report_then(rc, err, tail);
+		} else {
+			report(rc, err);
+			if (fresh)
+				ward_error("'%s' holds part of the volume's files; remove it before decrypting again",
+					   o->pos[1]);
+		}
 		return 1;
 	}
 	return 0;

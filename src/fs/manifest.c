@@ -17,6 +17,7 @@
  *   DIRTY   path
  */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -819,9 +820,19 @@ int wv_manifest_load(ward_vol *v, const uint8_t *key, char *err)
 	}
 	uint32_t kind = (uint32_t)get_le(buf + 12, 4);
 	if (kind != (uint32_t)v->kind) {
-		rc = wv_fail(err, -EBADMSG, "'%s' is an %s volume, not an %s one", v->dir,
-			     kind == WARD_VOL_ENCRYPTED ? "encrypted" : kind == WARD_VOL_AUTHENTICATED ? "authenticated" : "unknown",
-			     v->kind == WARD_VOL_ENCRYPTED ? "encrypted" : "authenticated");
+		/* the wrong option, not tampering: its own errno (EMEDIUMTYPE) */
+		const char *is = kind == WARD_VOL_ENCRYPTED	      ? "encrypted"
+				 : kind == WARD_VOL_AUTHENTICATED ? "authenticated"
+								  : "unknown";
+		const char *want = v->kind == WARD_VOL_ENCRYPTED ? "encrypted" : "authenticated";
+		char own[PATH_MAX];
+		int given = snprintf(own, sizeof(own), "%s/%s/manifest", v->dir, WARD_VOL_META_DIR) >= (int)sizeof(own) ||
+			    strcmp(own, v->manifest) != 0;
+		if (given) /* a manifest given for the directory: the manifest is wrong */
+			rc = wv_fail(err, -EMEDIUMTYPE, "manifest %s belongs to an %s volume, not to an %s one", mname, is,
+				     want);
+		else
+			rc = wv_fail(err, -EMEDIUMTYPE, "'%s' is an %s volume, not an %s one", v->dir, is, want);
 		goto out;
 	}
 	memcpy(v->vid, buf + 24, WVOL_ID_LEN);

@@ -810,7 +810,7 @@ int ward_vol_open(const char *dir, const struct ward_vol_opts *o, ward_vol **out
 			ward_hex(tag, sizeof(tag), hx);
 			ward_hex(o->expect_tag, WARD_VOL_TAG_LEN, he);
 			rc = wv_fail(err, -EBADMSG,
-				     "volume '%s' has tag %.16s..., expected %.16s... (an older or modified version of the volume)",
+				     "volume '%s' has tag %s, expected %s (an older or modified version of the volume)",
 				     dir, hx, he);
 			goto fail;
 		}

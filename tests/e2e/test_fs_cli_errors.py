@@ -5,6 +5,7 @@ whitespace, paths too long to quote whole, --manifest given for an
 encrypted volume, the wrong-key line, and what `ls` prints for odd names
 and modes. Each case: the exit status, the one line, what is left on disk."""
 import os
+import re
 import stat
 import subprocess
 
@@ -185,12 +186,14 @@ def test_wrong_key_names_the_key_file(tmp):
     assert r.returncode == 1 and r.stdout == ""
     assert one_line(r.stderr) == [
         f"ward: wrong key: '{other}' is not the key of volume '{vol}' (key check does not match); "
-        "use the key file it was created with"]
+        "use the volume's current key file (the one it was created with, or the one the last "
+        "'ward fs rekey' wrote)"]
     r = ward("run", "--volume", f"{vol}:{other}", "--", PY, "-c", "print('started')")
     assert r.returncode == 125 and r.stdout == ""
     assert one_line(r.stderr) == [
         f"ward: cannot open volume {vol}: wrong key: '{other}' is not its key (key check does not match); "
-        "use the key file it was created with"]
+        "use the volume's current key file (the one it was created with, or the one the last "
+        "'ward fs rekey' wrote)"]
 
 
 def test_key_file_whitespace_and_mode(tmp):
@@ -246,3 +249,92 @@ def test_verify_help_documents_usage_exit_status(tmp):
     r = ward("fs", "verify", vol, "--key-file", key, "--tag", "abc")
     assert r.returncode == 2
     assert "2 for a usage\nerror" in ward("fs", "verify", "--help").stdout
+
+
+def test_failed_decrypt_leaves_no_partial_tree(tmp):
+    """A decrypt that stops at a tampered chunk removes what it wrote (the
+    output directory was new or empty), says so on its one line, and the
+    same command works once the volume is whole; a non-empty output
+    directory is refused and left as it was."""
+    src = tmp / "src"
+    src.mkdir()
+    for i in range(6):
+        (src / ("f%d" % i)).write_bytes(os.urandom(50000))
+    vol, key = tmp / "v", tmp / "k"
+    assert ward("fs", "encrypt", src, vol, "--key-file", key).returncode == 0
+    whole = (vol / "f4").read_bytes()
+    with open(vol / "f4", "r+b") as f:
+        f.seek(5000)
+        f.write(bytes([whole[5000] ^ 1]))
+    for out, existed in ((tmp / "new", False), (tmp / "empty", True)):
+        if existed:
+            out.mkdir()
+        r = ward("fs", "decrypt", vol, out, "--key-file", key)
+        assert r.returncode == 1 and r.stdout == ""
+        assert one_line(r.stderr) == [
+            f"ward: '{vol}/f4' chunk 1: authentication failed (data modified, swapped or replayed outside the "
+            "enclave); the volume was changed outside the enclave: restore it from a trusted copy; the files "
+            f"decrypted so far were removed from '{out}'"]
+        assert out.exists() == existed and (not existed or os.listdir(out) == [])
+    full = tmp / "full"
+    full.mkdir()
+    (full / "mine").write_text("keep")
+    r = ward("fs", "decrypt", vol, full, "--key-file", key)
+    assert r.returncode == 1 and one_line(r.stderr) == [
+        f"ward: '{full}' is not empty; choose a new or empty directory"]
+    assert os.listdir(full) == ["mine"]
+    (vol / "f4").write_bytes(whole)
+    assert ward("fs", "decrypt", vol, tmp / "new", "--key-file", key).returncode == 0
+    assert all((tmp / "new" / n).read_bytes() == (src / n).read_bytes() for n in os.listdir(src))
+
+
+def run_in_pty(args, stop_after):
+    """Runs `ward ARGS` with stderr on a terminal; sends SIGINT once the
+    output holds stop_after. Returns (status, output)."""
+    import pty
+    import select
+    import signal
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.execve(str(WARD), [str(WARD), *map(str, args)], base_env())
+    out, sent = b"", False
+    while True:
+        r, _, _ = select.select([fd], [], [], 60)
+        if not r:
+            os.kill(pid, signal.SIGKILL)
+            break
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+        if not sent and stop_after.encode() in out:
+            os.kill(pid, signal.SIGINT)
+            sent = True
+    _, status = os.waitpid(pid, 0)
+    return status, out.decode(errors="replace")
+
+
+def test_progress_bar_and_interrupted_encrypt(tmp):
+    """On a terminal, a large encrypt shows a bar in whole units; Ctrl-C
+    ends it with one line on its own line saying what was left and what to
+    do, by SIGINT; the same command then replaces the incomplete volume."""
+    src = tmp / "src"
+    src.mkdir()
+    for i in range(40):
+        (src / ("f%02d" % i)).write_bytes(os.urandom(2 << 20))
+    vol, key = tmp / "v", tmp / "k"
+    status, out = run_in_pty(["fs", "encrypt", src, vol, "--key-file", key], "encrypting [")
+    assert os.WIFSIGNALED(status) and os.WTERMSIG(status) == 2, (status, out)
+    lines = [l.strip() for l in out.replace("\r", "\n").split("\n") if l.strip()]
+    assert lines[-1] == (f"ward: interrupted: '{vol}' is left incomplete (every command refuses it); "
+                         "run the same command again to replace it"), out
+    bars = [l for l in lines if l.startswith("encrypting [")]
+    assert bars and all(re.search(r"\] +\d+% (\d+B|\d+\.\dM)/80\.0M$", l) for l in bars), bars
+    r = ward("fs", "ls", vol, "--key-file", key)
+    assert r.returncode != 0 and "incomplete" in r.stderr
+    r = ward("fs", "encrypt", src, vol, "--key-file", key)
+    assert r.returncode == 0, r.stderr
+    assert ward("fs", "verify", vol, "--key-file", key).returncode == 0

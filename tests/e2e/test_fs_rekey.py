@@ -76,8 +76,8 @@ def test_rekey_round_trips_and_retires_the_old_key(tmp):
     assert r.returncode == 0, r.stderr
     r = ward("fs", "ls", vol, "--key-file", key)
     assert (r.returncode, one_line(r.stderr)) == (1, [
-        f"ward: wrong key: '{key}' is not the key of volume '{vol}' (key check does not match); use the key file "
-        "it was created with"])
+        f"ward: wrong key: '{key}' is not the key of volume '{vol}' (key check does not match); use the volume's "
+        "current key file (the one it was created with, or the one the last 'ward fs rekey' wrote)"])
     # the tree is what was encrypted, to the nanosecond and the hole
     r = ward("fs", "decrypt", vol, tmp / "out", "--key-file", new)
     assert r.returncode == 0, r.stderr

@@ -189,6 +189,8 @@ static const char *open_fix(enum shield_kind kind, const char *verr)
 		return kind == SHIELD_ENCRYPTED ? "; make it with 'ward fs encrypt SRC_DIR VOL --key-file KEYFILE'"
 						: "; make its manifest with 'ward fs authenticate DIR -o MANIFEST' and give "
 						  "--authenticated DIR:MANIFEST";
+	if (strstr(verr, "belongs to an encrypted volume") != NULL)
+		return "; give the manifest that 'ward fs authenticate DIR -o MANIFEST' wrote for this directory";
 	if (strstr(verr, "is an encrypted volume") != NULL)
 		return "; open it with --volume DIR:KEYFILE";
 	if (strstr(verr, "is an authenticated volume") != NULL)
@@ -243,7 +245,8 @@ int shield_region_open_backend(struct shield_region *r, char *err, size_t errlen
 				 r->root, r->has_key ? "the key from the CAS" : "'", r->has_key ? "" : r->arg,
 				 r->has_key ? "" : "'",
 				 r->has_key ? "give the CAS the key the volume was created with"
-					    : "use the key file it was created with");
+					    : "use the volume's current key file (the one it was created "
+					      "with, or the one the last 'ward fs rekey' wrote)");
 		else if (rc == -EBUSY && r->readonly)
 			snprintf(err, errlen,
 				 "cannot open volume %s read-only: another process has it open for writing; stop it first "
