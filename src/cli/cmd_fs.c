@@ -53,19 +53,21 @@ static void help_main(void)
 	       "  ls VOL --key-file KEY [-l]            list the files of a volume\n"
 	       "  cat VOL PATH --key-file KEY           write one file's plaintext to stdout\n"
 	       "  verify VOL --key-file KEY [--tag HEX] check every byte (and the tag)\n"
-	       "  decrypt VOL OUT_DIR --key-file KEY    write the plain tree to a new directory\n"
+	       "  decrypt VOL OUT_DIR --key-file KEY    write the plain tree to a new or empty directory\n"
 	       "  authenticate DIR -o NAME.manifest     integrity-only manifest of a tree; prints its tag\n"
 	       "  tag VOL --key-file KEY                print the volume tag\n"
 	       "  rekey VOL --key-file KEY --new-key-file NEW\n"
 	       "                                        re-encrypt VOL under a new key; prints the new tag\n\n"
 	       "Authenticated volumes: give --manifest FILE instead of --key-file to ls, cat,\n"
-	       "verify and tag. Run 'ward fs COMMAND --help' for details.\n\n"
+	       "verify, decrypt and tag. ls, cat, verify, decrypt and tag also take --tag HEX:\n"
+	       "they then refuse any other version of the volume. Run 'ward fs COMMAND --help'\n"
+	       "for details.\n\n"
 	       "Options: an option that takes a value may be given as --opt VALUE or\n"
 	       "--opt=VALUE, once; '--' ends the options (for a path starting with '-').\n"
 	       "Exit status: 0 on success, 1 on failure (including output that could not\n"
 	       "be written to stdout), 2 for a usage error.\n"
-	       "Key files hold 64 hex digits and must not be readable by group or others\n"
-	       "(chmod 600).\n"
+	       "Key files hold 64 hex digits (and a newline), or exactly 32 raw bytes, and\n"
+	       "must not be accessible to group or others (chmod 600).\n"
 	       "Keys on the command line are for local development; in production the CAS\n"
 	       "releases them to an attested enclave.\n");
 }
@@ -87,21 +89,22 @@ static void help_sub(const char *sub)
 		       "Until it has finished, VOL is marked incomplete and nothing opens it; if it\n"
 		       "is interrupted, running the same command again replaces what it left.\n");
 	else if (strcmp(sub, "ls") == 0)
-		printf("usage: ward fs ls VOL (--key-file KEY | --manifest FILE) [-l]\n\n"
+		printf("usage: ward fs ls VOL (--key-file KEY | --manifest FILE) [-l] [--tag HEX]\n\n"
 		       "Lists every entry of the volume (directories end in '/', a symbolic link\n"
 		       "is shown as 'name -> target'), one a line: newlines, tabs and other control\n"
 		       "characters in names and targets are shown as \\n, \\t, \\xNN and a backslash\n"
 		       "as \\\\ (as ls -b). -l adds mode (setuid, setgid and sticky bits as s/S/t/T;\n"
 		       "lrwxrwxrwx for a link), plaintext size (a link's: its target's length) and\n"
 		       "modification time, and ends the line of a file with several paths (hard\n"
-		       "links) with its count: ' (2 links)'.\n");
+		       "links) with its count: ' (2 links)'. With --tag, only that version of the\n"
+		       "volume is listed.\n");
 	else if (strcmp(sub, "cat") == 0)
-		printf("usage: ward fs cat VOL PATH (--key-file KEY | --manifest FILE)\n\n"
+		printf("usage: ward fs cat VOL PATH (--key-file KEY | --manifest FILE) [--tag HEX]\n\n"
 		       "Writes the verified plaintext of PATH (relative to the volume) to stdout.\n"
 		       "Stops with an error naming the chunk when verification fails. Symbolic\n"
 		       "links in PATH are followed inside the volume (a relative target from the\n"
 		       "link's directory, at most 40 links); a link to an absolute path or out of\n"
-		       "the volume is refused.\n");
+		       "the volume is refused. With --tag, only that version of the volume is read.\n");
 	else if (strcmp(sub, "verify") == 0)
 		printf("usage: ward fs verify VOL (--key-file KEY | --manifest FILE) [--tag HEX]\n\n"
 		       "Checks the manifest, every byte of every file, and that the directory holds\n"
@@ -114,8 +117,12 @@ static void help_sub(const char *sub)
 		       "process (ward run) has the volume open for writing: nothing was checked,\n"
 		       "run it again when that has finished (ls, cat, decrypt and tag do the same).\n");
 	else if (strcmp(sub, "decrypt") == 0)
-		printf("usage: ward fs decrypt VOL OUT_DIR --key-file KEY\n\n"
-		       "Writes the verified plain tree to OUT_DIR (new or empty).\n");
+		printf("usage: ward fs decrypt VOL OUT_DIR (--key-file KEY | --manifest FILE) [--tag HEX]\n\n"
+		       "Writes the verified plain tree to OUT_DIR (new or empty): files, directories,\n"
+		       "symbolic and hard links, modes and modification times. When a file fails\n"
+		       "verification, the files written so far are removed again and the command\n"
+		       "fails naming the file and the chunk. With --tag, only that version of the\n"
+		       "volume is decrypted.\n");
 	else if (strcmp(sub, "authenticate") == 0)
 		printf("usage: ward fs authenticate DIR -o NAME.manifest\n\n"
 		       "Builds the manifest of an integrity-only (authenticated) volume over DIR\n"
@@ -321,6 +328,13 @@ static void report_open(int rc, const char *err, const char *sub, const char *di
 			   "one; give --manifest FILE instead of --key-file", dir);
 	else if (rc == -EMEDIUMTYPE)
 		ward_error("%s; give --key-file KEYFILE for an encrypted volume", err);
+	else if (rc == -ENOENT && o->manifest != NULL && access(o->manifest, F_OK) != 0)
+		ward_error("manifest '%s' does not exist; give the file that 'ward fs authenticate %s -o MANIFEST' wrote",
+			   o->manifest, dir);
+	else if (rc == -ENOENT && strstr(err, "is not a volume") != NULL)
+		ward_error("%s; give a directory made by 'ward fs encrypt' (--key-file), or an authenticated tree "
+			   "with the manifest 'ward fs authenticate' wrote for it (--manifest)",
+			   err);
 	else if (o->manifest != NULL && manifest_kind(o->manifest) == 0)
 		ward_error("'%s' is not a volume manifest (ward fs authenticate -o writes one); give the manifest of '%s'",
 			   o->manifest, dir);
@@ -361,8 +375,12 @@ static int open_vol(const char *sub, const char *dir, const struct fsopts *o, in
 		return 2;
 	}
 	struct stat st;
-	if (stat(dir, &st) != 0) {
-		ward_error("volume '%s': %s", dir, strerror(errno));
+	int found = stat(dir, &st) == 0;
+	if (!found || !S_ISDIR(st.st_mode)) {
+		int e = found ? ENOTDIR : errno;
+		ward_error("volume '%s': %s; give the volume's directory (the one 'ward fs encrypt' made, or an "
+			   "authenticated tree with --manifest)",
+			   dir, strerror(e));
 		ward_wipe(key, sizeof(key));
 		return 1;
 	}
@@ -542,8 +560,21 @@ static int fs_encrypt(const struct fsopts *o)
 		char meta[PATH_MAX + 32];
 		snprintf(meta, sizeof(meta), "%s/%s", o->pos[0], WARD_VOL_META_DIR);
 		if (stat(meta, &st) == 0) {
-			ward_error("fs encrypt: '%s' is a Ward volume (its files are ciphertext); decrypt it first "
-				   "(ward fs decrypt), or give the plaintext tree", o->pos[0]);
+			char man[PATH_MAX + 48];
+			snprintf(man, sizeof(man), "%s/manifest", meta);
+			int kind = manifest_kind(man);
+			if (kind == WARD_VOL_ENCRYPTED)
+				ward_error("fs encrypt: '%s' is a Ward volume (its files are ciphertext); decrypt it first "
+					   "(ward fs decrypt), or give the plaintext tree",
+					   o->pos[0]);
+			else if (kind == WARD_VOL_AUTHENTICATED)
+				ward_error("fs encrypt: '%s' is an authenticated tree (its manifest is in %s); encrypt a "
+					   "copy without that directory",
+					   o->pos[0], WARD_VOL_META_DIR);
+			else
+				ward_error("fs encrypt: '%s' holds a directory named %s, which Ward reserves for a "
+					   "volume's metadata; rename or remove it first",
+					   o->pos[0], WARD_VOL_META_DIR);
 			return 1;
 		}
 	}
@@ -807,7 +838,23 @@ static int fs_cat(const struct fsopts *o)
 	}
 	rc = ward_vf_open(v, path, O_RDONLY, 0, &f, err);
 	if (rc != 0) {
-		report(rc, err);
+		/* PATH names a file inside the volume: a path that starts with
+		 * the volume's own name was probably meant without it */
+		const char *vname = strrchr(o->pos[0], '/') ? strrchr(o->pos[0], '/') + 1 : o->pos[0];
+		size_t vl = strlen(vname), dl = strlen(o->pos[0]);
+		const char *rest = NULL;
+		if (dl > 0 && strncmp(o->pos[1], o->pos[0], dl) == 0 && o->pos[1][dl] == '/')
+			rest = o->pos[1] + dl + 1;
+		else if (vl > 0 && strncmp(o->pos[1], vname, vl) == 0 && o->pos[1][vl] == '/')
+			rest = o->pos[1] + vl + 1;
+		if (rc == -ENOENT && rest != NULL)
+			ward_error("%s; PATH is relative to the volume: 'ward fs cat %s %s'", err, o->pos[0], rest);
+		else if (rc == -ENOENT)
+			ward_error("%s; 'ward fs ls %s' lists the volume's files", err, o->pos[0]);
+		else if (rc == -EISDIR)
+			ward_error("%s; give a file ('ward fs ls %s' lists them)", err, o->pos[0]);
+		else
+			report(rc, err);
 		ward_vol_close(v, NULL);
 		return 1;
 	}
@@ -1234,7 +1281,8 @@ int cmd_fs(int argc, char **argv)
 	struct fsopts o;
 
 	if (argc < 2) {
-		help_main();
+		ward_error("fs: a command is needed (encrypt, ls, cat, verify, decrypt, authenticate, tag, rekey); see "
+			   "'ward fs --help'");
 		return 2;
 	}
 	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0) {

@@ -19,7 +19,8 @@ int ward_parse_settings(int argc, char **argv, struct ward_config *c, const char
 	"  --heap SIZE          enclave heap, e.g. 512M, 4G (default 4G; env WARD_HEAP)\n"                \
 	"  --stack SIZE         main thread and default thread stack (default 8M; env WARD_STACK)\n"      \
 	"  --allow-dlopen N     0: no library loading after start; 1: authenticated libraries only;\n"    \
-	"                       2: any library, unprotected (default 2; env WARD_ALLOW_DLOPEN)\n"         \
+	"                       2: any library, unprotected (default 1 with the engine image,\n"         \
+	"                       that is for CPython and PyPy, else 2; env WARD_ALLOW_DLOPEN)\n"         \
 	"  --log LEVEL          error, warn, info or debug (default warn; env WARD_LOG)\n"
 
 #endif

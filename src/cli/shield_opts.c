@@ -168,6 +168,22 @@ int ward_shield_opts_take(int *argc, char **argv)
 				goto out;
 			}
 			*colon = 0;
+			/* "KEYFILE:rx" where KEYFILE exists: a mistyped mode, not a
+			 * key file named with a colon */
+			char *mode = strrchr(colon + 1, ':');
+			struct stat kst;
+			if (mode != NULL && access(colon + 1, F_OK) != 0 && strlen(mode + 1) >= 1 && strlen(mode + 1) <= 4 &&
+			    strspn(mode + 1, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") == strlen(mode + 1)) {
+				*mode = 0;
+				int key_exists = stat(colon + 1, &kst) == 0;
+				*mode = ':';
+				if (key_exists) {
+					ward_error("--volume %s: unknown mode '%s'; the mode is ':ro' (read-only) or ':rw' "
+						   "(the default)",
+						   val, mode + 1);
+					goto out;
+				}
+			}
 			if (abs_existing(opt, tmp, 1, dir,
 					 "make the volume first: ward fs encrypt SRC_DIR VOL --key-file KEYFILE") != 0 ||
 			    abs_existing(opt, colon + 1, 0, arg,

@@ -66,7 +66,8 @@ int ward_vol_key_load(const char *path, int create, uint8_t key[WARD_VOL_KEY_LEN
 	if (!S_ISREG(st.st_mode))
 		return wv_fail(err, -EINVAL, "key file '%s' is not a regular file", path);
 	if (st.st_mode & 077)
-		return wv_fail(err, -EPERM, "key file '%s' is readable by group or others (mode %04o); run 'chmod 600 %s'", path,
+		return wv_fail(err, -EPERM, "key file '%s' is %s by group or others (mode %04o); run 'chmod 600 %s'", path,
+			       (st.st_mode & 044) ? "readable" : (st.st_mode & 022) ? "writable" : "accessible",
 			       (unsigned)(st.st_mode & 07777), path);
 	if (ward_read_file(path, 256, &buf, &len) != 0)
 		return wv_fail(err, -errno, "cannot read key file '%s': %s", path, strerror(errno));

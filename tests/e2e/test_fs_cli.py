@@ -61,13 +61,16 @@ def test_errors_are_one_clear_line(tmp):
         (("fs", "ls", vol, "--key-file", tmp / "missing.key"), 1,
          f"ward: cannot read key file '{tmp / 'missing.key'}': No such file or directory"),
         (("fs", "ls", tmp / "novol", "--key-file", key), 1,
-         f"ward: volume '{tmp / 'novol'}': No such file or directory"),
+         f"ward: volume '{tmp / 'novol'}': No such file or directory; give the volume's directory (the one "
+         "'ward fs encrypt' made, or an authenticated tree with --manifest)"),
         (("fs", "ls", src, "--key-file", key), 1,
-         f"ward: '{src}' is not a volume (no manifest {src}/.ward-volume/manifest)"),
+         f"ward: '{src}' is not a volume (no manifest {src}/.ward-volume/manifest); give a directory made by "
+         "'ward fs encrypt' (--key-file), or an authenticated tree with the manifest 'ward fs authenticate' wrote "
+         "for it (--manifest)"),
         (("fs", "cat", vol, "nope.py", "--key-file", key), 1,
-         f"ward: '{vol}/nope.py': no such file"),
+         f"ward: '{vol}/nope.py': no such file; 'ward fs ls {vol}' lists the volume's files"),
         (("fs", "cat", vol, "pkg", "--key-file", key), 1,
-         f"ward: '{vol}/pkg' is a directory"),
+         f"ward: '{vol}/pkg' is a directory; give a file ('ward fs ls {vol}' lists them)"),
         (("fs", "cat", vol, "../etc/passwd", "--key-file", key), 1,
          "ward: '../etc/passwd': '..' is not allowed in volume paths"),
         (("fs", "cat", vol, ".ward-volume/manifest", "--key-file", key), 1,
@@ -88,6 +91,11 @@ def test_errors_are_one_clear_line(tmp):
         assert r.returncode == code, (args, r.stderr)
         assert one_line(r.stderr) == [line], args
         assert r.stdout == ""
+    # PATH given with the volume's own name in front
+    r = ward("fs", "cat", "app.vol", "app.vol/pkg/mod.py", "--key-file", key, cwd=tmp)
+    assert r.returncode == 1 and one_line(r.stderr) == [
+        "ward: 'app.vol/app.vol/pkg/mod.py': no such file; PATH is relative to the volume: "
+        "'ward fs cat app.vol pkg/mod.py'"]
 
 
 def test_loose_key_file_is_refused(tmp):

@@ -338,3 +338,43 @@ def test_progress_bar_and_interrupted_encrypt(tmp):
     r = ward("fs", "encrypt", src, vol, "--key-file", key)
     assert r.returncode == 0, r.stderr
     assert ward("fs", "verify", vol, "--key-file", key).returncode == 0
+
+
+def test_key_file_permissions_are_named_by_what_they_allow(tmp):
+    src, vol, key, _ = make(tmp)
+    for mode, what in ((0o640, "readable"), (0o620, "writable"), (0o610, "accessible"), (0o604, "readable")):
+        key.chmod(mode)
+        r = ward("fs", "ls", vol, "--key-file", key)
+        assert r.returncode == 1 and one_line(r.stderr) == [
+            f"ward: key file '{key}' is {what} by group or others (mode {mode:04o}); run 'chmod 600 {key}'"]
+    key.chmod(0o600)
+    raw = tmp / "raw.key"
+    raw.write_bytes(os.urandom(32))
+    raw.chmod(0o600)
+    r = ward("fs", "encrypt", src, tmp / "raw.vol", "--key-file", raw)
+    assert r.returncode == 0 and ward("fs", "verify", tmp / "raw.vol", "--key-file", raw).returncode == 0
+
+
+def test_encrypt_of_a_tree_holding_ward_metadata_names_what_it_is(tmp):
+    src, vol, key, _ = make(tmp)
+    auth = tmp / "auth"
+    auth.mkdir()
+    (auth / "m.py").write_text("x")
+    (auth / ".ward-volume").mkdir()
+    assert ward("fs", "authenticate", auth, "-o", auth / ".ward-volume" / "manifest").returncode == 0
+    odd = tmp / "odd"
+    (odd / ".ward-volume").mkdir(parents=True)
+    for tree, line in (
+            (vol, f"ward: fs encrypt: '{vol}' is a Ward volume (its files are ciphertext); decrypt it first "
+                  "(ward fs decrypt), or give the plaintext tree"),
+            (auth, f"ward: fs encrypt: '{auth}' is an authenticated tree (its manifest is in .ward-volume); "
+                   "encrypt a copy without that directory"),
+            (odd, f"ward: fs encrypt: '{odd}' holds a directory named .ward-volume, which Ward reserves for a "
+                  "volume's metadata; rename or remove it first")):
+        r = ward("fs", "encrypt", tree, tmp / "out.vol", "--key-file", key)
+        assert r.returncode == 1 and one_line(r.stderr) == [line]
+        assert not (tmp / "out.vol").exists()
+    r = ward("fs")
+    assert r.returncode == 2 and r.stdout == "" and one_line(r.stderr) == [
+        "ward: fs: a command is needed (encrypt, ls, cat, verify, decrypt, authenticate, tag, rekey); see "
+        "'ward fs --help'"]

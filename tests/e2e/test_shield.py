@@ -2,6 +2,7 @@
 encrypted, authenticated, ephemeral and denied regions."""
 import os
 import re
+import shutil
 import pathlib
 import subprocess
 import textwrap
@@ -1050,3 +1051,45 @@ def test_volumes_have_no_extended_attributes(tmp):
     assert w.stdout == want + "y b'v'\n"
     for f in (vol / "xa.txt", vol):
         assert os.listxattr(f) == []
+
+
+def test_misspelled_volume_mode_is_named(tmp):
+    vol, key = make_volume(tmp, {"x": ""})
+    for mode in ("rx", "RO", "w"):
+        r = run_py("print(1)", "--volume", "%s:%s:%s" % (vol, key, mode))
+        assert r.returncode == 125 and r.stdout == ""
+        assert one_line(r.stderr) == ["ward: --volume %s:%s:%s: unknown mode '%s'; the mode is ':ro' (read-only) "
+                                      "or ':rw' (the default)" % (vol, key, mode, mode)]
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("runuser"), reason="needs root and runuser")
+def test_volume_another_user_cannot_write_is_opened_read_only_with_a_warning(tmp):
+    """A user who may read a volume but not write its metadata gets it
+    read-only, and one line saying so (not only EROFS at the first write)."""
+    import tempfile
+    base = pathlib.Path(tempfile.mkdtemp(prefix="ward-nobody-", dir="/tmp"))  # pytest's is 0700
+    try:
+        _nobody_reads_a_volume(base)
+    finally:
+        shutil.rmtree(base)
+
+
+def _nobody_reads_a_volume(tmp):
+    tmp.chmod(0o755)
+    vol, key = make_volume(tmp, {"a.txt": "x"})
+    own = tmp / "nobody.key"
+    shutil.copy(key, own)
+    os.chown(own, 65534, 65534)
+    for p in tmp.rglob("*"):
+        if p != own and not p.is_symlink():
+            p.chmod(p.stat().st_mode | 0o555 if p.is_dir() else p.stat().st_mode | 0o444)
+    env = base_env()
+    env["XDG_DATA_HOME"] = str(tmp / "nodata")
+    r = subprocess.run(["runuser", "-u", "nobody", "--", str(WARD), "run", "--no-engine-image", "--volume",
+                        "%s:%s" % (vol, own), "--", PY, "-c",
+                        "import sys\ntry:\n    open(sys.argv[1] + '/a.txt', 'w')\nexcept OSError as e:\n"
+                        "    print(e.errno)", str(vol)], capture_output=True, text=True, env=env, timeout=60)
+    assert r.stdout == "30\n", r.stderr
+    assert one_line(r.stderr) == [
+        "ward: warning: volume %s is open read-only: this user (uid 65534) cannot write its metadata; writes in "
+        "it fail with EROFS (run as the volume's owner, or give :ro to open it read-only on purpose)" % vol]

@@ -266,6 +266,12 @@ int shield_region_open_backend(struct shield_region *r, char *err, size_t errlen
 		else if (rc != 0)
 			snprintf(err, errlen, "cannot open volume %s: %s%s", r->root, verr[0] ? verr : strerror(-rc),
 				 open_fix(SHIELD_ENCRYPTED, verr));
+		else if (!r->readonly && !ward_vol_writable(v))
+			/* the library's fallback when this user may not write the
+			 * volume's metadata: say so once, not at every EROFS */
+			ward_warn("volume %s is open read-only: this user (uid %u) cannot write its metadata; writes in it "
+				  "fail with EROFS (run as the volume's owner, or give :ro to open it read-only on purpose)",
+				  r->root, (unsigned)geteuid());
 		break;
 	case SHIELD_AUTHENTICATED:
 		if (r->engine) {
