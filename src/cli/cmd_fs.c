@@ -232,6 +232,11 @@ static int need_pos(const struct fsopts *o, int n, const char *sub, const char *
 		ward_error("fs %s: expected %s; see 'ward fs %s --help'", sub, what, sub);
 		return -1;
 	}
+	for (int i = 0; i < n; i++)
+		if (o->pos[i][0] == '\0') {
+			ward_error("fs %s: argument %d of %s is empty; give a path", sub, i + 1, what);
+			return -1;
+		}
 	return 0;
 }
 
@@ -266,6 +271,10 @@ static void report(int rc, const char *err)
 /* errno of a failed write to stdout already reported (fs cat), else 0 */
 static int stdout_failed;
 
+/* What a lost stdout line means, for the line above ("" or "; ..."): the
+ * commands that make a volume say how to get its tag again. */
+static char stdout_hint[PATH_MAX * 2 + 128] = "";
+
 /* Every command ends here: what it printed must have reached stdout (a
  * lost tag is a lost volume pin). 1 and one line when it did not. */
 static int finish_stdout(int rc)
@@ -279,7 +288,7 @@ static int finish_stdout(int rc)
 		e = errno;
 	if (e != 0) {
 		if (!stdout_failed)
-			ward_error("cannot write to standard output: %s", strerror(e));
+			ward_error("cannot write to standard output: %s%s", strerror(e), stdout_hint);
 		return rc ? rc : 1;
 	}
 	return rc;
@@ -633,6 +642,8 @@ static int fs_encrypt(const struct fsopts *o)
 	if (created) /* said once the volume exists: a failed encrypt removes the key */
 		fprintf(stderr, "ward: generated a new volume key in '%s' (mode 0600); keep it safe\n", o->key_file);
 	ward_hex(tag, sizeof(tag), hx);
+	snprintf(stdout_hint, sizeof(stdout_hint), "; the volume was made: 'ward fs tag %s --key-file %s' prints its tag",
+		 o->pos[1], o->key_file);
 	printf("%s\n", hx);
 	return 0;
 }
@@ -1252,6 +1263,8 @@ static int fs_rekey(const struct fsopts *o)
 				"longer opens the volume\n", o->new_key_file);
 	created = 0;
 	ward_hex(tag, sizeof(tag), hx);
+	snprintf(stdout_hint, sizeof(stdout_hint),
+		 "; the volume was re-keyed: 'ward fs tag %s --key-file %s' prints its tag", vol, o->new_key_file);
 	printf("%s\n", hx);
 	rc = 0;
 out:

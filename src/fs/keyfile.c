@@ -43,13 +43,15 @@ int ward_vol_key_load(const char *path, int create, uint8_t key[WARD_VOL_KEY_LEN
 		if ((size_t)snprintf(tmp, sizeof(tmp), "%s.XXXXXX", path) >= sizeof(tmp))
 			rc = wv_fail(err, -ENAMETOOLONG, "cannot create key file '%s': %s", path, strerror(ENAMETOOLONG));
 		else if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0)
-			rc = wv_fail(err, -errno, "cannot create key file '%s': %s", path, strerror(errno));
+			rc = wv_fail(err, -errno, "cannot create key file '%s': %s%s", path, strerror(errno),
+				     errno == ENOENT ? "; create its directory first" : "");
 		else if (fchmod(fd, 0600) != 0 || write(fd, hx, hl) != (ssize_t)hl || fsync(fd) != 0)
 			rc = wv_fail(err, -(errno ? errno : EIO), "cannot write key file '%s': %s", path, strerror(errno));
 		if (fd >= 0 && close(fd) != 0 && rc == 0)
 			rc = wv_fail(err, -errno, "cannot write key file '%s': %s", path, strerror(errno));
 		if (rc == 0 && link(tmp, path) != 0)
-			rc = wv_fail(err, -errno, "cannot create key file '%s': %s", path, strerror(errno));
+			rc = wv_fail(err, -errno, "cannot create key file '%s': %s%s", path, strerror(errno),
+				     errno == ENOENT ? "; create its directory first" : "");
 		if (fd >= 0)
 			(void)unlink(tmp);
 		if (rc == 0)

@@ -1052,9 +1052,12 @@ int ward_vol_authenticate(const char *dir, const char *manifest_path, uint8_t ta
 			return wv_fail(err, -ENAMETOOLONG, "manifest path too long");
 		char *slash = strrchr(tmp, '/');
 		const char *parent = slash ? (slash == tmp ? "/" : (*slash = '\0', tmp)) : ".";
-		if (realpath(dir, rd) == NULL || realpath(parent, rm) == NULL)
-			return wv_fail(err, -errno, "cannot resolve '%s': %s", realpath(dir, rd) ? manifest_path : dir,
-				       strerror(errno));
+		int dir_ok = realpath(dir, rd) != NULL;
+		if (!dir_ok || realpath(parent, rm) == NULL) {
+			int e = errno;
+			return wv_fail(err, -e, "cannot resolve '%s': %s%s", dir_ok ? manifest_path : dir, strerror(e),
+				       e == ENOENT && dir_ok ? "; the manifest's directory must exist" : "");
+		}
 		size_t l = strlen(rd);
 		char meta[PATH_MAX + 16];
 		snprintf(meta, sizeof(meta), "%s/%s", rd, WARD_VOL_META_DIR);

@@ -631,7 +631,12 @@ static int create_begin(ward_vol *v, char *err)
 	int e, leftover = 0, fd;
 
 	if (mkdir(dir, 0755) != 0 && errno != EEXIST)
-		return wv_fail(err, -errno, "cannot create '%s': %s", dir, strerror(errno));
+		return wv_fail(err, -errno, "cannot create '%s': %s%s", dir, strerror(errno),
+			       errno == ENOENT ? "; create its parent directory first" : "");
+	struct stat lst;
+	if (lstat(dir, &lst) == 0 && S_ISLNK(lst.st_mode) && stat(dir, &lst) != 0)
+		return wv_fail(err, -ENOENT, "'%s' is a symbolic link to nothing; give a new directory for the volume",
+			       dir);
 	e = dir_is_empty(dir);
 	if (e == 0 && clear_unfinished_create(dir))
 		e = dir_is_empty(dir);

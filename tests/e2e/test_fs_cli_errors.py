@@ -38,6 +38,11 @@ def test_output_that_cannot_be_written_fails_with_one_line(tmp):
                  ("authenticate", src, "-o", tmp / "s.manifest")]:
         r = to_full("fs", *args)
         assert r.returncode == 1, (args, r.stderr)
+        if args[0] == "encrypt":  # the volume was made: how to get its tag again
+            assert one_line(r.stderr) == [want[0] + f"; the volume was made: 'ward fs tag {args[2]} --key-file "
+                                          f"{key}' prints its tag"]
+            assert ward("fs", "tag", args[2], "--key-file", key).returncode == 0
+            continue
         assert one_line(r.stderr) == want, args
     # the volume was made: its tag is not lost for good
     assert ward("fs", "verify", tmp / "v2", "--key-file", key).returncode == 0
@@ -378,3 +383,27 @@ def test_encrypt_of_a_tree_holding_ward_metadata_names_what_it_is(tmp):
     assert r.returncode == 2 and r.stdout == "" and one_line(r.stderr) == [
         "ward: fs: a command is needed (encrypt, ls, cat, verify, decrypt, authenticate, tag, rekey); see "
         "'ward fs --help'"]
+
+
+def test_paths_that_cannot_be_made_say_what_to_do(tmp):
+    src, vol, key, _ = make(tmp)
+    (tmp / "dangl").symlink_to(tmp / "nowhere")
+    cases = [
+        (("encrypt", src, tmp / "x1.vol", "--key-file", tmp / "nodir" / "e.key"), 1,
+         f"ward: cannot create key file '{tmp / 'nodir' / 'e.key'}': No such file or directory; create its "
+         "directory first"),
+        (("authenticate", src, "-o", tmp / "nodir" / "x.manifest"), 1,
+         f"ward: cannot resolve '{tmp / 'nodir' / 'x.manifest'}': No such file or directory; the manifest's "
+         "directory must exist"),
+        (("encrypt", src, tmp / "dangl", "--key-file", key), 1,
+         f"ward: '{tmp / 'dangl'}' is a symbolic link to nothing; give a new directory for the volume"),
+        (("encrypt", src, tmp / "nodir" / "v.vol", "--key-file", key), 1,
+         f"ward: cannot create '{tmp / 'nodir' / 'v.vol'}': No such file or directory; create its parent "
+         "directory first"),
+        (("encrypt", src, "", "--key-file", key), 2,
+         "ward: fs encrypt: argument 2 of SRC_DIR VOL is empty; give a path"),
+    ]
+    for args, code, line in cases:
+        r = ward("fs", *args)
+        assert (r.returncode, one_line(r.stderr)) == (code, [line]), args
+    assert not (tmp / "nodir").exists() and not (tmp / "nowhere").exists()
