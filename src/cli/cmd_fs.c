@@ -858,7 +858,10 @@ static int fs_cat(const struct fsopts *o)
 			rest = o->pos[1] + dl + 1;
 		else if (vl > 0 && strncmp(o->pos[1], vname, vl) == 0 && o->pos[1][vl] == '/')
 			rest = o->pos[1] + vl + 1;
-		if (rc == -ENOENT && rest != NULL)
+		if (rc == -ENOENT && strcmp(path, o->pos[1]) != 0)
+			ward_error("fs cat: '%s' is a symbolic link to '%s', which is not in the volume (a dangling link)",
+				   o->pos[1], path);
+		else if (rc == -ENOENT && rest != NULL)
 			ward_error("%s; PATH is relative to the volume: 'ward fs cat %s %s'", err, o->pos[0], rest);
 		else if (rc == -ENOENT)
 			ward_error("%s; 'ward fs ls %s' lists the volume's files", err, o->pos[0]);

@@ -114,7 +114,8 @@ def test_cat_follows_links_inside_the_volume(tmp):
         "pkglink/out": "ward: fs cat: 'pkg/out' is a symbolic link to '../../outside', which leaves the volume; "
                        "cat only follows links inside the volume",
         "loop1": "ward: fs cat: 'loop1': too many levels of symbolic links (more than 40; a loop at 'loop1'?)",
-        "dangling": f"ward: '{vol}/nowhere': no such file",
+        "dangling": "ward: fs cat: 'dangling' is a symbolic link to 'nowhere', which is not in the volume "
+                    "(a dangling link)",
     }
     for p, want in refusals.items():
         r = cat(p)
@@ -135,8 +136,8 @@ def test_a_tampered_link_fails_like_a_file(tmp):
         assert one_line(r.stderr) == [want], args
     out = tmp / "out"
     r = ward("fs", "decrypt", vol, out, "--key-file", key)
-    assert r.returncode == 1 and one_line(r.stderr) == [want]
-    assert not os.path.lexists(out / "rel.py")
+    assert r.returncode == 1 and one_line(r.stderr) == [want + f"; the files decrypted so far were removed from '{out}'"]
+    assert not os.path.lexists(out)
 
 
 def test_authenticate_keeps_reading_links_as_before(tmp):

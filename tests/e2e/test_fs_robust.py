@@ -340,7 +340,9 @@ def test_read_only_volume_runs_read_only(tmp):
                        capture_output=True, text=True, timeout=120)
     outs = [(tmp / f"out{i}").read_text() for i in (1, 2, 3)]
     assert r.returncode == 0, (r.stderr, outs)
-    want = "alpha\nwrite: Read-only file system\nmkdir: Read-only file system\n"
+    want = (f"ward: warning: volume {vol} is open read-only: it is on a read-only file system; writes in it "
+            "fail with EROFS (give :ro to open it read-only on purpose)\n"
+            "alpha\nwrite: Read-only file system\nmkdir: Read-only file system\n")
     assert outs[0] == want and outs[1] == want, outs
     assert outs[2].startswith(f"ok: volume '{vol}' verified")
     assert sorted(os.listdir(vol)) == [".ward-volume", "a.txt"]

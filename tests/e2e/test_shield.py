@@ -830,7 +830,8 @@ def test_volume_option_spelling_errors_name_the_form(tmp):
         ":ro opens it read-only)"])
     r = ward("run", "--volume", f"{vol}:{key}:rx", "--", PY, "-c", "pass")
     assert r.returncode == 125
-    assert one_line(r.stderr)[0].startswith(f"ward: --volume {key}:rx: No such file or directory"), r.stderr
+    assert one_line(r.stderr) == [f"ward: --volume {vol}:{key}:rx: unknown mode 'rx'; the mode is ':ro' "
+                                  "(read-only) or ':rw' (the default)"], r.stderr
 
 
 def test_program_starts_with_one_thread_after_a_large_volume_opens(tmp):

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "core/crypto.h"
@@ -266,12 +267,20 @@ int shield_region_open_backend(struct shield_region *r, char *err, size_t errlen
 		else if (rc != 0)
 			snprintf(err, errlen, "cannot open volume %s: %s%s", r->root, verr[0] ? verr : strerror(-rc),
 				 open_fix(SHIELD_ENCRYPTED, verr));
-		else if (!r->readonly && !ward_vol_writable(v))
-			/* the library's fallback when this user may not write the
-			 * volume's metadata: say so once, not at every EROFS */
-			ward_warn("volume %s is open read-only: this user (uid %u) cannot write its metadata; writes in it "
-				  "fail with EROFS (run as the volume's owner, or give :ro to open it read-only on purpose)",
-				  r->root, (unsigned)geteuid());
+		else if (!r->readonly && !ward_vol_writable(v)) {
+			/* the library's fallback when the volume's metadata cannot
+			 * be written: say so once, not at every EROFS */
+			struct statvfs sv;
+			if (statvfs(r->root, &sv) == 0 && (sv.f_flag & ST_RDONLY))
+				ward_warn("volume %s is open read-only: it is on a read-only file system; writes in it fail "
+					  "with EROFS (give :ro to open it read-only on purpose)",
+					  r->root);
+			else
+				ward_warn("volume %s is open read-only: this user (uid %u) cannot write its metadata; writes "
+					  "in it fail with EROFS (run as the volume's owner, or give :ro to open it "
+					  "read-only on purpose)",
+					  r->root, (unsigned)geteuid());
+		}
 		break;
 	case SHIELD_AUTHENTICATED:
 		if (r->engine) {
