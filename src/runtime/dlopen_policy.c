@@ -5,6 +5,7 @@
  * dlopen return NULL and dlerror() explain why, as a missing library would.
  */
 #include <dlfcn.h>
+#include <link.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -141,29 +142,41 @@ static void *loaded_or_closed(void *h, const char *path, const char *alt)
  * then the runtime's, found first, and every other one the C library's,
  * which the runtime depends on. Without this, such calls would go around
  * the file and process shields (plaintext written into a volume, a fork).
- * Each lookup takes a reference, as the program's dlopen would. */
+ * The C library is recognised by its handle, its stubs by name. */
 static void *as_runtime(void *h, dlopen_fn real)
 {
-	static const char *const libc_names[] = { "libc.so.6", "libpthread.so.0", "libdl.so.2", "librt.so.1",
-						  "libutil.so.1" };
-	int is_libc = 0;
+	static const char *const stubs[] = { "libc.so.6", "libpthread.so.0", "libdl.so.2", "librt.so.1", "libutil.so.1" };
+	static void *libc_h; /* a kept reference: the C library is never unloaded */
+	struct link_map *lm = NULL;
+	int is_libc;
 	if (h == NULL)
 		return h;
-	for (size_t i = 0; i < sizeof(libc_names) / sizeof(libc_names[0]) && !is_libc; i++) {
-		void *l = real(libc_names[i], RTLD_LAZY | RTLD_NOLOAD);
-		is_libc = l == h;
-		if (l != NULL)
+	void *l = __atomic_load_n(&libc_h, __ATOMIC_ACQUIRE);
+	if (l == NULL) {
+		l = real("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);
+		void *none = NULL;
+		if (l != NULL && !__atomic_compare_exchange_n(&libc_h, &none, l, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
 			dlclose(l);
+			l = none;
+		}
+	}
+	is_libc = h == l;
+	if (!is_libc && dlinfo(h, RTLD_DI_LINKMAP, &lm) == 0 && lm != NULL && lm->l_name != NULL) {
+		const char *base = strrchr(lm->l_name, '/') ? strrchr(lm->l_name, '/') + 1 : lm->l_name;
+		for (size_t i = 0; i < sizeof(stubs) / sizeof(stubs[0]) && !is_libc; i++)
+			is_libc = strcmp(base, stubs[i]) == 0;
 	}
 	if (!is_libc)
 		return h;
+	/* rare (an explicit dlopen of the C library): a reference of its own
+	 * each time, as the program's dlopen would take */
 	Dl_info di;
 	void *self = dladdr((void *)as_runtime, &di) != 0 && di.dli_fname != NULL
 			     ? real(di.dli_fname, RTLD_LAZY | RTLD_NOLOAD)
 			     : NULL;
 	if (self == NULL)
 		return h;
-	dlclose(h);
+	dlclose(h); /* the program holds the runtime instead */
 	return self;
 }
 
