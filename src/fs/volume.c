@@ -695,16 +695,21 @@ static int reclaim_one(ward_vol *v, const char *path)
 	return 0;
 }
 
-static void reclaim_growth(ward_vol *v)
+/* the number of flags cleared (eager volumes; 0 for a lazy one) */
+static size_t reclaim_growth(ward_vol *v)
 {
+	size_t cleared = 0;
 	if (v->lz != NULL) {
 		(void)wv_lazy_each_flagged(v, reclaim_one);
-		return;
+		return 0;
 	}
 	for (size_t b = 0; b < v->tcap; b++)
 		for (struct vnode *x = v->tab[b]; x; x = x->hnext)
-			if (x->type == WVOL_T_FILE && x->maybe_dirty && x->refs == 0 && cut_main(v, x, x->path) == 0)
+			if (x->type == WVOL_T_FILE && x->maybe_dirty && x->refs == 0 && cut_main(v, x, x->path) == 0) {
 				x->maybe_dirty = 0;
+				cleared++;
+			}
+	return cleared;
 }
 
 int ward_vol_open(const char *dir, const struct ward_vol_opts *o, ward_vol **out, char *err)
@@ -870,7 +875,13 @@ int ward_vol_close(ward_vol *v, char *err)
 	if (v->writable) {
 		rc = ward_vol_sync(v, err);
 		pthread_mutex_lock(&v->mu);
-		if (v->jlen > v->snap_len && (r = wv_manifest_snapshot(v, rc ? NULL : err)) != 0 && rc == 0)
+		/* files created and never written (never committed) are still
+		 * flagged as possibly longer on disk: settle them, so that the
+		 * snapshot does not let a read-only open (ward fs verify)
+		 * tolerate bytes added behind an empty file */
+		size_t settled = rc == 0 && v->lz == NULL ? reclaim_growth(v) : 0;
+		if ((v->jlen > v->snap_len || settled > 0) && (r = wv_manifest_snapshot(v, rc ? NULL : err)) != 0 &&
+		    rc == 0)
 			rc = r;
 		pthread_mutex_unlock(&v->mu);
 	}

@@ -1094,3 +1094,60 @@ def _nobody_reads_a_volume(tmp):
     assert one_line(r.stderr) == [
         "ward: warning: volume %s is open read-only: this user (uid 65534) cannot write its metadata; writes in "
         "it fail with EROFS (run as the volume's owner, or give :ro to open it read-only on purpose)" % vol]
+
+
+def test_paths_through_disk_links_reach_the_volume(tmp):
+    """A path that leads into a volume through a symbolic link on the disk
+    (to the volume, to a directory above it, or to a file in it) is the
+    volume's: the program reads plaintext and writes ciphertext (it used to
+    read the disk's ciphertext and write plaintext next to it)."""
+    real = tmp / "real"
+    real.mkdir()
+    src = tmp / "src"
+    src.mkdir()
+    (src / "main.py").write_text("print('hi')\n")
+    vol, key = real / "app.vol", tmp / "app.key"
+    assert ward("fs", "encrypt", src, vol, "--key-file", key).returncode == 0
+    (tmp / "up").symlink_to(real)
+    (tmp / "vlink").symlink_to(vol)
+    r = ward("run", "--volume", "%s:%s" % (tmp / "up" / "app.vol", key), "--", PY, str(tmp / "up" / "app.vol" / "main.py"))
+    assert (r.returncode, r.stdout) == (0, "hi\n"), r.stderr
+    code = """
+        import os, sys
+        t = sys.argv[1]
+        with open(t + '/up/app.vol/x.txt', 'w') as f:
+            f.write('secret via a link')
+        print(open(t + '/vlink/x.txt').read(), open(t + '/real/app.vol/x.txt').read() == 'secret via a link')
+        os.symlink(t + '/real/app.vol/x.txt', t + '/s.txt')
+        print(open(t + '/s.txt').read(), sorted(os.listdir(t + '/vlink')))
+    """
+    r = ward("run", "--volume", "%s:%s" % (vol, key), "--", PY, "-c", textwrap.dedent(code), tmp)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "secret via a link True\nsecret via a link ['main.py', 'x.txt']\n"
+    assert b"secret" not in (vol / "x.txt").read_bytes()
+    assert ward("fs", "verify", vol, "--key-file", key).returncode == 0
+    # with --deny-outside, the link leads into a region: allowed
+    r = ward("run", "--deny-outside", "--plain", "/usr", "--volume", "%s:%s" % (tmp / "vlink", key), "--", PY,
+             str(tmp / "vlink" / "main.py"), env=base_env(SSL_CERT_FILE=""))
+    assert (r.returncode, r.stdout) == (0, "hi\n"), r.stderr
+
+
+def test_standard_descriptors_opened_on_a_volume_file_are_refused(tmp):
+    """`ward run ... > app.vol/out.log`: the shell opened the file before
+    the enclave existed, so the program would write plaintext into the
+    volume's directory: refused with one line, and nothing runs."""
+    vol, key = make_volume(tmp, {"in.txt": "data"})
+    with open(vol / "out.log", "w") as out:
+        r = subprocess.run([str(WARD), "run", "--volume", "%s:%s" % (vol, key), "--", PY, "-c", "print('ran')"],
+                           stdout=out, stderr=subprocess.PIPE, text=True, env=base_env(), timeout=60)
+    assert r.returncode == 125 and (vol / "out.log").read_text() == ""
+    assert one_line(r.stderr) == [
+        "ward: standard output (fd 1) is the file %s/out.log inside the encrypted region %s, opened outside the "
+        "enclave (a shell redirection?): the program would write plaintext into the volume's directory; redirect "
+        "it to a file outside the region" % (vol, vol)]
+    (vol / "out.log").unlink()
+    with open(vol / "in.txt") as inp:
+        r = subprocess.run([str(WARD), "run", "--volume", "%s:%s" % (vol, key), "--", PY, "-c", "print('ran')"],
+                           stdin=inp, capture_output=True, text=True, env=base_env(), timeout=60)
+    assert r.returncode == 125 and r.stdout == "" and "standard input (fd 0)" in r.stderr
+    assert ward("fs", "verify", vol, "--key-file", key).returncode == 0

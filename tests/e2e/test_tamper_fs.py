@@ -189,6 +189,24 @@ def test_rolled_back_manifest_tail_changes_the_tag(tmp):
     assert "expected " + tag2[:16] in r.stderr
 
 
+def test_bytes_added_behind_an_empty_file_are_reported(tmp):
+    """An empty file (made by encrypt, or by a program that wrote nothing)
+    was left flagged as possibly longer, so verify tolerated bytes appended
+    to it on disk."""
+    vol, key, _ = make_vol(tmp, {"empty": b"", "one": b"1"})
+    r = ward("run", "--volume", f"{vol}:{key}", "--", "/usr/bin/python3", "-c",
+             f"open('{vol}/new', 'w').close()")
+    assert r.returncode == 0, r.stderr
+    for name in ("empty", "new"):
+        with open(vol / name, "ab") as f:
+            f.write(b"plaintext")
+        r = ward("fs", "verify", vol, "--key-file", key)
+        assert r.returncode == 1
+        assert one_line(r.stderr) == [f"ward: '{vol}/{name}': file extended on disk (9 bytes, expected 0){FIX}"]
+        os.truncate(vol / name, 0)
+    assert ward("fs", "verify", vol, "--key-file", key).returncode == 0
+
+
 def test_manifest_cut_inside_its_snapshot_is_refused(tmp):
     files = {f"m{i:02d}.py": b"x" * i for i in range(12)}
     vol, key, _ = make_vol(tmp, files)

@@ -22,6 +22,7 @@
 
 #include "core/crypto.h"
 #include "fs/volume.h"
+#include "runtime/shield/internal.h"
 #include "runtime/shield/real.h"
 #include "runtime/shield/region.h"
 #include "runtime/shield/shield.h"
@@ -310,6 +311,39 @@ static int walk(const char *in, int follow_last, char out[PATH_MAX], int *follow
 	return 0;
 }
 
+/* The physical path of abs, through the disk's symbolic links (the whole
+ * path when follow_last and it exists, else its directory's, plus the last
+ * name): 1 with out filled when it differs from abs, else 0. /proc, /dev
+ * and /sys are left alone (their links are the kernel's). */
+static int physical(const char *abs, int follow_last, char out[PATH_MAX])
+{
+	typedef char *(*realpath_fn)(const char *, char *);
+	static realpath_fn real;
+	char dir[PATH_MAX];
+	if (real == NULL)
+		real = (realpath_fn)dlsym_next("realpath");
+	if (real == NULL || strncmp(abs, "/proc/", 6) == 0 || strncmp(abs, "/dev/", 5) == 0 ||
+	    strncmp(abs, "/sys/", 5) == 0 || strcmp(abs, "/") == 0)
+		return 0;
+	if (!(follow_last && real(abs, out) != NULL)) {
+		const char *slash = strrchr(abs, '/');
+		size_t dl = (size_t)(slash - abs);
+		if (slash == NULL || dl >= sizeof(dir))
+			return 0;
+		memcpy(dir, abs, dl);
+		dir[dl] = 0;
+		if (real(dl ? dir : "/", out) == NULL)
+			return 0;
+		size_t ol = strlen(out);
+		if (ol + strlen(slash) >= PATH_MAX)
+			return 0;
+		if (ol == 1) /* "/" */
+			ol = 0;
+		strcpy(out + ol, slash);
+	}
+	return strcmp(out, abs) != 0;
+}
+
 static int classify(int dirfd, const char *path, struct shield_path *out, int follow_last)
 {
 	int best = -1, r;
@@ -352,6 +386,23 @@ static int classify(int dirfd, const char *path, struct shield_path *out, int fo
 		out->dir_only = pl > 0 && (path[pl - 1] == '/' || (pl > 1 && path[pl - 1] == '.' && path[pl - 2] == '/'));
 	}
 	best = region_of(out->abs, &bestlen);
+	if (best < 0 || regions[best].kind == SHIELD_PLAIN) {
+		/* A path outside the protected regions as written may lead into
+		 * one through a symbolic link on the disk (a link to the volume,
+		 * or to a directory above it): it is classified where it leads,
+		 * else the program would read ciphertext and write plaintext
+		 * into the volume's directory. */
+		char phys[PATH_MAX];
+		size_t plen;
+		int pb;
+		if (nregions > 0 && physical(out->abs, follow_last, phys) && (pb = region_of(phys, &plen)) >= 0 &&
+		    regions[pb].kind != SHIELD_PLAIN) {
+			memcpy(out->abs, phys, strlen(phys) + 1);
+			out->resolved = 1;
+			best = pb;
+			bestlen = plen;
+		}
+	}
 	if (best < 0) {
 		out->kind = deny_outside ? SHIELD_DENIED : SHIELD_PLAIN;
 		out->region = NULL;

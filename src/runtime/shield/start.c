@@ -132,6 +132,32 @@ void ward_shield_stop(void)
 	shield_regions_close();
 }
 
+/* A standard descriptor the shell opened on a file inside an encrypted
+ * region (`ward run ... > app.vol/out.log`) bypasses the volume: the
+ * program would write plaintext next to its ciphertext, or read
+ * ciphertext. Refused at start with one line. */
+void shield_check_std_fds(void)
+{
+	static const char *const names[] = { "standard input", "standard output", "standard error" };
+	for (int fd = 0; fd < 3; fd++) {
+		char link[32], target[PATH_MAX];
+		struct shield_path sp;
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+		ssize_t n = readlink(link, target, sizeof(target) - 1);
+		if (n <= 0 || target[0] != '/')
+			continue;
+		target[n] = 0;
+		if (shield_classify(AT_FDCWD, target, &sp) != 0 || sp.region == NULL ||
+		    (sp.kind != SHIELD_ENCRYPTED && sp.kind != SHIELD_EPHEMERAL))
+			continue;
+		ward_rt_fatal(125,
+			      "%s (fd %d) is the file %s inside the %s region %s, opened outside the enclave (a shell "
+			      "redirection?): the program would %s; redirect it to a file outside the region",
+			      names[fd], fd, target, shield_kind_name(sp.kind), shield_region_root(sp.region),
+			      fd == 0 ? "read its ciphertext" : "write plaintext into the volume's directory");
+	}
+}
+
 void ward_shield_start(void)
 {
 	const char *spec = getenv("WARD_SHIELD"), *deny = getenv("WARD_SHIELD_DENY");
@@ -184,8 +210,10 @@ void ward_shield_start(void)
 		if (shield_landlock_apply() != 0)
 			ward_rt_fatal(125, "--deny-outside: cannot install the Landlock rules: %s", strerror(errno));
 	}
-	if (ward_shield_active())
+	if (ward_shield_active()) {
+		shield_check_std_fds();
 		atexit(stop_at_exit);
+	}
 	/* The CAS's regions (cas_start.c) are added after this. */
 	__atomic_store_n(&real_exit, (exit_fn)dlsym(RTLD_NEXT, "_exit"), __ATOMIC_RELEASE);
 	__atomic_store_n(&started_pid, getpid(), __ATOMIC_RELEASE);
