@@ -30,6 +30,9 @@ const char *ward_log_level_name(enum ward_log_level l)
 }
 
 void ward_log_set_level(enum ward_log_level l) { current_level = l; }
+
+static void (*writer)(const char *buf, size_t n);
+void ward_log_set_writer(void (*fn)(const char *buf, size_t n)) { writer = fn; }
 enum ward_log_level ward_log_get_level(void) { return current_level; }
 
 void ward_vlog(enum ward_log_level l, const char *fmt, va_list ap)
@@ -58,6 +61,11 @@ void ward_vlog(enum ward_log_level l, const char *fmt, va_list ap)
 		if (buf[i] == '\n' || buf[i] == '\r')
 			buf[i] = ' ';
 	buf[n++] = '\n';
+	if (writer != NULL) {
+		writer(buf, n);
+		errno = saved;
+		return;
+	}
 	for (size_t off = 0; off < n;) {
 		ssize_t w = write(STDERR_FILENO, buf + off, n - off);
 		if (w < 0 && errno == EINTR)

@@ -10,6 +10,7 @@
 #define WARD_CORE_LOG_H
 
 #include <stdarg.h>
+#include <stddef.h>
 
 enum ward_log_level {
 	WARD_LOG_ERROR = 0,
@@ -22,6 +23,9 @@ enum ward_log_level {
 int ward_log_parse_level(const char *s);
 const char *ward_log_level_name(enum ward_log_level l);
 
+/* Where lines go instead of write(2) on stderr (the runtime's file shield,
+ * when stderr may be a file in a volume); NULL for stderr. */
+void ward_log_set_writer(void (*fn)(const char *buf, size_t n));
 void ward_log_set_level(enum ward_log_level l);
 enum ward_log_level ward_log_get_level(void);
 

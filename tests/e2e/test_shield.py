@@ -1151,3 +1151,82 @@ def test_standard_descriptors_opened_on_a_volume_file_are_refused(tmp):
                            stdin=inp, capture_output=True, text=True, env=base_env(), timeout=60)
     assert r.returncode == 125 and r.stdout == "" and "standard input (fd 0)" in r.stderr
     assert ward("fs", "verify", vol, "--key-file", key).returncode == 0
+
+
+C_OUTPUT_PROG = """
+    import ctypes, os, sys
+    libc = ctypes.CDLL('libc.so.6')
+    d = sys.argv[1]
+    saved = os.dup(1)
+    libc.printf(b"to the terminal\\n")
+    libc.fflush(None)
+    fd = os.open(d + '/log.txt', os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.write(1, b'a\\n')
+    libc.printf(b'printf %d\\n', 42)
+    libc.puts(b'puts')
+    libc.fflush(None)
+    libc.perror(b'perror')
+    os.write(2, b'b\\n')
+    fd2 = os.open(d + '/d.txt', os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+    libc.dprintf(fd2, b'dprintf %d\\n', 7)
+    os.dup2(saved, 1)
+    os.write(1, b'done\\n')
+"""
+
+
+def test_c_library_output_into_a_volume_file_is_encrypted(tmp):
+    """printf, puts and perror after the program points fd 1 and 2 at a
+    volume file, and dprintf on a volume fd, go through the shield (they
+    used to write plaintext over the file's ciphertext, and the next write
+    then hung reporting its own failure to that file)."""
+    vol, key = make_volume(tmp, {"x": ""})
+    (tmp / "native").mkdir()
+    prog = textwrap.dedent(C_OUTPUT_PROG)
+    n = subprocess.run([PY, "-c", prog, tmp / "native"], capture_output=True, text=True, timeout=60)
+    want = "a\nprintf 42\nputs\nperror: Success\nb\n"
+    assert n.stdout == "to the terminal\ndone\n" and (tmp / "native" / "log.txt").read_text() == want
+    w = ward("run", "--volume", "%s:%s" % (vol, key), "--", PY, "-c", prog, vol, timeout=60)
+    assert (w.returncode, w.stdout, w.stderr) == (0, n.stdout, ""), w.stderr
+    assert ward("fs", "cat", vol, "log.txt", "--key-file", key).stdout == want
+    assert ward("fs", "cat", vol, "d.txt", "--key-file", key).stdout == "dprintf 7\n"
+    for f in ("log.txt", "d.txt"):
+        assert b"printf" not in (vol / f).read_bytes()
+    assert ward("fs", "verify", vol, "--key-file", key).returncode == 0
+
+
+def test_a_failed_write_to_a_volume_file_on_stderr_does_not_hang(tmp):
+    """stderr is a volume file whose data was changed outside the enclave:
+    the next write fails with EIO and the runtime's line about it is
+    written after the file's lock is released (it used to wait for that
+    lock for ever)."""
+    vol, key = make_volume(tmp, {"x": ""})
+    code = """
+        import os, sys
+        fd = os.open(sys.argv[1] + '/err.log', os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+        os.dup2(fd, 2)
+        os.write(2, b'first line\\n')
+        os.fsync(2)
+        print('ready', flush=True)
+        sys.stdin.readline()
+        try:
+            os.write(2, b'second line\\n')
+            print('written')
+        except OSError as e:
+            print('errno', e.errno)
+    """
+    p = subprocess.Popen([str(WARD), "run", "--volume", "%s:%s" % (vol, key), "--", PY, "-c", textwrap.dedent(code),
+                          str(vol)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, env=base_env())
+    try:
+        assert p.stdout.readline() == "ready\n"
+        with open(vol / "err.log", "r+b") as f:  # the partial chunk the append must rewrite
+            b = f.read(1)
+            f.seek(0)
+            f.write(bytes([b[0] ^ 1]))
+        out, err = p.communicate("\n", timeout=30)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert out == "errno 5\n" and p.returncode == 74, (out, err)

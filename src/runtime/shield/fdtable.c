@@ -8,9 +8,11 @@
  * open at once.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "runtime/shield/region.h"
 #include "runtime/shield/shield.h"
@@ -84,11 +86,54 @@ void shield_ofd_put(struct shield_ofd *o)
 	(void)shield_ofd_release(o); /* a commit error was logged */
 }
 
+/* The C library's stdout and stderr write fds 1 and 2 with internal calls
+ * no interposition sees (printf, perror, a C extension's warnings): once
+ * one of them is a file in a region (dup2 of a volume file onto it, or
+ * close and open), its FILE is replaced by one whose writes go through
+ * write(2), that is through the shield. Without this, such output reached
+ * the volume's disk file as plaintext, over its ciphertext. The new
+ * stream stays for the run (it writes to whatever the fd is). */
+static ssize_t std_write(void *cookie, const char *buf, size_t n)
+{
+	int fd = (int)(intptr_t)cookie;
+	size_t done = 0;
+	while (done < n) {
+		ssize_t w = write(fd, buf + done, n - done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		done += (size_t)w;
+	}
+	return (ssize_t)done;
+}
+
+static void std_through_shield(int fd)
+{
+	static int done[3];
+	if ((fd != 1 && fd != 2) || __atomic_exchange_n(&done[fd], 1, __ATOMIC_ACQ_REL))
+		return;
+	cookie_io_functions_t io = { .write = std_write };
+	FILE *f = fopencookie((void *)(intptr_t)fd, "w", io);
+	if (f == NULL) {
+		__atomic_store_n(&done[fd], 0, __ATOMIC_RELEASE);
+		return;
+	}
+	(void)setvbuf(f, NULL, fd == 2 ? _IONBF : _IOLBF, 0);
+	f->_fileno = fd; /* fileno() works, as for stdio.c's streams */
+	if (fd == 1)
+		stdout = f;
+	else
+		stderr = f;
+}
+
 int shield_fd_install(int fd, struct shield_ofd *o)
 {
 	struct shield_ofd *old;
 	if (fd < 0 || fd >= SHIELD_FD_MAX)
 		return -EMFILE;
+	if (o != NULL)
+		std_through_shield(fd);
 	pthread_mutex_lock(&table_lock);
 	old = fdtab[fd];
 	__atomic_store_n(&fdtab[fd], o, __ATOMIC_RELEASE);

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -328,20 +329,72 @@ static int range_ok(uint64_t pos, size_t len)
 	return len <= (size_t)SSIZE_MAX && pos <= (uint64_t)INT64_MAX && len <= (uint64_t)INT64_MAX - pos;
 }
 
+/* The runtime's own lines while this thread holds a description's lock:
+ * when stderr is a file in a volume, writing one would take that lock again
+ * (a failed write to stderr reporting itself waited for ever). Such lines
+ * wait in a per-thread buffer until the lock is released. */
+static __thread int io_depth;
+static __thread char pending[2048];
+static __thread size_t npending;
+
+static void raw_log(const char *buf, size_t n)
+{
+	for (size_t off = 0; off < n;) {
+		ssize_t w = write(STDERR_FILENO, buf + off, n - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+}
+
+void shield_log_write(const char *buf, size_t n)
+{
+	if ((io_depth > 0 || shield_inside > 0) && shield_fd_is(STDERR_FILENO)) {
+		size_t room = sizeof(pending) - npending;
+		if (n > room)
+			n = room; /* the rest of a burst is dropped, never blocked on */
+		memcpy(pending + npending, buf, n);
+		npending += n;
+		return;
+	}
+	raw_log(buf, n);
+}
+
+static void io_enter(void)
+{
+	io_depth++;
+}
+
+static void io_leave(void)
+{
+	if (--io_depth == 0 && npending > 0 && shield_inside == 0) {
+		char out[sizeof(pending)];
+		size_t n = npending;
+		memcpy(out, pending, n);
+		npending = 0;
+		raw_log(out, n);
+	}
+}
+
 ssize_t shield_read_ofd(struct shield_ofd *o, void *buf, size_t len)
 {
 	ssize_t r;
 	if (!may_read(o))
 		return -EBADF;
+	io_enter();
 	pthread_mutex_lock(&o->lock);
 	if (!range_ok(o->offset, len)) {
 		pthread_mutex_unlock(&o->lock);
+		io_leave();
 		return -EINVAL;
 	}
 	r = shield_be_pread(o->node, buf, len, o->offset);
 	if (r > 0)
 		o->offset += (uint64_t)r;
 	pthread_mutex_unlock(&o->lock);
+	io_leave();
 	return r;
 }
 
@@ -350,9 +403,11 @@ ssize_t shield_write_ofd(struct shield_ofd *o, const void *buf, size_t len)
 	ssize_t r;
 	if (!may_write(o))
 		return -EBADF;
+	io_enter();
 	pthread_mutex_lock(&o->lock);
 	if (!(o->flags & O_APPEND) && !range_ok(o->offset, len)) {
 		pthread_mutex_unlock(&o->lock);
+		io_leave();
 		return -EINVAL;
 	}
 	if (o->flags & O_APPEND) {
@@ -366,6 +421,7 @@ ssize_t shield_write_ofd(struct shield_ofd *o, const void *buf, size_t len)
 			o->offset += (uint64_t)r;
 	}
 	pthread_mutex_unlock(&o->lock);
+	io_leave();
 	return r;
 }
 
@@ -728,11 +784,20 @@ int dup(int fd)
 	return dup_follow(fd, n);
 }
 
+/* What the C library's stdout or stderr holds goes where fd 1 or 2 points
+ * now, before a shielded file takes its place (fdtable.c). */
+static void flush_std_before(int oldfd, int nfd)
+{
+	if ((nfd == 1 || nfd == 2) && shield_fd_is(oldfd) && !shield_fd_is(nfd))
+		(void)fflush(nfd == 1 ? stdout : stderr);
+}
+
 int dup2(int fd, int nfd)
 {
 	int r;
 	if (fd == nfd)
 		return REAL(dup2)(fd, nfd);
+	flush_std_before(fd, nfd);
 	r = REAL(dup2)(fd, nfd);
 	if (r < 0 || (!shield_fd_is(fd) && !shield_fd_is(nfd)))
 		return r;
@@ -741,6 +806,7 @@ int dup2(int fd, int nfd)
 
 int dup3(int fd, int nfd, int flags)
 {
+	flush_std_before(fd, nfd);
 	int r = REAL(dup3)(fd, nfd, flags);
 	if (r < 0 || (!shield_fd_is(fd) && !shield_fd_is(nfd)))
 		return r;

@@ -108,6 +108,8 @@ void shield_term_arm(void);
 /* start.c: refuses (status 125, one line) a standard descriptor opened on
  * a file inside an encrypted or ephemeral region before the program ran. */
 void shield_check_std_fds(void);
+/* io.c: the runtime's log writer once the shield runs (log.h) */
+void shield_log_write(const char *buf, size_t n);
 
 /* regions.c */
 /* 0 with out filled, or -errno: the caller then passes the call to the C

@@ -211,6 +211,7 @@ void ward_shield_start(void)
 			ward_rt_fatal(125, "--deny-outside: cannot install the Landlock rules: %s", strerror(errno));
 	}
 	if (ward_shield_active()) {
+		ward_log_set_writer(shield_log_write);
 		shield_check_std_fds();
 		atexit(stop_at_exit);
 	}

@@ -12,8 +12,10 @@
 #pragma GCC diagnostic ignored "-Wnonnull-compare"
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -137,3 +139,57 @@ FILE *freopen(const char *path, const char *mode, FILE *stream)
 	return REAL(freopen64)(path, mode, stream);
 }
 FILE *freopen64(const char *path, const char *mode, FILE *stream) __attribute__((alias("freopen")));
+
+/* dprintf writes through the C library's internal write: format here and
+ * write through the shield when fd is shielded. The _chk forms are what
+ * programs built with _FORTIFY_SOURCE call. */
+int vdprintf(int fd, const char *fmt, va_list ap)
+{
+	typedef int (*fn)(int, const char *, va_list);
+	static fn real;
+	if (shield_inside || !shield_fd_is(fd)) {
+		if (real == NULL)
+			real = (fn)dlsym_next("vdprintf");
+		return real(fd, fmt, ap);
+	}
+	char *s = NULL;
+	int n = vasprintf(&s, fmt, ap);
+	if (n < 0)
+		return -1;
+	size_t done = 0;
+	while (done < (size_t)n) {
+		ssize_t w = write(fd, s + done, (size_t)n - done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		done += (size_t)w;
+	}
+	free(s);
+	return done == (size_t)n ? n : -1;
+}
+
+int dprintf(int fd, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int r = vdprintf(fd, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+int __vdprintf_chk(int fd, int flag, const char *fmt, va_list ap)
+{
+	(void)flag; /* the checks of %n in writable formats: vasprintf's own */
+	return vdprintf(fd, fmt, ap);
+}
+
+int __dprintf_chk(int fd, int flag, const char *fmt, ...)
+{
+	va_list ap;
+	(void)flag;
+	va_start(ap, fmt);
+	int r = vdprintf(fd, fmt, ap);
+	va_end(ap);
+	return r;
+}
