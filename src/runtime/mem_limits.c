@@ -11,7 +11,9 @@
  */
 /* mmap and mmap64 are both defined here; the header must not redirect one to the other. */
 #undef _FILE_OFFSET_BITS
+#include <dlfcn.h>
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -44,6 +46,7 @@ extern void *__libc_memalign(size_t, size_t);
 static atomic_int oom_reported;
 static uint64_t heap_limit;
 static uintptr_t stack_top, stack_low;
+static uint64_t thread_stack; /* WARD_STACK */
 
 static void report_oom(size_t size)
 {
@@ -106,6 +109,33 @@ int posix_memalign(void **out, size_t align, size_t n)
 	}
 	*out = p;
 	return 0;
+}
+
+/* Each thread's stack (WARD_STACK unless the program sizes it) is private
+ * writable memory, bounded by WARD_HEAP with the rest: a program that
+ * starts many threads meets the bound as EAGAIN from pthread_create, with
+ * no allocation failing where the line above would be printed. */
+typedef int (*pthread_create_fn)(pthread_t *, const pthread_attr_t *, void *(*)(void *), void *);
+
+int pthread_create(pthread_t *t, const pthread_attr_t *attr, void *(*fn)(void *), void *arg)
+{
+	static pthread_create_fn real;
+	static atomic_int said;
+	if (real == NULL)
+		real = (pthread_create_fn)dlsym(RTLD_NEXT, "pthread_create");
+	if (real == NULL)
+		return EAGAIN;
+	int rc = real(t, attr, fn, arg);
+	if (rc == EAGAIN && heap_limit != 0 && !atomic_exchange(&said, 1)) {
+		char lim[32], st[32];
+		ward_format_size(heap_limit, lim, sizeof(lim));
+		ward_format_size(thread_stack, st, sizeof(st));
+		ward_error("cannot start a thread: its stack does not fit in the heap bound (WARD_HEAP=%s, and each "
+			   "thread's stack takes WARD_STACK=%s of it); give threads smaller stacks with --stack (e.g. "
+			   "--stack 1M) or raise --heap",
+			   lim, st);
+	}
+	return rc;
 }
 
 #endif /* WARD_HEAP_BOUND */
@@ -206,6 +236,7 @@ int ward_rt_limits_apply(const struct ward_config *c)
 			return -1;
 	}
 	find_main_stack(c->stack);
+	thread_stack = c->stack;
 	ss.ss_sp = altstack;
 	ss.ss_size = sizeof(altstack);
 	ss.ss_flags = 0;

@@ -158,6 +158,23 @@ def test_heap_exhaustion_by_many_objects():
     assert any("WARD_HEAP=128M" in l for l in one_line(r.stderr))
 
 
+@needs_heap_bound
+def test_threads_beyond_the_heap_bound_name_the_settings():
+    """Each thread's stack counts against WARD_HEAP: the thread that does
+    not fit fails as natively on a memory limit (RuntimeError), with one
+    line naming both settings; smaller stacks let all of them start."""
+    code = ("import threading\nev = threading.Event(); ts = []\ntry:\n"
+            "    for i in range(200):\n        t = threading.Thread(target=ev.wait); t.start(); ts.append(t)\n"
+            "except RuntimeError as e:\n    print('stopped', e)\nev.set()\nprint(len(ts) == 200)\n")
+    r = ward("run", "--heap", "256M", PY, "-c", code)
+    assert r.returncode == 0 and r.stdout == "stopped can't start new thread\nFalse\n", r.stderr
+    assert one_line(r.stderr) == [
+        "ward: cannot start a thread: its stack does not fit in the heap bound (WARD_HEAP=256M, and each thread's "
+        "stack takes WARD_STACK=8M of it); give threads smaller stacks with --stack (e.g. --stack 1M) or raise --heap"]
+    r = ward("run", "--heap", "256M", "--stack", "1M", PY, "-c", code)
+    assert (r.returncode, r.stdout, r.stderr) == (0, "True\n", "")
+
+
 def test_stack_overflow_names_the_setting(tmp):
     prog = tmp / "deep.py"
     prog.write_text("import sys\nsys.setrecursionlimit(10**8)\nl = []\n"

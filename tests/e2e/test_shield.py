@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from conftest import PY, WARD, base_env, needs_runtime, one_line, ward
+from conftest import PY, WARD, base_env, needs_heap_bound, needs_runtime, one_line, ward
 
 pytestmark = needs_runtime
 
@@ -1230,3 +1230,28 @@ def test_a_failed_write_to_a_volume_file_on_stderr_does_not_hang(tmp):
         if p.poll() is None:
             p.kill()
     assert out == "errno 5\n" and p.returncode == 74, (out, err)
+
+
+@needs_heap_bound
+def test_mapping_a_file_larger_than_the_heap_names_the_setting(tmp):
+    """A mapping of a volume file is a private copy counted in the heap: one
+    larger than WARD_HEAP fails with ENOMEM, as natively on such a limit,
+    and one line names the file and the setting."""
+    vol, key = make_volume(tmp, {"x": ""})
+    code = """
+        import mmap, os, sys
+        p = sys.argv[1] + '/big.bin'
+        with open(p, 'wb') as f:
+            f.truncate(300 << 20)
+        with open(p, 'rb') as f:
+            try:
+                mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)
+            except OSError as e:
+                print('errno', e.errno)
+    """
+    r = ward("run", "--heap", "128M", "--volume", "%s:%s" % (vol, key), "--", PY, "-c", textwrap.dedent(code), vol)
+    assert r.returncode == 0 and r.stdout == "errno 12\n", r.stderr
+    assert one_line(r.stderr) == [
+        "ward: cannot map %s/big.bin (314572800 bytes): a mapping of a file in a region is a private copy of its "
+        "verified bytes and counts against the heap bound (WARD_HEAP); raise it with --heap, or read the file in "
+        "pieces" % vol]

@@ -632,6 +632,15 @@ void *ward_shield_mmap(void *addr, size_t len, int prot, int flags, int fd, off_
 	p = raw_mmap(addr, len, PROT_READ | PROT_WRITE,
 		     MAP_PRIVATE | MAP_ANONYMOUS | (flags & (MAP_FIXED | MAP_FIXED_NOREPLACE | MAP_POPULATE)), -1, 0);
 	if (p == MAP_FAILED) {
+		static int said;
+		if (errno == ENOMEM && !__atomic_exchange_n(&said, 1, __ATOMIC_ACQ_REL)) {
+			int e = errno;
+			ward_error("cannot map %s/%s (%zu bytes): a mapping of a file in a region is a private copy of its "
+				   "verified bytes and counts against the heap bound (WARD_HEAP); raise it with --heap, or "
+				   "read the file in pieces",
+				   shield_region_root(o->node->region), o->node->rel, len);
+			errno = e;
+		}
 		shield_ofd_put(o);
 		return MAP_FAILED;
 	}
