@@ -3,6 +3,7 @@ encrypted, authenticated, ephemeral and denied regions."""
 import os
 import re
 import shutil
+import stat
 import pathlib
 import subprocess
 import textwrap
@@ -1255,3 +1256,19 @@ def test_mapping_a_file_larger_than_the_heap_names_the_setting(tmp):
         "ward: cannot map %s/big.bin (314572800 bytes): a mapping of a file in a region is a private copy of its "
         "verified bytes and counts against the heap bound (WARD_HEAP); raise it with --heap, or read the file in "
         "pieces" % vol]
+
+
+def test_a_socket_left_in_a_volume_is_not_called_tampering(tmp):
+    """A server that binds a Unix socket in the volume and is stopped leaves
+    the socket on disk, as natively: it holds no data, so verify passes
+    (a regular file added on disk is still reported)."""
+    vol, key = make_volume(tmp, {"x": ""})
+    r = ward(
+        "run", "--volume", "%s:%s" % (vol, key), "--", PY, "-c",
+        "import os, signal, socket, sys\ns = socket.socket(socket.AF_UNIX)\ns.bind(sys.argv[1] + '/app.sock')\n"
+        "os.kill(os.getpid(), signal.SIGTERM)\n", vol)
+    assert r.returncode == -15 and stat.S_ISSOCK(os.lstat(vol / "app.sock").st_mode), r.stderr
+    assert ward("fs", "verify", vol, "--key-file", key).returncode == 0
+    (vol / "added.txt").write_text("x")
+    r = ward("fs", "verify", vol, "--key-file", key)
+    assert r.returncode == 1 and "added.txt': file on disk that the manifest does not list" in r.stderr
