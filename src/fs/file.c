@@ -1361,6 +1361,11 @@ int ward_vf_sync(ward_vfile *f, char *err)
 	return wv_node_commit(f->v, f->n, 1, err);
 }
 
+int ward_vf_commit(ward_vfile *f, char *err)
+{
+	return wv_node_commit(f->v, f->n, 0, err);
+}
+
 int ward_vf_close(ward_vfile *f, char *err)
 {
 	int rc;

@@ -342,6 +342,10 @@ int ward_vf_setattr(ward_vfile *f, int mode, int64_t mtime_ns, char *err);
 /* Commits this file and makes it durable (fsync/fdatasync semantics). */
 int ward_vf_sync(ward_vfile *f, char *err);
 
+/* Commits this file's writes without making them durable, as its close
+ * would (the shield's periodic write-back). */
+int ward_vf_commit(ward_vfile *f, char *err);
+
 /* Commits this file (not durable, as close(2)) and frees the handle.
  * Returns the commit's error, the handle is freed regardless. NULL allowed. */
 int ward_vf_close(ward_vfile *f, char *err);

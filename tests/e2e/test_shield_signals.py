@@ -129,3 +129,40 @@ def test_a_read_only_run_leaves_the_default_action(tmp):
             "os.kill(os.getpid(), signal.SIGTERM)\n")
     w = ward("run", "--volume", "%s:%s:ro" % (vol, key), "--", PY, "-c", code)
     assert w.returncode == -signal.SIGTERM and w.stdout == "1 0\n", w.stderr
+
+
+KILLED_LATER = """
+    import os, sqlite3, sys, time
+    os.chdir(sys.argv[1])
+    f = open("app.log", "w")
+    for i in range(100):
+        f.write("line %d\\n" % i)
+        f.flush()
+    db = sqlite3.connect("app.db")
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    db.execute("CREATE TABLE t (x)")
+    with db:
+        db.executemany("INSERT INTO t VALUES (?)", [(i,) for i in range(50)])
+    print("written", flush=True)
+    time.sleep(float(sys.argv[2]))
+    os.kill(os.getpid(), 9)
+"""
+
+
+def test_writes_older_than_the_write_back_survive_kill_9(tmp):
+    """Natively a kill -9 keeps every completed write (the page cache has
+    them). In a volume, files open for writing are committed every few
+    seconds, so a log still open and a SQLite database in WAL mode with
+    synchronous=NORMAL (no fsync per transaction) survive a kill that comes
+    later; they used to be lost entirely."""
+    vol, key = make_volume(tmp)
+    w = ward("run", "--volume", "%s:%s" % (vol, key), "--", PY, "-c", textwrap.dedent(KILLED_LATER), vol, "7")
+    assert w.returncode == -9 and w.stdout == "written\n", w.stderr
+    assert cat(vol, key, "app.log") == "".join("line %d\n" % i for i in range(100))
+    r = ward("run", "--volume", "%s:%s" % (vol, key), "--", PY, "-c",
+             "import sqlite3, sys\ndb = sqlite3.connect(sys.argv[1] + '/app.db')\n"
+             "print(db.execute('SELECT count(*) FROM t').fetchone()[0], "
+             "db.execute('PRAGMA integrity_check').fetchone()[0])", vol)
+    assert (r.returncode, r.stdout) == (0, "50 ok\n"), r.stderr
+    assert ward("fs", "verify", vol, "--key-file", key).returncode == 0

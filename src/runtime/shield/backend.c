@@ -534,6 +534,17 @@ int shield_vol_sync(struct shield_node *n)
 	return rc;
 }
 
+int shield_vol_commit(struct shield_node *n)
+{
+	if (n->region->vol == NULL || n->handle == NULL)
+		return 0; /* closed at exit meanwhile */
+	char verr[WARD_VOL_ERR_LEN] = "";
+	int rc = VCALL(ward_vf_commit(n->handle, verr));
+	if (rc < 0)
+		report(n->region, n->rel, "commit", rc, verr);
+	return rc;
+}
+
 int shield_be_close(struct shield_node *n)
 {
 	char verr[WARD_VOL_ERR_LEN] = "";

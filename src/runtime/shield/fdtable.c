@@ -213,7 +213,7 @@ struct shield_node *shield_node_get(struct shield_region *r, const char *rel, in
 	return n;
 }
 
-void shield_nodes_commit_all(void)
+static void commit_each(int (*commit)(struct shield_node *))
 {
 	struct shield_node *batch[64];
 	size_t n = 0, skip = 0;
@@ -230,13 +230,23 @@ void shield_nodes_commit_all(void)
 			}
 		pthread_mutex_unlock(&table_lock);
 		for (size_t k = 0; k < n; k++) {
-			(void)shield_be_sync(batch[k]); /* a failure was logged */
+			(void)commit(batch[k]); /* a failure was logged */
 			shield_node_put(batch[k]);
 		}
 		if (n < sizeof(batch) / sizeof(batch[0]))
 			return;
 		skip += n;
 	}
+}
+
+void shield_nodes_commit_all(void)
+{
+	commit_each(shield_be_sync);
+}
+
+void shield_nodes_commit_written(void)
+{
+	commit_each(shield_vol_commit);
 }
 
 void shield_node_put(struct shield_node *n)

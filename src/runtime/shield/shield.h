@@ -185,6 +185,9 @@ struct shield_node *shield_node_find(struct shield_region *r, const char *rel); 
 void shield_node_put(struct shield_node *n);
 /* Commits every file open for writing, durably (as fsync; at _exit). */
 void shield_nodes_commit_all(void);
+/* The same without fsync and without the stores of shared mappings: what
+ * the periodic write-back (term.c) runs. */
+void shield_nodes_commit_written(void);
 void shield_node_rename(struct shield_region *r, const char *from, const char *to);
 void shield_node_unlinked(struct shield_region *r, const char *rel); /* after a successful unlink */
 /* With shield_table_lock held: one more reference to n; the image of
@@ -209,6 +212,7 @@ ssize_t shield_vol_append(struct shield_node *n, const void *buf, size_t len, ui
 int shield_vol_size(struct shield_node *n, uint64_t *size);
 int shield_vol_truncate(struct shield_node *n, uint64_t size);
 int shield_vol_sync(struct shield_node *n);
+int shield_vol_commit(struct shield_node *n); /* not durable: the periodic write-back (term.c) */
 ssize_t shield_be_pread(struct shield_node *n, void *buf, size_t len, uint64_t off);
 ssize_t shield_be_pwrite(struct shield_node *n, const void *buf, size_t len, uint64_t off);
 ssize_t shield_be_append(struct shield_node *n, const void *buf, size_t len, uint64_t *end);

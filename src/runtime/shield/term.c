@@ -1,5 +1,6 @@
 /*
- * term.c: a run stopped by SIGTERM, SIGINT or SIGHUP commits first.
+ * term.c: a run stopped by SIGTERM, SIGINT or SIGHUP commits first, and
+ * open files are committed every WRITEBACK_SECONDS meanwhile.
  *
  * Natively, what a program wrote before such a signal ended it is in the
  * page cache and stays. In a volume, writes become part of the volume when
@@ -14,18 +15,30 @@
  * program's status is what it would have been. A program that installs
  * its own handler replaces this one, as it replaces the default. A second
  * signal while the commit runs ends the process at once.
+ *
+ * The same thread commits the files open for writing every
+ * WRITEBACK_SECONDS (not durably: as their close would), so that a kill -9
+ * or a crash of the program loses at most the last few seconds of writes,
+ * not everything since the file was opened: natively, the page cache keeps
+ * every completed write. Each file's commit is atomic; it happens between
+ * two of the program's writes, as the kernel's write-back would.
  */
 #include <errno.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <signal.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/log.h"
 #include "runtime/shield/internal.h"
 #include "runtime/shield/shield.h"
 
 static const int term_signals[] = { SIGTERM, SIGINT, SIGHUP };
+
+/* Between two write-backs: what a kill -9 (or a crash of the program) can
+ * lose, as the kernel's own write-back bounds what a power loss loses. */
+#define WRITEBACK_SECONDS 5
 static sem_t wake;
 static volatile sig_atomic_t caught;
 static pthread_once_t armed = PTHREAD_ONCE_INIT;
@@ -47,8 +60,15 @@ static void on_term(int sig)
 static void *committer(void *arg)
 {
 	(void)arg;
-	while (sem_wait(&wake) != 0 && errno == EINTR)
-		;
+	for (;;) {
+		struct timespec at;
+		clock_gettime(CLOCK_REALTIME, &at);
+		at.tv_sec += WRITEBACK_SECONDS;
+		if (sem_timedwait(&wake, &at) == 0)
+			break;
+		if (errno == ETIMEDOUT)
+			shield_nodes_commit_written();
+	}
 	int sig = caught;
 	shield_commit_for_signal();
 	struct sigaction dfl;
@@ -76,6 +96,7 @@ static void arm(void)
 
 	if (sem_init(&wake, 0, 0) != 0)
 		return;
+	/* the write-back runs whatever the signals' dispositions */
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_term;
 	sa.sa_flags = SA_RESTART;
@@ -84,8 +105,7 @@ static void arm(void)
 		if (sigaction(term_signals[i], NULL, &old) == 0 && !(old.sa_flags & SA_SIGINFO) &&
 		    old.sa_handler == SIG_DFL && sigaction(term_signals[i], &sa, NULL) == 0)
 			any = 1;
-	if (!any)
-		return;
+	(void)any;
 	/* the thread takes no signal itself; it must not be the one that the
 	 * handler interrupts while it waits */
 	sigfillset(&all);
@@ -102,8 +122,9 @@ static void arm(void)
 		return;
 	}
 undo:
-	ward_warn("cannot start the thread that commits open files on SIGTERM: %s; such a signal will drop "
-		  "uncommitted writes", strerror(errno));
+	ward_warn("cannot start the thread that commits open files (every %d s, and on SIGTERM): %s; a kill or "
+		  "such a signal will drop the writes not yet committed",
+		  WRITEBACK_SECONDS, strerror(errno));
 	for (size_t i = 0; i < sizeof(term_signals) / sizeof(term_signals[0]); i++)
 		if (sigaction(term_signals[i], NULL, &old) == 0 && old.sa_handler == on_term)
 			signal(term_signals[i], SIG_DFL);
