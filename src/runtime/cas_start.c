@@ -174,6 +174,7 @@ static void on_commit(struct shield_region *r, int durable)
  * shield_commit_for_signal), and at exit before they are closed. */
 static void report_final(void)
 {
+	shield_writeback_stop(); /* the tags reported are the last ones */
 	pthread_mutex_lock(&st.lock);
 	st.stopping = 1;
 	pthread_cond_signal(&st.cond);

@@ -105,6 +105,9 @@ void shield_set_signal_hook(void (*fn)(void)); /* set once at start */
  * and SIGHUP at their default disposition commit (shield_commit_for_signal)
  * before they end the process. Idempotent. */
 void shield_term_arm(void);
+/* Ends the periodic write-back, waiting for one in progress: before the
+ * volumes are closed (exit, _exit, the CAS's final report). Idempotent. */
+void shield_writeback_stop(void);
 /* start.c: refuses (status 125, one line) a standard descriptor opened on
  * a file inside an encrypted or ephemeral region before the program ran. */
 void shield_check_std_fds(void);

@@ -99,6 +99,7 @@ void shield_commit_for_signal(void)
  * the exit hook (closes the volumes, reports final tags). */
 static void shield_commit_for_exit(void)
 {
+	shield_writeback_stop();
 	/* The files still open first (exit's own work expects them closed, so
 	 * that the tags it reports are final). */
 	shield_nodes_commit_all();
@@ -127,6 +128,7 @@ void ward_shield_stop(void)
 	static int stopped;
 	if (__atomic_exchange_n(&stopped, 1, __ATOMIC_SEQ_CST))
 		return;
+	shield_writeback_stop();
 	shield_images_flush(); /* shared mappings' stores, into the volumes */
 	shield_fifos_remove(); /* FIFOs made in regions last for the run */
 	shield_regions_close();

@@ -41,6 +41,10 @@ static const int term_signals[] = { SIGTERM, SIGINT, SIGHUP };
 #define WRITEBACK_SECONDS 5
 static sem_t wake;
 static volatile sig_atomic_t caught;
+/* Held during a write-back; stopped once the runtime closes the volumes
+ * (shield_writeback_stop): no write-back may run into a closed volume. */
+static pthread_mutex_t wb_lock = PTHREAD_MUTEX_INITIALIZER;
+static int wb_stopped;
 static pthread_once_t armed = PTHREAD_ONCE_INIT;
 
 static void on_term(int sig)
@@ -66,8 +70,12 @@ static void *committer(void *arg)
 		at.tv_sec += WRITEBACK_SECONDS;
 		if (sem_timedwait(&wake, &at) == 0)
 			break;
-		if (errno == ETIMEDOUT)
-			shield_nodes_commit_written();
+		if (errno == ETIMEDOUT) {
+			pthread_mutex_lock(&wb_lock);
+			if (!wb_stopped)
+				shield_nodes_commit_written();
+			pthread_mutex_unlock(&wb_lock);
+		}
 	}
 	int sig = caught;
 	shield_commit_for_signal();
@@ -128,6 +136,13 @@ undo:
 	for (size_t i = 0; i < sizeof(term_signals) / sizeof(term_signals[0]); i++)
 		if (sigaction(term_signals[i], NULL, &old) == 0 && old.sa_handler == on_term)
 			signal(term_signals[i], SIG_DFL);
+}
+
+void shield_writeback_stop(void)
+{
+	pthread_mutex_lock(&wb_lock); /* waits for a write-back in progress */
+	wb_stopped = 1;
+	pthread_mutex_unlock(&wb_lock);
 }
 
 void shield_term_arm(void)
