@@ -84,8 +84,12 @@ int cmd_run(int argc, char **argv)
 		struct ward_tee_info tee;
 		ward_tee_detect("", &tee);
 		if (tee.kind != WARD_TEE_GRAMINE_SGX && tee.kind != WARD_TEE_TSM) {
-			ward_error("WARD_MODE=hw: no usable TEE: %s (looked for %s); use WARD_MODE=auto to fall back to simulation",
-				   tee.detail, ward_tee_looked_for());
+			int opt = 0; /* name the setting as the user gave it */
+			for (int i = 1; i < first && !opt; i++)
+				opt = strcmp(argv[i], "--mode") == 0 || strncmp(argv[i], "--mode=", 7) == 0;
+			ward_error("%s: no usable TEE: %s (looked for %s); use %s to fall back to simulation",
+				   opt ? "--mode hw" : "WARD_MODE=hw", tee.detail, ward_tee_looked_for(),
+				   opt ? "--mode auto" : "WARD_MODE=auto");
 			return 125;
 		}
 	}

@@ -142,10 +142,15 @@ def test_hw_mode_without_tee_fails_at_once(tmp):
     assert r.returncode == 125
     lines = one_line(r.stderr)
     assert len(lines) == 1
-    for needle in ("WARD_MODE=hw", "/dev/attestation", "configfs-tsm", "/dev/tdx_guest",
-                   "/dev/sev-guest", "/dev/sgx_enclave", "WARD_MODE=auto"):
+    assert lines[0].startswith("ward: --mode hw: no usable TEE: ")
+    for needle in ("/dev/attestation", "configfs-tsm", "/dev/tdx_guest",
+                   "/dev/sev-guest", "/dev/sgx_enclave", "use --mode auto to fall back"):
         assert needle in lines[0], needle
     assert not marker.exists()
+    # given in the environment, the line names the environment variable
+    r = ward("run", "--", *prog, env=base_env(WARD_MODE="hw"))
+    assert r.returncode == 125 and one_line(r.stderr)[0].startswith("ward: WARD_MODE=hw: no usable TEE: ")
+    assert "use WARD_MODE=auto to fall back" in r.stderr and not marker.exists()
 
 
 @needs_runtime
