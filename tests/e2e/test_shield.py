@@ -1127,6 +1127,36 @@ def test_paths_through_disk_links_reach_the_volume(tmp):
     assert r.stdout == "secret via a link True\nsecret via a link ['main.py', 'x.txt']\n"
     assert b"secret" not in (vol / "x.txt").read_bytes()
     assert ward("fs", "verify", vol, "--key-file", key).returncode == 0
+    # a link to a file not made yet, absolute and relative (the write
+    # creates it in the volume), and ".." after a link on the disk
+    (tmp / "lk").mkdir()
+    (tmp / "lk" / "tovol").symlink_to(vol)
+    code = """
+        import os, sys
+        t = sys.argv[1]
+        os.symlink(t + '/real/app.vol/new_abs.txt', t + '/lk/dangle')
+        with open(t + '/lk/dangle', 'w') as f:
+            f.write('via a dangling link')
+        os.symlink('../real/app.vol/new_rel.txt', t + '/lk/reld')
+        fd = os.open(t + '/lk/reld', os.O_WRONLY | os.O_CREAT, 0o644)
+        os.write(fd, b'via a relative one')
+        os.close(fd)
+        with open(t + '/lk/tovol/../app.vol/dd.txt', 'w') as f:
+            f.write('via dot-dot')
+        v = t + '/real/app.vol/'
+        print(open(v + 'new_abs.txt').read(), open(v + 'new_rel.txt').read(), open(v + 'dd.txt').read(),
+              open(t + '/lk/tovol/../app.vol/main.py').read().strip())
+        try:
+            os.setxattr(t + '/lk/tovol/../app.vol/main.py', 'user.k', b'v')
+        except OSError as e:
+            print(e.errno)
+    """
+    r = ward("run", "--volume", "%s:%s" % (vol, key), "--", PY, "-c", textwrap.dedent(code), tmp)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "via a dangling link via a relative one via dot-dot print('hi')\n95\n"
+    for f in ("new_abs.txt", "new_rel.txt", "dd.txt"):
+        assert b"via" not in (vol / f).read_bytes()
+    assert ward("fs", "verify", vol, "--key-file", key).returncode == 0
     # with --deny-outside, the link leads into a region: allowed
     r = ward("run", "--deny-outside", "--plain", "/usr", "--volume", "%s:%s" % (tmp / "vlink", key), "--", PY,
              str(tmp / "vlink" / "main.py"), env=base_env(SSL_CERT_FILE=""))
@@ -1136,20 +1166,32 @@ def test_paths_through_disk_links_reach_the_volume(tmp):
 def test_standard_descriptors_opened_on_a_volume_file_are_refused(tmp):
     """`ward run ... > app.vol/out.log`: the shell opened the file before
     the enclave existed, so the program would write plaintext into the
-    volume's directory: refused with one line, and nothing runs."""
+    volume's directory: refused with one line, nothing runs, the empty file
+    the shell made is removed, and a line about stderr never lands in the
+    volume file it is about."""
     vol, key = make_volume(tmp, {"in.txt": "data"})
-    with open(vol / "out.log", "w") as out:
-        r = subprocess.run([str(WARD), "run", "--volume", "%s:%s" % (vol, key), "--", PY, "-c", "print('ran')"],
-                           stdout=out, stderr=subprocess.PIPE, text=True, env=base_env(), timeout=60)
-    assert r.returncode == 125 and (vol / "out.log").read_text() == ""
-    assert one_line(r.stderr) == [
-        "ward: standard output (fd 1) is the file %s/out.log inside the encrypted region %s, opened outside the "
-        "enclave (a shell redirection?): the program would write plaintext into the volume's directory; redirect "
-        "it to a file outside the region" % (vol, vol)]
-    (vol / "out.log").unlink()
+    cmd = [str(WARD), "run", "--volume", "%s:%s" % (vol, key), "--", PY, "-c", "print('ran')"]
+    line = ("ward: %s is the file %s inside the encrypted region %s, opened outside the enclave (a shell "
+            "redirection?): the program would write plaintext into the volume's directory; redirect it to a file "
+            "outside the region%s")
+    r = subprocess.run(["sh", "-c", '"$@" > "%s/out.log"' % vol, "sh", *cmd], stderr=subprocess.PIPE, text=True,
+                       env=base_env(), timeout=60)
+    assert r.returncode == 125 and not (vol / "out.log").exists()
+    assert one_line(r.stderr) == [line % ("standard output (fd 1)", "%s/out.log" % vol, vol,
+                                          " (the empty file made for it was removed)")]
+    r = subprocess.run(["sh", "-c", '"$@" 3> "%s/fd3.log"' % vol, "sh", *cmd], capture_output=True, text=True,
+                       env=base_env(), timeout=60)
+    assert r.returncode == 125 and r.stdout == "" and not (vol / "fd3.log").exists()
+    assert one_line(r.stderr) == [line % ("descriptor 3", "%s/fd3.log" % vol, vol,
+                                          " (the empty file made for it was removed)")]
+    # stderr appended to a volume file: the line goes to stdout, not into it
+    before = (vol / "in.txt").read_bytes()
+    r = subprocess.run(["sh", "-c", '"$@" 2>> "%s/in.txt"' % vol, "sh", *cmd], stdout=subprocess.PIPE, text=True,
+                       env=base_env(), timeout=60, stdin=subprocess.DEVNULL, start_new_session=True)
+    assert r.returncode == 125 and (vol / "in.txt").read_bytes() == before
+    assert one_line(r.stdout) == [line % ("standard error (fd 2)", "%s/in.txt" % vol, vol, "")]
     with open(vol / "in.txt") as inp:
-        r = subprocess.run([str(WARD), "run", "--volume", "%s:%s" % (vol, key), "--", PY, "-c", "print('ran')"],
-                           stdin=inp, capture_output=True, text=True, env=base_env(), timeout=60)
+        r = subprocess.run(cmd, stdin=inp, capture_output=True, text=True, env=base_env(), timeout=60)
     assert r.returncode == 125 and r.stdout == "" and "standard input (fd 0)" in r.stderr
     assert ward("fs", "verify", vol, "--key-file", key).returncode == 0
 

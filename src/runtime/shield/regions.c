@@ -311,35 +311,56 @@ static int walk(const char *in, int follow_last, char out[PATH_MAX], int *follow
 	return 0;
 }
 
-/* The physical path of abs, through the disk's symbolic links (the whole
- * path when follow_last and it exists, else its directory's, plus the last
- * name): 1 with out filled when it differs from abs, else 0. /proc, /dev
- * and /sys are left alone (their links are the kernel's). */
+/* The physical path of abs (absolute, possibly holding "." and ".."),
+ * through the disk's symbolic links, as the kernel would resolve it: the
+ * whole path when follow_last and it exists; else, following a last
+ * component that is a link to nothing yet (the kernel creates its
+ * target), the directory's physical path plus the last name. 1 with out
+ * filled when it differs from abs, else 0. /proc, /dev and /sys are left
+ * alone (their links are the kernel's). */
 static int physical(const char *abs, int follow_last, char out[PATH_MAX])
 {
 	typedef char *(*realpath_fn)(const char *, char *);
 	static realpath_fn real;
-	char dir[PATH_MAX];
+	char cur[PATH_MAX], dir[PATH_MAX], target[PATH_MAX];
 	if (real == NULL)
 		real = (realpath_fn)dlsym_next("realpath");
 	if (real == NULL || strncmp(abs, "/proc/", 6) == 0 || strncmp(abs, "/dev/", 5) == 0 ||
-	    strncmp(abs, "/sys/", 5) == 0 || strcmp(abs, "/") == 0)
+	    strncmp(abs, "/sys/", 5) == 0 || strcmp(abs, "/") == 0 || strlen(abs) >= sizeof(cur))
 		return 0;
-	if (!(follow_last && real(abs, out) != NULL)) {
-		const char *slash = strrchr(abs, '/');
-		size_t dl = (size_t)(slash - abs);
+	if (follow_last && real(abs, out) != NULL)
+		return strcmp(out, abs) != 0;
+	strcpy(cur, abs);
+	for (int hops = 0;; hops++) {
+		const char *slash = strrchr(cur, '/');
+		size_t dl = (size_t)(slash - cur);
 		if (slash == NULL || dl >= sizeof(dir))
 			return 0;
-		memcpy(dir, abs, dl);
+		memcpy(dir, cur, dl);
 		dir[dl] = 0;
 		if (real(dl ? dir : "/", out) == NULL)
 			return 0;
 		size_t ol = strlen(out);
-		if (ol + strlen(slash) >= PATH_MAX)
-			return 0;
 		if (ol == 1) /* "/" */
 			ol = 0;
+		if (ol + strlen(slash) >= PATH_MAX)
+			return 0;
 		strcpy(out + ol, slash);
+		/* a last name that is a link to nothing: where it leads */
+		ssize_t tl;
+		if (!follow_last || hops >= SHIELD_MAX_LINKS || (tl = readlink(out, target, sizeof(target) - 1)) <= 0)
+			break;
+		target[tl] = 0;
+		if (target[0] == '/') {
+			strcpy(cur, target);
+		} else {
+			char *ls = strrchr(out, '/');
+			size_t keep = (size_t)(ls - out) + 1;
+			if (keep + (size_t)tl >= sizeof(cur))
+				return 0;
+			memcpy(cur, out, keep);
+			memcpy(cur + keep, target, (size_t)tl + 1);
+		}
 	}
 	return strcmp(out, abs) != 0;
 }
@@ -354,6 +375,12 @@ static int classify(int dirfd, const char *path, struct shield_path *out, int fo
 	out->resolved = 0;
 	out->err = 0;
 	r = abspath_raw(dirfd, path, out->abs);
+	/* ".." after a link on the disk goes up from where the link leads: the
+	 * unnormalised path is what physical() must see (below) */
+	char raw[PATH_MAX];
+	int dotdot = r == 0 && strstr(out->abs, "/..") != NULL;
+	if (dotdot)
+		memcpy(raw, out->abs, strlen(out->abs) + 1);
 	if (r == 0 && links_anywhere()) {
 		/* component by component from the unnormalised path: ".."
 		 * after a link goes up from where the link leads */
@@ -395,7 +422,8 @@ static int classify(int dirfd, const char *path, struct shield_path *out, int fo
 		char phys[PATH_MAX];
 		size_t plen;
 		int pb;
-		if (nregions > 0 && physical(out->abs, follow_last, phys) && (pb = region_of(phys, &plen)) >= 0 &&
+		if (nregions > 0 && physical(dotdot ? raw : out->abs, follow_last, phys) &&
+		    (pb = region_of(phys, &plen)) >= 0 &&
 		    regions[pb].kind != SHIELD_PLAIN) {
 			memcpy(out->abs, phys, strlen(phys) + 1);
 			out->resolved = 1;

@@ -11,11 +11,14 @@
  * the runtime reads the key file itself. With deny-outside, Landlock (when
  * the kernel has it) backs the rule for direct system calls.
  */
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -134,29 +137,100 @@ void ward_shield_stop(void)
 	shield_regions_close();
 }
 
-/* A standard descriptor the shell opened on a file inside an encrypted
- * region (`ward run ... > app.vol/out.log`) bypasses the volume: the
- * program would write plaintext next to its ciphertext, or read
- * ciphertext. Refused at start with one line. */
-void shield_check_std_fds(void)
+/* Descriptors the process inherited (the shell's redirections), noted
+ * before the regions are opened: the volumes' own descriptors come after. */
+#define INHERITED_MAX 64
+static struct {
+	int fd;
+	char *target;
+} inherited[INHERITED_MAX];
+static int ninherited;
+
+static void note_inherited(void)
 {
-	static const char *const names[] = { "standard input", "standard output", "standard error" };
-	for (int fd = 0; fd < 3; fd++) {
-		char link[32], target[PATH_MAX];
-		struct shield_path sp;
-		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	if (d == NULL)
+		return;
+	while ((e = readdir(d)) != NULL && ninherited < INHERITED_MAX) {
+		char link[64], target[PATH_MAX], *end;
+		long fd = strtol(e->d_name, &end, 10);
+		if (*end != 0 || end == e->d_name || fd < 0 || fd == dirfd(d))
+			continue;
+		snprintf(link, sizeof(link), "/proc/self/fd/%ld", fd);
 		ssize_t n = readlink(link, target, sizeof(target) - 1);
 		if (n <= 0 || target[0] != '/')
 			continue;
 		target[n] = 0;
+		char *copy = strdup(target);
+		if (copy == NULL)
+			break;
+		inherited[ninherited].fd = (int)fd;
+		inherited[ninherited++].target = copy;
+	}
+	closedir(d);
+}
+
+static int refusal_fd = -1;
+
+static void refusal_writer(const char *buf, size_t n)
+{
+	if (refusal_fd >= 0)
+		(void)!write(refusal_fd, buf, n);
+}
+
+/* A descriptor the shell opened on a file inside an encrypted region
+ * (`ward run ... > app.vol/out.log`, `3> app.vol/x`) bypasses the volume:
+ * the program would write plaintext next to its ciphertext, or read
+ * ciphertext. Refused at start with one line, written where it cannot land
+ * in the volume (the terminal, or stdout, when stderr is the culprit); an
+ * empty file the shell made for the redirection, which the volume does not
+ * list, is removed. */
+void shield_check_std_fds(void)
+{
+	static const char *const names[] = { "standard input", "standard output", "standard error" };
+	for (int i = 0; i < ninherited; i++) {
+		int fd = inherited[i].fd;
+		const char *target = inherited[i].target;
+		struct shield_path sp;
+		struct stat st;
 		if (shield_classify(AT_FDCWD, target, &sp) != 0 || sp.region == NULL ||
-		    (sp.kind != SHIELD_ENCRYPTED && sp.kind != SHIELD_EPHEMERAL))
+		    (sp.kind != SHIELD_ENCRYPTED && sp.kind != SHIELD_EPHEMERAL) || fstat(fd, &st) != 0 ||
+		    !S_ISREG(st.st_mode))
 			continue;
+		int stderr_bad = 0, stdout_bad = 0;
+		for (int j = 0; j < ninherited; j++) {
+			struct shield_path q;
+			if (inherited[j].fd > 2 || shield_classify(AT_FDCWD, inherited[j].target, &q) != 0 ||
+			    (q.kind != SHIELD_ENCRYPTED && q.kind != SHIELD_EPHEMERAL))
+				continue;
+			stderr_bad |= inherited[j].fd == 2;
+			stdout_bad |= inherited[j].fd == 1;
+		}
+		if (stderr_bad) {
+			refusal_fd = open("/dev/tty", O_WRONLY | O_NOCTTY | O_CLOEXEC);
+			if (refusal_fd < 0 && !stdout_bad)
+				refusal_fd = 1;
+			ward_log_set_writer(refusal_writer);
+		}
+		struct ward_vstat vst;
+		int made = 0;
+		if (fd > 0 && st.st_size == 0 && shield_be_stat(sp.region, sp.rel, &vst) == -ENOENT) {
+			shield_inside++; /* the disk file itself, which the volume does not list */
+			made = unlink(target) == 0;
+			shield_inside--;
+		}
+		char what[48];
+		if (fd <= 2)
+			snprintf(what, sizeof(what), "%s (fd %d)", names[fd], fd);
+		else
+			snprintf(what, sizeof(what), "descriptor %d", fd);
 		ward_rt_fatal(125,
-			      "%s (fd %d) is the file %s inside the %s region %s, opened outside the enclave (a shell "
-			      "redirection?): the program would %s; redirect it to a file outside the region",
-			      names[fd], fd, target, shield_kind_name(sp.kind), shield_region_root(sp.region),
-			      fd == 0 ? "read its ciphertext" : "write plaintext into the volume's directory");
+			      "%s is the file %s inside the %s region %s, opened outside the enclave (a shell "
+			      "redirection?): the program would %s; redirect it to a file outside the region%s",
+			      what, target, shield_kind_name(sp.kind), shield_region_root(sp.region),
+			      fd == 0 ? "read its ciphertext" : "write plaintext into the volume's directory",
+			      made ? " (the empty file made for it was removed)" : "");
 	}
 }
 
@@ -166,6 +240,8 @@ void ward_shield_start(void)
 	char err[1024];
 
 	ward_vol_read_env(); /* before the runtime clears WARD_* from the environment */
+	if (spec != NULL && *spec)
+		note_inherited();
 	if (deny != NULL && strcmp(deny, "1") == 0)
 		shield_set_deny_outside(1);
 	else if (deny != NULL && deny[0] != 0 && strcmp(deny, "0") != 0)
