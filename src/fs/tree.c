@@ -456,7 +456,7 @@ static int crash_leftover(const ward_vol *v, const char *r2)
  * manifest lists (but for what an interrupted last operation left:
  * crash_leftover). A directory missing on disk is not looked at (reading
  * its files reports it). */
-static int check_extra_dir(ward_vol *v, const char *rel, char *err)
+static int check_extra_dir(ward_vol *v, const char *rel, char *err, size_t *found)
 {
 	char r2[WVOL_MAX_PATH + 1];
 	struct dirent *de;
@@ -468,7 +468,7 @@ static int check_extra_dir(ward_vol *v, const char *rel, char *err)
 			close(fd);
 		return 0;
 	}
-	while (rc == 0 && (de = readdir(d)) != NULL) {
+	while ((de = readdir(d)) != NULL) {
 		struct ward_vstat st;
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
@@ -487,9 +487,11 @@ static int check_extra_dir(ward_vol *v, const char *rel, char *err)
 		 * left: no data, nothing a program reads through the volume */
 		if (have && (S_ISSOCK(ls.st_mode) || S_ISFIFO(ls.st_mode)))
 			continue;
-		rc = wv_fail(err, -EBADMSG, "'%s/%s%s%s': %s", v->dir, rel, rel[0] ? "/" : "", de->d_name,
-			     auth ? "on disk but not in the manifest (added after it was built)"
-				  : "file on disk that the manifest does not list (added outside the enclave)");
+		/* the first one is named; the others are counted (check_extra) */
+		if ((*found)++ == 0)
+			rc = wv_fail(err, -EBADMSG, "'%s/%s%s%s': %s", v->dir, rel, rel[0] ? "/" : "", de->d_name,
+				     auth ? "on disk but not in the manifest (added after it was built)"
+					  : "file on disk that the manifest does not list (added outside the enclave)");
 	}
 	closedir(d);
 	return rc;
@@ -500,10 +502,18 @@ static int check_extra_dir(ward_vol *v, const char *rel, char *err)
  * once, without recursion (a volume may be some 2,000 levels deep). */
 static int check_extra(ward_vol *v, char **paths, const uint8_t *types, size_t n, char *err)
 {
-	int rc = check_extra_dir(v, "", err);
-	for (size_t i = 0; rc == 0 && i < n; i++)
-		if (types[i] == WVOL_T_DIR)
-			rc = check_extra_dir(v, paths[i], err);
+	size_t found = 0;
+	int rc = check_extra_dir(v, "", err, &found);
+	for (size_t i = 0; i < n; i++)
+		if (types[i] == WVOL_T_DIR) {
+			int r = check_extra_dir(v, paths[i], err, &found);
+			if (rc == 0)
+				rc = r;
+		}
+	if (found > 1 && err != NULL) {
+		size_t l = strlen(err);
+		snprintf(err + l, WARD_VOL_ERR_LEN - l, " (and %zu more such entr%s)", found - 1, found == 2 ? "y" : "ies");
+	}
 	return rc;
 }
 

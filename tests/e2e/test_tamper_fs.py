@@ -242,6 +242,12 @@ def test_added_file_is_reported(tmp):
         f"(added outside the enclave){FIX}"]
     r = ward("fs", "ls", vol, "--key-file", key)
     assert r.stdout.split() == ["main.py"]
+    # several: the first is named, the others counted
+    (vol / "sub").mkdir()
+    (vol / "sub" / "more.py").write_text("x")
+    r = ward("fs", "verify", vol, "--key-file", key)
+    assert r.returncode == 1 and len(one_line(r.stderr)) == 1
+    assert "does not list (added outside the enclave) (and 1 more such entry)" in r.stderr
 
 
 def test_deleted_file(tmp):
