@@ -1,5 +1,6 @@
 /* log.c: see log.h. */
 #include "core/log.h"
+#include "core/util.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -66,14 +67,7 @@ void ward_vlog(enum ward_log_level l, const char *fmt, va_list ap)
 		errno = saved;
 		return;
 	}
-	for (size_t off = 0; off < n;) {
-		ssize_t w = write(STDERR_FILENO, buf + off, n - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			break;
-		off += (size_t)w;
-	}
+	(void)ward_write_all(STDERR_FILENO, buf, n);
 	errno = saved;
 }
 

@@ -294,6 +294,21 @@ int ward_pwrite_full(int fd, const void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
+size_t ward_write_all(int fd, const void *buf, size_t len)
+{
+	const uint8_t *p = buf;
+	size_t done = 0;
+	while (done < len) {
+		ssize_t w = write(fd, p + done, len - done);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		done += (size_t)w;
+	}
+	return done;
+}
+
 void *ward_map_2m(size_t len, int prot, int flags, int fd)
 {
 	const size_t unit = (size_t)2 << 20;

@@ -67,6 +67,10 @@ int ward_file_id_eq(const struct ward_file_id *a, const struct ward_file_id *b);
  * errno. ward_pwrite_full fails with ENOSPC if the kernel writes nothing. */
 int ward_pread_full(int fd, void *buf, size_t len, uint64_t off, size_t *got);
 int ward_pwrite_full(int fd, const void *buf, size_t len, uint64_t off);
+/* write(2) until len bytes are out, retrying EINTR and short writes; the
+ * bytes written (fewer on an error, with errno set). Inside the runtime the
+ * write is the shield's. */
+size_t ward_write_all(int fd, const void *buf, size_t len);
 
 /* mmap(NULL, len, prot, flags, fd, 0) at an address that is a multiple of
  * 2 MiB when len is at least 2 MiB (so that 2 MiB pages or page-cache folios

@@ -368,7 +368,7 @@ static void apply_config(json_t *cfg, int *argc, char ***argv)
 		ward_rt_fatal(125, "the CAS sent a malformed configuration (argv, env or secrets missing)");
 	if (json_array_size(vols) > 0) {
 		mount_volumes(vols);
-		shield_check_std_fds();
+		shield_check_inherited_fds();
 		if (st.nvols > 0) {
 			shield_set_commit_hook(on_commit);
 			if (pthread_create(&st.thread, NULL, reporter, NULL) != 0)

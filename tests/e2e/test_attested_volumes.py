@@ -121,28 +121,35 @@ def test_injection_outside_a_volume_is_refused(cas, tmp):
     assert not (tmp / "elsewhere.ini").exists()
 
 
-def test_kill_after_fsync_keeps_the_volume_usable(cas, tmp):
-    """What a program fsynced is what the CAS expects after a kill -9."""
-    import subprocess
-    import signal
-    from conftest import WARD
+def stop_a_writer(cas, tmp, code, ready, sig):
+    """Runs code (it appends 'more' to log.txt in the data volume, then
+    prints ready and waits) as the session's program, sends it sig, and
+    puts the session's own program back; returns (status, stderr) of the
+    stopped run."""
     data, cfg = make_session(cas, tmp)
     assert run(cas).returncode == 0
-    # The policy's command is fixed; give this run its own session and program.
-    code = ("import os, sys, time; f = open(sys.argv[1] + '/log.txt', 'a'); f.write('more\\n'); f.flush(); "
-            "os.fsync(f.fileno()); print('synced', flush=True); time.sleep(60)")
+    # The policy's command is fixed; give this run its own program.
     text = policy(ward("measure", PY).stdout.strip(), data, cfg).replace(json.dumps(PROGRAM), json.dumps(code))
-    r = requests_put(cas, text)
+    requests_put(cas, text)
     p = subprocess.Popen([str(WARD), "run", PY], env=attested_env(cas), stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True)
     try:
-        assert p.stdout.readline() == "synced\n", p.stderr.read() if p.poll() is not None else ""
-        p.send_signal(signal.SIGKILL)
-        p.wait(timeout=30)
+        assert p.stdout.readline() == ready, p.stderr.read() if p.poll() is not None else ""
+        p.send_signal(sig)
+        _, err = p.communicate(timeout=60)
     finally:
         if p.poll() is None:
             p.kill()
     requests_put(cas, policy(ward("measure", PY).stdout.strip(), data, cfg))
+    return p.returncode, err
+
+
+def test_kill_after_fsync_keeps_the_volume_usable(cas, tmp):
+    """What a program fsynced is what the CAS expects after a kill -9."""
+    import signal
+    code = ("import os, sys, time; f = open(sys.argv[1] + '/log.txt', 'a'); f.write('more\\n'); f.flush(); "
+            "os.fsync(f.fileno()); print('synced', flush=True); time.sleep(60)")
+    stop_a_writer(cas, tmp, code, "synced\n", signal.SIGKILL)
     r = run(cas)
     assert r.returncode == 0, r.stderr
     assert r.stdout == "2 token=s3cr3t-value\n"  # run + more: both lines survived
@@ -153,23 +160,10 @@ def test_sigterm_commits_and_reports_the_final_tag(cas, tmp):
     wrote without fsync, and the CAS learns the final tag: the next start
     is accepted and sees the data."""
     import signal
-    data, cfg = make_session(cas, tmp)
-    assert run(cas).returncode == 0
     code = ("import sys, time; f = open(sys.argv[1] + '/log.txt', 'a'); f.write('more\\n'); f.flush(); "
             "print('written', flush=True); time.sleep(60)")
-    text = policy(ward("measure", PY).stdout.strip(), data, cfg).replace(json.dumps(PROGRAM), json.dumps(code))
-    requests_put(cas, text)
-    p = subprocess.Popen([str(WARD), "run", PY], env=attested_env(cas), stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
-    try:
-        assert p.stdout.readline() == "written\n", p.stderr.read() if p.poll() is not None else ""
-        p.send_signal(signal.SIGTERM)
-        _, err = p.communicate(timeout=60)
-        assert p.returncode == -signal.SIGTERM and err == "", err
-    finally:
-        if p.poll() is None:
-            p.kill()
-    requests_put(cas, policy(ward("measure", PY).stdout.strip(), data, cfg))
+    status, err = stop_a_writer(cas, tmp, code, "written\n", signal.SIGTERM)
+    assert status == -signal.SIGTERM and err == "", err
     r = run(cas)
     assert r.returncode == 0, r.stderr
     assert r.stdout == "2 token=s3cr3t-value\n"  # run + more

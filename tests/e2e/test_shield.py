@@ -1157,6 +1157,26 @@ def test_paths_through_disk_links_reach_the_volume(tmp):
     for f in ("new_abs.txt", "new_rel.txt", "dd.txt"):
         assert b"via" not in (vol / f).read_bytes()
     assert ward("fs", "verify", vol, "--key-file", key).returncode == 0
+    # a link the program switches from a plain directory to the volume is
+    # followed at once (directories resolved before are resolved again)
+    (tmp / "plaindir").mkdir()
+    code = """
+        import os, sys
+        t = sys.argv[1]
+        os.symlink(t + '/plaindir', t + '/cur')
+        with open(t + '/cur/before.txt', 'w') as f:
+            f.write('plain')
+        os.unlink(t + '/cur')
+        os.symlink(t + '/real/app.vol', t + '/cur')
+        with open(t + '/cur/after.txt', 'w') as f:
+            f.write('secret after the switch')
+        print(open(t + '/real/app.vol/after.txt').read())
+    """
+    r = ward("run", "--volume", "%s:%s" % (vol, key), "--", PY, "-c", textwrap.dedent(code), tmp)
+    assert (r.returncode, r.stdout) == (0, "secret after the switch\n"), r.stderr
+    assert (tmp / "plaindir" / "before.txt").read_text() == "plain"
+    assert b"secret" not in (vol / "after.txt").read_bytes()
+    assert ward("fs", "verify", vol, "--key-file", key).returncode == 0
     # with --deny-outside, the link leads into a region: allowed
     r = ward("run", "--deny-outside", "--plain", "/usr", "--volume", "%s:%s" % (tmp / "vlink", key), "--", PY,
              str(tmp / "vlink" / "main.py"), env=base_env(SSL_CERT_FILE=""))

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/util.h"
 #include "runtime/shield/region.h"
 #include "runtime/shield/shield.h"
 
@@ -95,17 +96,7 @@ void shield_ofd_put(struct shield_ofd *o)
  * stream stays for the run (it writes to whatever the fd is). */
 static ssize_t std_write(void *cookie, const char *buf, size_t n)
 {
-	int fd = (int)(intptr_t)cookie;
-	size_t done = 0;
-	while (done < n) {
-		ssize_t w = write(fd, buf + done, n - done);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			break;
-		done += (size_t)w;
-	}
-	return (ssize_t)done;
+	return (ssize_t)ward_write_all((int)(intptr_t)cookie, buf, n);
 }
 
 static void std_through_shield(int fd)

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/util.h"
 #include "fs/volume.h"
 #include "runtime/shield/internal.h"
 #include "runtime/shield/procfd.h"
@@ -337,18 +338,6 @@ static __thread int io_depth;
 static __thread char pending[2048];
 static __thread size_t npending;
 
-static void raw_log(const char *buf, size_t n)
-{
-	for (size_t off = 0; off < n;) {
-		ssize_t w = write(STDERR_FILENO, buf + off, n - off);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			break;
-		off += (size_t)w;
-	}
-}
-
 void shield_log_write(const char *buf, size_t n)
 {
 	if ((io_depth > 0 || shield_inside > 0) && shield_fd_is(STDERR_FILENO)) {
@@ -359,7 +348,7 @@ void shield_log_write(const char *buf, size_t n)
 		npending += n;
 		return;
 	}
-	raw_log(buf, n);
+	(void)ward_write_all(STDERR_FILENO, buf, n);
 }
 
 static void io_enter(void)
@@ -374,7 +363,7 @@ static void io_leave(void)
 		size_t n = npending;
 		memcpy(out, pending, n);
 		npending = 0;
-		raw_log(out, n);
+		(void)ward_write_all(STDERR_FILENO, out, n);
 	}
 }
 

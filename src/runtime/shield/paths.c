@@ -132,19 +132,27 @@ static int do_unlink(int dirfd, const char *path, int flags)
 	return c < 0 ? fail(c) : 0;
 }
 
+/* the namespace changed: directories resolved before may lead elsewhere
+ * now (regions.c, physical) */
+static int changed(int rc)
+{
+	shield_paths_changed();
+	return rc;
+}
+
 int unlink(const char *path)
 {
-	return do_unlink(AT_FDCWD, path, 0);
+	return changed(do_unlink(AT_FDCWD, path, 0));
 }
 
 int unlinkat(int dirfd, const char *path, int flags)
 {
-	return do_unlink(dirfd, path, flags);
+	return changed(do_unlink(dirfd, path, flags));
 }
 
 int rmdir(const char *path)
 {
-	return do_unlink(AT_FDCWD, path, AT_REMOVEDIR);
+	return changed(do_unlink(AT_FDCWD, path, AT_REMOVEDIR));
 }
 
 int remove(const char *path)
@@ -236,17 +244,17 @@ static int do_rename(int ofd, const char *from, int nfd, const char *to, unsigne
 
 int rename(const char *from, const char *to)
 {
-	return do_rename(AT_FDCWD, from, AT_FDCWD, to, 0);
+	return changed(do_rename(AT_FDCWD, from, AT_FDCWD, to, 0));
 }
 
 int renameat(int ofd, const char *from, int nfd, const char *to)
 {
-	return do_rename(ofd, from, nfd, to, 0);
+	return changed(do_rename(ofd, from, nfd, to, 0));
 }
 
 int renameat2(int ofd, const char *from, int nfd, const char *to, unsigned flags)
 {
-	return do_rename(ofd, from, nfd, to, flags);
+	return changed(do_rename(ofd, from, nfd, to, flags));
 }
 
 static int do_access(int dirfd, const char *path, int amode, int flags)
@@ -428,7 +436,14 @@ int link(const char *from, const char *to)
 
 /* Symbolic links inside an encrypted region are entries of the volume (the
  * target sealed as data, docs/file-shield.md); elsewhere the disk's. */
+static int do_symlinkat(const char *target, int dirfd, const char *path);
+
 int symlinkat(const char *target, int dirfd, const char *path)
+{
+	return changed(do_symlinkat(target, dirfd, path));
+}
+
+static int do_symlinkat(const char *target, int dirfd, const char *path)
 {
 	struct shield_path sp;
 	if (target == NULL)
@@ -450,7 +465,7 @@ int symlinkat(const char *target, int dirfd, const char *path)
 
 int symlink(const char *target, const char *path)
 {
-	return symlinkat(target, AT_FDCWD, path);
+	return symlinkat(target, AT_FDCWD, path); /* symlinkat says it changed */
 }
 
 /* readlink of a link in a volume: its target, verified. */

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/crypto.h"
@@ -311,16 +312,63 @@ static int walk(const char *in, int follow_last, char out[PATH_MAX], int *follow
 	return 0;
 }
 
+/* Resolving the disk's links costs an lstat per component, on every call
+ * on a path outside the protected regions (stat of a plain file: 0.84 to
+ * 2.8 us). Directories resolved lately are kept per thread: an entry holds
+ * for PHYS_TTL_NS, and until the program itself renames, removes or makes a
+ * link or an entry (shield_paths_changed); a link switched by another
+ * process is seen within PHYS_TTL_NS. */
+#define PHYS_SLOTS 8
+#define PHYS_KEY 256
+#define PHYS_TTL_NS 1000000000LL
+typedef char *(*realpath_fn)(const char *, char *);
+static unsigned long paths_gen;
+static __thread struct {
+	unsigned long gen;
+	long long at;
+	char dir[PHYS_KEY], phys[PHYS_KEY];
+} phys_cache[PHYS_SLOTS];
+
+void shield_paths_changed(void)
+{
+	__atomic_add_fetch(&paths_gen, 1, __ATOMIC_RELEASE);
+}
+
+/* realpath of directory dir into out, 0 or -1 */
+static int phys_dir(realpath_fn real, const char *dir, char out[PATH_MAX])
+{
+	size_t dl = strlen(dir), h = 0;
+	struct timespec ts;
+	for (size_t i = 0; i < dl; i++)
+		h = h * 31 + (unsigned char)dir[i];
+	unsigned long gen = __atomic_load_n(&paths_gen, __ATOMIC_ACQUIRE);
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	long long now = (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+	__typeof__(&phys_cache[0]) e = &phys_cache[h % PHYS_SLOTS];
+	if (dl < PHYS_KEY && e->gen == gen && now - e->at < PHYS_TTL_NS && strcmp(e->dir, dir) == 0) {
+		strcpy(out, e->phys);
+		return 0;
+	}
+	if (real(dir, out) == NULL)
+		return -1;
+	if (dl < PHYS_KEY && strlen(out) < PHYS_KEY) {
+		memcpy(e->dir, dir, dl + 1);
+		strcpy(e->phys, out);
+		e->gen = gen;
+		e->at = now;
+	}
+	return 0;
+}
+
 /* The physical path of abs (absolute, possibly holding "." and ".."),
- * through the disk's symbolic links, as the kernel would resolve it: the
- * whole path when follow_last and it exists; else, following a last
- * component that is a link to nothing yet (the kernel creates its
- * target), the directory's physical path plus the last name. 1 with out
- * filled when it differs from abs, else 0. /proc, /dev and /sys are left
- * alone (their links are the kernel's). */
+ * through the disk's symbolic links, as the kernel would resolve it: its
+ * directory's physical path plus the last name, and, when follow_last,
+ * where a last name that is a link leads (by hand: its target may not
+ * exist yet, and the kernel then creates it). 1 with out filled when it
+ * differs from abs, else 0. /proc, /dev and /sys are left alone (their
+ * links are the kernel's). */
 static int physical(const char *abs, int follow_last, char out[PATH_MAX])
 {
-	typedef char *(*realpath_fn)(const char *, char *);
 	static realpath_fn real;
 	char cur[PATH_MAX], dir[PATH_MAX], target[PATH_MAX];
 	if (real == NULL)
@@ -328,17 +376,17 @@ static int physical(const char *abs, int follow_last, char out[PATH_MAX])
 	if (real == NULL || strncmp(abs, "/proc/", 6) == 0 || strncmp(abs, "/dev/", 5) == 0 ||
 	    strncmp(abs, "/sys/", 5) == 0 || strcmp(abs, "/") == 0 || strlen(abs) >= sizeof(cur))
 		return 0;
-	if (follow_last && real(abs, out) != NULL)
-		return strcmp(out, abs) != 0;
 	strcpy(cur, abs);
 	for (int hops = 0;; hops++) {
 		const char *slash = strrchr(cur, '/');
 		size_t dl = (size_t)(slash - cur);
 		if (slash == NULL || dl >= sizeof(dir))
 			return 0;
+		if (strcmp(slash, "/.") == 0 || strcmp(slash, "/..") == 0 || slash[1] == 0)
+			return real(cur, out) != NULL && strcmp(out, abs) != 0; /* rare: the kernel's own answer */
 		memcpy(dir, cur, dl);
 		dir[dl] = 0;
-		if (real(dl ? dir : "/", out) == NULL)
+		if (phys_dir(real, dl ? dir : "/", out) != 0)
 			return 0;
 		size_t ol = strlen(out);
 		if (ol == 1) /* "/" */
@@ -346,9 +394,9 @@ static int physical(const char *abs, int follow_last, char out[PATH_MAX])
 		if (ol + strlen(slash) >= PATH_MAX)
 			return 0;
 		strcpy(out + ol, slash);
-		/* a last name that is a link to nothing: where it leads */
+		/* a last name that is a link: where it leads (the system call:
+		 * the shield's own readlink would classify again) */
 		ssize_t tl;
-		/* the system call: the shield's own readlink would classify again */
 		if (!follow_last || hops >= SHIELD_MAX_LINKS ||
 		    (tl = syscall(SYS_readlinkat, AT_FDCWD, out, target, sizeof(target) - 1)) <= 0)
 			break;

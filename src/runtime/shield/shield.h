@@ -108,9 +108,13 @@ void shield_term_arm(void);
 /* Ends the periodic write-back, waiting for one in progress: before the
  * volumes are closed (exit, _exit, the CAS's final report). Idempotent. */
 void shield_writeback_stop(void);
-/* start.c: refuses (status 125, one line) a standard descriptor opened on
- * a file inside an encrypted or ephemeral region before the program ran. */
-void shield_check_std_fds(void);
+/* start.c: refuses (status 125, one line) a descriptor the process
+ * inherited (a shell redirection) on a file inside an encrypted or
+ * ephemeral region. */
+void shield_check_inherited_fds(void);
+/* regions.c: the program renamed, removed or made a link: directories
+ * resolved through the disk's links are resolved again */
+void shield_paths_changed(void);
 /* io.c: the runtime's log writer once the shield runs (log.h) */
 void shield_log_write(const char *buf, size_t n);
 

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/util.h"
 #include "fs/volume.h"
 #include "runtime/crypto_load.h"
 #include "runtime/runtime.h"
@@ -176,7 +177,7 @@ static int refusal_fd = -1;
 static void refusal_writer(const char *buf, size_t n)
 {
 	if (refusal_fd >= 0)
-		(void)!write(refusal_fd, buf, n);
+		(void)ward_write_all(refusal_fd, buf, n);
 }
 
 /* A descriptor the shell opened on a file inside an encrypted region
@@ -186,52 +187,54 @@ static void refusal_writer(const char *buf, size_t n)
  * in the volume (the terminal, or stdout, when stderr is the culprit); an
  * empty file the shell made for the redirection, which the volume does not
  * list, is removed. */
-void shield_check_std_fds(void)
+void shield_check_inherited_fds(void)
 {
 	static const char *const names[] = { "standard input", "standard output", "standard error" };
+	struct shield_path sp;
+	int bad = -1, stdout_bad = 0, stderr_bad = 0;
 	for (int i = 0; i < ninherited; i++) {
-		int fd = inherited[i].fd;
-		const char *target = inherited[i].target;
-		struct shield_path sp;
+		struct shield_path q;
 		struct stat st;
-		if (shield_classify(AT_FDCWD, target, &sp) != 0 || sp.region == NULL ||
-		    (sp.kind != SHIELD_ENCRYPTED && sp.kind != SHIELD_EPHEMERAL) || fstat(fd, &st) != 0 ||
+		if (shield_classify(AT_FDCWD, inherited[i].target, &q) != 0 || q.region == NULL ||
+		    (q.kind != SHIELD_ENCRYPTED && q.kind != SHIELD_EPHEMERAL) || fstat(inherited[i].fd, &st) != 0 ||
 		    !S_ISREG(st.st_mode))
 			continue;
-		int stderr_bad = 0, stdout_bad = 0;
-		for (int j = 0; j < ninherited; j++) {
-			struct shield_path q;
-			if (inherited[j].fd > 2 || shield_classify(AT_FDCWD, inherited[j].target, &q) != 0 ||
-			    (q.kind != SHIELD_ENCRYPTED && q.kind != SHIELD_EPHEMERAL))
-				continue;
-			stderr_bad |= inherited[j].fd == 2;
-			stdout_bad |= inherited[j].fd == 1;
-		}
-		if (stderr_bad) {
-			refusal_fd = open("/dev/tty", O_WRONLY | O_NOCTTY | O_CLOEXEC);
-			if (refusal_fd < 0 && !stdout_bad)
-				refusal_fd = 1;
-			ward_log_set_writer(refusal_writer);
-		}
-		struct ward_vstat vst;
-		int made = 0;
-		if (fd > 0 && st.st_size == 0 && shield_be_stat(sp.region, sp.rel, &vst) == -ENOENT) {
-			shield_inside++; /* the disk file itself, which the volume does not list */
-			made = unlink(target) == 0;
-			shield_inside--;
-		}
-		char what[48];
-		if (fd <= 2)
-			snprintf(what, sizeof(what), "%s (fd %d)", names[fd], fd);
-		else
-			snprintf(what, sizeof(what), "descriptor %d", fd);
-		ward_rt_fatal(125,
-			      "%s is the file %s inside the %s region %s, opened outside the enclave (a shell "
-			      "redirection?): the program would %s; redirect it to a file outside the region%s",
-			      what, target, shield_kind_name(sp.kind), shield_region_root(sp.region),
-			      fd == 0 ? "read its ciphertext" : "write plaintext into the volume's directory",
-			      made ? " (the empty file made for it was removed)" : "");
+		stdout_bad |= inherited[i].fd == 1;
+		stderr_bad |= inherited[i].fd == 2;
+		if (bad < 0)
+			bad = i;
 	}
+	if (bad < 0)
+		return;
+	int fd = inherited[bad].fd;
+	const char *target = inherited[bad].target;
+	if (shield_classify(AT_FDCWD, target, &sp) != 0) /* sp.rel points into sp: classify it here */
+		return;
+	if (stderr_bad) {
+		refusal_fd = open("/dev/tty", O_WRONLY | O_NOCTTY | O_CLOEXEC);
+		if (refusal_fd < 0 && !stdout_bad)
+			refusal_fd = 1;
+		ward_log_set_writer(refusal_writer);
+	}
+	struct ward_vstat vst;
+	struct stat st;
+	int made = 0;
+	if (fd > 0 && fstat(fd, &st) == 0 && st.st_size == 0 && shield_be_stat(sp.region, sp.rel, &vst) == -ENOENT) {
+		shield_inside++; /* the disk file itself, which the volume does not list */
+		made = unlink(target) == 0;
+		shield_inside--;
+	}
+	char what[48];
+	if (fd <= 2)
+		snprintf(what, sizeof(what), "%s (fd %d)", names[fd], fd);
+	else
+		snprintf(what, sizeof(what), "descriptor %d", fd);
+	ward_rt_fatal(125,
+		      "%s is the file %s inside the %s region %s, opened outside the enclave (a shell "
+		      "redirection?): the program would %s; redirect it to a file outside the region%s",
+		      what, target, shield_kind_name(sp.kind), shield_region_root(sp.region),
+		      fd == 0 ? "read its ciphertext" : "write plaintext into the volume's directory",
+		      made ? " (the empty file made for it was removed)" : "");
 }
 
 void ward_shield_start(void)
@@ -240,7 +243,9 @@ void ward_shield_start(void)
 	char err[1024];
 
 	ward_vol_read_env(); /* before the runtime clears WARD_* from the environment */
-	if (spec != NULL && *spec)
+	/* the regions come from WARD_SHIELD, or from the CAS (cas_start.c) */
+	const char *cas = getenv("WARD_CAS_ADDR");
+	if ((spec != NULL && *spec) || (cas != NULL && *cas))
 		note_inherited();
 	if (deny != NULL && strcmp(deny, "1") == 0)
 		shield_set_deny_outside(1);
@@ -290,7 +295,7 @@ void ward_shield_start(void)
 	}
 	if (ward_shield_active()) {
 		ward_log_set_writer(shield_log_write);
-		shield_check_std_fds();
+		shield_check_inherited_fds();
 		atexit(stop_at_exit);
 	}
 	/* The CAS's regions (cas_start.c) are added after this. */

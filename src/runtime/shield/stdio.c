@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/util.h"
 #include "runtime/shield/internal.h"
 #include "runtime/shield/procfd.h"
 #include "runtime/shield/real.h"
@@ -156,15 +157,7 @@ int vdprintf(int fd, const char *fmt, va_list ap)
 	int n = vasprintf(&s, fmt, ap);
 	if (n < 0)
 		return -1;
-	size_t done = 0;
-	while (done < (size_t)n) {
-		ssize_t w = write(fd, s + done, (size_t)n - done);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			break;
-		done += (size_t)w;
-	}
+	size_t done = ward_write_all(fd, s, (size_t)n);
 	free(s);
 	return done == (size_t)n ? n : -1;
 }

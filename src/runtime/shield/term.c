@@ -100,7 +100,7 @@ static void arm(void)
 	sigset_t all, prev;
 	pthread_attr_t at;
 	pthread_t t;
-	int any = 0;
+	int rc;
 
 	if (sem_init(&wake, 0, 0) != 0)
 		return;
@@ -111,18 +111,17 @@ static void arm(void)
 	sigemptyset(&sa.sa_mask);
 	for (size_t i = 0; i < sizeof(term_signals) / sizeof(term_signals[0]); i++)
 		if (sigaction(term_signals[i], NULL, &old) == 0 && !(old.sa_flags & SA_SIGINFO) &&
-		    old.sa_handler == SIG_DFL && sigaction(term_signals[i], &sa, NULL) == 0)
-			any = 1;
-	(void)any;
+		    old.sa_handler == SIG_DFL)
+			(void)sigaction(term_signals[i], &sa, NULL);
 	/* the thread takes no signal itself; it must not be the one that the
 	 * handler interrupts while it waits */
 	sigfillset(&all);
-	if (pthread_attr_init(&at) != 0)
+	if ((rc = pthread_attr_init(&at)) != 0)
 		goto undo;
 	(void)pthread_attr_setstacksize(&at, 1 << 20);
 	(void)pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
 	pthread_sigmask(SIG_SETMASK, &all, &prev);
-	int rc = pthread_create(&t, &at, committer, NULL);
+	rc = pthread_create(&t, &at, committer, NULL);
 	pthread_sigmask(SIG_SETMASK, &prev, NULL);
 	pthread_attr_destroy(&at);
 	if (rc == 0) {
@@ -132,7 +131,7 @@ static void arm(void)
 undo:
 	ward_warn("cannot start the thread that commits open files (every %d s, and on SIGTERM): %s; a kill or "
 		  "such a signal will drop the writes not yet committed",
-		  WRITEBACK_SECONDS, strerror(errno));
+		  WRITEBACK_SECONDS, strerror(rc));
 	for (size_t i = 0; i < sizeof(term_signals) / sizeof(term_signals[0]); i++)
 		if (sigaction(term_signals[i], NULL, &old) == 0 && old.sa_handler == on_term)
 			signal(term_signals[i], SIG_DFL);
